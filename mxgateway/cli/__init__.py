@@ -1,0 +1,1 @@
+"""The ``mxgw-py`` command line."""

@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC bindings. Never edit by hand: run scripts/generate_proto.py."""

@@ -1,0 +1,1 @@
+"""mxgateway_sync: the blocking facade over the async ``mxgateway`` core."""
