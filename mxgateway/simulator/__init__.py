@@ -1,0 +1,1 @@
+"""Embedded simulator gateway: the MXAccess Gateway contract over a simulated Galaxy."""
