@@ -1,0 +1,284 @@
+"""The event-loop thread behind the blocking facade.
+
+One process-wide asyncio loop runs on one named daemon thread, started on first
+use and shared by every facade object: grpc.aio objects belong to the loop that
+created them, so every channel, call and stream of the facade lives on this loop.
+
+- A blocking call submits a coroutine to the loop and waits for it. On a timeout
+  or a KeyboardInterrupt the coroutine is cancelled on the loop and the caller
+  waits for it to unwind before the exception propagates, so no call is left
+  running behind the caller's back.
+- Exceptions reach the caller as the very objects the coroutine raised.
+- A call made from the loop thread itself raises :class:`LoopThreadCallError`
+  at once instead of deadlocking.
+- At interpreter exit, objects still open are closed and the loop is stopped;
+  in a forked child the runtime starts afresh (the parent's loop thread does
+  not exist there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import os
+import threading
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from types import TracebackType
+from typing import Any, Generic, Protocol, TypeVar
+
+__all__ = [
+    "LOOP_THREAD_NAME",
+    "LoopThreadCallError",
+    "SyncIterator",
+    "call",
+    "in_loop_thread",
+    "register_for_exit",
+    "run",
+    "shutdown",
+]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+LOOP_THREAD_NAME = "mxgateway-sync-loop"
+
+#: How long a cancelled call may take to unwind before the caller gives up waiting.
+UNWIND_TIMEOUT_S = 10.0
+#: How long exit-time clean-up may take in all.
+EXIT_TIMEOUT_S = 5.0
+
+
+class LoopThreadCallError(RuntimeError):
+    """A blocking facade call was made from the facade's own event-loop thread."""
+
+
+class _AsyncClosable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+class _Runtime:
+    """The loop, its thread, and the objects to close at exit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._open: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop, started on first use."""
+        loop = self._loop
+        if loop is not None:
+            return loop
+        with self._lock:
+            if self._loop is None:
+                ready = threading.Event()
+                new_loop = asyncio.new_event_loop()
+                thread = threading.Thread(
+                    target=self._serve, args=(new_loop, ready), name=LOOP_THREAD_NAME, daemon=True
+                )
+                thread.start()
+                ready.wait()
+                self._thread = thread
+                self._loop = new_loop
+            return self._loop
+
+    @staticmethod
+    def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        try:
+            loop.run_forever()
+        finally:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def in_loop_thread(self) -> bool:
+        thread = self._thread
+        return thread is not None and thread is threading.current_thread()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        if self.in_loop_thread():
+            coro.close()
+            raise LoopThreadCallError(
+                "a blocking mxgateway_sync call was made on the facade's event-loop thread, where it "
+                "would wait for itself; use the async mxgateway API from coroutines on that loop"
+            )
+        loop = self.loop()
+        outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
+        finished = threading.Event()
+        task_box: list[asyncio.Task[T]] = []
+
+        def start() -> None:
+            task = loop.create_task(coro)
+            task_box.append(task)
+            task.add_done_callback(lambda done: _transfer(done, outcome, finished))
+
+        def cancel() -> None:
+            for task in task_box:
+                task.cancel()
+
+        loop.call_soon_threadsafe(start)
+        try:
+            return outcome.result(timeout)
+        except (KeyboardInterrupt, concurrent.futures.TimeoutError):
+            # call_soon_threadsafe keeps order, so `start` has run before `cancel`.
+            loop.call_soon_threadsafe(cancel)
+            finished.wait(UNWIND_TIMEOUT_S)
+            raise
+
+    def register_for_exit(self, obj: _AsyncClosable) -> None:
+        self._open.add(obj)
+
+    def shutdown(self) -> None:
+        """Close what is still open, stop the loop and join its thread."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        still_open = list(self._open)
+        self._open = weakref.WeakSet()
+        if still_open and thread.is_alive():
+            closing = asyncio.run_coroutine_threadsafe(_close_all(still_open), loop)
+            try:
+                closing.result(EXIT_TIMEOUT_S)
+            except BaseException:  # exit-time clean-up must not raise
+                closing.cancel()
+        if thread.is_alive():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(EXIT_TIMEOUT_S)
+
+    def reset_after_fork(self) -> None:
+        # The parent's loop thread does not exist in the child; forget it
+        # without touching it and start a fresh one on next use.
+        self._lock = threading.Lock()
+        self._loop = None
+        self._thread = None
+        self._open = weakref.WeakSet()
+
+
+def _transfer(
+    task: asyncio.Task[T], outcome: concurrent.futures.Future[T], finished: threading.Event
+) -> None:
+    if task.cancelled():
+        outcome.cancel()
+    elif (exc := task.exception()) is not None:
+        outcome.set_exception(exc)
+    else:
+        outcome.set_result(task.result())
+    finished.set()
+
+
+async def _close_all(objects: list[_AsyncClosable]) -> None:
+    await asyncio.gather(*(o.aclose() for o in objects), return_exceptions=True)
+
+
+_RUNTIME = _Runtime()
+atexit.register(_RUNTIME.shutdown)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_RUNTIME.reset_after_fork)
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run ``coro`` on the loop thread and block until it finishes.
+
+    A timeout (``TimeoutError``) or a KeyboardInterrupt cancels the coroutine and
+    waits for it to unwind before re-raising.
+    """
+    return _RUNTIME.run(coro, timeout)
+
+
+def call(function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Call an async function on the loop thread (so objects it creates belong to that loop)."""
+
+    async def invoke() -> T:
+        return await function(*args, **kwargs)
+
+    return _RUNTIME.run(invoke())
+
+
+def in_loop_thread() -> bool:
+    """True when the current thread is the facade's loop thread."""
+    return _RUNTIME.in_loop_thread()
+
+
+def register_for_exit(obj: _AsyncClosable) -> None:
+    """Close ``obj`` (``await obj.aclose()``) at interpreter exit if it is still alive."""
+    _RUNTIME.register_for_exit(obj)
+
+
+def shutdown() -> None:
+    """Close registered objects and stop the loop thread; the next call starts a new one."""
+    _RUNTIME.shutdown()
+
+
+class SyncIterator(Generic[T, U]):
+    """A blocking iterator over an async iterator, and a context manager that closes it.
+
+    Each ``next()`` waits for the async iterator's next item on the loop thread and
+    passes it through ``convert``. Leaving a ``with`` block (or calling ``close()``)
+    closes the async side, which cancels its stream; an iterator dropped without
+    being closed is closed in the background.
+    """
+
+    def __init__(self, source: AsyncIterator[U], convert: Callable[[U], T]) -> None:
+        self._source = source
+        self._convert = convert
+        self._closed = False
+
+    def __iter__(self) -> SyncIterator[T, U]:
+        return self
+
+    def __next__(self) -> T:
+        if self._closed:
+            raise StopIteration
+        try:
+            item = run(_anext(self._source))
+        except StopAsyncIteration:
+            self._closed = True
+            raise StopIteration from None
+        return self._convert(item)
+
+    def close(self) -> None:
+        """Close the underlying stream; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        closer = getattr(self._source, "aclose", None)
+        if closer is not None:
+            run(closer())
+
+    def __enter__(self) -> SyncIterator[T, U]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if self._closed:
+            return
+        closer = getattr(self._source, "aclose", None)
+        loop = _RUNTIME._loop
+        if closer is None or loop is None or loop.is_closed():
+            return
+        # A stopping loop refuses new callbacks; its own shutdown cancels what is left.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(lambda: loop.create_task(closer()))
+
+
+async def _anext(source: AsyncIterator[U]) -> U:
+    return await source.__anext__()
