@@ -1,0 +1,320 @@
+"""The exceptions of the SDK and the one place that maps gateway failures to them.
+
+Two sources of failure meet here:
+
+- gRPC status codes (transport, authentication, gateway errors):
+  ``map_rpc_error(exc, method=...)``;
+- protocol statuses inside a successful reply (``ProtocolStatus.code``):
+  ``check_protocol_status(reply, method=...)``; and MXAccess failures
+  (``MXACCESS_FAILURE``, a non-zero ``hresult`` or a failed ``MxStatusProxy``):
+  ``raise_for_mxaccess_failure(reply, ...)``.
+
+Every exception derives from ``MxGatewayError``. Messages name the method and the
+gateway's explanation and never hold a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import grpc
+from google.protobuf.message import Message
+
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.status import MxStatus, is_failure_status, statuses_of
+
+__all__ = [
+    "KNOWN_SCOPES",
+    "MxAccessError",
+    "MxGatewayAuthenticationError",
+    "MxGatewayCancelledError",
+    "MxGatewayCommandError",
+    "MxGatewayError",
+    "MxGatewayInvalidRequestError",
+    "MxGatewayNotFoundError",
+    "MxGatewayPermissionError",
+    "MxGatewayProtocolViolationError",
+    "MxGatewaySessionNotFoundError",
+    "MxGatewaySessionNotReadyError",
+    "MxGatewayTimeoutError",
+    "MxGatewayUnavailableError",
+    "check_protocol_status",
+    "error_for_protocol_status",
+    "is_mxaccess_failure",
+    "map_rpc_error",
+    "raise_for_mxaccess_failure",
+]
+
+KNOWN_SCOPES = (
+    "session:open",
+    "session:close",
+    "invoke:read",
+    "invoke:write",
+    "invoke:secure",
+    "events:read",
+    "metadata:read",
+    "admin",
+)
+
+#: RPCs of the MxAccessGateway service, whose NOT_FOUND means an unknown session.
+_SESSION_RPCS = frozenset({"OpenSession", "CloseSession", "Invoke", "StreamEvents"})
+
+
+class MxGatewayError(Exception):
+    """Base of every error the SDK raises for a gateway call.
+
+    ``method`` is the RPC (``"Invoke"``, ``"StreamEvents"`` ...); ``grpc_code`` the
+    gRPC status code when the call itself failed; ``protocol_code`` the
+    ``ProtocolStatusCode`` value when a reply reported the failure, with that
+    ``reply`` kept; ``details`` the gateway's own explanation.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        grpc_code: grpc.StatusCode | None = None,
+        protocol_code: int | None = None,
+        details: str = "",
+        reply: Message | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.grpc_code = grpc_code
+        self.protocol_code = protocol_code
+        self.details = details
+        self.reply = reply
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class MxGatewayUnavailableError(MxGatewayError):
+    """The gateway or its worker cannot be reached (UNAVAILABLE, WORKER_UNAVAILABLE, TLS failures)."""
+
+
+class MxGatewayTimeoutError(MxGatewayError, TimeoutError):
+    """A deadline passed (DEADLINE_EXCEEDED, protocol TIMEOUT)."""
+
+
+class MxGatewayCancelledError(MxGatewayError):
+    """The call was cancelled by the other side (CANCELLED, protocol CANCELED).
+
+    A call cancelled by this process raises ``asyncio.CancelledError`` instead.
+    """
+
+
+class MxGatewayAuthenticationError(MxGatewayError):
+    """The API key is missing or unknown (UNAUTHENTICATED)."""
+
+
+class MxGatewayPermissionError(MxGatewayError):
+    """The API key lacks a scope (PERMISSION_DENIED); ``scope`` names it when known."""
+
+    def __init__(self, message: str, *, scope: str | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.scope = scope
+
+
+class MxGatewayNotFoundError(MxGatewayError):
+    """Something the request names does not exist (NOT_FOUND)."""
+
+
+class MxGatewaySessionNotFoundError(MxGatewayNotFoundError):
+    """The session is unknown or already closed (NOT_FOUND, SESSION_NOT_FOUND)."""
+
+
+class MxGatewaySessionNotReadyError(MxGatewayError):
+    """The session exists but cannot run commands yet or any more (SESSION_NOT_READY)."""
+
+
+class MxGatewayInvalidRequestError(MxGatewayError):
+    """The gateway rejected the request as malformed (INVALID_ARGUMENT, INVALID_REQUEST)."""
+
+
+class MxGatewayProtocolViolationError(MxGatewayError):
+    """The two sides disagree about the protocol (PROTOCOL_VIOLATION, UNIMPLEMENTED)."""
+
+
+class MxGatewayCommandError(MxGatewayError):
+    """A command whose reply reported a failure; ``reply`` is that ``MxCommandReply``."""
+
+
+class MxAccessError(MxGatewayCommandError):
+    """MXAccess itself failed: the RPC succeeded but the reply reports the failure.
+
+    ``hresult`` is the COM HRESULT (0 when only the statuses failed), ``statuses``
+    the full status array in readable form, ``reply`` the raw reply.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hresult: int = 0,
+        statuses: tuple[MxStatus, ...] = (),
+        **kwargs: object,
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.hresult = hresult
+        self.statuses = statuses
+
+    @property
+    def failed_statuses(self) -> tuple[MxStatus, ...]:
+        """Only the statuses that report a failure."""
+        return tuple(s for s in self.statuses if s.is_failure)
+
+
+_GRPC_CLASSES: dict[grpc.StatusCode, type[MxGatewayError]] = {
+    grpc.StatusCode.UNAVAILABLE: MxGatewayUnavailableError,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: MxGatewayUnavailableError,
+    grpc.StatusCode.ABORTED: MxGatewayUnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: MxGatewayTimeoutError,
+    grpc.StatusCode.CANCELLED: MxGatewayCancelledError,
+    grpc.StatusCode.UNAUTHENTICATED: MxGatewayAuthenticationError,
+    grpc.StatusCode.PERMISSION_DENIED: MxGatewayPermissionError,
+    grpc.StatusCode.NOT_FOUND: MxGatewayNotFoundError,
+    grpc.StatusCode.INVALID_ARGUMENT: MxGatewayInvalidRequestError,
+    grpc.StatusCode.OUT_OF_RANGE: MxGatewayInvalidRequestError,
+    grpc.StatusCode.ALREADY_EXISTS: MxGatewayInvalidRequestError,
+    grpc.StatusCode.FAILED_PRECONDITION: MxGatewayInvalidRequestError,
+    grpc.StatusCode.UNIMPLEMENTED: MxGatewayProtocolViolationError,
+}
+
+_PROTOCOL_CLASSES: dict[int, type[MxGatewayError]] = {
+    pb.PROTOCOL_STATUS_CODE_INVALID_REQUEST: MxGatewayInvalidRequestError,
+    pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND: MxGatewaySessionNotFoundError,
+    pb.PROTOCOL_STATUS_CODE_SESSION_NOT_READY: MxGatewaySessionNotReadyError,
+    pb.PROTOCOL_STATUS_CODE_WORKER_UNAVAILABLE: MxGatewayUnavailableError,
+    pb.PROTOCOL_STATUS_CODE_TIMEOUT: MxGatewayTimeoutError,
+    pb.PROTOCOL_STATUS_CODE_CANCELED: MxGatewayCancelledError,
+    pb.PROTOCOL_STATUS_CODE_PROTOCOL_VIOLATION: MxGatewayProtocolViolationError,
+}
+
+_SUCCESS_CODES = (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED)
+_MXACCESS_FAILURE = pb.PROTOCOL_STATUS_CODE_MXACCESS_FAILURE
+_SCOPE_PATTERN = re.compile(r"(?<![\w:])(" + "|".join(re.escape(s) for s in KNOWN_SCOPES) + r")(?![\w:])")
+_TLS_HINTS = ("ssl", "tls", "handshake", "certificate")
+
+
+def _redact(text: str, secrets: Iterable[str | None]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+def _short_method(method: str) -> str:
+    return method.rsplit("/", 1)[-1]
+
+
+def map_rpc_error(
+    exc: grpc.RpcError,
+    *,
+    method: str,
+    scope: str | None = None,
+    secrets: Iterable[str | None] = (),
+) -> MxGatewayError:
+    """The typed error for a failed gRPC call (works for any stub of any service).
+
+    ``method`` names the RPC (short or full path). ``scope`` is the scope the call
+    needed, reported when the gateway's message does not name one. ``secrets`` are
+    scrubbed from the message. NOT_FOUND on a session RPC of the MxAccessGateway
+    service becomes ``MxGatewaySessionNotFoundError``.
+    """
+    code_fn = getattr(exc, "code", None)
+    details_fn = getattr(exc, "details", None)
+    code: grpc.StatusCode = code_fn() if callable(code_fn) else grpc.StatusCode.UNKNOWN
+    details = _redact(str(details_fn() or "") if callable(details_fn) else "", secrets)
+    name = _short_method(method)
+    cls = _GRPC_CLASSES.get(code, MxGatewayError)
+    if cls is MxGatewayNotFoundError and name in _SESSION_RPCS:
+        cls = MxGatewaySessionNotFoundError
+    message = f"{name} failed: {code.name}"
+    if details:
+        message += f": {details}"
+    if code is grpc.StatusCode.UNAVAILABLE and any(h in details.lower() for h in _TLS_HINTS):
+        message += " (TLS: check ca_file, the server certificate and server_name_override)"
+    if cls is MxGatewayPermissionError:
+        found = _SCOPE_PATTERN.search(details)
+        missing = found.group(1) if found else scope
+        if missing and not found:
+            message += f" (needs scope {missing})"
+        return MxGatewayPermissionError(message, scope=missing, method=name, grpc_code=code, details=details)
+    return cls(message, method=name, grpc_code=code, details=details)
+
+
+def error_for_protocol_status(
+    status: pb.ProtocolStatus, *, method: str, reply: Message | None = None
+) -> MxGatewayError:
+    """The typed error for a non-OK protocol status (``MXACCESS_FAILURE`` excluded)."""
+    code = status.code
+    try:
+        code_name = pb.ProtocolStatusCode.Name(code).removeprefix("PROTOCOL_STATUS_CODE_")
+    except ValueError:
+        code_name = str(code)
+    cls = _PROTOCOL_CLASSES.get(code, MxGatewayCommandError)
+    message = f"{_short_method(method)} failed: {code_name}"
+    if status.message:
+        message += f": {status.message}"
+    return cls(message, method=method, protocol_code=code, details=status.message, reply=reply)
+
+
+def check_protocol_status(
+    reply: pb.MxCommandReply | pb.OpenSessionReply | pb.CloseSessionReply, *, method: str
+) -> None:
+    """Raise the typed error when the reply's protocol status is a gateway failure.
+
+    OK, UNSPECIFIED and ``MXACCESS_FAILURE`` pass: the last is an MXAccess-level
+    outcome, which only ``raise_for_mxaccess_failure`` reports.
+    """
+    status = reply.protocol_status
+    if status.code in _SUCCESS_CODES or status.code == _MXACCESS_FAILURE:
+        return
+    raise error_for_protocol_status(status, method=method, reply=reply)
+
+
+def is_mxaccess_failure(reply: pb.MxCommandReply) -> bool:
+    """True when the reply reports an MXAccess failure.
+
+    That is ``MXACCESS_FAILURE``, a non-zero ``hresult`` or a status with
+    ``success == 0`` and a category other than OK (proto3 defaults do not count).
+    """
+    if reply.protocol_status.code == _MXACCESS_FAILURE or reply.hresult != 0:
+        return True
+    return any(is_failure_status(s) for s in reply.statuses)
+
+
+def raise_for_mxaccess_failure(reply: pb.MxCommandReply, *, method: str = "Invoke") -> None:
+    """Raise ``MxAccessError`` (keeping the reply) when the reply reports an MXAccess failure."""
+    if not is_mxaccess_failure(reply):
+        return
+    statuses = statuses_of(reply.statuses)
+    try:
+        kind = pb.MxCommandKind.Name(reply.kind).removeprefix("MX_COMMAND_KIND_")
+    except ValueError:
+        kind = str(reply.kind)
+    parts = [f"{kind} failed in MXAccess"]
+    if reply.hresult:
+        parts.append(f"hresult 0x{reply.hresult & 0xFFFFFFFF:08X}")
+    failed = [s.readable for s in statuses if s.is_failure]
+    if failed:
+        parts.append("; ".join(failed))
+    explanation = reply.protocol_status.message or reply.diagnostic_message
+    if explanation:
+        parts.append(explanation)
+    raise MxAccessError(
+        ": ".join(parts[:1]) + (": " + ", ".join(parts[1:]) if len(parts) > 1 else ""),
+        hresult=reply.hresult,
+        statuses=statuses,
+        method=method,
+        protocol_code=reply.protocol_status.code,
+        details=explanation,
+        reply=reply,
+    )

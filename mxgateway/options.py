@@ -1,0 +1,163 @@
+"""How to reach a gateway: endpoint, credentials, TLS, deadlines and channel tuning.
+
+``ClientOptions`` is shared by every client of the package (the MXAccess gateway
+client and the Galaxy Repository client). Values not given explicitly come from the
+environment: ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "ENV_API_KEY",
+    "ENV_ENDPOINT",
+    "ClientOptions",
+    "endpoint_host",
+    "is_loopback_endpoint",
+]
+
+ENV_ENDPOINT = "MXGATEWAY_ENDPOINT"
+ENV_API_KEY = "MXGATEWAY_API_KEY"
+DEFAULT_ENDPOINT = "localhost:5000"
+
+#: gRPC target schemes whose remainder is an address list (``dns:///host:port``).
+_SCHEMES = ("dns:///", "dns:", "ipv4:", "ipv6:")
+#: gRPC target schemes that never leave the machine.
+_LOCAL_SCHEMES = ("unix:", "unix-abstract:", "vsock:")
+
+ChannelOptionValue = str | int
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Connection settings for a gateway client.
+
+    ``endpoint`` is a gRPC target (``host:port``); empty means ``MXGATEWAY_ENDPOINT``
+    or ``localhost:5000``. ``api_key`` of None means ``MXGATEWAY_API_KEY`` (unset:
+    no key); an empty string means "no key" without looking at the environment.
+    The key travels as ``authorization: Bearer <key>`` and never appears in a repr.
+
+    Transport: ``plaintext=True`` for an unencrypted channel, else TLS verified
+    against the system roots or ``ca_file``, with an optional client certificate
+    (``client_cert_file`` and ``client_key_file``) and ``server_name_override``
+    (the name the server certificate is checked against). A key is never sent in
+    plaintext to a host other than loopback unless ``allow_insecure_api_key``.
+
+    ``default_timeout`` (seconds) is the deadline of every unary call that does not
+    pass its own; None disables it. Event streams never get a deadline.
+    ``keepalive_time_s`` enables HTTP/2 keepalive pings (the server must permit
+    them); ``channel_options`` are extra gRPC channel arguments, applied last.
+    ``read_retries`` is how often an idempotent read is retried on a transient
+    failure (writes are never retried).
+    """
+
+    endpoint: str = ""
+    api_key: str | None = field(default=None, repr=False)
+    plaintext: bool = False
+    ca_file: str | Path | None = None
+    client_cert_file: str | Path | None = None
+    client_key_file: str | Path | None = None
+    server_name_override: str | None = None
+    default_timeout: float | None = 30.0
+    keepalive_time_s: float | None = None
+    keepalive_timeout_s: float = 20.0
+    keepalive_permit_without_calls: bool = False
+    max_receive_message_bytes: int = 64 * 1024 * 1024
+    channel_options: tuple[tuple[str, ChannelOptionValue], ...] = ()
+    allow_insecure_api_key: bool = False
+    read_retries: int = 2
+
+    def __post_init__(self) -> None:
+        if not self.endpoint:
+            object.__setattr__(self, "endpoint", os.environ.get(ENV_ENDPOINT) or DEFAULT_ENDPOINT)
+        if self.api_key is None:
+            object.__setattr__(self, "api_key", os.environ.get(ENV_API_KEY) or None)
+        elif self.api_key == "":
+            object.__setattr__(self, "api_key", None)
+        if self.api_key is not None and any(c in self.api_key for c in "\r\n"):
+            raise ValueError("api_key must not contain line breaks")
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            raise ValueError("client_cert_file and client_key_file go together")
+        if self.plaintext and (
+            self.ca_file is not None or self.client_cert_file is not None or self.server_name_override
+        ):
+            raise ValueError("ca_file, client certificates and server_name_override need TLS, not plaintext")
+        if self.default_timeout is not None and self.default_timeout <= 0:
+            raise ValueError("default_timeout must be positive or None")
+        if self.keepalive_time_s is not None and self.keepalive_time_s <= 0:
+            raise ValueError("keepalive_time_s must be positive or None")
+        if self.keepalive_timeout_s <= 0:
+            raise ValueError("keepalive_timeout_s must be positive")
+        if self.read_retries < 0:
+            raise ValueError("read_retries must not be negative")
+        object.__setattr__(self, "channel_options", tuple(tuple(o) for o in self.channel_options))
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "api_key":
+                shown.append(f"api_key={'<redacted>' if value else None}")
+            elif value != f.default or f.name in ("endpoint", "plaintext"):
+                shown.append(f"{f.name}={value!r}")
+        return f"ClientOptions({', '.join(shown)})"
+
+    __str__ = __repr__
+
+    def replace(self, **changes: object) -> ClientOptions:
+        """A copy with some fields changed (the key is kept unless ``api_key`` is given)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def has_api_key(self) -> bool:
+        """True when a key will be sent."""
+        return bool(self.api_key)
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the endpoint names this machine (loopback address, localhost, unix socket)."""
+        return is_loopback_endpoint(self.endpoint)
+
+    def check_key_transport(self) -> None:
+        """Raise ``ValueError`` if the key would travel in plaintext off this machine."""
+        if self.api_key and self.plaintext and not self.allow_insecure_api_key and not self.is_loopback:
+            raise ValueError(
+                f"refusing to send the API key in plaintext to {endpoint_host(self.endpoint)!r}: "
+                "use TLS, or pass allow_insecure_api_key=True"
+            )
+
+
+def endpoint_host(endpoint: str) -> str:
+    """The host part of a gRPC target (``[::1]:5000`` gives ``::1``)."""
+    target = endpoint
+    for scheme in _SCHEMES:
+        if target.startswith(scheme):
+            target = target[len(scheme) :]
+            break
+    target = target.split(",", 1)[0]
+    if target.startswith("//"):  # dns://authority/host:port
+        target = target[2:].split("/", 1)[-1]
+    if target.startswith("["):
+        return target[1:].split("]", 1)[0]
+    if target.count(":") > 1:  # a bare IPv6 address without a port
+        return target
+    return target.rsplit(":", 1)[0] if ":" in target else target
+
+
+def is_loopback_endpoint(endpoint: str) -> bool:
+    """True when the gRPC target stays on this machine."""
+    if endpoint.startswith(_LOCAL_SCHEMES):
+        return True
+    host = endpoint_host(endpoint).lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

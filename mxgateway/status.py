@@ -1,0 +1,113 @@
+"""MXAccess statuses (``MXSTATUS_PROXY``) and OPC-DA qualities in Python form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+__all__ = ["MxStatus", "Quality", "is_failure_status", "statuses_of"]
+
+_CATEGORY_PREFIX = "MX_STATUS_CATEGORY_"
+_SOURCE_PREFIX = "MX_STATUS_SOURCE_"
+_OK = pb.MX_STATUS_CATEGORY_OK
+_UNSPECIFIED = pb.MX_STATUS_CATEGORY_UNSPECIFIED
+
+
+def _enum_name(enum: object, value: int, prefix: str) -> str:
+    try:
+        name: str = enum.Name(value)  # type: ignore[attr-defined]
+    except ValueError:
+        return str(value)
+    return name.removeprefix(prefix)
+
+
+def is_failure_status(status: pb.MxStatusProxy) -> bool:
+    """True for a failed status: ``success == 0`` and a category other than OK.
+
+    A status left at its proto3 defaults (success 0, category UNSPECIFIED) is not
+    a failure.
+    """
+    return status.success == 0 and status.category not in (_OK, _UNSPECIFIED)
+
+
+@dataclass(frozen=True)
+class MxStatus:
+    """One ``MXSTATUS_PROXY`` entry.
+
+    ``category`` and ``detected_by`` are enum names without their prefix
+    (``"CONFIGURATION_ERROR"``, ``"RESPONDING_LMX"``); ``raw`` is the message.
+    """
+
+    success: bool
+    category: str
+    detected_by: str
+    detail: int
+    diagnostic_text: str
+    raw: pb.MxStatusProxy
+
+    @classmethod
+    def from_proto(cls, status: pb.MxStatusProxy) -> MxStatus:
+        """Convert an ``MxStatusProxy``."""
+        return cls(
+            success=status.success != 0,
+            category=_enum_name(pb.MxStatusCategory, status.category, _CATEGORY_PREFIX),
+            detected_by=_enum_name(pb.MxStatusSource, status.detected_by, _SOURCE_PREFIX),
+            detail=status.detail,
+            diagnostic_text=status.diagnostic_text,
+            raw=status,
+        )
+
+    @property
+    def is_failure(self) -> bool:
+        """True when this status reports a failure (see ``is_failure_status``)."""
+        return is_failure_status(self.raw)
+
+    @property
+    def readable(self) -> str:
+        """One line for people, e.g. ``CONFIGURATION_ERROR (detail 1003, by RESPONDING_LMX): unknown tag``."""
+        text = f"{self.category} (detail {self.detail}, by {self.detected_by})"
+        return f"{text}: {self.diagnostic_text}" if self.diagnostic_text else text
+
+    def __str__(self) -> str:
+        return self.readable
+
+
+def statuses_of(statuses: Iterable[pb.MxStatusProxy]) -> tuple[MxStatus, ...]:
+    """Convert a repeated ``MxStatusProxy`` field."""
+    return tuple(MxStatus.from_proto(s) for s in statuses)
+
+
+class Quality(int):
+    """An OPC-DA quality code as MXAccess reports it: 192 is good.
+
+    The quality bits (``code & 0xC0``) decide: ``0xC0`` good, ``0x40`` uncertain,
+    anything else bad.
+    """
+
+    __slots__ = ()
+
+    @property
+    def is_good(self) -> bool:
+        """Quality bits 11."""
+        return self & 0xC0 == 0xC0
+
+    @property
+    def is_uncertain(self) -> bool:
+        """Quality bits 01 (0x40 to 0x7F)."""
+        return self & 0xC0 == 0x40
+
+    @property
+    def is_bad(self) -> bool:
+        """Neither good nor uncertain."""
+        return not (self.is_good or self.is_uncertain)
+
+    @property
+    def name(self) -> str:
+        """``"good"``, ``"uncertain"`` or ``"bad"``."""
+        bits = self & 0xC0
+        return "good" if bits == 0xC0 else "uncertain" if bits == 0x40 else "bad"
+
+    def __repr__(self) -> str:
+        return f"Quality({int(self)}, {self.name})"

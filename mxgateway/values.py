@@ -1,0 +1,281 @@
+"""Python values to and from ``MxValue``.
+
+===========================  ===========================  ======================
+Python                       ``MxValue`` case             ``data_type`` / VARIANT
+===========================  ===========================  ======================
+``None``                     ``is_null = true``           requested / ``VT_NULL``
+``bool``                     ``bool_value``               BOOLEAN / ``VT_BOOL``
+``int`` in int32 range       ``int32_value``              INTEGER / ``VT_I4``
+``int`` in int64 range       ``int64_value``              INTEGER / ``VT_I8``
+``float``                    ``double_value``             DOUBLE / ``VT_R8``
+``float`` (FLOAT requested)  ``float_value``              FLOAT / ``VT_R4``
+``str``                      ``string_value``             STRING / ``VT_BSTR``
+aware ``datetime``           ``timestamp_value``          TIME / ``VT_DATE``
+``timedelta``                ``duration_value``           ELAPSED_TIME / ``VT_I8``
+``bytes``                    ``bytes_value`` (opaque)     requested / ``VT_RECORD``
+``list`` or ``tuple``        ``array_value``              element type / ``VT_ARRAY``
+===========================  ===========================  ======================
+
+``to_mx_value(value, data_type)`` takes an optional ``MxDataType`` (the value of a
+``mxaccess_gateway_pb2.MX_DATA_TYPE_*`` constant) to convert for an attribute of that
+type: an ``int`` for FLOAT or DOUBLE becomes a float, STRING-like types
+(REFERENCE, BIG_STRING, INTERNATIONALIZED_STRING) take ``str``, the enum-like
+integer types (DATA_TYPE_ENUM, SECURITY_CLASSIFICATION_ENUM, DATA_QUALITY) take
+``int``, and the record types (STATUS, QUALIFIED_ENUM, QUALIFIED_STRUCT) take
+``bytes``. INTEGER is 32-bit in MXAccess: a larger number is a ``ValueError``; with
+no requested type an integer is int32 when it fits, else int64, else ``ValueError``.
+
+Rejected: nan and ±inf (``ValueError``), naive datetimes (``ValueError``), a value
+whose Python type does not fit the requested type, nested or mixed-type arrays and
+unsupported types (``TypeError``). A ``bool`` is never taken for an ``int``.
+
+``from_mx_value(mx)`` returns ``None`` for null (or a value with no case set),
+``bool``, ``int``, ``float``, ``str``, a UTC ``datetime``, ``timedelta``, ``bytes``
+or a ``list`` for an array.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+__all__ = ["MxPythonValue", "data_type_name", "from_mx_value", "to_mx_value"]
+
+#: What ``from_mx_value`` returns.
+MxPythonValue = bool | int | float | str | dt.datetime | dt.timedelta | bytes | list[Any] | None
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_FLOAT32_MAX = 3.4028234663852886e38
+_UTC = dt.timezone.utc
+
+_UNSPECIFIED = pb.MX_DATA_TYPE_UNSPECIFIED
+_BOOLEAN = pb.MX_DATA_TYPE_BOOLEAN
+_INTEGER = pb.MX_DATA_TYPE_INTEGER
+_FLOAT = pb.MX_DATA_TYPE_FLOAT
+_DOUBLE = pb.MX_DATA_TYPE_DOUBLE
+_STRING = pb.MX_DATA_TYPE_STRING
+_TIME = pb.MX_DATA_TYPE_TIME
+_ELAPSED = pb.MX_DATA_TYPE_ELAPSED_TIME
+_NO_DATA = pb.MX_DATA_TYPE_NO_DATA
+
+_STRING_TYPES = frozenset(
+    {
+        _STRING,
+        pb.MX_DATA_TYPE_REFERENCE,
+        pb.MX_DATA_TYPE_BIG_STRING,
+        pb.MX_DATA_TYPE_INTERNATIONALIZED_STRING,
+    }
+)
+_INTEGER_TYPES = frozenset(
+    {
+        _INTEGER,
+        pb.MX_DATA_TYPE_DATA_TYPE_ENUM,
+        pb.MX_DATA_TYPE_SECURITY_CLASSIFICATION_ENUM,
+        pb.MX_DATA_TYPE_DATA_QUALITY,
+    }
+)
+_RECORD_TYPES = frozenset(
+    {pb.MX_DATA_TYPE_STATUS, pb.MX_DATA_TYPE_QUALIFIED_ENUM, pb.MX_DATA_TYPE_QUALIFIED_STRUCT}
+)
+
+
+def data_type_name(data_type: int) -> str:
+    """``"DOUBLE"`` for ``MX_DATA_TYPE_DOUBLE`` (the number itself when unknown)."""
+    try:
+        return pb.MxDataType.Name(data_type).removeprefix("MX_DATA_TYPE_")  # type: ignore[arg-type]
+    except ValueError:
+        return str(data_type)
+
+
+def _check_finite(value: float) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be sent to MXAccess: only finite numbers are allowed")
+
+
+def _scalar(value: object, data_type: int, out: pb.MxValue) -> None:
+    """Fill ``out`` with the scalar ``value`` for ``data_type`` (UNSPECIFIED: infer)."""
+    if value is None:
+        out.is_null = True
+        out.variant_type = pb.VT_NULL
+        out.data_type = data_type  # type: ignore[assignment]
+        return
+    if isinstance(value, bool):
+        if data_type not in (_UNSPECIFIED, _BOOLEAN):
+            raise TypeError(f"a bool cannot be written as {data_type_name(data_type)}")
+        out.data_type = _BOOLEAN
+        out.variant_type = pb.VT_BOOL
+        out.bool_value = value
+    elif isinstance(value, int):
+        if data_type in (_FLOAT, _DOUBLE):
+            _float(float(value), data_type, out)
+            return
+        if data_type != _UNSPECIFIED and data_type not in _INTEGER_TYPES:
+            raise TypeError(f"an int cannot be written as {data_type_name(data_type)}")
+        out.data_type = data_type or _INTEGER  # type: ignore[assignment]
+        if _INT32_MIN <= value <= _INT32_MAX:
+            out.variant_type = pb.VT_I4
+            out.int32_value = value
+        elif data_type == _UNSPECIFIED and _INT64_MIN <= value <= _INT64_MAX:
+            out.variant_type = pb.VT_I8
+            out.int64_value = value
+        else:
+            limit = "int32" if data_type != _UNSPECIFIED else "int64"
+            raise ValueError(f"{value} is out of the {limit} range of {data_type_name(out.data_type)}")
+    elif isinstance(value, float):
+        if data_type not in (_UNSPECIFIED, _FLOAT, _DOUBLE):
+            raise TypeError(f"a float cannot be written as {data_type_name(data_type)}")
+        _float(value, data_type or _DOUBLE, out)
+    elif isinstance(value, str):
+        if data_type != _UNSPECIFIED and data_type not in _STRING_TYPES:
+            raise TypeError(f"a str cannot be written as {data_type_name(data_type)}")
+        out.data_type = data_type or _STRING  # type: ignore[assignment]
+        out.variant_type = pb.VT_BSTR
+        out.string_value = value
+    elif isinstance(value, dt.datetime):
+        if data_type not in (_UNSPECIFIED, _TIME):
+            raise TypeError(f"a datetime cannot be written as {data_type_name(data_type)}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("a naive datetime is ambiguous: give it a timezone (e.g. datetime.timezone.utc)")
+        out.data_type = _TIME
+        out.variant_type = pb.VT_DATE
+        out.timestamp_value.FromDatetime(value.astimezone(_UTC))
+    elif isinstance(value, dt.timedelta):
+        if data_type not in (_UNSPECIFIED, _ELAPSED):
+            raise TypeError(f"a timedelta cannot be written as {data_type_name(data_type)}")
+        out.data_type = _ELAPSED
+        out.variant_type = pb.VT_I8
+        out.duration_value.FromTimedelta(value)
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        if data_type != _UNSPECIFIED and data_type not in _RECORD_TYPES:
+            raise TypeError(f"bytes cannot be written as {data_type_name(data_type)}")
+        out.data_type = data_type  # type: ignore[assignment]
+        out.variant_type = pb.VT_RECORD
+        out.bytes_value = bytes(value)
+    else:
+        raise TypeError(f"{type(value).__name__} has no MXAccess form")
+
+
+def _float(value: float, data_type: int, out: pb.MxValue) -> None:
+    _check_finite(value)
+    out.data_type = data_type  # type: ignore[assignment]
+    if data_type == _FLOAT:
+        if abs(value) > _FLOAT32_MAX:
+            raise ValueError(f"{value!r} is out of the range of FLOAT (32-bit)")
+        out.variant_type = pb.VT_R4
+        out.float_value = value
+    else:
+        out.variant_type = pb.VT_R8
+        out.double_value = value
+
+
+def _element_kind(value: object) -> type:
+    """The Python type arrays must agree on (bytes-likes count as one)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes
+    if isinstance(value, dt.datetime):
+        return dt.datetime
+    return type(value)
+
+
+def _array(values: list[Any] | tuple[Any, ...], data_type: int, out: pb.MxValue) -> None:
+    kinds = {_element_kind(v) for v in values}
+    if data_type in (_FLOAT, _DOUBLE) and kinds <= {int, float}:
+        kinds = {float}  # the requested type settles it: ints widen to float
+    if len(kinds) > 1:
+        names = ", ".join(sorted(k.__name__ for k in kinds))
+        raise TypeError(f"an array must hold one type, got {names}")
+    kind = next(iter(kinds), None)
+    if kind in (list, tuple):
+        raise TypeError("MXAccess arrays are one-dimensional: nested lists are not allowed")
+    if kind is type(None):
+        raise TypeError("array elements cannot be None")
+    element_type = data_type
+    if kind is int and data_type == _UNSPECIFIED and not all(_INT32_MIN <= v <= _INT32_MAX for v in values):
+        # One wide element makes the whole array int64 so the elements agree.
+        element_type = _UNSPECIFIED
+        elements = out.array_value.elements
+        for v in values:
+            if not _INT64_MIN <= v <= _INT64_MAX:
+                raise ValueError(f"{v} is out of the int64 range")
+            elements.add(data_type=_INTEGER, variant_type=pb.VT_I8, int64_value=v)
+        out.data_type = _INTEGER
+        out.variant_type = pb.VT_ARRAY
+        out.array_value.element_data_type = _INTEGER
+        out.array_value.element_variant_type = pb.VT_I8
+        return
+    elements = out.array_value.elements
+    for v in values:
+        _scalar(v, element_type, elements.add())
+    first = elements[0] if values else None
+    resolved = first.data_type if first is not None else data_type
+    out.data_type = resolved  # type: ignore[assignment]
+    out.variant_type = pb.VT_ARRAY
+    out.array_value.element_data_type = resolved  # type: ignore[assignment]
+    out.array_value.element_variant_type = first.variant_type if first is not None else pb.VT_EMPTY
+    if first is None:
+        out.array_value.SetInParent()
+
+
+def to_mx_value(value: object, data_type: int | None = None) -> pb.MxValue:
+    """The ``MxValue`` for a Python value (see the module docstring for the mapping).
+
+    ``data_type`` is an ``MxDataType`` value to convert for; None infers it.
+    Raises ``ValueError`` for values MXAccess cannot hold (nan, ±inf, out of range,
+    naive datetimes) and ``TypeError`` for types that do not fit.
+    """
+    requested = data_type or _UNSPECIFIED
+    if requested == _NO_DATA:
+        if value is not None:
+            raise TypeError("NO_DATA holds no value: only None can be written")
+        return pb.MxValue(data_type=_NO_DATA, variant_type=pb.VT_EMPTY, is_null=True)
+    out = pb.MxValue()
+    if isinstance(value, (list, tuple)):
+        _array(value, requested, out)
+    else:
+        _scalar(value, requested, out)
+    return out
+
+
+def _timestamp(ts: Timestamp) -> dt.datetime:
+    return ts.ToDatetime(tzinfo=_UTC)
+
+
+def _duration(d: Duration) -> dt.timedelta:
+    return d.ToTimedelta()
+
+
+def _array_value(array: pb.MxArray) -> list[Any]:
+    return [from_mx_value(e) for e in array.elements]
+
+
+_READERS: dict[str, Callable[[Any], Any]] = {
+    "bool_value": bool,
+    "int32_value": int,
+    "int64_value": int,
+    "float_value": float,
+    "double_value": float,
+    "string_value": str,
+    "timestamp_value": _timestamp,
+    "duration_value": _duration,
+    "bytes_value": bytes,
+    "array_value": _array_value,
+}
+
+
+def from_mx_value(mx: pb.MxValue) -> MxPythonValue:
+    """The Python value of an ``MxValue`` (None for null)."""
+    if mx.is_null:
+        return None
+    case = mx.WhichOneof("value")
+    if case is None:
+        return None
+    result: MxPythonValue = _READERS[case](getattr(mx, case))
+    return result

@@ -1,0 +1,176 @@
+"""The error mapping: every gRPC code, every protocol status, MXAccess failure detection.
+
+These tests feed the mapping real ``grpc.aio.AioRpcError`` objects and replies; the
+loopback tests (test_core_faults.py) check the same mapping end to end.
+"""
+
+from __future__ import annotations
+
+import grpc
+import grpc.aio
+import pytest
+
+from mxgateway import errors as e
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+GRPC_CASES: list[tuple[grpc.StatusCode, type[e.MxGatewayError]]] = [
+    (grpc.StatusCode.UNAVAILABLE, e.MxGatewayUnavailableError),
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, e.MxGatewayUnavailableError),
+    (grpc.StatusCode.ABORTED, e.MxGatewayUnavailableError),
+    (grpc.StatusCode.DEADLINE_EXCEEDED, e.MxGatewayTimeoutError),
+    (grpc.StatusCode.CANCELLED, e.MxGatewayCancelledError),
+    (grpc.StatusCode.UNAUTHENTICATED, e.MxGatewayAuthenticationError),
+    (grpc.StatusCode.PERMISSION_DENIED, e.MxGatewayPermissionError),
+    (grpc.StatusCode.NOT_FOUND, e.MxGatewaySessionNotFoundError),
+    (grpc.StatusCode.INVALID_ARGUMENT, e.MxGatewayInvalidRequestError),
+    (grpc.StatusCode.OUT_OF_RANGE, e.MxGatewayInvalidRequestError),
+    (grpc.StatusCode.ALREADY_EXISTS, e.MxGatewayInvalidRequestError),
+    (grpc.StatusCode.FAILED_PRECONDITION, e.MxGatewayInvalidRequestError),
+    (grpc.StatusCode.UNIMPLEMENTED, e.MxGatewayProtocolViolationError),
+    (grpc.StatusCode.INTERNAL, e.MxGatewayError),
+    (grpc.StatusCode.UNKNOWN, e.MxGatewayError),
+    (grpc.StatusCode.DATA_LOSS, e.MxGatewayError),
+]
+
+PROTOCOL_CASES: list[tuple[int, type[e.MxGatewayError]]] = [
+    (pb.PROTOCOL_STATUS_CODE_INVALID_REQUEST, e.MxGatewayInvalidRequestError),
+    (pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND, e.MxGatewaySessionNotFoundError),
+    (pb.PROTOCOL_STATUS_CODE_SESSION_NOT_READY, e.MxGatewaySessionNotReadyError),
+    (pb.PROTOCOL_STATUS_CODE_WORKER_UNAVAILABLE, e.MxGatewayUnavailableError),
+    (pb.PROTOCOL_STATUS_CODE_TIMEOUT, e.MxGatewayTimeoutError),
+    (pb.PROTOCOL_STATUS_CODE_CANCELED, e.MxGatewayCancelledError),
+    (pb.PROTOCOL_STATUS_CODE_PROTOCOL_VIOLATION, e.MxGatewayProtocolViolationError),
+    (99, e.MxGatewayCommandError),
+]
+
+
+def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details=details)
+
+
+def test_every_grpc_code_is_covered() -> None:
+    assert {c for c, _ in GRPC_CASES} == set(grpc.StatusCode) - {grpc.StatusCode.OK}
+
+
+@pytest.mark.parametrize(("code", "cls"), GRPC_CASES)
+def test_grpc_code_mapping(code: grpc.StatusCode, cls: type[e.MxGatewayError]) -> None:
+    err = e.map_rpc_error(
+        rpc_error(code, "the gateway says why"), method="/mxaccess_gateway.v1.MxAccessGateway/Invoke"
+    )
+    assert type(err) is cls
+    assert err.grpc_code is code
+    assert err.method == "Invoke"
+    assert str(err) == f"Invoke failed: {code.name}: the gateway says why"
+
+
+def test_not_found_outside_sessions_is_plain_not_found() -> None:
+    err = e.map_rpc_error(rpc_error(grpc.StatusCode.NOT_FOUND, "no root"), method="DiscoverHierarchy")
+    assert type(err) is e.MxGatewayNotFoundError
+
+
+def test_timeout_is_also_a_builtin_timeout() -> None:
+    assert isinstance(
+        e.map_rpc_error(rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, ""), method="x"), TimeoutError
+    )
+
+
+@pytest.mark.parametrize(
+    ("details", "hint", "scope"),
+    [
+        ("API key lacks scope invoke:write", None, "invoke:write"),
+        ("missing scope 'events:read'", "invoke:read", "events:read"),
+        ("permission denied", "invoke:secure", "invoke:secure"),
+        ("permission denied", None, None),
+    ],
+)
+def test_permission_names_the_scope(details: str, hint: str | None, scope: str | None) -> None:
+    err = e.map_rpc_error(rpc_error(grpc.StatusCode.PERMISSION_DENIED, details), method="Invoke", scope=hint)
+    assert isinstance(err, e.MxGatewayPermissionError)
+    assert err.scope == scope
+    if scope:
+        assert scope in str(err)
+
+
+def test_secrets_are_scrubbed_from_messages() -> None:
+    err = e.map_rpc_error(
+        rpc_error(grpc.StatusCode.UNAUTHENTICATED, "bad key mxgw_a_secret"),
+        method="Invoke",
+        secrets=["mxgw_a_secret", None],
+    )
+    assert "mxgw_a_secret" not in str(err) and "mxgw_a_secret" not in err.details
+    assert "<redacted>" in str(err)
+
+
+@pytest.mark.parametrize(("code", "cls"), PROTOCOL_CASES)
+def test_protocol_status_mapping(code: int, cls: type[e.MxGatewayError]) -> None:
+    reply = pb.MxCommandReply(protocol_status=pb.ProtocolStatus(code=code, message="why"))  # type: ignore[arg-type]
+    with pytest.raises(cls) as info:
+        e.check_protocol_status(reply, method="Invoke")
+    assert type(info.value) is cls
+    assert info.value.reply is reply
+    assert info.value.protocol_code == code
+    assert "why" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pb.PROTOCOL_STATUS_CODE_OK,
+        pb.PROTOCOL_STATUS_CODE_UNSPECIFIED,
+        pb.PROTOCOL_STATUS_CODE_MXACCESS_FAILURE,
+    ],
+)
+def test_protocol_success_and_mxaccess_failure_pass_the_protocol_check(code: int) -> None:
+    e.check_protocol_status(pb.MxCommandReply(protocol_status=pb.ProtocolStatus(code=code)), method="Invoke")  # type: ignore[arg-type]
+
+
+def test_proto3_default_status_is_not_a_failure() -> None:
+    reply = pb.MxCommandReply(
+        protocol_status=pb.ProtocolStatus(code=pb.PROTOCOL_STATUS_CODE_OK), statuses=[pb.MxStatusProxy()]
+    )
+    assert not e.is_mxaccess_failure(reply)
+    e.raise_for_mxaccess_failure(reply)
+    ok = pb.MxStatusProxy(success=1, category=pb.MX_STATUS_CATEGORY_OK)
+    assert not e.is_mxaccess_failure(pb.MxCommandReply(statuses=[ok]))
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pb.MxCommandReply(protocol_status=pb.ProtocolStatus(code=pb.PROTOCOL_STATUS_CODE_MXACCESS_FAILURE)),
+        pb.MxCommandReply(hresult=-2147467259),
+        pb.MxCommandReply(
+            statuses=[
+                pb.MxStatusProxy(success=1, category=pb.MX_STATUS_CATEGORY_OK),
+                pb.MxStatusProxy(
+                    success=0,
+                    category=pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR,
+                    detected_by=pb.MX_STATUS_SOURCE_RESPONDING_LMX,
+                    detail=1003,
+                    diagnostic_text="unknown tag",
+                ),
+            ]
+        ),
+    ],
+)
+def test_mxaccess_failures_are_detected(reply: pb.MxCommandReply) -> None:
+    reply.kind = pb.MX_COMMAND_KIND_ADD_ITEM
+    with pytest.raises(e.MxAccessError) as info:
+        e.raise_for_mxaccess_failure(reply)
+    err = info.value
+    assert err.reply is reply
+    assert err.hresult == reply.hresult
+    assert len(err.statuses) == len(reply.statuses)
+    assert str(err).startswith("ADD_ITEM failed in MXAccess")
+    assert isinstance(err, e.MxGatewayCommandError)
+    if reply.statuses:
+        (failed,) = err.failed_statuses
+        assert (failed.category, failed.detected_by, failed.detail) == (
+            "CONFIGURATION_ERROR",
+            "RESPONDING_LMX",
+            1003,
+        )
+        assert failed.readable == "CONFIGURATION_ERROR (detail 1003, by RESPONDING_LMX): unknown tag"
+        assert failed.readable in str(err)
+    if reply.hresult:
+        assert "0x80004005" in str(err)

@@ -1,0 +1,113 @@
+"""ClientOptions: environment defaults, validation, key redaction and the plaintext guard."""
+
+from __future__ import annotations
+
+import pytest
+
+from mxgateway.channel import call_metadata, channel_arguments
+from mxgateway.options import DEFAULT_ENDPOINT, ClientOptions, endpoint_host, is_loopback_endpoint
+
+SECRET = "mxgw_k1_s3cr3t-value"
+
+
+def test_defaults_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MXGATEWAY_ENDPOINT", "gw.plant:7000")
+    monkeypatch.setenv("MXGATEWAY_API_KEY", SECRET)
+    options = ClientOptions()
+    assert options.endpoint == "gw.plant:7000"
+    assert options.api_key == SECRET
+    explicit = ClientOptions(endpoint="other:1", api_key="k2")
+    assert (explicit.endpoint, explicit.api_key) == ("other:1", "k2")
+    assert ClientOptions(api_key="").api_key is None
+
+
+def test_defaults_without_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MXGATEWAY_ENDPOINT", raising=False)
+    monkeypatch.delenv("MXGATEWAY_API_KEY", raising=False)
+    options = ClientOptions()
+    assert options.endpoint == DEFAULT_ENDPOINT
+    assert options.api_key is None
+    assert options.default_timeout == 30.0
+    assert call_metadata(options) == ()
+
+
+def test_key_is_redacted_in_repr_and_str() -> None:
+    options = ClientOptions(endpoint="gw:1", api_key=SECRET, ca_file="/ca.pem")
+    for text in (repr(options), str(options), f"{options}", repr([options])):
+        assert SECRET not in text
+        assert "<redacted>" in text
+        assert "gw:1" in text and "/ca.pem" in text
+    assert SECRET not in repr(options.replace(endpoint="gw:2"))
+    assert options.replace(endpoint="gw:2").api_key == SECRET
+
+
+def test_metadata_carries_the_bearer_key() -> None:
+    options = ClientOptions(endpoint="127.0.0.1:1", api_key=SECRET, plaintext=True)
+    assert call_metadata(options) == (("authorization", f"Bearer {SECRET}"),)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "host", "loopback"),
+    [
+        ("127.0.0.1:5000", "127.0.0.1", True),
+        ("127.8.9.1:5000", "127.8.9.1", True),
+        ("localhost:5000", "localhost", True),
+        ("[::1]:5000", "::1", True),
+        ("dns:///localhost:5000", "localhost", True),
+        ("ipv4:127.0.0.1:5000", "127.0.0.1", True),
+        ("unix:/tmp/gw.sock", "unix:/tmp/gw.sock", True),
+        ("gateway.plant:5000", "gateway.plant", False),
+        ("10.0.0.5:5000", "10.0.0.5", False),
+        ("[2001:db8::1]:5000", "2001:db8::1", False),
+        ("localhost.evil.com:5000", "localhost.evil.com", False),
+    ],
+)
+def test_loopback_detection(endpoint: str, host: str, loopback: bool) -> None:
+    if not endpoint.startswith("unix:"):
+        assert endpoint_host(endpoint) == host
+    assert is_loopback_endpoint(endpoint) is loopback
+
+
+def test_plaintext_key_to_a_remote_host_is_refused() -> None:
+    options = ClientOptions(endpoint="gateway.plant:5000", api_key=SECRET, plaintext=True)
+    with pytest.raises(ValueError, match="plaintext") as info:
+        call_metadata(options)
+    assert SECRET not in str(info.value)
+    allowed = options.replace(allow_insecure_api_key=True)
+    assert call_metadata(allowed)
+    # No key, nothing to protect; TLS is always fine.
+    assert call_metadata(options.replace(api_key="")) == ()
+    assert call_metadata(options.replace(plaintext=False))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"client_cert_file": "c.pem"},
+        {"client_key_file": "k.pem"},
+        {"plaintext": True, "ca_file": "ca.pem"},
+        {"plaintext": True, "server_name_override": "gw"},
+        {"default_timeout": 0},
+        {"keepalive_time_s": -1},
+        {"read_retries": -1},
+        {"api_key": "a\nb"},
+    ],
+)
+def test_invalid_combinations(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        ClientOptions(endpoint="gw:1", **kwargs)  # type: ignore[arg-type]
+
+
+def test_channel_arguments() -> None:
+    options = ClientOptions(
+        endpoint="gw:1",
+        keepalive_time_s=15,
+        server_name_override="gateway.test",
+        channel_options=(("grpc.enable_retries", 0),),
+    )
+    args = dict(channel_arguments(options))
+    assert args["grpc.keepalive_time_ms"] == 15000
+    assert args["grpc.ssl_target_name_override"] == "gateway.test"
+    assert args["grpc.enable_retries"] == 0
+    assert args["grpc.primary_user_agent"].startswith("mxgateway-python/")
+    assert "grpc.keepalive_time_ms" not in dict(channel_arguments(ClientOptions(endpoint="gw:1")))
