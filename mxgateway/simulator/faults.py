@@ -1,0 +1,81 @@
+"""Fault injection: make the next calls fail, or every unary call slow."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import grpc
+
+
+@dataclass
+class Fault:
+    """How one call fails: a gRPC status, or a reply carrying a protocol status."""
+
+    grpc_code: grpc.StatusCode | None
+    protocol_status: int | None
+    message: str
+
+
+@dataclass
+class _Rule:
+    remaining: int
+    fault: Fault
+    methods: frozenset[str] | None
+
+
+class Faults:
+    """The simulator's fault plan, shared by every call (``Simulator.faults``)."""
+
+    def __init__(self) -> None:
+        #: Seconds added to every unary call.
+        self.latency_s = 0.0
+        self._rules: list[_Rule] = []
+
+    def __repr__(self) -> str:
+        pending = sum(rule.remaining for rule in self._rules)
+        return f"Faults(latency_s={self.latency_s}, pending={pending})"
+
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        grpc_code: grpc.StatusCode | None = None,
+        protocol_status: int | None = None,
+        message: str = "injected fault",
+        methods: Collection[str] | None = None,
+    ) -> None:
+        """Fail the next ``n`` calls (of ``methods`` only, when given).
+
+        ``methods`` are RPC names (``"Invoke"``) or full paths
+        (``"/mxaccess_gateway.v1.MxAccessGateway/Invoke"``). A call fails with
+        ``grpc_code``; else, when ``protocol_status`` (a ``ProtocolStatusCode``) is
+        given and the RPC's reply has a ``protocol_status`` (OpenSession,
+        CloseSession, Invoke), it succeeds with that status; else it fails with
+        UNAVAILABLE.
+        """
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        fault = Fault(grpc_code, protocol_status, message)
+        self._rules.append(_Rule(n, fault, frozenset(methods) if methods is not None else None))
+
+    def clear(self) -> None:
+        """Forget every pending fault and the latency."""
+        self._rules.clear()
+        self.latency_s = 0.0
+
+    @property
+    def pending(self) -> int:
+        """Calls still to fail."""
+        return sum(rule.remaining for rule in self._rules)
+
+    def take(self, method: str) -> Fault | None:
+        """The fault for this call of the full gRPC ``method`` name, if one is due."""
+        short = method.rsplit("/", 1)[-1]
+        for rule in self._rules:
+            if rule.methods is None or method in rule.methods or short in rule.methods:
+                rule.remaining -= 1
+                if rule.remaining <= 0:
+                    self._rules.remove(rule)
+                return rule.fault
+        return None

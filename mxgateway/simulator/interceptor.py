@@ -1,0 +1,115 @@
+"""The server interceptor every call passes: authentication, injected faults, latency.
+
+It wraps each method handler rather than only looking at call details, because the
+scope of ``Invoke`` depends on the command kind inside the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import grpc
+import grpc.aio
+
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.simulator.auth import ApiKeys, required_scope
+from mxgateway.simulator.faults import Fault, Faults
+from mxgateway.simulator.stats import SimulatorStats
+
+_GATEWAY = "/mxaccess_gateway.v1.MxAccessGateway/"
+
+
+def _fault_reply(method: str, request: Any, fault: Fault) -> Any | None:
+    """The reply that carries ``fault.protocol_status``, for RPCs whose reply has one."""
+    if fault.protocol_status is None:
+        return None
+    status = pb.ProtocolStatus(code=fault.protocol_status, message=fault.message)  # type: ignore[arg-type]
+    if method == _GATEWAY + "OpenSession":
+        return pb.OpenSessionReply(backend_name="simulator", protocol_status=status)
+    if method == _GATEWAY + "CloseSession":
+        return pb.CloseSessionReply(session_id=request.session_id, protocol_status=status)
+    if method == _GATEWAY + "Invoke":
+        return pb.MxCommandReply(
+            session_id=request.session_id, kind=request.command.kind, protocol_status=status
+        )
+    return None
+
+
+if TYPE_CHECKING:
+    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _Interceptor = grpc.aio.ServerInterceptor
+
+
+class CallGuard(_Interceptor):
+    """Checks the API key and scope, then applies the fault plan, before each call."""
+
+    def __init__(self, api_keys: ApiKeys | None, faults: Faults, stats: SimulatorStats) -> None:
+        self._api_keys = api_keys
+        self._faults = faults
+        self._stats = stats
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        """Wrap the unary-unary and unary-stream handlers of every method."""
+        handler = await continuation(handler_call_details)
+        if handler is None:  # an unknown method: gRPC answers UNIMPLEMENTED
+            return handler
+        method = handler_call_details.method
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._guard_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._guard_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    async def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        """Fail the call (auth, injected fault) or return an injected reply; None to proceed."""
+        if self._api_keys is not None:
+            metadata = cast(Any, context.invocation_metadata())
+            refusal = self._api_keys.check(metadata, required_scope(method, request))
+            if refusal is not None:
+                await context.abort(*refusal)
+        fault = self._faults.take(method)
+        if fault is None:
+            return None
+        self._stats.faults_injected += 1
+        reply = None if fault.grpc_code is not None else _fault_reply(method, request, fault)
+        if reply is None:
+            await context.abort(fault.grpc_code or grpc.StatusCode.UNAVAILABLE, fault.message)
+        return reply
+
+    def _guard_unary(self, method: str, behavior: Any) -> Callable[..., Awaitable[Any]]:
+        short = method.rsplit("/", 1)[-1]
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            self._stats.unary_calls[short] += 1
+            if self._faults.latency_s > 0:
+                await asyncio.sleep(self._faults.latency_s)
+            injected = await self._admit(method, request, context)
+            if injected is not None:
+                return injected
+            return await behavior(request, context)
+
+        return guarded
+
+    def _guard_stream(self, method: str, behavior: Any) -> Callable[..., AsyncIterator[Any]]:
+        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            if await self._admit(method, request, context) is not None:
+                return
+            async for message in behavior(request, context):
+                yield message
+
+        return guarded

@@ -1,0 +1,243 @@
+"""``Simulator``: the embedded gateway, serving MxAccessGateway and GalaxyRepository.
+
+State (sessions, values, event logs) belongs to the ``Simulator`` object, not to
+the gRPC server inside it, so ``restart()`` drops connections and streams but
+keeps every session, as a gateway restart behind a load balancer with session
+persistence would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import grpc
+import grpc.aio
+
+from mxgateway.generated import galaxy_repository_pb2_grpc, mxaccess_gateway_pb2_grpc
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.simulator.auth import ApiKeys
+from mxgateway.simulator.commands import CommandProcessor
+from mxgateway.simulator.faults import Faults
+from mxgateway.simulator.galaxy import Galaxy, demo_galaxy
+from mxgateway.simulator.gateway import MxAccessGatewayService
+from mxgateway.simulator.interceptor import CallGuard
+from mxgateway.simulator.repository import GalaxyRepositoryService
+from mxgateway.simulator.sessions import SessionRegistry
+from mxgateway.simulator.stats import SimulatorStats
+from mxgateway.simulator.statuses import DETAIL_ITEM_NOT_FOUND, QUALITY_BAD_CONFIGURATION, error_status
+from mxgateway.simulator.tags import Sample, TagStore
+
+if TYPE_CHECKING:
+    from mxgateway.simulator.background import BackgroundSimulator
+
+
+class Simulator:
+    """An in-process MXAccess Gateway over a simulated Galaxy; an async context manager.
+
+    ``api_keys`` maps each accepted key to its scopes (None disables
+    authentication). ``update_rate_hz`` is how often values move on their own;
+    0 means they move only on ``await advance(seconds)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        galaxy: Galaxy | None = None,
+        api_keys: Mapping[str, Iterable[str]] | None = None,
+        tls_cert_file: str | Path | None = None,
+        tls_key_file: str | Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        update_rate_hz: float = 10.0,
+        replay_capacity: int = 1024,
+        replay_max_age_s: float = 300.0,
+        detach_grace_s: float = 30.0,
+        lease_s: float = 300.0,
+        subscriber_queue_size: int = 10_000,
+    ) -> None:
+        if (tls_cert_file is None) != (tls_key_file is None):
+            raise ValueError("TLS needs both tls_cert_file and tls_key_file")
+        if update_rate_hz < 0:
+            raise ValueError("update_rate_hz must not be negative")
+        self.galaxy = galaxy if galaxy is not None else demo_galaxy()
+        self.host = host
+        self.port = port
+        self.faults = Faults()
+        self.stats = SimulatorStats()
+        self._api_keys = ApiKeys(api_keys) if api_keys is not None else None
+        self._tls_files = (
+            (Path(tls_cert_file), Path(tls_key_file)) if tls_cert_file and tls_key_file else None
+        )
+        self._update_rate_hz = update_rate_hz
+        self._lease_s = lease_s
+        self._tags = TagStore(self.galaxy)
+        self._sessions = SessionRegistry(
+            self._tags,
+            self.stats,
+            lease_s=lease_s,
+            detach_grace_s=detach_grace_s,
+            replay_capacity=replay_capacity,
+            replay_max_age_s=replay_max_age_s,
+            subscriber_queue_size=subscriber_queue_size,
+        )
+        self._gateway = MxAccessGatewayService(
+            self._sessions, CommandProcessor(self._tags, self.stats), self.stats
+        )
+        self._repository = GalaxyRepositoryService(self.galaxy)
+        self._server: grpc.aio.Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def __repr__(self) -> str:
+        return f"Simulator(endpoint={self.endpoint!r}, tls={self.tls}, galaxy={self.galaxy.name!r})"
+
+    # ------------------------------------------------------------------ life cycle
+
+    @property
+    def endpoint(self) -> str:
+        """``host:port`` to connect to."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        """Whether the simulator serves TLS."""
+        return self._tls_files is not None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Bind and start serving (``port`` 0 picks a free port, kept across restarts)."""
+        if self._server is not None:
+            return
+        await self._start_server()
+        self._tasks.append(asyncio.create_task(self._expire_leases(), name="mxgateway-simulator-leases"))
+        if self._update_rate_hz > 0:
+            self._tasks.append(asyncio.create_task(self._update_values(), name="mxgateway-simulator-values"))
+
+    async def close(self) -> None:
+        """Stop serving and close every session."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        self._sessions.close_all()
+        await self._repository.close()
+        await self._stop_server()
+
+    async def restart(self) -> None:
+        """Stop and start again on the same port; sessions and values persist."""
+        await self._stop_server()
+        await self._start_server()
+
+    async def _start_server(self) -> None:
+        server = grpc.aio.server(interceptors=[CallGuard(self._api_keys, self.faults, self.stats)])
+        mxaccess_gateway_pb2_grpc.add_MxAccessGatewayServicer_to_server(self._gateway, server)
+        galaxy_repository_pb2_grpc.add_GalaxyRepositoryServicer_to_server(self._repository, server)
+        address = f"{self.host}:{self.port}"
+        if self._tls_files is not None:
+            cert, key = (p.read_bytes() for p in self._tls_files)
+            port = server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+        else:
+            port = server.add_insecure_port(address)
+        if port == 0:
+            raise OSError(f"cannot bind {address}")
+        self.port = port
+        await server.start()
+        self._server = server
+
+    async def _stop_server(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            # Streams never finish by themselves: end them first so stop() need not wait.
+            self._gateway.end_streams(grpc.StatusCode.UNAVAILABLE, "simulator stopping")
+            await server.stop(grace=0.2)
+
+    # -------------------------------------------------------------------- control
+
+    async def drop_event_streams(self) -> None:
+        """Fail every open StreamEvents call with UNAVAILABLE; sessions survive."""
+        self._gateway.end_streams(grpc.StatusCode.UNAVAILABLE, "event stream dropped by the simulator")
+        await asyncio.sleep(0)
+
+    async def advance(self, seconds: float) -> None:
+        """Move every value schedule on by ``seconds`` and publish the changes."""
+        self._tags.advance(seconds)
+
+    async def deploy(self, galaxy: Galaxy | None = None) -> None:
+        """Simulate a redeploy, of ``galaxy`` when given (else of the current one).
+
+        Written values are reset; every advised item reports its attribute's value
+        afresh, or bad quality when the new Galaxy no longer has it.
+        """
+        if galaxy is not None:
+            self.galaxy = galaxy
+        await self._repository.deploy(galaxy)
+        self._tags.reset(self.galaxy)
+        now_ns = time.time_ns()
+        for session in self._sessions.all():
+            for item in session.items.values():
+                found = self.galaxy.find_attribute(item.reference)
+                if found is None:
+                    if item.advised:
+                        item.advised = False
+                        gone = f"{item.reference} is no longer deployed"
+                        item.report(
+                            Sample(None, now_ns, QUALITY_BAD_CONFIGURATION),
+                            [
+                                error_status(
+                                    pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR, DETAIL_ITEM_NOT_FOUND, gone
+                                )
+                            ],
+                        )
+                    continue
+                item.attribute, item.index = found
+                if item.advised:
+                    item.last = None
+                    item.on_sample(self._tags.watch(item.attribute, item))
+
+    def session_ids(self) -> list[str]:
+        """Ids of the open sessions."""
+        return [s.session_id for s in self._sessions.all()]
+
+    # -------------------------------------------------------------- background
+
+    @classmethod
+    def start_in_background(cls, **kwargs: Any) -> BackgroundSimulator:
+        """Run a simulator on its own thread and event loop (for blocking code and tests)."""
+        from mxgateway.simulator.background import BackgroundSimulator
+
+        return BackgroundSimulator(cls(**kwargs))
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _update_values(self) -> None:
+        period = 1.0 / self._update_rate_hz
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            self._tags.advance(now - last)
+            last = now
+
+    async def _expire_leases(self) -> None:
+        period = min(1.0, max(0.01, self._lease_s / 4))
+        while True:
+            await asyncio.sleep(period)
+            self._sessions.expire_leases()
