@@ -1,5 +1,160 @@
-"""mxgateway: the async Python SDK for the MXAccess Gateway."""
+"""mxgateway: the async Python SDK for the MXAccess Gateway.
+
+The public names below are imported on first use, so ``import mxgateway`` stays
+light (grpc and the generated bindings load with the first client).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
 
-__all__ = ["GATEWAY_PROTOCOL_VERSION", "__version__"]
+if TYPE_CHECKING:
+    from mxgateway.channel import call_metadata, create_channel
+    from mxgateway.client import GatewayClient, GatewayConnector
+    from mxgateway.errors import (
+        MxAccessError,
+        MxGatewayAuthenticationError,
+        MxGatewayCancelledError,
+        MxGatewayClosedError,
+        MxGatewayCommandError,
+        MxGatewayError,
+        MxGatewayInvalidRequestError,
+        MxGatewayNotFoundError,
+        MxGatewayPermissionError,
+        MxGatewayProtocolViolationError,
+        MxGatewaySessionNotFoundError,
+        MxGatewaySessionNotReadyError,
+        MxGatewayTimeoutError,
+        MxGatewayUnavailableError,
+        map_rpc_error,
+    )
+    from mxgateway.events import (
+        BufferedDataChange,
+        BufferedSample,
+        DataChange,
+        Event,
+        EventStream,
+        OperationComplete,
+        RawEventStream,
+        ReplayGap,
+        SequenceGap,
+        UnknownEvent,
+        WriteComplete,
+    )
+    from mxgateway.options import ClientOptions
+    from mxgateway.session import ItemResult, ReadResult, Session, Subscription, WriteEntry, WriteResult
+    from mxgateway.status import MxStatus, Quality
+    from mxgateway.values import from_mx_value, to_mx_value
+
+_EXPORTS: dict[str, str] = {
+    "call_metadata": "channel",
+    "create_channel": "channel",
+    "GatewayClient": "client",
+    "GatewayConnector": "client",
+    "ClientOptions": "options",
+    "MxStatus": "status",
+    "Quality": "status",
+    "from_mx_value": "values",
+    "to_mx_value": "values",
+    **dict.fromkeys(
+        [
+            "MxAccessError",
+            "MxGatewayAuthenticationError",
+            "MxGatewayCancelledError",
+            "MxGatewayClosedError",
+            "MxGatewayCommandError",
+            "MxGatewayError",
+            "MxGatewayInvalidRequestError",
+            "MxGatewayNotFoundError",
+            "MxGatewayPermissionError",
+            "MxGatewayProtocolViolationError",
+            "MxGatewaySessionNotFoundError",
+            "MxGatewaySessionNotReadyError",
+            "MxGatewayTimeoutError",
+            "MxGatewayUnavailableError",
+            "map_rpc_error",
+        ],
+        "errors",
+    ),
+    **dict.fromkeys(
+        [
+            "BufferedDataChange",
+            "BufferedSample",
+            "DataChange",
+            "Event",
+            "EventStream",
+            "OperationComplete",
+            "RawEventStream",
+            "ReplayGap",
+            "SequenceGap",
+            "UnknownEvent",
+            "WriteComplete",
+        ],
+        "events",
+    ),
+    **dict.fromkeys(
+        ["ItemResult", "ReadResult", "Session", "Subscription", "WriteEntry", "WriteResult"], "session"
+    ),
+}
+
+__all__ = [
+    "GATEWAY_PROTOCOL_VERSION",
+    "__version__",
+    "BufferedDataChange",
+    "BufferedSample",
+    "ClientOptions",
+    "DataChange",
+    "Event",
+    "EventStream",
+    "GatewayClient",
+    "GatewayConnector",
+    "ItemResult",
+    "MxAccessError",
+    "MxGatewayAuthenticationError",
+    "MxGatewayCancelledError",
+    "MxGatewayClosedError",
+    "MxGatewayCommandError",
+    "MxGatewayError",
+    "MxGatewayInvalidRequestError",
+    "MxGatewayNotFoundError",
+    "MxGatewayPermissionError",
+    "MxGatewayProtocolViolationError",
+    "MxGatewaySessionNotFoundError",
+    "MxGatewaySessionNotReadyError",
+    "MxGatewayTimeoutError",
+    "MxGatewayUnavailableError",
+    "MxStatus",
+    "OperationComplete",
+    "Quality",
+    "RawEventStream",
+    "ReadResult",
+    "ReplayGap",
+    "SequenceGap",
+    "Session",
+    "Subscription",
+    "UnknownEvent",
+    "WriteComplete",
+    "WriteEntry",
+    "WriteResult",
+    "call_metadata",
+    "create_channel",
+    "from_mx_value",
+    "map_rpc_error",
+    "to_mx_value",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mxgateway' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"mxgateway.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -29,6 +29,7 @@ __all__ = [
     "MxAccessError",
     "MxGatewayAuthenticationError",
     "MxGatewayCancelledError",
+    "MxGatewayClosedError",
     "MxGatewayCommandError",
     "MxGatewayError",
     "MxGatewayInvalidRequestError",
@@ -93,6 +94,10 @@ class MxGatewayError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
+
+
+class MxGatewayClosedError(MxGatewayError):
+    """The client was closed: it makes no further calls."""
 
 
 class MxGatewayUnavailableError(MxGatewayError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
@@ -45,7 +45,7 @@ class MxStatus:
     detected_by: str
     detail: int
     diagnostic_text: str
-    raw: pb.MxStatusProxy
+    raw: pb.MxStatusProxy = field(repr=False)
 
     @classmethod
     def from_proto(cls, status: pb.MxStatusProxy) -> MxStatus:

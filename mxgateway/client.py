@@ -1,0 +1,306 @@
+"""``GatewayClient``: the connection to an MXAccess Gateway and its raw RPCs.
+
+``async with GatewayClient.connect(endpoint, api_key=...) as client`` (or
+``client = await GatewayClient.connect(...)``) gives a client; ``open_session``
+returns a ``Session``. The ``*_raw`` methods return the generated messages: they
+raise typed errors for gateway failures but never interpret MXAccess outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Generator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from mxgateway._version import GATEWAY_PROTOCOL_VERSION
+from mxgateway.channel import call_metadata, create_channel
+from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
+from mxgateway.events import RawEventStream, StreamCall, StreamOpener, _StreamBase
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
+from mxgateway.options import ClientOptions
+from mxgateway.session import Session
+
+__all__ = ["GatewayClient", "GatewayConnector"]
+
+_log = logging.getLogger("mxgateway.client")
+#: How long ``close()`` gives each open session to close on the gateway.
+_CLOSE_TIMEOUT_S = 5.0
+
+
+class GatewayClient:
+    """A connection to one MXAccess Gateway (the channel connects on first use).
+
+    Build it with ``GatewayClient.connect(...)``, or directly from ``ClientOptions``
+    inside a running event loop. Pass ``channel`` to share an existing channel
+    (the client then leaves it open on ``close()``).
+    """
+
+    def __init__(
+        self, options: ClientOptions | None = None, *, channel: grpc.aio.Channel | None = None
+    ) -> None:
+        self._options = options if options is not None else ClientOptions()
+        self._metadata = call_metadata(self._options)
+        self._secrets: tuple[str, ...] = (self._options.api_key,) if self._options.api_key else ()
+        self._owns_channel = channel is None
+        self._channel = channel if channel is not None else create_channel(self._options)
+        self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
+        self._sessions: dict[str, Session] = {}
+        self._streams: set[_StreamBase] = set()
+        self._closed = False
+
+    @classmethod
+    def connect(
+        cls,
+        endpoint: str = "",
+        *,
+        api_key: str | None = None,
+        plaintext: bool | None = None,
+        ca_file: str | Path | None = None,
+        client_cert_file: str | Path | None = None,
+        client_key_file: str | Path | None = None,
+        server_name_override: str | None = None,
+        default_timeout: float | None = None,
+        allow_insecure_api_key: bool | None = None,
+        options: ClientOptions | None = None,
+        channel: grpc.aio.Channel | None = None,
+    ) -> GatewayConnector:
+        """Connect to a gateway: ``await`` the result, or use it with ``async with``.
+
+        Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
+        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``).
+        """
+        overrides: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("endpoint", endpoint or None),
+                ("api_key", api_key),
+                ("plaintext", plaintext),
+                ("ca_file", ca_file),
+                ("client_cert_file", client_cert_file),
+                ("client_key_file", client_key_file),
+                ("server_name_override", server_name_override),
+                ("default_timeout", default_timeout),
+                ("allow_insecure_api_key", allow_insecure_api_key),
+            )
+            if value is not None
+        }
+        base = options
+        if base is None:
+            base = ClientOptions(**overrides)
+        elif overrides:
+            base = base.replace(**overrides)
+        resolved = base
+
+        def build() -> GatewayClient:
+            return cls(resolved, channel=channel)
+
+        return GatewayConnector(build)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        key = "<redacted>" if self._options.api_key else None
+        return f"GatewayClient(endpoint={self._options.endpoint!r}, api_key={key}, {state})"
+
+    @property
+    def options(self) -> ClientOptions:
+        """The options the client was built with."""
+        return self._options
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The gRPC channel (share it with other clients of the same gateway)."""
+        return self._channel
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._closed
+
+    async def __aenter__(self) -> GatewayClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def _check_open(self, method: str) -> None:
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method=method)
+
+    # ------------------------------------------------------------------ sessions
+
+    async def open_session_raw(
+        self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
+    ) -> pb.OpenSessionReply:
+        """OpenSession: the reply as is (a failed protocol status raises the typed error)."""
+        self._check_open("OpenSession")
+        request = pb.OpenSessionRequest(
+            client_session_name=client_session_name, client_correlation_id=client_correlation_id
+        )
+        try:
+            reply: pb.OpenSessionReply = await self._stub.OpenSession(
+                request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(
+                exc, method="OpenSession", scope="session:open", secrets=self._secrets
+            ) from exc
+        check_protocol_status(reply, method="OpenSession")
+        return reply
+
+    async def open_session(
+        self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
+    ) -> Session:
+        """Open a session (one MXAccess worker on the gateway); close it when done."""
+        reply = await self.open_session_raw(
+            client_session_name, client_correlation_id=client_correlation_id, timeout=timeout
+        )
+        version = reply.gateway_protocol_version
+        if version and version != GATEWAY_PROTOCOL_VERSION:
+            _log.warning(
+                "gateway speaks protocol %d, these bindings target %d", version, GATEWAY_PROTOCOL_VERSION
+            )
+        session = Session(self, reply, client_session_name=client_session_name)
+        if self._closed:  # closed while opening: do not leak the session
+            await self.close_session_raw(reply.session_id)
+            raise MxGatewayClosedError("the client was closed while the session opened", method="OpenSession")
+        self._sessions[session.session_id] = session
+        _log.debug("opened session %s", session.session_id)
+        return session
+
+    def attach_session(self, session_id: str, *, client_session_name: str = "") -> Session:
+        """A ``Session`` for an existing session id (for example after reconnecting)."""
+        self._check_open("OpenSession")
+        session = Session(
+            self, pb.OpenSessionReply(session_id=session_id), client_session_name=client_session_name
+        )
+        self._sessions[session_id] = session
+        return session
+
+    async def close_session_raw(
+        self, session_id: str, *, client_correlation_id: str = "", timeout: float | None = None
+    ) -> pb.CloseSessionReply:
+        """CloseSession: the reply as is; closing twice is not an error."""
+        request = pb.CloseSessionRequest(session_id=session_id, client_correlation_id=client_correlation_id)
+        try:
+            reply: pb.CloseSessionReply = await self._stub.CloseSession(
+                request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(
+                exc, method="CloseSession", scope="session:close", secrets=self._secrets
+            ) from exc
+        check_protocol_status(reply, method="CloseSession")
+        return reply
+
+    def _forget(self, session: Session) -> None:
+        if self._sessions.get(session.session_id) is session:
+            del self._sessions[session.session_id]
+
+    # ------------------------------------------------------------------ commands and events
+
+    async def invoke_raw(
+        self, request: pb.MxCommandRequest, *, timeout: float | None = None
+    ) -> pb.MxCommandReply:
+        """Invoke: the reply as is. Gateway failures raise; MXAccess failures do not."""
+        self._check_open("Invoke")
+        try:
+            reply: pb.MxCommandReply = await self._stub.Invoke(
+                request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            raise map_rpc_error(exc, method="Invoke", secrets=self._secrets) from exc
+        check_protocol_status(reply, method="Invoke")
+        return reply
+
+    def _stream_opener(self, session_id: str) -> StreamOpener:
+        stream_events = self._stub.StreamEvents
+        metadata = self._metadata
+
+        def open_stream(after_worker_sequence: int) -> StreamCall:
+            self._check_open("StreamEvents")
+            request = pb.StreamEventsRequest(
+                session_id=session_id, after_worker_sequence=after_worker_sequence
+            )
+            # No deadline: an event stream lives as long as its reader wants.
+            call: StreamCall = stream_events(request, metadata=metadata)
+            return call
+
+        return open_stream
+
+    def stream_events_raw(self, session_id: str, *, after_worker_sequence: int = 0) -> RawEventStream:
+        """StreamEvents: the generated ``MxEvent`` messages (the call starts on first use)."""
+        self._check_open("StreamEvents")
+        stream = RawEventStream(
+            self._stream_opener(session_id),
+            after_worker_sequence=after_worker_sequence,
+            secrets=self._secrets,
+            on_close=self._streams.discard,
+        )
+        self._streams.add(stream)
+        return stream
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self) -> None:
+        """Close the sessions this client opened, cancel its streams and close the channel.
+
+        Idempotent; after it no call of this client is pending.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        sessions = list(self._sessions.values())
+        self._sessions.clear()
+        for stream in list(self._streams):
+            stream.cancel()
+        for session in sessions:
+            session._mark_closed()
+        if sessions:
+            results = await asyncio.gather(
+                *(self._close_quietly(s.session_id) for s in sessions), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result
+        if self._owns_channel:
+            await self._channel.close(None)
+
+    async def _close_quietly(self, session_id: str) -> None:
+        try:
+            await self.close_session_raw(session_id, timeout=_CLOSE_TIMEOUT_S)
+        except MxGatewayError as exc:
+            _log.debug("closing session %s while closing the client: %s", session_id, exc)
+
+
+class GatewayConnector:
+    """What ``GatewayClient.connect`` returns: await it, or ``async with`` it."""
+
+    def __init__(self, factory: Callable[[], GatewayClient]) -> None:
+        self._factory = factory
+        self._client: GatewayClient | None = None
+
+    async def _connect(self) -> GatewayClient:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    def __await__(self) -> Generator[Any, None, GatewayClient]:
+        return self._connect().__await__()
+
+    async def __aenter__(self) -> GatewayClient:
+        return await self._connect()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            await self._client.close()
