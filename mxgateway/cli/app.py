@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
+from mxgateway.cli.simulate import simulate
 
 app = typer.Typer(
     name="mxgw-py",
@@ -48,6 +49,9 @@ def version(
     else:
         for key in sorted(info):
             typer.echo(f"{key}: {info[key]}")
+
+
+app.command()(simulate)
 
 
 def main() -> None:

@@ -89,6 +89,9 @@ class MxAccessGatewayService(pb_grpc.MxAccessGatewayServicer):
         self._sessions.stream_attached(session)
         self._stats.streams_opened += 1
         try:
+            # Headers now, not with the first event: a client awaiting initial
+            # metadata then knows that live events from here on will reach it.
+            await context.send_initial_metadata(())
             for event in replay:
                 self._stats.events_sent += 1
                 yield event

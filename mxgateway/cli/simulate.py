@@ -1,0 +1,92 @@
+"""``mxgw-py simulate``: run the simulator gateway in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from mxgateway.simulator.server import Simulator
+
+#: The port the SDK's default endpoint (``localhost:5000``) points at.
+DEFAULT_PORT = 5000
+
+
+def parse_api_keys(values: list[str]) -> dict[str, list[str]]:
+    """``KEY:SCOPE,SCOPE`` entries as a key -> scopes map; a key without scopes gets ``admin``."""
+    keys: dict[str, list[str]] = {}
+    for value in values:
+        # Scopes contain ':' themselves (session:open), so only the first ':' separates.
+        key, _, scopes = value.partition(":")
+        if not key:
+            raise typer.BadParameter("expected KEY:SCOPE,SCOPE", param_hint="--api-key")
+        keys[key] = [s.strip() for s in scopes.split(",") if s.strip()] or ["admin"]
+    return keys
+
+
+async def _serve(simulator: Simulator) -> None:
+    async with simulator:
+        sys.stdout.write(json.dumps({"endpoint": simulator.endpoint}) + "\n")
+        sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Not available on Windows: Ctrl-C then arrives as KeyboardInterrupt.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+
+
+def simulate(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0 picks a free one).")] = DEFAULT_PORT,
+    galaxy: Annotated[
+        Path | None, typer.Option(help="Galaxy file to serve (default: the demo water plant).")
+    ] = None,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-key",
+            help="Require API keys: KEY:SCOPE,SCOPE (repeatable; no scopes = admin). Without it, no authentication.",
+        ),
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain: serve TLS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    rate: Annotated[float, typer.Option(help="Value updates per second (0: values stay put).")] = 10.0,
+) -> None:
+    """Run the simulator gateway until Ctrl-C; prints {"endpoint": ...} as one JSON line."""
+    from mxgateway.simulator.galaxy import Galaxy, GalaxyFormatError
+    from mxgateway.simulator.server import Simulator
+
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together", param_hint="--tls-cert")
+    try:
+        served = Galaxy.load(galaxy) if galaxy is not None else None
+    except (OSError, GalaxyFormatError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--galaxy") from exc
+    try:
+        simulator = Simulator(
+            galaxy=served,
+            api_keys=parse_api_keys(api_key) if api_key else None,
+            tls_cert_file=tls_cert,
+            tls_key_file=tls_key,
+            host=host,
+            port=port,
+            update_rate_hz=rate,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    try:
+        asyncio.run(_serve(simulator))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
