@@ -150,9 +150,8 @@ class GatewayClient:
                 request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
-            raise map_rpc_error(
-                exc, method="OpenSession", scope="session:open", secrets=self._secrets
-            ) from exc
+            error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self._secrets)
+            raise error from error.__cause__
         check_protocol_status(reply, method="OpenSession")
         return reply
 
@@ -195,9 +194,8 @@ class GatewayClient:
                 request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
-            raise map_rpc_error(
-                exc, method="CloseSession", scope="session:close", secrets=self._secrets
-            ) from exc
+            error = map_rpc_error(exc, method="CloseSession", scope="session:close", secrets=self._secrets)
+            raise error from error.__cause__
         check_protocol_status(reply, method="CloseSession")
         return reply
 
@@ -217,7 +215,8 @@ class GatewayClient:
                 request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
-            raise map_rpc_error(exc, method="Invoke", secrets=self._secrets) from exc
+            error = map_rpc_error(exc, method="Invoke", secrets=self._secrets)
+            raise error from error.__cause__
         check_protocol_status(reply, method="Invoke")
         return reply
 

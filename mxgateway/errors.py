@@ -232,7 +232,16 @@ def map_rpc_error(
     needed, reported when the gateway's message does not name one. ``secrets`` are
     scrubbed from the message. NOT_FOUND on a session RPC of the MxAccessGateway
     service becomes ``MxGatewaySessionNotFoundError``.
+
+    The result's ``__cause__`` is ``exc``, or None when ``exc`` mentions a secret;
+    raise it with ``raise err from err.__cause__``.
     """
+    return _map_rpc_error(exc, method=method, scope=scope, secrets=tuple(s for s in secrets if s))
+
+
+def _map_rpc_error(
+    exc: grpc.RpcError, *, method: str, scope: str | None, secrets: tuple[str, ...]
+) -> MxGatewayError:
     code_fn = getattr(exc, "code", None)
     details_fn = getattr(exc, "details", None)
     code: grpc.StatusCode = code_fn() if callable(code_fn) else grpc.StatusCode.UNKNOWN
@@ -251,8 +260,16 @@ def map_rpc_error(
         missing = found.group(1) if found else scope
         if missing and not found:
             message += f" (needs scope {missing})"
-        return MxGatewayPermissionError(message, scope=missing, method=name, grpc_code=code, details=details)
-    return cls(message, method=name, grpc_code=code, details=details)
+        error: MxGatewayError = MxGatewayPermissionError(
+            message, scope=missing, method=name, grpc_code=code, details=details
+        )
+    else:
+        error = cls(message, method=name, grpc_code=code, details=details)
+    # The gateway's own words may echo a secret: then do not chain them.
+    text = str(exc)
+    error.__cause__ = None if any(secret in text for secret in secrets) else exc
+    error.__suppress_context__ = True
+    return error
 
 
 def error_for_protocol_status(

@@ -296,17 +296,18 @@ class _StreamBase:
             pass
         except grpc.aio.AioRpcError as exc:
             self._finish()
-            raise map_rpc_error(
-                exc, method="StreamEvents", scope="events:read", secrets=self._secrets
-            ) from exc
+            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
+            raise error from error.__cause__
         if call.done() and not self._closed:
             # Failed while attaching (bad key, unknown session): report it now.
             code = await call.code()
             if code is not grpc.StatusCode.OK:
                 self._finish()
                 details = await call.details()
-                error = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
-                raise map_rpc_error(error, method="StreamEvents", scope="events:read", secrets=self._secrets)
+                failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
+                raise map_rpc_error(
+                    failure, method="StreamEvents", scope="events:read", secrets=self._secrets
+                )
 
     def _finish(self) -> None:
         if self._closed:
@@ -356,9 +357,8 @@ class RawEventStream(_StreamBase):
             message = await self._read()
         except grpc.aio.AioRpcError as exc:
             self._finish()
-            raise map_rpc_error(
-                exc, method="StreamEvents", scope="events:read", secrets=self._secrets
-            ) from exc
+            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
+            raise error from error.__cause__
         if message is None:
             self._finish()
             raise StopAsyncIteration
@@ -423,7 +423,7 @@ class EventStream(_StreamBase):
                 error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
                 if await self._reopen(exc, error):
                     continue
-                raise error from exc
+                raise error from error.__cause__
             if message is None:
                 self._finish()
                 raise StopAsyncIteration

@@ -312,7 +312,8 @@ class Session:
             )
         except grpc.aio.AioRpcError as exc:
             scope = _SCOPES.get(request.command.kind, _READ_SCOPE)
-            raise map_rpc_error(exc, method="Invoke", scope=scope, secrets=self._secrets) from exc
+            error = map_rpc_error(exc, method="Invoke", scope=scope, secrets=self._secrets)
+            raise error from error.__cause__
         if reply.protocol_status.code not in _OK_CODES:
             check_protocol_status(reply, method="Invoke")
         return reply
