@@ -60,6 +60,13 @@ StreamCall = grpc.aio.UnaryStreamCall[pb.StreamEventsRequest, pb.MxEvent]
 StreamOpener = Callable[[int], StreamCall]
 
 
+def _task_cancelling() -> bool:
+    """True when the current task itself is being cancelled (unknowable before 3.11)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return True if cancelling is None else bool(cancelling())
+
+
 def _time(ts: Any, present: bool) -> dt.datetime | None:
     return ts.ToDatetime(tzinfo=_UTC) if present else None
 
@@ -323,6 +330,13 @@ class _StreamBase:
         """Cancel the call at once (synchronous; ``aclose`` is the async spelling)."""
         self._finish()
 
+    def __del__(self) -> None:
+        # ``break`` out of ``async for`` never calls aclose(): cancel the call when
+        # the stream is dropped, or it would run on in the channel.
+        call = getattr(self, "_call", None)
+        if call is not None and not call.done():
+            call.cancel()
+
     async def aclose(self) -> None:
         """Cancel the stream; idempotent."""
         self._finish()
@@ -333,6 +347,8 @@ class _StreamBase:
         try:
             message = await call.read()
         except asyncio.CancelledError:
+            if self._closed and not _task_cancelling():
+                return None  # closed by aclose() or the session: the stream simply ends
             self._finish()
             raise
         if message is grpc.aio.EOF:  # type: ignore[attr-defined]
