@@ -57,6 +57,9 @@ class BackgroundSimulator:
         """Run ``fn(*args)`` on the simulator's loop and return its (awaited) result."""
         if self._closed:
             raise RuntimeError("the background simulator is closed")
+        if threading.current_thread() is self._thread:
+            # Waiting here for the loop that runs this very thread would never end.
+            raise RuntimeError("call() from the simulator's own thread: await the coroutine instead")
 
         async def run() -> Any:
             result = fn(*args)

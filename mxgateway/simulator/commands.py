@@ -14,8 +14,9 @@ How outcomes look (as the production gateway reports them):
   verified attribute (detail 1012), a WriteSecured whose current user is not
   authenticated in the session (detail 1015), a verified write without a
   different authenticated verifier (detail 1013), any write to a view-only
-  attribute (detail 1011). An accepted write then shows as a data change of every
-  item that advises the attribute.
+  attribute (detail 1011). Free-access, Operate, Tune and Configure attributes
+  take plain writes. An accepted write then shows as a data change of every item
+  that advises the attribute.
 * Bulk commands run item by item in input order; a failed item is a result with
   ``was_successful = false``, the command itself succeeds.
 * DrainEvents returns the session's retained events not drained before.
