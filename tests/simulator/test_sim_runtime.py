@@ -31,6 +31,8 @@ def test_background_simulator_serves_blocking_clients_and_runs_control_calls() -
             assert bg.call(bg.simulator.session_ids) == [opened.session_id]
             assert bg.call(bg.simulator.advance, 1.0) is None
             assert bg.port == bg.simulator.port and bg.endpoint.endswith(f":{bg.port}")
+            with pytest.raises(RuntimeError, match="own thread"):
+                bg.call(lambda: bg.call(bg.simulator.session_ids))
         endpoint = bg.endpoint
     with pytest.raises(RuntimeError, match="closed"):
         bg.call(bg.simulator.session_ids)

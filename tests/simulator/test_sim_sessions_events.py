@@ -103,6 +103,10 @@ async def test_stream_delivers_contiguous_sequences_with_both_timestamps() -> No
             await sim.advance(1.0)
         events = await read_events(call, 5)
         call.cancel()
+        await wait_for(lambda: sim.stats.streams_closed == 1)
+        stats = sim.stats
+    assert stats.streams_opened == 1 and stats.events_sent == stats.events_published == 5
+    assert stats.invoke_calls["MX_COMMAND_KIND_ADVISE"] == 1 and stats.unary_calls["Invoke"] == 3
     assert [e.worker_sequence for e in events] == [1, 2, 3, 4, 5]
     assert [e.value.int32_value for e in events] == [0, 1, 2, 3, 4]
     for event in events:
