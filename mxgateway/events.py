@@ -28,7 +28,7 @@ import grpc.aio
 from mxgateway.errors import MxGatewayError, MxGatewayUnavailableError, map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, Quality, is_failure_status, statuses_of
-from mxgateway.values import MxPythonValue, from_mx_value
+from mxgateway.values import MxPythonValue, from_mx_value, timestamp_to_datetime
 
 __all__ = [
     "BufferedDataChange",
@@ -68,7 +68,7 @@ def _task_cancelling() -> bool:
 
 
 def _time(ts: Any, present: bool) -> dt.datetime | None:
-    return ts.ToDatetime(tzinfo=_UTC) if present else None
+    return timestamp_to_datetime(ts) if present else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,12 +15,14 @@ _OK = pb.MX_STATUS_CATEGORY_OK
 _UNSPECIFIED = pb.MX_STATUS_CATEGORY_UNSPECIFIED
 
 
-def _enum_name(enum: object, value: int, prefix: str) -> str:
-    try:
-        name: str = enum.Name(value)  # type: ignore[attr-defined]
-    except ValueError:
-        return str(value)
-    return name.removeprefix(prefix)
+def _enum_names(enum: object, prefix: str) -> dict[int, str]:
+    values: dict[str, int] = dict(enum.items())  # type: ignore[attr-defined]
+    return {number: name.removeprefix(prefix) for name, number in values.items()}
+
+
+# Looked up per event: plain dicts beat the enum wrapper's Name().
+_CATEGORY_NAMES = _enum_names(pb.MxStatusCategory, _CATEGORY_PREFIX)
+_SOURCE_NAMES = _enum_names(pb.MxStatusSource, _SOURCE_PREFIX)
 
 
 def is_failure_status(status: pb.MxStatusProxy) -> bool:
@@ -52,8 +54,8 @@ class MxStatus:
         """Convert an ``MxStatusProxy``."""
         return cls(
             success=status.success != 0,
-            category=_enum_name(pb.MxStatusCategory, status.category, _CATEGORY_PREFIX),
-            detected_by=_enum_name(pb.MxStatusSource, status.detected_by, _SOURCE_PREFIX),
+            category=_CATEGORY_NAMES.get(status.category) or str(status.category),
+            detected_by=_SOURCE_NAMES.get(status.detected_by) or str(status.detected_by),
             detail=status.detail,
             diagnostic_text=status.diagnostic_text,
             raw=status,

@@ -46,7 +46,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
-__all__ = ["MxPythonValue", "data_type_name", "from_mx_value", "to_mx_value"]
+__all__ = ["MxPythonValue", "data_type_name", "from_mx_value", "timestamp_to_datetime", "to_mx_value"]
 
 #: What ``from_mx_value`` returns.
 MxPythonValue = bool | int | float | str | dt.datetime | dt.timedelta | bytes | list[Any] | None
@@ -244,8 +244,13 @@ def to_mx_value(value: object, data_type: int | None = None) -> pb.MxValue:
     return out
 
 
-def _timestamp(ts: Timestamp) -> dt.datetime:
-    return ts.ToDatetime(tzinfo=_UTC)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+
+
+def timestamp_to_datetime(ts: Timestamp) -> dt.datetime:
+    """An aware UTC datetime for a protobuf Timestamp (microsecond precision)."""
+    # Twice as fast as Timestamp.ToDatetime, which matters once per event.
+    return _EPOCH + dt.timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
 
 
 def _duration(d: Duration) -> dt.timedelta:
@@ -263,7 +268,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "float_value": float,
     "double_value": float,
     "string_value": str,
-    "timestamp_value": _timestamp,
+    "timestamp_value": timestamp_to_datetime,
     "duration_value": _duration,
     "bytes_value": bytes,
     "array_value": _array_value,
