@@ -260,7 +260,7 @@ class GatewayClient:
         sessions = list(self._sessions.values())
         self._sessions.clear()
         for stream in list(self._streams):
-            stream.cancel()
+            stream._cancel()
         for session in sessions:
             session._mark_closed()
         if sessions:

@@ -326,16 +326,16 @@ class _StreamBase:
         if self._on_close is not None:
             self._on_close(self)
 
-    def cancel(self) -> None:
-        """Cancel the call at once (synchronous; ``aclose`` is the async spelling)."""
-        self._finish()
-
     def __del__(self) -> None:
         # ``break`` out of ``async for`` never calls aclose(): cancel the call when
         # the stream is dropped, or it would run on in the channel.
         call = getattr(self, "_call", None)
         if call is not None and not call.done():
             call.cancel()
+
+    def _cancel(self) -> None:
+        """Cancel at once, from the event loop's thread (the session's and client's close)."""
+        self._finish()
 
     async def aclose(self) -> None:
         """Cancel the stream; idempotent."""

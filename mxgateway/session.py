@@ -286,7 +286,7 @@ class Session:
 
     def _cancel_streams(self) -> None:
         for stream in list(self._streams):
-            stream.cancel()
+            stream._cancel()
         for subscription in list(self._subscriptions):
             subscription._stream_cancel()
 
@@ -930,7 +930,7 @@ class Subscription:
     def _stream_cancel(self) -> None:
         self._closed = True
         if self._stream is not None:
-            self._stream.cancel()
+            self._stream._cancel()
 
     async def aclose(self) -> None:
         """Unsubscribe and cancel the stream; idempotent."""
@@ -938,7 +938,7 @@ class Subscription:
             return
         self._closed = True
         if self._stream is not None:
-            self._stream.cancel()
+            self._stream._cancel()
         handles, self._handles = list(self._handles), {}
         if handles and not self._session.closed:
             try:
