@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from typing import Annotated
 
 import typer
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
+from mxgateway.cli import batch, demo, galaxy_commands, session_commands
 from mxgateway.cli.simulate import simulate
 
 app = typer.Typer(
@@ -17,6 +17,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: rendering it with rich costs more start-up time than the rest of the CLI.
+    rich_markup_mode=None,
 )
 
 
@@ -26,7 +28,10 @@ def _root() -> None:
 
 
 def _distribution_version(name: str) -> str:
-    # Read from package metadata so that `version` does not import grpc.
+    # Read from package metadata so that `version` does not import grpc; imported
+    # here because importlib.metadata alone costs as much as Typer.
+    from importlib import metadata
+
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -52,6 +57,10 @@ def version(
 
 
 app.command()(simulate)
+session_commands.register(app)
+app.add_typer(galaxy_commands.app, name="galaxy")
+demo.register(app)
+batch.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,78 @@
+"""Every command's --help renders, and the root lists every command."""
+
+from __future__ import annotations
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from mxgateway.cli.app import app
+
+runner = CliRunner()
+
+
+def _command_paths() -> list[list[str]]:
+    root = typer.main.get_command(app)
+    paths: list[list[str]] = []
+    ctx = root.make_context("mxgw-py", [], resilient_parsing=True)
+    for name in root.list_commands(ctx):  # type: ignore[attr-defined]
+        command = root.get_command(ctx, name)  # type: ignore[attr-defined]
+        if hasattr(command, "list_commands"):
+            sub_ctx = command.make_context(name, [], parent=ctx, resilient_parsing=True)
+            paths.extend([name, sub] for sub in command.list_commands(sub_ctx))
+        paths.append([name])
+    return paths
+
+
+EXPECTED = {
+    "version",
+    "simulate",
+    "open-session",
+    "close-session",
+    "register",
+    "unregister",
+    "add-item",
+    "remove-item",
+    "advise",
+    "advise-supervisory",
+    "unadvise",
+    "write",
+    "write2",
+    "authenticate-user",
+    "write-secured",
+    "subscribe-bulk",
+    "read-bulk",
+    "write-bulk",
+    "stream-events",
+    "read",
+    "subscribe",
+    "smoke",
+    "demo",
+    "batch",
+    "galaxy",
+}
+EXPECTED_GALAXY = {"test-connection", "last-deploy", "hierarchy", "browse", "export", "watch-deploy-events"}
+
+
+def test_the_root_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == EXPECTED
+    paths = _command_paths()
+    assert {p[1] for p in paths if len(p) == 2} == EXPECTED_GALAXY
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
+def test_every_command_help_renders(path: list[str]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"Usage: mxgw-py {' '.join(path)}")
+    assert "Traceback" not in result.output
+
+
+def test_password_options_never_take_the_password_itself() -> None:
+    for command in ("authenticate-user", "write-secured"):
+        result = runner.invoke(app, [command, "--help"])
+        assert "--password-env" in result.output and "--password-file" in result.output
+        assert "--password " not in result.output and "--password=" not in result.output

@@ -1,0 +1,183 @@
+"""JSON output rules, the progress bar, and errors -> exit codes and error documents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import grpc
+import pytest
+import typer
+
+from mxgateway import errors
+from mxgateway.cli.common import (
+    CliUsageError,
+    CommonOptions,
+    build_common_options,
+    error_object,
+    exit_code_for,
+    guarded,
+)
+from mxgateway.cli.credentials import REDACTOR, SecretSourceError
+from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.output import Progress, dumps, format_table, jsonable, message_to_dict, text_line
+from mxgateway.cli.value_parsing import ValueParseError
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+UTC = dt.timezone.utc
+
+
+def test_json_lines_are_sorted_and_values_take_their_documented_forms() -> None:
+    record = {
+        "z": dt.datetime(2024, 5, 1, 12, 0, 0, 500000, tzinfo=UTC),
+        "a": dt.timedelta(minutes=1, milliseconds=500),
+        "m": b"\x00\xff",
+        "n": [float("nan"), float("inf"), float("-inf"), 1.5],
+        "s": "Zürich",
+    }
+    line = dumps(record)
+    assert line == (
+        '{"a": 60.5, "m": "AP8=", "n": ["NaN", "Infinity", "-Infinity", 1.5], '
+        '"s": "Zürich", "z": "2024-05-01T12:00:00.500000Z"}'
+    )
+    assert dumps(dict(reversed(list(record.items())))) == line
+
+
+def test_a_naive_or_offset_time_is_printed_in_utc() -> None:
+    offset = dt.datetime(2024, 5, 1, 14, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert jsonable(offset) == "2024-05-01T12:00:00Z"
+
+
+def test_raw_messages_use_proto_names_and_enum_names() -> None:
+    reply = pb.CloseSessionReply(
+        session_id="session-1",
+        final_state=pb.SESSION_STATE_CLOSED,
+        protocol_status=pb.ProtocolStatus(code=pb.PROTOCOL_STATUS_CODE_OK),
+    )
+    assert message_to_dict(reply) == {
+        "final_state": "SESSION_STATE_CLOSED",
+        "protocol_status": {"code": "PROTOCOL_STATUS_CODE_OK"},
+        "session_id": "session-1",
+    }
+    assert json.loads(dumps({"reply": reply}))["reply"]["final_state"] == "SESSION_STATE_CLOSED"
+
+
+def test_unknown_types_have_no_json_form() -> None:
+    with pytest.raises(TypeError, match="object"):
+        jsonable(object())
+
+
+def test_text_lines_and_tables_for_people() -> None:
+    assert text_line({"b": None, "a": 1.5, "c": "x y"}) == "a=1.5 b=- c=x y"
+    table = format_table([{"id": 1, "name": "Tank_001"}, {"id": 22, "name": "P"}], ["id", "name"])
+    assert table.splitlines() == ["ID  NAME", "--  --------", "1   Tank_001", "22  P"]
+
+
+def test_progress_draws_only_when_enabled() -> None:
+    silent = io.StringIO()
+    with Progress("objects", stream=silent) as progress:  # StringIO is no terminal
+        progress.advance(5)
+    assert silent.getvalue() == ""
+    assert progress.enabled is False
+
+    drawn = io.StringIO()
+    with Progress("objects", total=10, stream=drawn, enabled=True, width=10) as progress:
+        progress.advance(4)
+        assert progress.render() == "objects [####------] 4/10"
+    assert "objects [####------] 4/10" in drawn.getvalue()
+    assert drawn.getvalue().endswith("\r\x1b[2K")  # erased on close
+
+
+def _rpc_error(code: grpc.StatusCode, details: str) -> errors.MxGatewayError:
+    class Fake(grpc.RpcError):
+        def code(self) -> grpc.StatusCode:
+            return code
+
+        def details(self) -> str:
+            return details
+
+    return errors.map_rpc_error(Fake(), method="Invoke")
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (_rpc_error(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid API key"), ExitCode.AUTHENTICATION),
+        (_rpc_error(grpc.StatusCode.PERMISSION_DENIED, "needs invoke:write"), ExitCode.PERMISSION),
+        (_rpc_error(grpc.StatusCode.UNAVAILABLE, "connection refused"), ExitCode.UNAVAILABLE),
+        (_rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline"), ExitCode.TIMEOUT),
+        (_rpc_error(grpc.StatusCode.NOT_FOUND, "no such session"), ExitCode.NOT_FOUND),
+        (_rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "bad"), ExitCode.INVALID_REQUEST),
+        (_rpc_error(grpc.StatusCode.INTERNAL, "boom"), ExitCode.ERROR),
+        (errors.MxAccessError("WRITE failed in MXAccess"), ExitCode.MXACCESS),
+        (CliUsageError("bad"), ExitCode.USAGE),
+        (SecretSourceError("no"), ExitCode.USAGE),
+        (ValueParseError("no"), ExitCode.USAGE),
+        (ValueError("from to_mx_value"), ExitCode.USAGE),
+        (TimeoutError(), ExitCode.TIMEOUT),
+        (KeyboardInterrupt(), ExitCode.INTERRUPTED),
+        (RuntimeError("unexpected"), ExitCode.ERROR),
+    ],
+)
+def test_every_failure_has_its_exit_code(exc: BaseException, expected: ExitCode) -> None:
+    assert exit_code_for(exc) is expected
+
+
+def test_exit_codes_are_distinct_and_stable() -> None:
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130]
+
+
+def test_error_documents_name_the_failure_and_hide_secrets() -> None:
+    REDACTOR.register("sk-very-secret")
+    exc = _rpc_error(grpc.StatusCode.UNAUTHENTICATED, "key sk-very-secret is unknown")
+    document = error_object(exc)
+    assert document == {
+        "error": {
+            "exit_code": 3,
+            "grpc_code": "UNAUTHENTICATED",
+            "kind": "authentication",
+            "message": "Invoke failed: UNAUTHENTICATED: key <redacted> is unknown",
+            "method": "Invoke",
+            "type": "MxGatewayAuthenticationError",
+        }
+    }
+
+
+def test_guarded_turns_errors_into_exit_codes_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(typer.Exit) as caught, guarded():
+        raise errors.MxGatewayUnavailableError("Invoke failed: UNAVAILABLE")
+    assert caught.value.exit_code == ExitCode.UNAVAILABLE
+    err = capsys.readouterr().err
+    assert err == "mxgw-py: error: Invoke failed: UNAVAILABLE\n"
+
+    with pytest.raises(typer.Exit) as interrupted, guarded():
+        raise KeyboardInterrupt
+    assert interrupted.value.exit_code == 130
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_common_options_choose_tls_by_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MXGATEWAY_API_KEY", raising=False)
+    monkeypatch.delenv("MXGATEWAY_ENDPOINT", raising=False)
+    assert CommonOptions(endpoint="127.0.0.1:5000").client_options().plaintext is True
+    assert CommonOptions(endpoint="gateway.plant:5000").client_options().plaintext is False
+    assert CommonOptions(endpoint="127.0.0.1:5000", plaintext=False).client_options().plaintext is False
+    assert (
+        CommonOptions(endpoint="localhost:1", server_name_override="gw").client_options().plaintext is False
+    )
+    assert CommonOptions().resolved_endpoint == "localhost:5000"
+    monkeypatch.setenv("MXGATEWAY_ENDPOINT", "10.0.0.1:7000")
+    assert CommonOptions().resolved_endpoint == "10.0.0.1:7000"
+
+
+def test_a_key_is_never_sent_in_plaintext_off_the_machine() -> None:
+    options = CommonOptions(endpoint="gateway.plant:5000", api_key="sk-zz-secret", plaintext=True)
+    with pytest.raises(ValueError, match="plaintext") as caught:
+        options.client_options()
+    assert "sk-zz-secret" not in repr(options) + str(caught.value)
+
+
+def test_plaintext_and_tls_together_are_a_usage_error() -> None:
+    with pytest.raises(CliUsageError, match="contradict"):
+        build_common_options({"plaintext": True, "tls": True})
