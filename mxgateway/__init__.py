@@ -44,6 +44,16 @@ if TYPE_CHECKING:
         UnknownEvent,
         WriteComplete,
     )
+    from mxgateway.galaxy import (
+        BrowseNode,
+        DeployEventStream,
+        GalaxyRepositoryClient,
+        GalaxyRepositoryConnector,
+        HierarchyIterator,
+        MxGatewayObjectNotFoundError,
+        MxGatewayPageTokenError,
+        MxGatewayStalePageTokenError,
+    )
     from mxgateway.options import ClientOptions
     from mxgateway.session import ItemResult, ReadResult, Session, Subscription, WriteEntry, WriteResult
     from mxgateway.status import MxStatus, Quality
@@ -96,6 +106,19 @@ _EXPORTS: dict[str, str] = {
         "events",
     ),
     **dict.fromkeys(
+        [
+            "BrowseNode",
+            "DeployEventStream",
+            "GalaxyRepositoryClient",
+            "GalaxyRepositoryConnector",
+            "HierarchyIterator",
+            "MxGatewayObjectNotFoundError",
+            "MxGatewayPageTokenError",
+            "MxGatewayStalePageTokenError",
+        ],
+        "galaxy",
+    ),
+    **dict.fromkeys(
         ["ItemResult", "ReadResult", "Session", "Subscription", "WriteEntry", "WriteResult"], "session"
     ),
 }
@@ -103,14 +126,19 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "GATEWAY_PROTOCOL_VERSION",
     "__version__",
+    "BrowseNode",
     "BufferedDataChange",
     "BufferedSample",
     "ClientOptions",
     "DataChange",
+    "DeployEventStream",
     "Event",
     "EventStream",
+    "GalaxyRepositoryClient",
+    "GalaxyRepositoryConnector",
     "GatewayClient",
     "GatewayConnector",
+    "HierarchyIterator",
     "ItemResult",
     "MxAccessError",
     "MxGatewayAuthenticationError",
@@ -120,10 +148,13 @@ __all__ = [
     "MxGatewayError",
     "MxGatewayInvalidRequestError",
     "MxGatewayNotFoundError",
+    "MxGatewayObjectNotFoundError",
+    "MxGatewayPageTokenError",
     "MxGatewayPermissionError",
     "MxGatewayProtocolViolationError",
     "MxGatewaySessionNotFoundError",
     "MxGatewaySessionNotReadyError",
+    "MxGatewayStalePageTokenError",
     "MxGatewayTimeoutError",
     "MxGatewayUnavailableError",
     "MxStatus",

@@ -1,0 +1,1 @@
+"""Tests of the Galaxy Repository client against the simulator."""
