@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         MxGatewayPageTokenError,
         MxGatewayStalePageTokenError,
     )
+    from mxgateway.lazy_client import Client
     from mxgateway.options import ClientOptions
     from mxgateway.session import ItemResult, ReadResult, Session, Subscription, WriteEntry, WriteResult
     from mxgateway.status import MxStatus, Quality
@@ -65,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "GatewayClient": "client",
     "GatewayConnector": "client",
     "ClientOptions": "options",
+    "Client": "lazy_client",
     "MxStatus": "status",
     "Quality": "status",
     "from_mx_value": "values",
@@ -124,6 +126,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "Client",
     "GATEWAY_PROTOCOL_VERSION",
     "__version__",
     "BrowseNode",

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -56,8 +57,9 @@ _UNSPECIFIED_FAMILY = pb.MX_EVENT_FAMILY_UNSPECIFIED
 _RESUMABLE = (grpc.StatusCode.UNAVAILABLE,)
 
 StreamCall = grpc.aio.UnaryStreamCall[pb.StreamEventsRequest, pb.MxEvent]
-#: Opens a StreamEvents call resuming after the given worker sequence.
-StreamOpener = Callable[[int], StreamCall]
+#: Opens a StreamEvents call resuming after the given worker sequence; may be
+#: async (a lazily opened session opens first).
+StreamOpener = Callable[[int], "StreamCall | Awaitable[StreamCall]"]
 
 
 def _task_cancelling() -> bool:
@@ -282,9 +284,10 @@ class _StreamBase:
         """True once the stream ended or was closed."""
         return self._closed
 
-    def _open(self) -> StreamCall:
+    async def _open(self) -> StreamCall:
         if self._call is None:
-            self._call = self._opener(self._after)
+            opened = self._opener(self._after)
+            self._call = await opened if inspect.isawaitable(opened) else opened
         return self._call
 
     async def wait_connected(self, timeout: float = 2.0) -> None:
@@ -296,7 +299,7 @@ class _StreamBase:
         """
         if self._closed:
             return
-        call = self._open()
+        call = await self._open()
         try:
             await asyncio.wait_for(call.initial_metadata(), timeout)
         except asyncio.TimeoutError:
@@ -343,7 +346,7 @@ class _StreamBase:
 
     async def _read(self) -> pb.MxEvent | None:
         """The next message, None at the normal end of the stream."""
-        call = self._open()
+        call = self._call or await self._open()
         try:
             message = await call.read()
         except asyncio.CancelledError:

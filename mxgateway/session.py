@@ -209,16 +209,15 @@ class Session:
     def __init__(
         self, client: GatewayClient, reply: pb.OpenSessionReply, *, client_session_name: str = ""
     ) -> None:
-        self._client = client
-        self._open_reply = reply
-        self._session_id = reply.session_id
+        self._init_state(client_session_name)
+        self._bind(client, reply)
+
+    def _init_state(self, client_session_name: str) -> None:
+        """The session's own state, before it is bound to a gateway session."""
         self._client_session_name = client_session_name
+        self._session_id = ""
+        self._open_reply = pb.OpenSessionReply()
         self._closed = False
-        # Bound once: the per-call path touches no attribute chains.
-        self._invoke_rpc = client._stub.Invoke
-        self._metadata = client._metadata
-        self._default_timeout = client.options.default_timeout
-        self._secrets = client._secrets
         self._streams: weakref.WeakSet[_StreamBase] = weakref.WeakSet()
         self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
         self._tags: dict[tuple[int, int], str] = {}
@@ -226,6 +225,17 @@ class Session:
         self._handles: dict[str, int] = {}
         self._data_types: dict[str, int] = {}
         self._setup_lock = asyncio.Lock()
+
+    def _bind(self, client: GatewayClient, reply: pb.OpenSessionReply) -> None:
+        """Attach to the gateway session ``reply`` names, through ``client``."""
+        self._client = client
+        self._open_reply = reply
+        self._session_id = reply.session_id
+        # Bound once: the per-call path touches no attribute chains.
+        self._invoke_rpc = client._stub.Invoke
+        self._metadata = client._metadata
+        self._default_timeout = client.options.default_timeout
+        self._secrets = client._secrets
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

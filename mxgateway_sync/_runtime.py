@@ -27,13 +27,15 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = [
     "LOOP_THREAD_NAME",
     "LoopThreadCallError",
     "SyncIterator",
     "call",
+    "close_soon",
+    "create",
     "in_loop_thread",
     "register_for_exit",
     "run",
@@ -53,10 +55,6 @@ EXIT_TIMEOUT_S = 5.0
 
 class LoopThreadCallError(RuntimeError):
     """A blocking facade call was made from the facade's own event-loop thread."""
-
-
-class _AsyncClosable(Protocol):
-    async def aclose(self) -> None: ...
 
 
 class _Runtime:
@@ -135,7 +133,7 @@ class _Runtime:
             finished.wait(UNWIND_TIMEOUT_S)
             raise
 
-    def register_for_exit(self, obj: _AsyncClosable) -> None:
+    def register_for_exit(self, obj: object) -> None:
         self._open.add(obj)
 
     def shutdown(self) -> None:
@@ -178,8 +176,14 @@ def _transfer(
     finished.set()
 
 
-async def _close_all(objects: list[_AsyncClosable]) -> None:
-    await asyncio.gather(*(o.aclose() for o in objects), return_exceptions=True)
+def _async_closer(obj: object) -> Callable[[], Awaitable[None]] | None:
+    closer = getattr(obj, "aclose", None) or getattr(obj, "close", None)
+    return closer if callable(closer) else None
+
+
+async def _close_all(objects: list[object]) -> None:
+    closers = [c for c in map(_async_closer, objects) if c is not None]
+    await asyncio.gather(*(c() for c in closers), return_exceptions=True)
 
 
 _RUNTIME = _Runtime()
@@ -206,13 +210,37 @@ def call(function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
     return _RUNTIME.run(invoke())
 
 
+def create(factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Build an object on the loop thread: grpc.aio objects bind to the loop they are made on."""
+
+    async def build() -> T:
+        return factory(*args, **kwargs)
+
+    return _RUNTIME.run(build())
+
+
+def close_soon(obj: object) -> None:
+    """Schedule ``await obj.aclose()`` on the loop without waiting (a facade object was dropped).
+
+    The scheduled callback keeps ``obj`` alive until it is closed on its own loop,
+    so grpc objects are never finalised from another thread.
+    """
+    closer = _async_closer(obj)
+    loop = _RUNTIME._loop
+    if closer is None or loop is None or loop.is_closed() or getattr(obj, "closed", False):
+        return
+    # A stopping loop refuses new callbacks; its own shutdown cancels what is left.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(lambda: loop.create_task(_await_none(closer())))
+
+
 def in_loop_thread() -> bool:
     """True when the current thread is the facade's loop thread."""
     return _RUNTIME.in_loop_thread()
 
 
-def register_for_exit(obj: _AsyncClosable) -> None:
-    """Close ``obj`` (``await obj.aclose()``) at interpreter exit if it is still alive."""
+def register_for_exit(obj: object) -> None:
+    """Close ``obj`` (``await obj.aclose()``, else ``await obj.close()``) at exit if it is still alive."""
     _RUNTIME.register_for_exit(obj)
 
 
@@ -253,9 +281,9 @@ class SyncIterator(Generic[T, U]):
         if self._closed:
             return
         self._closed = True
-        closer = getattr(self._source, "aclose", None)
+        closer = _async_closer(self._source)
         if closer is not None:
-            run(closer())
+            run(_await_none(closer()))
 
     def __enter__(self) -> SyncIterator[T, U]:
         return self
@@ -269,15 +297,12 @@ class SyncIterator(Generic[T, U]):
         self.close()
 
     def __del__(self) -> None:
-        if self._closed:
-            return
-        closer = getattr(self._source, "aclose", None)
-        loop = _RUNTIME._loop
-        if closer is None or loop is None or loop.is_closed():
-            return
-        # A stopping loop refuses new callbacks; its own shutdown cancels what is left.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(lambda: loop.create_task(closer()))
+        if not self._closed:
+            close_soon(self._source)
+
+
+async def _await_none(awaitable: Awaitable[None]) -> None:
+    await awaitable
 
 
 async def _anext(source: AsyncIterator[U]) -> U:

@@ -1,0 +1,56 @@
+"""Endpoint names that stand for an embedded gateway instead of a network address.
+
+``Client(endpoint="simulator")`` starts the embedded simulator in the background
+and connects to it; ``"simulator:plant.json"`` serves the Galaxy in that file.
+Providers are found through the ``mxgateway.embedded_gateways`` entry-point group,
+so the core never imports the simulator itself: the simulator package registers
+itself there, and other packages may add their own names.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Protocol
+
+__all__ = ["ENTRY_POINT_GROUP", "EmbeddedGateway", "embedded_gateway_name", "start_embedded_gateway"]
+
+ENTRY_POINT_GROUP = "mxgateway.embedded_gateways"
+
+
+class EmbeddedGateway(Protocol):
+    """A gateway running inside this process, on the caller's event loop."""
+
+    @property
+    def endpoint(self) -> str:
+        """The ``host:port`` it listens on."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop serving."""
+        ...
+
+
+def _providers() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def embedded_gateway_name(endpoint: str) -> tuple[str, str] | None:
+    """Split ``name[:argument]`` when ``name`` is a registered embedded gateway, else None."""
+    if not endpoint or "/" in endpoint.split(":", 1)[0]:
+        return None
+    name, _, argument = endpoint.partition(":")
+    # "localhost:5000" must stay an address: only registered names count.
+    if name in _providers() and not argument.isdigit():
+        return name, argument
+    return None
+
+
+async def start_embedded_gateway(name: str, argument: str = "") -> EmbeddedGateway:
+    """Start the embedded gateway registered as ``name`` on the running loop."""
+    provider = _providers().get(name)
+    if provider is None:
+        known = ", ".join(sorted(_providers())) or "none installed"
+        raise ValueError(f"no embedded gateway named {name!r} (known: {known})")
+    start = provider.load()
+    gateway: EmbeddedGateway = await start(argument)
+    return gateway

@@ -1,0 +1,215 @@
+"""``Client``: a connection, a lazily opened session and Galaxy access in one object.
+
+``Client()`` does nothing until it is used: the first command connects (from the
+arguments, or ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``), opens a session and
+runs. It is a :class:`~mxgateway.session.Session`, so every MXAccess command and
+every tag convenience is a method of it::
+
+    client = Client(endpoint="simulator")       # the embedded simulator
+    handle = await client.register("my-script")
+    print(await client.read(["Tank_001.Level"]))
+    galaxy = await client.galaxy()              # Galaxy Repository, same channel
+    await client.close()                        # or: async with Client(...) as client
+
+``endpoint="simulator"`` (or ``"simulator:plant.json"`` for a Galaxy file) starts an
+embedded simulator on the running loop and stops it again on ``close()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+from types import TracebackType
+
+from mxgateway.client import GatewayClient
+from mxgateway.endpoints import EmbeddedGateway, embedded_gateway_name, start_embedded_gateway
+from mxgateway.errors import MxGatewayClosedError
+from mxgateway.events import EventStream, StreamCall
+from mxgateway.galaxy import GalaxyRepositoryClient
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.options import ClientOptions
+from mxgateway.session import Session
+
+__all__ = ["Client"]
+
+DEFAULT_SESSION_NAME = "mxgateway-python"
+
+
+def _key_of(options: ClientOptions) -> tuple[str, ...]:
+    return (options.api_key,) if options.api_key else ()
+
+
+class Client(Session):
+    """One object for a script: a connection, a lazily opened session and Galaxy access.
+
+    Nothing connects until the first call. Arguments left out come from the
+    environment (``MXGATEWAY_ENDPOINT``, ``MXGATEWAY_API_KEY``); ``options`` gives
+    the full ``ClientOptions``. ``endpoint="simulator"`` runs the embedded simulator.
+    ``close()`` (or leaving ``async with``) closes the session, the Galaxy client,
+    the connection and any embedded simulator.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = "",
+        *,
+        api_key: str | None = None,
+        plaintext: bool | None = None,
+        ca_file: str | Path | None = None,
+        server_name_override: str | None = None,
+        default_timeout: float | None = None,
+        client_session_name: str = DEFAULT_SESSION_NAME,
+        options: ClientOptions | None = None,
+    ) -> None:
+        self._init_state(client_session_name)
+        self._endpoint = endpoint
+        overrides = {
+            name: value
+            for name, value in (
+                ("api_key", api_key),
+                ("plaintext", plaintext),
+                ("ca_file", ca_file),
+                ("server_name_override", server_name_override),
+                ("default_timeout", default_timeout),
+            )
+            if value is not None
+        }
+        self._base_options = options
+        self._overrides = overrides
+        # Resolved now (no network): bad options fail here, and the key is known for redaction.
+        self._secrets = () if embedded_gateway_name(endpoint) else _key_of(self._options(endpoint))
+        self._gateway: GatewayClient | None = None
+        self._galaxy: GalaxyRepositoryClient | None = None
+        self._embedded: EmbeddedGateway | None = None
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        elif self._opened:
+            state = f"session {self._session_id}"
+        else:
+            state = "not connected yet"
+        return f"Client(endpoint={self._endpoint or '<from environment>'!r}, {state})"
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ lazy connection
+
+    def _options(self, endpoint: str) -> ClientOptions:
+        changes = dict(self._overrides)
+        if endpoint:
+            changes["endpoint"] = endpoint
+        if self._base_options is not None:
+            return self._base_options.replace(**changes) if changes else self._base_options
+        return ClientOptions(**changes)  # type: ignore[arg-type]
+
+    async def gateway(self) -> GatewayClient:
+        """The connection to the gateway (connecting on first use)."""
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="connect")
+        if self._gateway is None:
+            async with self._open_lock:
+                if self._gateway is None:
+                    self._gateway = await self._connect()
+        return self._gateway
+
+    async def _connect(self) -> GatewayClient:
+        endpoint = self._endpoint or self._options("").endpoint
+        embedded = embedded_gateway_name(endpoint)
+        if embedded is None:
+            return GatewayClient(self._options(endpoint))
+        self._embedded = await start_embedded_gateway(*embedded)
+        # The embedded gateway listens on loopback without TLS or keys.
+        self._overrides.update(plaintext=True, api_key="")
+        self._overrides.pop("ca_file", None)
+        self._overrides.pop("server_name_override", None)
+        return GatewayClient(self._options(self._embedded.endpoint))
+
+    async def open(self) -> None:
+        """Connect and open the session now (any call does it on first use)."""
+        if self._opened:
+            return
+        gateway = await self.gateway()
+        async with self._open_lock:
+            if self._opened:
+                return
+            reply = await gateway.open_session_raw(self._client_session_name)
+            self._bind(gateway, reply)
+            # Registered like any session of the gateway client, so its close() closes it.
+            gateway._sessions[self._session_id] = self
+            self._opened = True
+
+    async def galaxy(self) -> GalaxyRepositoryClient:
+        """The Galaxy Repository client of the same gateway, sharing the connection."""
+        gateway = await self.gateway()
+        if self._galaxy is None:
+            self._galaxy = GalaxyRepositoryClient(gateway.options, channel=gateway.channel)
+        return self._galaxy
+
+    async def _call(self, request: pb.MxCommandRequest, timeout: float | None) -> pb.MxCommandReply:
+        if not self._opened:
+            await self.open()
+            request.session_id = self._session_id
+        return await super()._call(request, timeout)
+
+    def events(self, after_worker_sequence: int = 0) -> EventStream:
+        """The session's events as typed objects (the session opens on first use).
+
+        ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
+        retained events after N.
+        """
+        if self._opened:
+            return super().events(after_worker_sequence)
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="StreamEvents")
+
+        async def open_then_stream(after: int) -> StreamCall:
+            await self.open()
+            opened = self._client._stream_opener(self._session_id)(after)
+            return await opened if inspect.isawaitable(opened) else opened
+
+        stream = EventStream(
+            open_then_stream,
+            after_worker_sequence=after_worker_sequence,
+            tags=self._tags,
+            secrets=self._secrets,
+            on_close=self._streams.discard,
+        )
+        self._streams.add(stream)
+        return stream
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self) -> None:
+        """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""
+        if self._closed:
+            return
+        opened = self._opened
+        gateway, galaxy, embedded = self._gateway, self._galaxy, self._embedded
+        self._gateway = self._galaxy = self._embedded = None
+        try:
+            if opened:
+                await super().close()
+            else:
+                self._closed = True
+                self._cancel_streams()
+            if galaxy is not None:
+                await galaxy.close()
+            if gateway is not None:
+                await gateway.close()
+        finally:
+            if embedded is not None:
+                await embedded.aclose()
+
+    async def aclose(self) -> None:
+        """Same as ``close()`` (for ``contextlib.aclosing`` and exit-time clean-up)."""
+        await self.close()
