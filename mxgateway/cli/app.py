@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Annotated
 
 import typer
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
-from mxgateway.cli import batch, demo, galaxy_commands, session_commands
+from mxgateway.cli.lazy_commands import LazyCommandGroup
 from mxgateway.cli.simulate import simulate
 
 app = typer.Typer(
@@ -19,6 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     # Plain help: rendering it with rich costs more start-up time than the rest of the CLI.
     rich_markup_mode=None,
+    # The other commands (lazy_commands.LAZY_COMMANDS) are imported only when they run.
+    cls=LazyCommandGroup,
 )
 
 
@@ -28,8 +32,18 @@ def _root() -> None:
 
 
 def _distribution_version(name: str) -> str:
-    # Read from package metadata so that `version` does not import grpc; imported
-    # here because importlib.metadata alone costs as much as Typer.
+    # Read from package metadata so that `version` does not import grpc. The
+    # installed dist-info directory names the version; importlib.metadata, which
+    # costs more than importing grpc, is only the fallback for other layouts.
+    prefix = name.lower().replace("-", "_") + "-"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for candidate in names:
+            if candidate.endswith(".dist-info") and candidate.lower().startswith(prefix):
+                return candidate[len(prefix) : -len(".dist-info")]
     from importlib import metadata
 
     try:
@@ -57,12 +71,22 @@ def version(
 
 
 app.command()(simulate)
-session_commands.register(app)
-app.add_typer(galaxy_commands.app, name="galaxy")
-demo.register(app)
-batch.register(app)
 
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    # `version` needs no parser: answering it directly saves the ~70 ms that
+    # Typer's argument coercion spends importing pydantic.
+    args = sys.argv[1:]
+    if args[:1] == ["version"] and set(args[1:]) <= {"--json"}:
+        version(as_json="--json" in args)
+        return
+    try:
+        app()
+    finally:
+        # Stop the facade's loop thread before interpreter exit: grpc's own exit
+        # hook, registered after the facade's, would otherwise close its poller
+        # under a running loop, which then prints an error on the way out.
+        runtime = sys.modules.get("mxgateway_sync._runtime")
+        if runtime is not None:
+            runtime.shutdown()

@@ -30,7 +30,7 @@ from mxgateway.cli.common import (
 )
 from mxgateway.cli.exit_codes import ExitCode
 
-__all__ = ["END_OF_RECORD", "FORBIDDEN", "parse_batch_line", "run_batch"]
+__all__ = ["END_OF_RECORD", "FORBIDDEN", "batch", "parse_batch_line", "run_batch"]
 
 #: Printed after the output of every line.
 END_OF_RECORD = "---"
@@ -103,33 +103,30 @@ def run_batch(
     return result
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``batch`` to ``app`` (its lines run as commands of that same app)."""
+@gateway_command
+def batch(ctx: typer.Context, common: CommonOptions) -> None:
+    """Run one command per stdin line; each result ends with a line "---".
 
-    @app.command("batch")
-    @gateway_command
-    def batch(common: CommonOptions) -> None:
-        """Run one command per stdin line; each result ends with a line "---".
+    A failing line prints a JSON error object and the batch goes on; the exit
+    code is that of the last failing line (0 when all succeeded). The batch's
+    options are the defaults of every line, and the lines share one connection,
+    so a session opened on an embedded simulator (--simulator) serves later lines.
+    """
+    root = ctx.find_root().command
 
-        A failing line prints a JSON error object and the batch goes on; the exit
-        code is that of the last failing line (0 when all succeeded). The batch's
-        options are the defaults of every line, and lines share one connection.
-        """
-        command = typer.main.get_command(app)
+    def run_line(argv: list[str]) -> int:
+        from typer._click.exceptions import ClickException
 
-        def run_line(argv: list[str]) -> int:
-            from typer._click.exceptions import ClickException
+        try:
+            result = root.main(args=argv, prog_name="mxgw-py", standalone_mode=False)
+        except ClickException as exc:
+            emit(error_object(CliUsageError(exc.format_message())), as_json=True)
+            return int(ExitCode.USAGE)
+        except typer.Abort:
+            emit(error_object(KeyboardInterrupt()), as_json=True)
+            return int(ExitCode.INTERRUPTED)
+        return result if isinstance(result, int) else int(ExitCode.OK)
 
-            try:
-                result = command.main(args=argv, prog_name="mxgw-py", standalone_mode=False)
-            except ClickException as exc:
-                emit(error_object(CliUsageError(exc.format_message())), as_json=True)
-                return int(ExitCode.USAGE)
-            except typer.Abort:
-                emit(error_object(KeyboardInterrupt()), as_json=True)
-                return int(ExitCode.INTERRUPTED)
-            return result if isinstance(result, int) else int(ExitCode.OK)
-
-        code = run_batch(run_line, defaults=common)
-        if code != ExitCode.OK:
-            raise typer.Exit(code)
+    code = run_batch(run_line, defaults=common)
+    if code != ExitCode.OK:
+        raise typer.Exit(code)

@@ -14,7 +14,7 @@ import typer
 from mxgateway.cli.common import CommonOptions, emit, gateway_command, shared_connections
 from mxgateway.cli.session_commands import change_record, read_record
 
-__all__ = ["demo", "register"]
+__all__ = ["demo"]
 
 READ_TAGS = ("Tank_001.Level", "Tank_001.Volume", "Tank_001.Name")
 WRITE_TAG = "Tank_001.Volume"
@@ -83,8 +83,3 @@ def demo(
         finally:
             session.close()
         _show(common, {"step": "close_session"}, "closed the session")
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``demo`` to ``app``."""
-    app.command("demo")(demo)

@@ -36,7 +36,7 @@ from mxgateway.cli.value_parsing import TYPE_NAMES, ParsedValue, ValueParseError
 if TYPE_CHECKING:
     from mxgateway.cli.common import Connections
 
-__all__ = ["change_record", "read_record", "register"]
+__all__ = ["change_record", "read_record"]
 
 DEFAULT_CLIENT_NAME = "mxgw-py"
 DEFAULT_SMOKE_TAG = "Tank_001.Level"
@@ -650,30 +650,3 @@ def smoke(
             with _no_interrupts():
                 session.close()
         emit({"session_id": session.session_id, "step": "close_session"})
-
-
-def register(app: typer.Typer) -> None:
-    """Add the session commands to ``app``."""
-    for name, command in (
-        ("open-session", open_session),
-        ("close-session", close_session),
-        ("register", register_),
-        ("unregister", unregister),
-        ("add-item", add_item),
-        ("remove-item", remove_item),
-        ("advise", advise),
-        ("advise-supervisory", advise_supervisory),
-        ("unadvise", unadvise),
-        ("write", write),
-        ("write2", write2),
-        ("authenticate-user", authenticate_user),
-        ("write-secured", write_secured),
-        ("subscribe-bulk", subscribe_bulk),
-        ("read-bulk", read_bulk),
-        ("write-bulk", write_bulk),
-        ("stream-events", stream_events),
-        ("read", read),
-        ("subscribe", subscribe),
-        ("smoke", smoke),
-    ):
-        app.command(name)(command)

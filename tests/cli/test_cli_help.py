@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import typer.main
+from typer._click.utils import make_default_short_help
 from typer.testing import CliRunner
 
 from mxgateway.cli.app import app
+from mxgateway.cli.lazy_commands import LAZY_COMMANDS, load_command
 
 runner = CliRunner()
 
@@ -76,3 +78,9 @@ def test_password_options_never_take_the_password_itself() -> None:
         result = runner.invoke(app, [command, "--help"])
         assert "--password-env" in result.output and "--password-file" in result.output
         assert "--password " not in result.output and "--password=" not in result.output
+
+
+@pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))
+def test_the_listed_short_help_is_the_commands_own(name: str) -> None:
+    command = load_command(name)
+    assert command.get_short_help_str(1000) == make_default_short_help(LAZY_COMMANDS[name][2], 1000)

@@ -1,0 +1,141 @@
+"""The command group of ``mxgw-py`` that imports a command's module only when it runs.
+
+Start-up time matters (``mxgw-py --help`` should cost little more than importing
+grpc), so the root ``--help`` lists commands from the table below without
+importing them, and running a command imports only its own module. The short
+help texts are the first paragraphs of the commands' docstrings; a test keeps
+them in step.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import typer
+import typer.main
+from typer.core import TyperGroup
+
+__all__ = ["LAZY_COMMANDS", "LazyCommandGroup", "load_command"]
+
+_SESSION = "mxgateway.cli.session_commands"
+
+#: name -> (module, attribute, short help); the attribute is a command function or a Typer app.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "open-session": (
+        _SESSION,
+        "open_session",
+        "Open a session and print its id (left open for later commands; close it with close-session).",
+    ),
+    "close-session": (_SESSION, "close_session", "Close a session (closing twice is not an error)."),
+    "register": (_SESSION, "register_", "Register with MXAccess; prints the server handle."),
+    "unregister": (_SESSION, "unregister", "Unregister a server handle (its items go with it)."),
+    "add-item": (_SESSION, "add_item", "Add an item; prints its item handle."),
+    "remove-item": (_SESSION, "remove_item", "Remove an item."),
+    "advise": (
+        _SESSION,
+        "advise",
+        "Advise an item: its value and changes arrive as events (see stream-events).",
+    ),
+    "advise-supervisory": (_SESSION, "advise_supervisory", "Advise an item as a supervisory client."),
+    "unadvise": (_SESSION, "unadvise", "Stop the data changes of an item."),
+    "write": (_SESSION, "write", "Write a value; the outcome arrives later as an OnWriteComplete event."),
+    "write2": (_SESSION, "write2", "Write a value with its timestamp (Write2)."),
+    "authenticate-user": (
+        _SESSION,
+        "authenticate_user",
+        "Authenticate a user for secured writes; prints the user id.",
+    ),
+    "write-secured": (
+        _SESSION,
+        "write_secured",
+        "Write a secured or verified attribute as an authenticated user.",
+    ),
+    "subscribe-bulk": (
+        _SESSION,
+        "subscribe_bulk",
+        "Add and advise many tags at once; one result line per tag.",
+    ),
+    "read-bulk": (_SESSION, "read_bulk", "Read many tags on a server handle; one result line per tag."),
+    "write-bulk": (
+        _SESSION,
+        "write_bulk",
+        "Write many items at once (every value of --type); one result line per item.",
+    ),
+    "stream-events": (
+        _SESSION,
+        "stream_events",
+        "Print the session's events as they come, one JSON document per line (raw MxEvent).",
+    ),
+    "read": (_SESSION, "read", "Read tags: one line per tag, in order (exit 7 when any could not be read)."),
+    "subscribe": (
+        _SESSION,
+        "subscribe",
+        "Print data changes of tags (first their current values) until Ctrl-C or --max-events.",
+    ),
+    "smoke": (
+        _SESSION,
+        "smoke",
+        "Check a gateway end to end: open a session, register, add and advise a tag, stream events, close.",
+    ),
+    "demo": (
+        "mxgateway.cli.demo",
+        "demo",
+        "Read tags, subscribe, write with confirmation and see the change: e.g. `mxgw-py demo --simulator`.",
+    ),
+    "batch": (
+        "mxgateway.cli.batch",
+        "batch",
+        'Run one command per stdin line; each result ends with a line "---".',
+    ),
+    "galaxy": ("mxgateway.cli.galaxy_commands", "app", "Browse the Galaxy Repository and watch deploys."),
+}
+
+
+def load_command(name: str) -> Any:
+    """Import and build the click command registered as ``name`` in :data:`LAZY_COMMANDS`."""
+    module_name, attribute, _ = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module_name), attribute)
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_command(target)
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyCommandGroup(TyperGroup):
+    """A ``TyperGroup`` that adds the commands of :data:`LAZY_COMMANDS` on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """Commands registered directly, then the lazy ones, in table order."""
+        eager = list(super().list_commands(ctx))
+        return eager + [name for name in LAZY_COMMANDS if name not in eager]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command, importing its module when it is a lazy one not loaded yet."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            command = load_command(cmd_name)
+            self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """List the commands; lazy ones by their table help, without importing them."""
+        from typer._click.utils import make_default_short_help
+
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is None and name in LAZY_COMMANDS:
+                rows.append((name, make_default_short_help(LAZY_COMMANDS[name][2], limit)))
+            elif loaded is not None and not loaded.hidden:
+                rows.append((name, loaded.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)

@@ -1,0 +1,207 @@
+"""``mxgw-py`` as real processes against the simulator running in the test process."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from typing import Any
+
+import grpc
+import pytest
+
+from mxgateway.simulator.background import BackgroundSimulator
+from tests.cli.conftest import ADMIN_KEY, READ_ONLY_KEY, WRONG_KEY, cli_command, needs_detach, subprocess_env
+
+Run = Any
+
+
+@needs_detach
+def test_a_session_opened_by_one_invocation_is_used_by_the_next(
+    run_cli: Run, simulator: BackgroundSimulator
+) -> None:
+    opened = run_cli("open-session")
+    session_id = opened.stdout.strip()
+    assert opened.code == 0 and session_id in simulator.simulator.session_ids()
+    env = {"MXGATEWAY_SESSION_ID": session_id}
+    server = json.loads(run_cli("register", "--json", env=env).stdout)["server_handle"]
+    added = run_cli("add-item", "Tank_002.Temperature", "--server-handle", str(server), "--json", env=env)
+    item = json.loads(added.stdout)["item_handle"]
+    written = run_cli(
+        "write",
+        "--server-handle",
+        str(server),
+        "--item-handle",
+        str(item),
+        "--type",
+        "float",
+        "--value",
+        "7.25",
+        env=env,
+    )
+    assert written.code == 0, written.stderr
+    read = run_cli("read", "Tank_002.Temperature", "--json", env=env)
+    assert json.loads(read.stdout)["value"] == 7.25
+    assert session_id in simulator.simulator.session_ids()
+    assert run_cli("close-session", env=env).code == 0
+    assert session_id not in simulator.simulator.session_ids()
+
+
+def _batch_golden(run_cli: Run) -> str:
+    script = "\n".join(
+        [
+            "read Tank_002.Name Tank_002.FillDuration Tank_002.LevelHistory Tank_002.LastFilled",
+            "galaxy hierarchy --glob Tank_002",
+            "galaxy browse --no-attributes",
+            "galaxy last-deploy",
+            "read No_Such.Tag",
+        ]
+    )
+    outcome = run_cli("batch", "--json", input=script + "\n")
+    assert outcome.code == 7
+    return outcome.stdout
+
+
+def test_golden_json_is_byte_identical_between_runs(run_cli: Run) -> None:
+    first = _batch_golden(run_cli)
+    second = _batch_golden(run_cli)
+    assert first == second
+    documents = [json.loads(line) for line in first.splitlines() if line != "---"]
+    assert all(list(d) == sorted(d) for d in documents)  # sorted keys
+    assert documents[0]["tag"] == "Tank_002.Name"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "fault", "code", "kind"),
+    [
+        (["read", "Tank_002.Name"], {}, None, 0, None),
+        (
+            [
+                "write",
+                "--session-id",
+                "s",
+                "--server-handle",
+                "1",
+                "--item-handle",
+                "1",
+                "--type",
+                "bool",
+                "--value",
+                "perhaps",
+            ],
+            {},
+            None,
+            2,
+            "usage",
+        ),
+        (["read", "Tank_002.Name"], {"MXGATEWAY_API_KEY": WRONG_KEY}, None, 3, "authentication"),
+        (["smoke", "Tank_002.Level"], {"MXGATEWAY_API_KEY": READ_ONLY_KEY}, None, 0, None),
+        (["galaxy", "last-deploy"], {"MXGATEWAY_API_KEY": "", "K": READ_ONLY_KEY}, None, 0, None),
+        (["demo"], {"MXGATEWAY_API_KEY": READ_ONLY_KEY}, None, 4, "permission"),
+        (["read", "Tank_002.Name", "--endpoint", "127.0.0.1:1"], {}, None, 5, "unavailable"),
+        (["galaxy", "last-deploy", "--timeout", "0.3"], {}, "latency", 6, "timeout"),
+        (["read", "No_Such.Tag"], {}, None, 7, None),
+        (["close-session", "--session-id", "session-0"], {}, "not_found", 8, "not_found"),
+        (["galaxy", "last-deploy"], {}, grpc.StatusCode.INVALID_ARGUMENT, 9, "invalid_request"),
+        (["galaxy", "last-deploy"], {}, grpc.StatusCode.INTERNAL, 1, "error"),
+    ],
+    ids=[
+        "ok",
+        "usage",
+        "auth",
+        "read-only-ok",
+        "env-name",
+        "permission",
+        "unavailable",
+        "timeout",
+        "mxaccess",
+        "not-found",
+        "invalid",
+        "error",
+    ],
+)
+def test_exit_codes(
+    run_cli: Run,
+    simulator: BackgroundSimulator,
+    args: list[str],
+    env: dict[str, str],
+    fault: Any,
+    code: int,
+    kind: str | None,
+) -> None:
+    faults = simulator.simulator.faults
+    if fault == "latency":
+        faults.latency_s = 1.0
+    elif fault == "not_found":
+        faults.fail_next(grpc_code=grpc.StatusCode.NOT_FOUND, methods=["CloseSession"])
+    elif fault is not None:
+        faults.fail_next(grpc_code=fault, methods=["GetLastDeployTime"])
+    if "K" in env:
+        args = [*args, "--api-key-env", "K"]
+    outcome = run_cli(*args, "--json", env=env)
+    assert outcome.code == code, outcome.stderr
+    if kind is not None:
+        error = json.loads(outcome.stderr)["error"]
+        assert error["kind"] == kind and error["exit_code"] == code
+    assert "Traceback" not in outcome.stderr
+
+
+def test_the_key_is_redacted_even_when_the_gateway_echoes_it(
+    run_cli: Run, simulator: BackgroundSimulator
+) -> None:
+    simulator.simulator.faults.fail_next(
+        grpc_code=grpc.StatusCode.UNAUTHENTICATED,
+        message=f"key {ADMIN_KEY} is revoked",
+        methods=["OpenSession"],
+    )
+    outcome = run_cli("read", "Tank_002.Name", "--api-key", ADMIN_KEY)  # run_cli asserts no key in any output
+    assert outcome.code == 3
+    assert "<redacted>" in outcome.stderr
+
+
+def test_a_key_from_a_file_and_a_missing_variable(run_cli: Run, tmp_path: Any) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(ADMIN_KEY + "\n")
+    assert (
+        run_cli("read", "Tank_002.Name", "--api-key-file", str(key_file), env={"MXGATEWAY_API_KEY": ""}).code
+        == 0
+    )
+    missing = run_cli("read", "Tank_002.Name", "--api-key-env", "NOT_SET_ANYWHERE")
+    assert missing.code == 2 and "NOT_SET_ANYWHERE" in missing.stderr
+
+
+def test_subscribe_exits_130_on_sigint_and_leaves_no_session(
+    cli_env: dict[str, str], simulator: BackgroundSimulator
+) -> None:
+    before = set(simulator.simulator.session_ids())
+    process = subprocess.Popen(
+        cli_command("subscribe", "Tank_002.Level", "--json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(cli_env),
+    )
+    try:
+        assert process.stdout is not None
+        first = json.loads(process.stdout.readline())  # the current value: the subscription is live
+        assert first["tag"] == "Tank_002.Level"
+        assert len(set(simulator.simulator.session_ids()) - before) == 1
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    deadline = time.monotonic() + 5
+    while set(simulator.simulator.session_ids()) != before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(simulator.simulator.session_ids()) == before
+
+
+def test_help_renders_in_a_real_process(run_cli: Run) -> None:
+    outcome = run_cli("--help")
+    assert outcome.code == 0 and "galaxy" in outcome.stdout and "subscribe" in outcome.stdout
+    version = run_cli("version", "--json")
+    assert json.loads(version.stdout)["gateway_protocol_version"] == 1
