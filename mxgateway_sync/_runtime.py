@@ -121,14 +121,17 @@ class _Runtime:
             task.add_done_callback(lambda done: _transfer(done, outcome, finished))
 
         def cancel() -> None:
-            for task in task_box:
-                task.cancel()
+            # Runs after `start` whenever `start` was queued (the loop keeps order).
+            if task_box:
+                task_box[0].cancel()
+            else:  # interrupted before `start` was queued: nothing ever ran
+                coro.close()
+                finished.set()
 
-        loop.call_soon_threadsafe(start)
         try:
+            loop.call_soon_threadsafe(start)
             return outcome.result(timeout)
         except (KeyboardInterrupt, concurrent.futures.TimeoutError):
-            # call_soon_threadsafe keeps order, so `start` has run before `cancel`.
             loop.call_soon_threadsafe(cancel)
             finished.wait(UNWIND_TIMEOUT_S)
             raise
