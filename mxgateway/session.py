@@ -282,6 +282,19 @@ class Session:
     ) -> None:
         await self.close()
 
+    async def detach(self) -> None:
+        """Stop using the session here without closing it on the gateway; idempotent.
+
+        Its streams are cancelled and the client no longer closes it; the session
+        lives on (until closed, or its lease expires) for another client or process
+        to ``attach_session`` to.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._cancel_streams()
+        self._client._forget(self)
+
     async def close(self) -> None:
         """Close the session on the gateway and cancel its streams; idempotent."""
         if self._closed:

@@ -264,6 +264,15 @@ class Session:
     ) -> None:
         _runtime.run(self._async.__aexit__(exc_type, exc, tb))
 
+    def detach(self) -> None:
+        """Stop using the session here without closing it on the gateway; idempotent.
+
+        Its streams are cancelled and the client no longer closes it; the session
+        lives on (until closed, or its lease expires) for another client or process
+        to ``attach_session`` to.
+        """
+        return _runtime.run(self._async.detach())
+
     def close(self) -> None:
         """Close the session on the gateway and cancel its streams; idempotent."""
         return _runtime.run(self._async.close())
@@ -1403,6 +1412,15 @@ class Client:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         _runtime.run(self._async.__aexit__(exc_type, exc, tb))
+
+    def detach(self) -> None:
+        """Stop using the session here without closing it on the gateway; idempotent.
+
+        Its streams are cancelled and the client no longer closes it; the session
+        lives on (until closed, or its lease expires) for another client or process
+        to ``attach_session`` to.
+        """
+        return _runtime.run(self._async.detach())
 
     def close(self) -> None:
         """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""
