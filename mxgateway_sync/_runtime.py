@@ -190,7 +190,15 @@ async def _close_all(objects: list[object]) -> None:
 
 
 _RUNTIME = _Runtime()
-atexit.register(_RUNTIME.shutdown)
+# grpc registers its own exit hook after this module is imported; atexit runs
+# hooks last-in first-out, so grpc would shut down under a still-running loop.
+# threading's exit hooks run before any atexit hook (concurrent.futures relies on
+# the same), so the loop stops first.
+_register_early_exit = getattr(threading, "_register_atexit", None)
+if _register_early_exit is not None:
+    _register_early_exit(_RUNTIME.shutdown)
+else:  # pragma: no cover - interpreters without the hook
+    atexit.register(_RUNTIME.shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_RUNTIME.reset_after_fork)
 

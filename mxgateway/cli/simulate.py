@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import signal
@@ -32,6 +31,8 @@ def parse_api_keys(values: list[str]) -> dict[str, list[str]]:
 
 
 async def _serve(simulator: Simulator) -> None:
+    import asyncio  # here, not at module level: every mxgw-py start would pay for it
+
     async with simulator:
         sys.stdout.write(json.dumps({"endpoint": simulator.endpoint}) + "\n")
         sys.stdout.flush()
@@ -83,6 +84,8 @@ def simulate(
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    import asyncio
+
     try:
         asyncio.run(_serve(simulator))
     except KeyboardInterrupt:
