@@ -13,7 +13,8 @@ from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
 
 if TYPE_CHECKING:
     from mxgateway.channel import call_metadata, create_channel
-    from mxgateway.client import GatewayClient, GatewayConnector
+    from mxgateway.client import GatewayClient
+    from mxgateway.connector import Connector
     from mxgateway.errors import (
         MxAccessError,
         MxGatewayAuthenticationError,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
         BrowseNode,
         DeployEventStream,
         GalaxyRepositoryClient,
-        GalaxyRepositoryConnector,
         HierarchyIterator,
         MxGatewayObjectNotFoundError,
         MxGatewayPageTokenError,
@@ -64,7 +64,7 @@ _EXPORTS: dict[str, str] = {
     "call_metadata": "channel",
     "create_channel": "channel",
     "GatewayClient": "client",
-    "GatewayConnector": "client",
+    "Connector": "connector",
     "ClientOptions": "options",
     "Client": "lazy_client",
     "MxStatus": "status",
@@ -112,7 +112,6 @@ _EXPORTS: dict[str, str] = {
             "BrowseNode",
             "DeployEventStream",
             "GalaxyRepositoryClient",
-            "GalaxyRepositoryConnector",
             "HierarchyIterator",
             "MxGatewayObjectNotFoundError",
             "MxGatewayPageTokenError",
@@ -138,9 +137,8 @@ __all__ = [
     "Event",
     "EventStream",
     "GalaxyRepositoryClient",
-    "GalaxyRepositoryConnector",
     "GatewayClient",
-    "GatewayConnector",
+    "Connector",
     "HierarchyIterator",
     "ItemResult",
     "MxAccessError",

@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Generator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import grpc
 import grpc.aio
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
 from mxgateway.channel import call_metadata, create_channel
+from mxgateway.connector import Connector
+from mxgateway.endpoints import EmbeddedGateway, open_endpoint
 from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
 from mxgateway.events import RawEventStream, StreamCall, StreamOpener, _StreamBase
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
-from mxgateway.options import ClientOptions
+from mxgateway.options import ClientOptions, resolve_options
 from mxgateway.session import Session
 
-__all__ = ["GatewayClient", "GatewayConnector"]
+__all__ = ["GatewayClient"]
 
 _log = logging.getLogger("mxgateway.client")
 #: How long ``close()`` gives each open session to close on the gateway.
@@ -49,6 +49,8 @@ class GatewayClient:
         self._metadata = call_metadata(self._options)
         self._secrets: tuple[str, ...] = (self._options.api_key,) if self._options.api_key else ()
         self._owns_channel = channel is None
+        #: An embedded gateway started by ``connect("simulator")``; stopped on close.
+        self._embedded: EmbeddedGateway | None = None
         self._channel = channel if channel is not None else create_channel(self._options)
         self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
         self._sessions: dict[str, Session] = {}
@@ -70,38 +72,34 @@ class GatewayClient:
         allow_insecure_api_key: bool | None = None,
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
-    ) -> GatewayConnector:
+    ) -> Connector[GatewayClient]:
         """Connect to a gateway: ``await`` the result, or use it with ``async with``.
 
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``).
         """
-        overrides: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("endpoint", endpoint or None),
-                ("api_key", api_key),
-                ("plaintext", plaintext),
-                ("ca_file", ca_file),
-                ("client_cert_file", client_cert_file),
-                ("client_key_file", client_key_file),
-                ("server_name_override", server_name_override),
-                ("default_timeout", default_timeout),
-                ("allow_insecure_api_key", allow_insecure_api_key),
-            )
-            if value is not None
-        }
-        base = options
-        if base is None:
-            base = ClientOptions(**overrides)
-        elif overrides:
-            base = base.replace(**overrides)
-        resolved = base
+        resolved = resolve_options(
+            options,
+            endpoint=endpoint,
+            api_key=api_key,
+            plaintext=plaintext,
+            ca_file=ca_file,
+            client_cert_file=client_cert_file,
+            client_key_file=client_key_file,
+            server_name_override=server_name_override,
+            default_timeout=default_timeout,
+            allow_insecure_api_key=allow_insecure_api_key,
+        )
 
-        def build() -> GatewayClient:
-            return cls(resolved, channel=channel)
+        async def build() -> GatewayClient:
+            if channel is not None:
+                return cls(resolved, channel=channel)
+            local, embedded = await open_endpoint(resolved)
+            client = cls(local)
+            client._embedded = embedded
+            return client
 
-        return GatewayConnector(build)
+        return Connector(build)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -272,34 +270,12 @@ class GatewayClient:
                     raise result
         if self._owns_channel:
             await self._channel.close(None)
+        embedded, self._embedded = self._embedded, None
+        if embedded is not None:
+            await embedded.aclose()
 
     async def _close_quietly(self, session_id: str) -> None:
         try:
             await self.close_session_raw(session_id, timeout=_CLOSE_TIMEOUT_S)
         except MxGatewayError as exc:
             _log.debug("closing session %s while closing the client: %s", session_id, exc)
-
-
-class GatewayConnector:
-    """What ``GatewayClient.connect`` returns: await it, or ``async with`` it."""
-
-    def __init__(self, factory: Callable[[], GatewayClient]) -> None:
-        self._factory = factory
-        self._client: GatewayClient | None = None
-
-    async def _connect(self) -> GatewayClient:
-        if self._client is None:
-            self._client = self._factory()
-        return self._client
-
-    def __await__(self) -> Generator[Any, None, GatewayClient]:
-        return self._connect().__await__()
-
-    async def __aenter__(self) -> GatewayClient:
-        return await self._connect()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._client is not None:
-            await self._client.close()

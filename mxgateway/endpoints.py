@@ -10,9 +10,18 @@ itself there, and other packages may add their own names.
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["ENTRY_POINT_GROUP", "EmbeddedGateway", "embedded_gateway_name", "start_embedded_gateway"]
+if TYPE_CHECKING:
+    from mxgateway.options import ClientOptions
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "EmbeddedGateway",
+    "embedded_gateway_name",
+    "open_endpoint",
+    "start_embedded_gateway",
+]
 
 ENTRY_POINT_GROUP = "mxgateway.embedded_gateways"
 
@@ -54,3 +63,25 @@ async def start_embedded_gateway(name: str, argument: str = "") -> EmbeddedGatew
     start = provider.load()
     gateway: EmbeddedGateway = await start(argument)
     return gateway
+
+
+async def open_endpoint(options: ClientOptions) -> tuple[ClientOptions, EmbeddedGateway | None]:
+    """The options to connect with: for an embedded gateway name, start it and point at it.
+
+    An embedded gateway listens on loopback without TLS or keys, so those settings
+    are dropped for it; any other endpoint is returned unchanged.
+    """
+    named = embedded_gateway_name(options.endpoint)
+    if named is None:
+        return options, None
+    gateway = await start_embedded_gateway(*named)
+    local = options.replace(
+        endpoint=gateway.endpoint,
+        plaintext=True,
+        api_key="",
+        ca_file=None,
+        client_cert_file=None,
+        client_key_file=None,
+        server_name_override=None,
+    )
+    return local, gateway

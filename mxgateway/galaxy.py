@@ -27,7 +27,7 @@ import datetime as dt
 import logging
 import re
 import weakref
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing, suppress
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +38,8 @@ import grpc.aio
 from google.protobuf.wrappers_pb2 import Int32Value
 
 from mxgateway.channel import call_metadata, create_channel
+from mxgateway.connector import Connector
+from mxgateway.endpoints import EmbeddedGateway, open_endpoint
 from mxgateway.errors import (
     MxGatewayClosedError,
     MxGatewayError,
@@ -48,7 +50,7 @@ from mxgateway.errors import (
 from mxgateway.galaxy_export import GalaxyFileWriter, to_dict
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
-from mxgateway.options import ClientOptions
+from mxgateway.options import ClientOptions, resolve_options
 
 if TYPE_CHECKING:
     from mxgateway.generated.galaxy_repository_pb2_grpc import GalaxyRepositoryAsyncStub
@@ -59,7 +61,6 @@ __all__ = [
     "BrowseNode",
     "DeployEventStream",
     "GalaxyRepositoryClient",
-    "GalaxyRepositoryConnector",
     "HierarchyIterator",
     "MxGatewayObjectNotFoundError",
     "MxGatewayPageTokenError",
@@ -272,6 +273,8 @@ class GalaxyRepositoryClient:
         self._metadata = call_metadata(self._options)
         self._secrets: tuple[str, ...] = (self._options.api_key,) if self._options.api_key else ()
         self._owns_channel = channel is None
+        #: An embedded gateway started by ``connect("simulator")``; stopped on close.
+        self._embedded: EmbeddedGateway | None = None
         self._channel = channel if channel is not None else create_channel(self._options)
         self._stub: GalaxyRepositoryAsyncStub = gr_grpc.GalaxyRepositoryStub(self._channel)
         self._streams: weakref.WeakSet[DeployEventStream] = weakref.WeakSet()
@@ -292,37 +295,35 @@ class GalaxyRepositoryClient:
         allow_insecure_api_key: bool | None = None,
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
-    ) -> GalaxyRepositoryConnector:
+    ) -> Connector[GalaxyRepositoryClient]:
         """Connect to a gateway's Galaxy Repository: ``await`` the result, or ``async with`` it.
 
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``channel``
         shares an open channel (for example ``GatewayClient.channel``).
         """
-        overrides: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("endpoint", endpoint or None),
-                ("api_key", api_key),
-                ("plaintext", plaintext),
-                ("ca_file", ca_file),
-                ("client_cert_file", client_cert_file),
-                ("client_key_file", client_key_file),
-                ("server_name_override", server_name_override),
-                ("default_timeout", default_timeout),
-                ("allow_insecure_api_key", allow_insecure_api_key),
-            )
-            if value is not None
-        }
-        if options is None:
-            resolved = ClientOptions(**overrides)
-        else:
-            resolved = options.replace(**overrides) if overrides else options
+        resolved = resolve_options(
+            options,
+            endpoint=endpoint,
+            api_key=api_key,
+            plaintext=plaintext,
+            ca_file=ca_file,
+            client_cert_file=client_cert_file,
+            client_key_file=client_key_file,
+            server_name_override=server_name_override,
+            default_timeout=default_timeout,
+            allow_insecure_api_key=allow_insecure_api_key,
+        )
 
-        def build() -> GalaxyRepositoryClient:
-            return cls(resolved, channel=channel)
+        async def build() -> GalaxyRepositoryClient:
+            if channel is not None:
+                return cls(resolved, channel=channel)
+            local, embedded = await open_endpoint(resolved)
+            client = cls(local)
+            client._embedded = embedded
+            return client
 
-        return GalaxyRepositoryConnector(build)
+        return Connector(build)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -361,6 +362,9 @@ class GalaxyRepositoryClient:
             stream._finish()
         if self._owns_channel:
             await self._channel.close(None)
+        embedded, self._embedded = self._embedded, None
+        if embedded is not None:
+            await embedded.aclose()
 
     # ------------------------------------------------------------------ calls
 
@@ -671,32 +675,6 @@ class GalaxyRepositoryClient:
                 on_progress(0, 0)
             writer.commit()
             return writer.count
-
-
-class GalaxyRepositoryConnector:
-    """What ``GalaxyRepositoryClient.connect`` returns: await it, or ``async with`` it."""
-
-    def __init__(self, factory: Callable[[], GalaxyRepositoryClient]) -> None:
-        self._factory = factory
-        self._client: GalaxyRepositoryClient | None = None
-
-    async def _connect(self) -> GalaxyRepositoryClient:
-        # The channel must be created on the loop that will use it, hence here.
-        if self._client is None:
-            self._client = self._factory()
-        return self._client
-
-    def __await__(self) -> Generator[Any, None, GalaxyRepositoryClient]:
-        return self._connect().__await__()
-
-    async def __aenter__(self) -> GalaxyRepositoryClient:
-        return await self._connect()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._client is not None:
-            await self._client.close()
 
 
 # ---------------------------------------------------------------------- paging

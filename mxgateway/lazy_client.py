@@ -23,21 +23,16 @@ from pathlib import Path
 from types import TracebackType
 
 from mxgateway.client import GatewayClient
-from mxgateway.endpoints import EmbeddedGateway, embedded_gateway_name, start_embedded_gateway
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.events import EventStream, StreamCall
 from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions
+from mxgateway.options import ClientOptions, resolve_options
 from mxgateway.session import Session
 
 __all__ = ["Client"]
 
 DEFAULT_SESSION_NAME = "mxgateway-python"
-
-
-def _key_of(options: ClientOptions) -> tuple[str, ...]:
-    return (options.api_key,) if options.api_key else ()
 
 
 class Client(Session):
@@ -63,25 +58,19 @@ class Client(Session):
         options: ClientOptions | None = None,
     ) -> None:
         self._init_state(client_session_name)
-        self._endpoint = endpoint
-        overrides = {
-            name: value
-            for name, value in (
-                ("api_key", api_key),
-                ("plaintext", plaintext),
-                ("ca_file", ca_file),
-                ("server_name_override", server_name_override),
-                ("default_timeout", default_timeout),
-            )
-            if value is not None
-        }
-        self._base_options = options
-        self._overrides = overrides
         # Resolved now (no network): bad options fail here, and the key is known for redaction.
-        self._secrets = () if embedded_gateway_name(endpoint) else _key_of(self._options(endpoint))
+        self._options = resolve_options(
+            options,
+            endpoint=endpoint,
+            api_key=api_key,
+            plaintext=plaintext,
+            ca_file=ca_file,
+            server_name_override=server_name_override,
+            default_timeout=default_timeout,
+        )
+        self._secrets = (self._options.api_key,) if self._options.api_key else ()
         self._gateway: GatewayClient | None = None
         self._galaxy: GalaxyRepositoryClient | None = None
-        self._embedded: EmbeddedGateway | None = None
         self._opened = False
         self._open_lock = asyncio.Lock()
 
@@ -92,7 +81,7 @@ class Client(Session):
             state = f"session {self._session_id}"
         else:
             state = "not connected yet"
-        return f"Client(endpoint={self._endpoint or '<from environment>'!r}, {state})"
+        return f"Client(endpoint={self._options.endpoint!r}, {state})"
 
     async def __aenter__(self) -> Client:
         return self
@@ -104,14 +93,6 @@ class Client(Session):
 
     # ------------------------------------------------------------------ lazy connection
 
-    def _options(self, endpoint: str) -> ClientOptions:
-        changes = dict(self._overrides)
-        if endpoint:
-            changes["endpoint"] = endpoint
-        if self._base_options is not None:
-            return self._base_options.replace(**changes) if changes else self._base_options
-        return ClientOptions(**changes)  # type: ignore[arg-type]
-
     async def gateway(self) -> GatewayClient:
         """The connection to the gateway (connecting on first use)."""
         if self._closed:
@@ -119,20 +100,8 @@ class Client(Session):
         if self._gateway is None:
             async with self._open_lock:
                 if self._gateway is None:
-                    self._gateway = await self._connect()
+                    self._gateway = await GatewayClient.connect(options=self._options)
         return self._gateway
-
-    async def _connect(self) -> GatewayClient:
-        endpoint = self._endpoint or self._options("").endpoint
-        embedded = embedded_gateway_name(endpoint)
-        if embedded is None:
-            return GatewayClient(self._options(endpoint))
-        self._embedded = await start_embedded_gateway(*embedded)
-        # The embedded gateway listens on loopback without TLS or keys.
-        self._overrides.update(plaintext=True, api_key="")
-        self._overrides.pop("ca_file", None)
-        self._overrides.pop("server_name_override", None)
-        return GatewayClient(self._options(self._embedded.endpoint))
 
     async def open(self) -> None:
         """Connect and open the session now (any call does it on first use)."""
@@ -193,22 +162,19 @@ class Client(Session):
         """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""
         if self._closed:
             return
-        opened = self._opened
-        gateway, galaxy, embedded = self._gateway, self._galaxy, self._embedded
-        self._gateway = self._galaxy = self._embedded = None
+        gateway, galaxy = self._gateway, self._galaxy
+        self._gateway = self._galaxy = None
         try:
-            if opened:
+            if self._opened:
                 await super().close()
             else:
                 self._closed = True
                 self._cancel_streams()
             if galaxy is not None:
                 await galaxy.close()
-            if gateway is not None:
-                await gateway.close()
         finally:
-            if embedded is not None:
-                await embedded.aclose()
+            if gateway is not None:
+                await gateway.close()  # also stops an embedded gateway
 
     async def aclose(self) -> None:
         """Same as ``close()`` (for ``contextlib.aclosing`` and exit-time clean-up)."""

@@ -20,6 +20,7 @@ __all__ = [
     "ClientOptions",
     "endpoint_host",
     "is_loopback_endpoint",
+    "resolve_options",
 ]
 
 ENV_ENDPOINT = "MXGATEWAY_ENDPOINT"
@@ -131,6 +132,20 @@ class ClientOptions:
                 f"refusing to send the API key in plaintext to {endpoint_host(self.endpoint)!r}: "
                 "use TLS, or pass allow_insecure_api_key=True"
             )
+
+
+def resolve_options(base: ClientOptions | None, **overrides: object) -> ClientOptions:
+    """``base`` (default: ``ClientOptions()``) with every override that is not None applied.
+
+    The clients' ``connect(...)`` keywords default to None, meaning "as in ``base``";
+    an empty ``endpoint`` also means that.
+    """
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if given.get("endpoint") == "":
+        del given["endpoint"]
+    if base is None:
+        return ClientOptions(**given)  # type: ignore[arg-type]
+    return base.replace(**given) if given else base
 
 
 def endpoint_host(endpoint: str) -> str:

@@ -9,13 +9,14 @@ import grpc
 import pytest
 
 from mxgateway.client import GatewayClient
+from mxgateway.connector import Connector
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
     MxGatewayClosedError,
     MxGatewayPermissionError,
     MxGatewayUnavailableError,
 )
-from mxgateway.galaxy import GalaxyRepositoryClient, GalaxyRepositoryConnector
+from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.options import ClientOptions
 from mxgateway.simulator.galaxy import DEMO_DEPLOY_TIME
 from mxgateway.simulator.server import Simulator
@@ -59,7 +60,7 @@ async def test_the_last_deploy_time_is_aware_utc(repo: Repo) -> None:
 
 async def test_connect_is_awaitable_and_an_async_context_manager(repo: Repo) -> None:
     connector = GalaxyRepositoryClient.connect(repo.endpoint, plaintext=True)
-    assert isinstance(connector, GalaxyRepositoryConnector)
+    assert isinstance(connector, Connector)
     client = await connector
     try:
         assert client.options.endpoint == repo.endpoint
