@@ -204,15 +204,19 @@ def event_from_proto(event: pb.MxEvent, tags: Mapping[tuple[int, int], str] = _N
     """The typed form of an ``MxEvent``; ``tags`` maps (server, item) handles to tag names."""
     family = event.family
     if family == _DATA_CHANGE:
+        # The hot path (once per data change): each field is read from the message once.
+        server_handle = event.server_handle
+        item_handle = event.item_handle
+        statuses = event.statuses
         return DataChange(
             event.worker_sequence,
-            event.server_handle,
-            event.item_handle,
+            server_handle,
+            item_handle,
             from_mx_value(event.value),
             Quality(event.quality),
-            _time(event.source_timestamp, event.HasField("source_timestamp")),
-            statuses_of(event.statuses) if event.statuses else (),
-            tags.get((event.server_handle, event.item_handle)),
+            timestamp_to_datetime(event.source_timestamp) if event.HasField("source_timestamp") else None,
+            statuses_of(statuses) if statuses else (),
+            tags.get((server_handle, item_handle)),
             event,
         )
     if family == _WRITE_COMPLETE:

@@ -38,7 +38,7 @@ from mxgateway.errors import (
 from mxgateway.events import DataChange, Event, EventStream, WriteComplete, _StreamBase, event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, Quality, statuses_of
-from mxgateway.values import MxPythonValue, from_mx_value, to_mx_value
+from mxgateway.values import MxPythonValue, from_mx_value, timestamp_to_datetime, to_mx_value
 
 if TYPE_CHECKING:
     from mxgateway.client import GatewayClient
@@ -174,9 +174,7 @@ def _read_result(raw: pb.BulkReadResult) -> ReadResult:
         ok=raw.was_successful,
         value=from_mx_value(raw.value) if raw.was_successful else None,
         quality=Quality(raw.quality),
-        source_timestamp=raw.source_timestamp.ToDatetime(tzinfo=_UTC)
-        if raw.HasField("source_timestamp")
-        else None,
+        source_timestamp=timestamp_to_datetime(raw.source_timestamp) if raw.HasField("source_timestamp") else None,
         statuses=statuses_of(raw.statuses),
         error_message=raw.error_message,
         was_cached=raw.was_cached,

@@ -13,6 +13,7 @@ _CATEGORY_PREFIX = "MX_STATUS_CATEGORY_"
 _SOURCE_PREFIX = "MX_STATUS_SOURCE_"
 _OK = pb.MX_STATUS_CATEGORY_OK
 _UNSPECIFIED = pb.MX_STATUS_CATEGORY_UNSPECIFIED
+_new_object = object.__new__
 
 
 def _enum_names(enum: object, prefix: str) -> dict[int, str]:
@@ -52,14 +53,21 @@ class MxStatus:
     @classmethod
     def from_proto(cls, status: pb.MxStatusProxy) -> MxStatus:
         """Convert an ``MxStatusProxy``."""
-        return cls(
+        # Runs once per status of every event and read result: filling the instance
+        # dict directly skips the frozen __init__'s six object.__setattr__ calls
+        # (the same state; there is no __post_init__ to run).
+        category = status.category
+        source = status.detected_by
+        converted = _new_object(cls)
+        converted.__dict__.update(
             success=status.success != 0,
-            category=_CATEGORY_NAMES.get(status.category) or str(status.category),
-            detected_by=_SOURCE_NAMES.get(status.detected_by) or str(status.detected_by),
+            category=_CATEGORY_NAMES.get(category) or str(category),
+            detected_by=_SOURCE_NAMES.get(source) or str(source),
             detail=status.detail,
             diagnostic_text=status.diagnostic_text,
             raw=status,
         )
+        return converted
 
     @property
     def is_failure(self) -> bool:
@@ -76,9 +84,12 @@ class MxStatus:
         return self.readable
 
 
+_status_from_proto = MxStatus.from_proto
+
+
 def statuses_of(statuses: Iterable[pb.MxStatusProxy]) -> tuple[MxStatus, ...]:
     """Convert a repeated ``MxStatusProxy`` field."""
-    return tuple(MxStatus.from_proto(s) for s in statuses)
+    return tuple(map(_status_from_proto, statuses))
 
 
 class Quality(int):

@@ -245,12 +245,14 @@ def to_mx_value(value: object, data_type: int | None = None) -> pb.MxValue:
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+#: timedelta(days, seconds, microseconds), called positionally: keywords cost more per call.
+_timedelta = dt.timedelta
 
 
 def timestamp_to_datetime(ts: Timestamp) -> dt.datetime:
     """An aware UTC datetime for a protobuf Timestamp (microsecond precision)."""
     # Twice as fast as Timestamp.ToDatetime, which matters once per event.
-    return _EPOCH + dt.timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+    return _EPOCH + _timedelta(0, ts.seconds, ts.nanos // 1000)
 
 
 def _duration(d: Duration) -> dt.timedelta:
