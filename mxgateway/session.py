@@ -174,7 +174,9 @@ def _read_result(raw: pb.BulkReadResult) -> ReadResult:
         ok=raw.was_successful,
         value=from_mx_value(raw.value) if raw.was_successful else None,
         quality=Quality(raw.quality),
-        source_timestamp=timestamp_to_datetime(raw.source_timestamp) if raw.HasField("source_timestamp") else None,
+        source_timestamp=timestamp_to_datetime(raw.source_timestamp)
+        if raw.HasField("source_timestamp")
+        else None,
         statuses=statuses_of(raw.statuses),
         error_message=raw.error_message,
         was_cached=raw.was_cached,
