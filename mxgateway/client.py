@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from pathlib import Path
 from types import TracebackType
 
@@ -54,7 +55,9 @@ class GatewayClient:
         self._channel = channel if channel is not None else create_channel(self._options)
         self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
         self._sessions: dict[str, Session] = {}
-        self._streams: set[_StreamBase] = set()
+        # Weak: a raw stream dropped after ``break`` must be collectable (its
+        # finaliser cancels the call); close() cancels the ones still alive.
+        self._streams: weakref.WeakSet[_StreamBase] = weakref.WeakSet()
         self._closed = False
 
     @classmethod
@@ -95,7 +98,12 @@ class GatewayClient:
             if channel is not None:
                 return cls(resolved, channel=channel)
             local, embedded = await open_endpoint(resolved)
-            client = cls(local)
+            try:
+                client = cls(local)
+            except BaseException:
+                if embedded is not None:
+                    await embedded.aclose()
+                raise
             client._embedded = embedded
             return client
 
@@ -167,7 +175,7 @@ class GatewayClient:
             )
         session = Session(self, reply, client_session_name=client_session_name)
         if self._closed:  # closed while opening: do not leak the session
-            await self.close_session_raw(reply.session_id)
+            await self._close_quietly(reply.session_id)
             raise MxGatewayClosedError("the client was closed while the session opened", method="OpenSession")
         self._sessions[session.session_id] = session
         _log.debug("opened session %s", session.session_id)
@@ -186,6 +194,13 @@ class GatewayClient:
         self, session_id: str, *, client_correlation_id: str = "", timeout: float | None = None
     ) -> pb.CloseSessionReply:
         """CloseSession: the reply as is; closing twice is not an error."""
+        self._check_open("CloseSession")
+        return await self._close_session(session_id, client_correlation_id, timeout)
+
+    async def _close_session(
+        self, session_id: str, client_correlation_id: str = "", timeout: float | None = None
+    ) -> pb.CloseSessionReply:
+        # No closed-client check: close() itself closes the sessions through here.
         request = pb.CloseSessionRequest(session_id=session_id, client_correlation_id=client_correlation_id)
         try:
             reply: pb.CloseSessionReply = await self._stub.CloseSession(
@@ -261,21 +276,29 @@ class GatewayClient:
             stream._cancel()
         for session in sessions:
             session._mark_closed()
-        if sessions:
-            results = await asyncio.gather(
-                *(self._close_quietly(s.session_id) for s in sessions), return_exceptions=True
-            )
-            for result in results:
-                if isinstance(result, BaseException) and not isinstance(result, Exception):
-                    raise result
-        if self._owns_channel:
-            await self._channel.close(None)
-        embedded, self._embedded = self._embedded, None
-        if embedded is not None:
-            await embedded.aclose()
+        try:
+            if sessions:
+                results = await asyncio.gather(
+                    *(self._close_quietly(s.session_id) for s in sessions), return_exceptions=True
+                )
+                for result in results:
+                    if isinstance(result, BaseException) and not isinstance(result, Exception):
+                        raise result
+        finally:
+            # Even when closing the sessions is cancelled: a second close() returns
+            # at once, so this is the only chance to release the channel.
+            embedded, self._embedded = self._embedded, None
+            try:
+                if self._owns_channel:
+                    await self._channel.close(None)
+            finally:
+                if embedded is not None:
+                    await embedded.aclose()
 
     async def _close_quietly(self, session_id: str) -> None:
         try:
-            await self.close_session_raw(session_id, timeout=_CLOSE_TIMEOUT_S)
-        except MxGatewayError as exc:
+            await self._close_session(session_id, timeout=_CLOSE_TIMEOUT_S)
+        except (MxGatewayError, grpc.aio.UsageError) as exc:
+            # Gone already, unreachable, or the channel closed under us: the
+            # gateway ends the session when its lease expires.
             _log.debug("closing session %s while closing the client: %s", session_id, exc)

@@ -178,7 +178,6 @@ class MxAccessError(MxGatewayCommandError):
 
 _GRPC_CLASSES: dict[grpc.StatusCode, type[MxGatewayError]] = {
     grpc.StatusCode.UNAVAILABLE: MxGatewayUnavailableError,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: MxGatewayUnavailableError,
     grpc.StatusCode.ABORTED: MxGatewayUnavailableError,
     grpc.StatusCode.DEADLINE_EXCEEDED: MxGatewayTimeoutError,
     grpc.StatusCode.CANCELLED: MxGatewayCancelledError,

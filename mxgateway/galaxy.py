@@ -47,6 +47,7 @@ from mxgateway.errors import (
     MxGatewayNotFoundError,
     map_rpc_error,
 )
+from mxgateway.events import _task_cancelling
 from mxgateway.galaxy_export import GalaxyFileWriter, to_dict
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
@@ -119,10 +120,16 @@ def _map_error(exc: grpc.aio.AioRpcError, method: str, secrets: tuple[str, ...])
         if found is not None:
             reason = found.group(1).lower()
             cls = MxGatewayStalePageTokenError if reason == "stale" else MxGatewayPageTokenError
-            return cls(error.message, reason=reason, **fields)
+            refined: MxGatewayError = cls(error.message, reason=reason, **fields)
+        else:
+            return error
     elif type(error) is MxGatewayNotFoundError:
-        return MxGatewayObjectNotFoundError(error.message, **fields)
-    return error
+        refined = MxGatewayObjectNotFoundError(error.message, **fields)
+    else:
+        return error
+    # map_rpc_error drops the raw gRPC error from the chain when its text holds a secret.
+    refined.__cause__ = error.__cause__
+    return refined
 
 
 # ---------------------------------------------------------------------- helpers
@@ -246,13 +253,6 @@ def _browse_request(
     return request
 
 
-def _task_is_cancelling() -> bool:
-    """Whether the current task is being cancelled (unknowable before Python 3.11: False)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return bool(cancelling()) if cancelling is not None else False
-
-
 # ---------------------------------------------------------------------- client
 
 
@@ -319,7 +319,12 @@ class GalaxyRepositoryClient:
             if channel is not None:
                 return cls(resolved, channel=channel)
             local, embedded = await open_endpoint(resolved)
-            client = cls(local)
+            try:
+                client = cls(local)
+            except BaseException:
+                if embedded is not None:
+                    await embedded.aclose()
+                raise
             client._embedded = embedded
             return client
 
@@ -360,11 +365,13 @@ class GalaxyRepositoryClient:
         self._closed = True
         for stream in list(self._streams):
             stream._finish()
-        if self._owns_channel:
-            await self._channel.close(None)
         embedded, self._embedded = self._embedded, None
-        if embedded is not None:
-            await embedded.aclose()
+        try:
+            if self._owns_channel:
+                await self._channel.close(None)
+        finally:
+            if embedded is not None:
+                await embedded.aclose()
 
     # ------------------------------------------------------------------ calls
 
@@ -386,7 +393,8 @@ class GalaxyRepositoryClient:
                     attempt += 1
                     await asyncio.sleep(0.05 * 2 ** (attempt - 1))
                     continue
-                raise _map_error(exc, method, self._secrets) from exc
+                error = _map_error(exc, method, self._secrets)
+                raise error from error.__cause__
 
     async def _discover_page(self, request: gr.DiscoverHierarchyRequest) -> gr.DiscoverHierarchyReply:
         reply: gr.DiscoverHierarchyReply = await self._unary(
@@ -978,7 +986,7 @@ class DeployEventStream:
         try:
             message = await call.read()
         except asyncio.CancelledError:
-            if self._closed and not _task_is_cancelling():
+            if self._closed and not _task_cancelling():
                 # Closed by aclose() or the client while this task waited: a normal end.
                 raise StopAsyncIteration from None
             self._finish()
@@ -987,7 +995,8 @@ class DeployEventStream:
             if self._closed and exc.code() is grpc.StatusCode.CANCELLED:
                 raise StopAsyncIteration from None
             self._finish()
-            raise _map_error(exc, "WatchDeployEvents", self._client._secrets) from exc
+            error = _map_error(exc, "WatchDeployEvents", self._client._secrets)
+            raise error from error.__cause__
         if message is grpc.aio.EOF:  # type: ignore[attr-defined]  # missing from grpc-stubs
             self._finish()
             raise StopAsyncIteration

@@ -52,8 +52,11 @@ class Client(Session):
         api_key: str | None = None,
         plaintext: bool | None = None,
         ca_file: str | Path | None = None,
+        client_cert_file: str | Path | None = None,
+        client_key_file: str | Path | None = None,
         server_name_override: str | None = None,
         default_timeout: float | None = None,
+        allow_insecure_api_key: bool | None = None,
         client_session_name: str = DEFAULT_SESSION_NAME,
         options: ClientOptions | None = None,
     ) -> None:
@@ -65,8 +68,11 @@ class Client(Session):
             api_key=api_key,
             plaintext=plaintext,
             ca_file=ca_file,
+            client_cert_file=client_cert_file,
+            client_key_file=client_key_file,
             server_name_override=server_name_override,
             default_timeout=default_timeout,
+            allow_insecure_api_key=allow_insecure_api_key,
         )
         self._secrets = (self._options.api_key,) if self._options.api_key else ()
         self._gateway: GatewayClient | None = None
@@ -162,14 +168,32 @@ class Client(Session):
         """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""
         if self._closed:
             return
-        gateway, galaxy = self._gateway, self._galaxy
-        self._gateway = self._galaxy = None
         try:
             if self._opened:
                 await super().close()
             else:
                 self._closed = True
                 self._cancel_streams()
+        finally:
+            await self._close_connections()
+
+    async def detach(self) -> None:
+        """Leave the session open on the gateway (for another client to attach to) and disconnect."""
+        if self._closed:
+            return
+        try:
+            if self._opened:
+                await super().detach()
+            else:
+                self._closed = True
+                self._cancel_streams()
+        finally:
+            await self._close_connections()
+
+    async def _close_connections(self) -> None:
+        gateway, galaxy = self._gateway, self._galaxy
+        self._gateway = self._galaxy = None
+        try:
             if galaxy is not None:
                 await galaxy.close()
         finally:

@@ -30,10 +30,6 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
-def _identity(value: T) -> T:
-    return value
-
-
 def _optional(value: T | None, convert: Callable[[T], U]) -> U | None:
     return None if value is None else convert(value)
 
@@ -50,7 +46,7 @@ class GatewayClient:
     """A connection to one MXAccess Gateway (the channel connects on first use).
 
     Build it with ``GatewayClient.connect(...)``, or directly from ``ClientOptions``
-    inside a running event loop. Pass ``channel`` to share an existing channel
+    on the facade's loop. Pass ``channel`` to share an existing channel
     (the client then leaves it open on ``close()``).
 
     Blocking facade of :class:`mxgateway.client.GatewayClient`.
@@ -76,7 +72,7 @@ class GatewayClient:
     def __init__(
         self, options: ClientOptions | None = None, *, channel: grpc.aio.Channel | None = None
     ) -> None:
-        self._async = _runtime.create(_a_mxgateway_client.GatewayClient, options, channel=channel)
+        self._async = _runtime.on_loop(_a_mxgateway_client.GatewayClient, options, channel=channel)
         _runtime.register_for_exit(self._async)
 
     @classmethod
@@ -95,7 +91,7 @@ class GatewayClient:
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
     ) -> GatewayClient:
-        """Connect to a gateway: ``await`` the result, or use it with ``async with``.
+        """Connect to a gateway: returns the connected client, also a context manager.
 
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``).
@@ -167,7 +163,9 @@ class GatewayClient:
 
     def attach_session(self, session_id: str, *, client_session_name: str = "") -> Session:
         """A ``Session`` for an existing session id (for example after reconnecting)."""
-        return Session._wrap(self._async.attach_session(session_id, client_session_name=client_session_name))
+        return Session._wrap(
+            _runtime.on_loop(self._async.attach_session, session_id, client_session_name=client_session_name)
+        )
 
     def close_session_raw(
         self, session_id: str, *, client_correlation_id: str = "", timeout: float | None = None
@@ -186,7 +184,9 @@ class GatewayClient:
     def stream_events_raw(self, session_id: str, *, after_worker_sequence: int = 0) -> RawEventStream:
         """StreamEvents: the generated ``MxEvent`` messages (the call starts on first use)."""
         return RawEventStream._wrap(
-            self._async.stream_events_raw(session_id, after_worker_sequence=after_worker_sequence)
+            _runtime.on_loop(
+                self._async.stream_events_raw, session_id, after_worker_sequence=after_worker_sequence
+            )
         )
 
     def close(self) -> None:
@@ -200,7 +200,7 @@ class GatewayClient:
 class Session:
     """An open gateway session. Obtain it with ``GatewayClient.open_session``.
 
-    ``async with session:`` closes it on exit; ``close()`` is idempotent and cancels
+    ``with session:`` closes it on exit; ``close()`` is idempotent and cancels
     the session's streams.
 
     Blocking facade of :class:`mxgateway.session.Session`.
@@ -519,7 +519,7 @@ class Session:
         ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
         retained events after N. No deadline applies to the stream.
         """
-        return EventStream._wrap(self._async.events(after_worker_sequence))
+        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
 
     def default_server_handle(self) -> int:
         """The server handle the tag conveniences use (registered on first use)."""
@@ -552,17 +552,17 @@ class Session:
         return _runtime.run(self._async.write_and_confirm(tag, value, user_id=user_id, timeout=timeout))
 
     def subscribe(self, tags: Sequence[str], *, supervisory: bool = False) -> Subscription:
-        """Data changes of ``tags`` only: use ``async with session.subscribe([...]) as sub``.
+        """Data changes of ``tags`` only: use ``with session.subscribe([...]) as sub``.
 
         Entering registers, adds and advises as needed; leaving unsubscribes.
         """
-        return Subscription._wrap(self._async.subscribe(tags, supervisory=supervisory))
+        return Subscription._wrap(_runtime.on_loop(self._async.subscribe, tags, supervisory=supervisory))
 
 
 class EventStream:
     """Typed events of one session, in ``worker_sequence`` order.
 
-    Iterate with ``async for``; use ``async with`` (or ``aclose()``) to cancel the
+    Iterate with ``for``; use ``with`` (or ``close()``) to cancel the
     stream deterministically when leaving early. When the connection drops the
     stream reopens itself after the last sequence it delivered (up to
     ``resume_attempts`` times in a row), so nothing is lost while the gateway
@@ -714,7 +714,7 @@ class RawEventStream:
 class Subscription:
     """Data changes of a set of tags, from ``Session.subscribe``.
 
-    ``async with`` subscribes on entry and unsubscribes on exit; ``async for``
+    ``with`` subscribes on entry and unsubscribes on exit; ``for``
     yields ``DataChange`` events (``tag`` set) of these tags only, starting with each
     tag's current value. ``latest`` holds the newest change per tag; ``missed``
     counts events lost to gaps in the session's sequence.
@@ -762,7 +762,7 @@ class Subscription:
         return self._async.missed
 
     def start(self) -> None:
-        """Subscribe now (``async with`` and the first ``async for`` step do it for you)."""
+        """Subscribe now (``with`` and the first ``for`` step do it for you)."""
         return _runtime.run(self._async.start())
 
     def close(self) -> None:
@@ -799,7 +799,7 @@ class GalaxyRepositoryClient:
     """The Galaxy Repository of one gateway: browse the deployed hierarchy, watch deploys.
 
     Build it with ``GalaxyRepositoryClient.connect(...)``, or directly from
-    ``ClientOptions`` inside a running event loop. Pass ``channel`` to share an
+    ``ClientOptions`` on the facade's loop. Pass ``channel`` to share an
     existing channel, e.g. ``GalaxyRepositoryClient(gateway.options,
     channel=gateway.channel)`` next to a ``GatewayClient`` (the channel is then
     left open on ``close()``).
@@ -824,8 +824,11 @@ class GalaxyRepositoryClient:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 
-    def __init__(self) -> None:
-        raise TypeError("GalaxyRepositoryClient objects come from the facade's factory methods")
+    def __init__(
+        self, options: ClientOptions | None = None, *, channel: grpc.aio.Channel | None = None
+    ) -> None:
+        self._async = _runtime.on_loop(_a_mxgateway_galaxy.GalaxyRepositoryClient, options, channel=channel)
+        _runtime.register_for_exit(self._async)
 
     @classmethod
     def connect(
@@ -843,7 +846,7 @@ class GalaxyRepositoryClient:
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
     ) -> GalaxyRepositoryClient:
-        """Connect to a gateway's Galaxy Repository: ``await`` the result, or ``async with`` it.
+        """Connect to a gateway's Galaxy Repository: returns the connected client, also a context manager.
 
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``channel``
@@ -939,7 +942,8 @@ class GalaxyRepositoryClient:
         ``historized_only``. ``page_size`` 0 is the gateway's default.
         """
         return HierarchyIterator._wrap(
-            self._async.iter_hierarchy(
+            _runtime.on_loop(
+                self._async.iter_hierarchy,
                 root_gobject_id=root_gobject_id,
                 root_tag_name=root_tag_name,
                 root_contained_path=root_contained_path,
@@ -1059,10 +1063,12 @@ class GalaxyRepositoryClient:
 
         Give ``last_seen_deploy_time`` (aware) to skip the bootstrap event when it
         is still the current deploy. The stream opens on first use; leave it with
-        ``async with`` or ``aclose()`` (breaking out of ``async for`` over an
+        ``with`` or ``close()`` (breaking out of ``for`` over an
         unreferenced stream, or cancelling the reading task, closes it too).
         """
-        return DeployEventStream._wrap(self._async.watch_deploy_events(last_seen_deploy_time))
+        return DeployEventStream._wrap(
+            _runtime.on_loop(self._async.watch_deploy_events, last_seen_deploy_time)
+        )
 
     def find_objects(self, glob: str, *, include_attributes: bool = True) -> list[gr.GalaxyObject]:
         """Objects whose tag name matches ``glob`` (``*``, ``?``; case-insensitive), parents first."""
@@ -1159,7 +1165,7 @@ class BrowseNode:
 
 
 class DeployEventStream:
-    """``DeployEvent`` messages of one WatchDeployEvents call, as they come (``async for``).
+    """``DeployEvent`` messages of one WatchDeployEvents call, as they come (``for``).
 
     The first event is the current state (unless suppressed by
     ``last_seen_deploy_time``), then one per deploy. ``sequence`` numbers deploy
@@ -1168,9 +1174,9 @@ class DeployEventStream:
     ``missed_events`` the total. ``last_seen_deploy_time`` is the value to
     resume from in a later ``watch_deploy_events()``.
 
-    The call starts on first use. ``aclose()``, ``async with``, cancelling the
+    The call starts on first use. ``close()``, ``with``, cancelling the
     reading task, closing the client, or dropping the stream (as breaking out of
-    ``async for client.watch_deploy_events()`` does) cancels it.
+    ``for client.watch_deploy_events()`` does) cancels it.
 
     Blocking facade of :class:`mxgateway.galaxy.DeployEventStream`.
     """
@@ -1247,7 +1253,7 @@ class DeployEventStream:
 
 
 class HierarchyIterator:
-    """The objects of a DiscoverHierarchy walk, page by page on demand (``async for``).
+    """The objects of a DiscoverHierarchy walk, page by page on demand (``for``).
 
     The next page is requested only once every object of the current one has
     been taken, and the current page is released first, so at most one page is
@@ -1326,7 +1332,7 @@ class Client:
     Nothing connects until the first call. Arguments left out come from the
     environment (``MXGATEWAY_ENDPOINT``, ``MXGATEWAY_API_KEY``); ``options`` gives
     the full ``ClientOptions``. ``endpoint="simulator"`` runs the embedded simulator.
-    ``close()`` (or leaving ``async with``) closes the session, the Galaxy client,
+    ``close()`` (or leaving ``with``) closes the session, the Galaxy client,
     the connection and any embedded simulator.
 
     Blocking facade of :class:`mxgateway.lazy_client.Client`.
@@ -1356,19 +1362,25 @@ class Client:
         api_key: str | None = None,
         plaintext: bool | None = None,
         ca_file: str | Path | None = None,
+        client_cert_file: str | Path | None = None,
+        client_key_file: str | Path | None = None,
         server_name_override: str | None = None,
         default_timeout: float | None = None,
+        allow_insecure_api_key: bool | None = None,
         client_session_name: str = DEFAULT_SESSION_NAME,
         options: ClientOptions | None = None,
     ) -> None:
-        self._async = _runtime.create(
+        self._async = _runtime.on_loop(
             _a_mxgateway_lazy_client.Client,
             endpoint,
             api_key=api_key,
             plaintext=plaintext,
             ca_file=ca_file,
+            client_cert_file=client_cert_file,
+            client_key_file=client_key_file,
             server_name_override=server_name_override,
             default_timeout=default_timeout,
+            allow_insecure_api_key=allow_insecure_api_key,
             client_session_name=client_session_name,
             options=options,
         )
@@ -1414,12 +1426,7 @@ class Client:
         _runtime.run(self._async.__aexit__(exc_type, exc, tb))
 
     def detach(self) -> None:
-        """Stop using the session here without closing it on the gateway; idempotent.
-
-        Its streams are cancelled and the client no longer closes it; the session
-        lives on (until closed, or its lease expires) for another client or process
-        to ``attach_session`` to.
-        """
+        """Leave the session open on the gateway (for another client to attach to) and disconnect."""
         return _runtime.run(self._async.detach())
 
     def close(self) -> None:
@@ -1668,7 +1675,7 @@ class Client:
         ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
         retained events after N.
         """
-        return EventStream._wrap(self._async.events(after_worker_sequence))
+        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
 
     def default_server_handle(self) -> int:
         """The server handle the tag conveniences use (registered on first use)."""
@@ -1701,11 +1708,11 @@ class Client:
         return _runtime.run(self._async.write_and_confirm(tag, value, user_id=user_id, timeout=timeout))
 
     def subscribe(self, tags: Sequence[str], *, supervisory: bool = False) -> Subscription:
-        """Data changes of ``tags`` only: use ``async with session.subscribe([...]) as sub``.
+        """Data changes of ``tags`` only: use ``with session.subscribe([...]) as sub``.
 
         Entering registers, adds and advises as needed; leaving unsubscribes.
         """
-        return Subscription._wrap(self._async.subscribe(tags, supervisory=supervisory))
+        return Subscription._wrap(_runtime.on_loop(self._async.subscribe, tags, supervisory=supervisory))
 
     def gateway(self) -> GatewayClient:
         """The connection to the gateway (connecting on first use)."""

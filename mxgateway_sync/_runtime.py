@@ -35,8 +35,8 @@ __all__ = [
     "SyncIterator",
     "call",
     "close_soon",
-    "create",
     "in_loop_thread",
+    "on_loop",
     "register_for_exit",
     "run",
     "shutdown",
@@ -221,13 +221,17 @@ def call(function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
     return _RUNTIME.run(invoke())
 
 
-def create(factory: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Build an object on the loop thread: grpc.aio objects bind to the loop they are made on."""
+def on_loop(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call a plain function on the loop thread and return its result.
 
-    async def build() -> T:
-        return factory(*args, **kwargs)
+    grpc.aio objects bind to the loop they are made on, and the async objects'
+    state belongs to that thread: constructors and plain methods run there too.
+    """
 
-    return _RUNTIME.run(build())
+    async def invoke() -> T:
+        return function(*args, **kwargs)
+
+    return _RUNTIME.run(invoke())
 
 
 def close_soon(obj: object) -> None:

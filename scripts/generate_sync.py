@@ -39,7 +39,7 @@ OUTPUT = ROOT / "mxgateway_sync" / "_facade.py"
 
 #: Classes users build themselves; the others come from factory methods and
 #: their facade refuses direct construction.
-CONSTRUCTIBLE = {"Client", "GatewayClient"}
+CONSTRUCTIBLE = {"Client", "GatewayClient", "GalaxyRepositoryClient"}
 
 #: Connections: closed at interpreter exit if the script left them open.
 CLOSED_AT_EXIT = {"Client", "GatewayClient", "GalaxyRepositoryClient"}
@@ -266,6 +266,7 @@ class _Emitter:
         doc = ast.get_docstring(member.node)
         if not doc:
             return []
+        doc = _sync_doc(doc)
         body = textwrap.indent(doc, indent).strip()
         return [f'{indent}"""{body}\n{indent}"""' if "\n" in doc else f'{indent}"""{doc}"""']
 
@@ -277,7 +278,7 @@ class _Emitter:
         out.append("")
         out.append("")
         out.append(f"class {info.name}:")
-        doc = textwrap.indent(info.doc, "    ").strip()
+        doc = textwrap.indent(_sync_doc(info.doc), "    ").strip()
         out.append(
             f'    """{doc}\n\n    Blocking facade of :class:`{info.module.__name__}.{info.name}`.\n    """'
         )
@@ -348,7 +349,9 @@ class _Emitter:
         if name == "__init__":
             out.append(f"    def __init__({params}) -> None:")
             out.extend(self._doc(member, "        "))
-            out.append(f"        self._async = _runtime.create({async_ref}, {call_args})".replace(", )", ")"))
+            out.append(
+                f"        self._async = _runtime.on_loop({async_ref}, {call_args})".replace(", )", ")")
+            )
             if info.name in CLOSED_AT_EXIT:
                 out.append("        _runtime.register_for_exit(self._async)")
             return
@@ -382,7 +385,9 @@ class _Emitter:
         if member.kind == "async":
             out.append(f"        return {wrap(f'_runtime.run({target}.{name}({call_args}))')}")
         else:
-            out.append(f"        return {wrap(f'{target}.{name}({call_args})')}")
+            # Plain methods too run on the loop thread: they touch state the loop owns.
+            args = f"{target}.{name}, {call_args}" if call_args else f"{target}.{name}"
+            out.append(f"        return {wrap(f'_runtime.on_loop({args})')}")
 
     def _is_awaitable_factory(self, info: _ClassInfo, member: _Member) -> bool:
         fn = getattr(info.cls, member.name)
@@ -435,11 +440,36 @@ class _Emitter:
             f"from {module} import {', '.join(sorted(names))}"
             for module, names in sorted(self.from_imports.items())
         ]
+        helpers = _used_helpers(helpers, "\n".join(self.lines))
         code = "\n".join(helpers) + "\n".join(self.lines)
         import_lines = [line for line in (_prune(line, code) for line in import_lines) if line]
         names = ", ".join(f'"{i.name}"' for i in self.infos)
         body = "\n".join(import_lines) + "\n" + "\n".join(helpers) + "\n" + "\n".join(self.lines) + "\n"
         return _format(HEADER + body + f"\n\n__all__ = [{names}]\n")
+
+
+#: How the async docstrings' words read on the blocking side, applied in order.
+_DOC_REWRITES: list[tuple[str, str]] = [
+    (
+        "``await`` the result, or use it with ``async with``",
+        "returns the connected client, also a context manager",
+    ),
+    ("``await`` the result, or ``async with`` it", "returns the connected client, also a context manager"),
+    ("inside a running event loop", "on the facade's loop"),
+    ("``async with``", "``with``"),
+    ("``async for``", "``for``"),
+    ("async with ", "with "),
+    ("async for ", "for "),
+    ("``aclose()``", "``close()``"),
+    ("``await`` ", ""),
+    ("await ", ""),
+]
+
+
+def _sync_doc(text: str) -> str:
+    for old, new in _DOC_REWRITES:
+        text = text.replace(old, new)
+    return text
 
 
 @functools.cache
@@ -458,6 +488,16 @@ def _module_imports(module: types.ModuleType) -> dict[str, str | tuple[str, str]
                 else:
                     table[alias.name.split(".")[0]] = f"import {alias.name}"
     return table
+
+
+def _used_helpers(helpers: list[str], code: str) -> list[str]:
+    """Drop the helper functions the generated classes never use."""
+    kept = []
+    for part in re.split(r"\n(?=(?:async )?def )", "\n".join(helpers)):
+        found = re.match(r"(?:async )?def (\w+)", part)
+        if found is None or re.search(rf"\b{found.group(1)}\b", code):
+            kept.append(part)
+    return "\n".join(kept).split("\n")
 
 
 def _prune(line: str, code: str) -> str:

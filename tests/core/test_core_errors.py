@@ -15,7 +15,8 @@ from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
 GRPC_CASES: list[tuple[grpc.StatusCode, type[e.MxGatewayError]]] = [
     (grpc.StatusCode.UNAVAILABLE, e.MxGatewayUnavailableError),
-    (grpc.StatusCode.RESOURCE_EXHAUSTED, e.MxGatewayUnavailableError),
+    # Also what grpc raises for a reply over max_receive_message_bytes: retrying cannot help.
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, e.MxGatewayError),
     (grpc.StatusCode.ABORTED, e.MxGatewayUnavailableError),
     (grpc.StatusCode.DEADLINE_EXCEEDED, e.MxGatewayTimeoutError),
     (grpc.StatusCode.CANCELLED, e.MxGatewayCancelledError),
