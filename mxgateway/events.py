@@ -281,6 +281,7 @@ class _StreamBase:
         self._secrets = secrets
         self._on_close = on_close
         self._call: StreamCall | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
     @property
@@ -290,8 +291,15 @@ class _StreamBase:
 
     async def _open(self) -> StreamCall:
         if self._call is None:
+            self._loop = asyncio.get_running_loop()
             opened = self._opener(self._after)
-            self._call = await opened if inspect.isawaitable(opened) else opened
+            call = await opened if inspect.isawaitable(opened) else opened
+            if self._closed:
+                # Closed while an async opener ran (a lazily opening session): the
+                # call must not outlive the stream; reading it now ends the stream.
+                call.cancel()
+                return call
+            self._call = call
         return self._call
 
     async def wait_connected(self, timeout: float = 2.0) -> None:
@@ -335,10 +343,20 @@ class _StreamBase:
 
     def __del__(self) -> None:
         # ``break`` out of ``async for`` never calls aclose(): cancel the call when
-        # the stream is dropped, or it would run on in the channel.
+        # the stream is dropped, or it would run on in the channel. The collector
+        # may run on any thread; the call belongs to its loop.
         call = getattr(self, "_call", None)
-        if call is not None and not call.done():
+        if call is None or call.done():
+            return
+        loop: asyncio.AbstractEventLoop | None = getattr(self, "_loop", None)
+        try:
+            on_own_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_own_loop = False
+        if on_own_loop or loop is None:
             call.cancel()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(call.cancel)
 
     def _cancel(self) -> None:
         """Cancel at once, from the event loop's thread (the session's and client's close)."""
