@@ -207,10 +207,24 @@ _SCOPE_PATTERN = re.compile(r"(?<![\w:])(" + "|".join(re.escape(s) for s in KNOW
 _TLS_HINTS = ("ssl", "tls", "handshake", "certificate")
 
 
-def _redact(text: str, secrets: Iterable[str | None]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
+REDACTED = "<redacted>"
+
+#: Secrets at least this long are removed wherever they appear; shorter ones only
+#: as whole words, so that a short password does not turn every "a" of a message
+#: into a marker (which would garble it and hint at the password).
+_SUBSTRING_REDACTION_MIN = 8
+
+
+def redact(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret replaced by ``<redacted>`` (longest first, never inside a marker)."""
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        if secret not in text:
+            continue
+        if len(secret) >= _SUBSTRING_REDACTION_MIN:
+            pattern = re.escape(secret)
+        else:
+            pattern = rf"(?<![\w-]){re.escape(secret)}(?![\w-])"
+        text = REDACTED.join(re.sub(pattern, REDACTED, part) for part in text.split(REDACTED))
     return text
 
 
@@ -244,7 +258,7 @@ def _map_rpc_error(
     code_fn = getattr(exc, "code", None)
     details_fn = getattr(exc, "details", None)
     code: grpc.StatusCode = code_fn() if callable(code_fn) else grpc.StatusCode.UNKNOWN
-    details = _redact(str(details_fn() or "") if callable(details_fn) else "", secrets)
+    details = redact(str(details_fn() or "") if callable(details_fn) else "", secrets)
     name = _short_method(method)
     cls = _GRPC_CLASSES.get(code, MxGatewayError)
     if cls is MxGatewayNotFoundError and name in _SESSION_RPCS:

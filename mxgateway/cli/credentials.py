@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 DEFAULT_API_KEY_ENV = "MXGATEWAY_API_KEY"
-_REDACTED = "<redacted>"
 
 
 class SecretSourceError(ValueError):
@@ -47,10 +46,10 @@ class Redactor:
             self._secrets.add(secret)
 
     def redact(self, text: str) -> str:
-        """``text`` without any registered secret (longest first, so overlaps vanish too)."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, _REDACTED)
-        return text
+        """``text`` without any registered secret (the core's rules: see ``mxgateway.errors.redact``)."""
+        from mxgateway.errors import redact  # lazily: keeps grpc off the CLI's start-up path
+
+        return redact(text, self._secrets)
 
     def clear(self) -> None:
         """Forget every secret (for tests running many commands in one process)."""

@@ -175,10 +175,10 @@ def test_every_secret_read_is_redacted() -> None:
 
 def test_redactor_hides_overlapping_secrets_entirely() -> None:
     redactor = Redactor()
-    redactor.register("abc")
-    redactor.register("abcdef")
-    assert redactor.redact("xabcdefx abc") == "x<redacted>x <redacted>"
-    assert "abc" not in repr(redactor)
+    redactor.register("mxgw_k1_secret")
+    redactor.register("mxgw_k1_secret_longer")
+    assert redactor.redact("xmxgw_k1_secret_longerx mxgw_k1_secret") == "x<redacted>x <redacted>"
+    assert "mxgw_k1" not in repr(redactor)
 
 
 # ------------------------------------------------------------------ batch lines

@@ -175,3 +175,14 @@ def test_mxaccess_failures_are_detected(reply: pb.MxCommandReply) -> None:
         assert failed.readable in str(err)
     if reply.hresult:
         assert "0x80004005" in str(err)
+
+
+def test_redact_removes_long_secrets_everywhere_and_short_ones_as_words() -> None:
+    key = "mxgw_k1_s3cr3tvalue"
+    assert e.redact(f"bad key {key}; again:{key}!", [key]) == "bad key <redacted>; again:<redacted>!"
+    # A short secret would otherwise garble the text and hint at itself.
+    assert e.redact("failed: a password", ["a"]) == "failed: <redacted> password"
+    assert e.redact("invalid password", ["a"]) == "invalid password"
+    # Never inside a marker already written, whatever the secrets are.
+    assert e.redact(f"{key} and red", [key, "red"]) == "<redacted> and <redacted>"
+    assert e.redact("nothing secret", [None, ""]) == "nothing secret"
