@@ -44,7 +44,9 @@ class ClientOptions:
     no key); an empty string means "no key" without looking at the environment.
     The key travels as ``authorization: Bearer <key>`` and never appears in a repr.
 
-    Transport: ``plaintext=True`` for an unencrypted channel, else TLS verified
+    Transport: ``plaintext`` None (the default) means plaintext for a loopback
+    endpoint without TLS settings and TLS otherwise; ``plaintext=True`` forces an
+    unencrypted channel, ``False`` forces TLS verified
     against the system roots or ``ca_file``, with an optional client certificate
     (``client_cert_file`` and ``client_key_file``) and ``server_name_override``
     (the name the server certificate is checked against). A key is never sent in
@@ -60,7 +62,7 @@ class ClientOptions:
 
     endpoint: str = ""
     api_key: str | None = field(default=None, repr=False)
-    plaintext: bool = False
+    plaintext: bool | None = None
     ca_file: str | Path | None = None
     client_cert_file: str | Path | None = None
     client_key_file: str | Path | None = None
@@ -85,6 +87,13 @@ class ClientOptions:
             raise ValueError("api_key must not contain line breaks")
         if (self.client_cert_file is None) != (self.client_key_file is None):
             raise ValueError("client_cert_file and client_key_file go together")
+        if self.plaintext is None:
+            # Loopback needs no TLS (a local gateway or the simulator); anything else,
+            # or any TLS setting given, gets TLS.
+            wants_tls = (
+                self.ca_file is not None or self.client_cert_file is not None or self.server_name_override
+            )
+            object.__setattr__(self, "plaintext", not wants_tls and is_loopback_endpoint(self.endpoint))
         if self.plaintext and (
             self.ca_file is not None or self.client_cert_file is not None or self.server_name_override
         ):

@@ -103,18 +103,14 @@ class CommonOptions:
 
         Raises ``ValueError`` when the flags contradict each other.
         """
-        from mxgateway.options import ClientOptions, is_loopback_endpoint
+        from mxgateway.options import ClientOptions
 
-        target = endpoint or self.resolved_endpoint
-        plaintext = self.plaintext
-        if plaintext is None:
-            wants_tls = self.ca_file is not None or self.server_name_override is not None
-            plaintext = not wants_tls and (self.simulator or is_loopback_endpoint(target))
         options = ClientOptions(
-            endpoint=target,
+            endpoint=endpoint or self.resolved_endpoint,
             # "" means "no key" to ClientOptions: the CLI has resolved the environment itself.
             api_key=self.api_key or "",
-            plaintext=plaintext,
+            # None: the core's rule, plaintext on loopback without TLS settings.
+            plaintext=self.plaintext,
             ca_file=self.ca_file,
             server_name_override=self.server_name_override,
             default_timeout=self.timeout if self.timeout is not None else 30.0,

@@ -111,3 +111,12 @@ def test_channel_arguments() -> None:
     assert args["grpc.enable_retries"] == 0
     assert args["grpc.primary_user_agent"].startswith("mxgateway-python/")
     assert "grpc.keepalive_time_ms" not in dict(channel_arguments(ClientOptions(endpoint="gw:1")))
+
+
+def test_plaintext_by_default_only_for_loopback_without_tls_settings() -> None:
+    assert ClientOptions(endpoint="127.0.0.1:5000").plaintext is True
+    assert ClientOptions(endpoint="localhost:5000").plaintext is True
+    assert ClientOptions(endpoint="gateway.plant.local:5001").plaintext is False
+    assert ClientOptions(endpoint="localhost:5000", ca_file="plant-ca.pem").plaintext is False
+    assert ClientOptions(endpoint="127.0.0.1:5000", plaintext=False).plaintext is False
+    assert ClientOptions(endpoint="10.0.0.5:5000", plaintext=True, allow_insecure_api_key=True).plaintext
