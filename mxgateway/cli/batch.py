@@ -7,8 +7,10 @@ the batch through a pipe knows when a result is complete. A failing line prints
 its JSON error object (``{"error": {...}}``) as the result and the loop goes on.
 
 Every line shares the batch's connections: the gateway client, the embedded
-simulator of ``--simulator`` and so the sessions opened on it. The batch's own
-connection options are the defaults of every line.
+simulator of ``--simulator`` and so the sessions opened on it. An ``open-session``
+line makes its session the default of the following lines (over
+``MXGATEWAY_SESSION_ID``; ``--session-id`` still wins), until it is closed. The
+batch's own connection options are the defaults of every line.
 """
 
 from __future__ import annotations
@@ -109,8 +111,8 @@ def batch(ctx: typer.Context, common: CommonOptions) -> None:
 
     A failing line prints a JSON error object and the batch goes on; the exit
     code is that of the last failing line (0 when all succeeded). The batch's
-    options are the defaults of every line, and the lines share one connection,
-    so a session opened on an embedded simulator (--simulator) serves later lines.
+    options are the defaults of every line, and the lines share one connection;
+    an open-session line makes its session the default of the following lines.
     """
     root = ctx.find_root().command
 
@@ -120,8 +122,8 @@ def batch(ctx: typer.Context, common: CommonOptions) -> None:
         try:
             result = root.main(args=argv, prog_name="mxgw-py", standalone_mode=False)
         except ClickException as exc:
-            emit(error_object(CliUsageError(exc.format_message())), as_json=True)
-            return int(ExitCode.USAGE)
+            emit(error_object(exc), as_json=True)
+            return int(ExitCode.USAGE if exc.exit_code == ExitCode.USAGE else ExitCode.ERROR)
         except typer.Abort:
             emit(error_object(KeyboardInterrupt()), as_json=True)
             return int(ExitCode.INTERRUPTED)

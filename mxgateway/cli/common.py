@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
+from typer._click.exceptions import ClickException, UsageError
 
 from mxgateway.cli.credentials import DEFAULT_API_KEY_ENV, REDACTOR, SecretSourceError, read_api_key
 from mxgateway.cli.exit_codes import ExitCode
@@ -43,9 +44,13 @@ __all__ = [
     "emit",
     "error_object",
     "exit_code_for",
+    "forget_session",
     "gateway_command",
     "guarded",
+    "in_batch",
     "output_command",
+    "remember_session",
+    "session_id_for",
     "shared_connections",
 ]
 
@@ -63,6 +68,17 @@ _JSON_MODE: ContextVar[bool] = ContextVar("mxgw_py_json", default=False)
 _IN_BATCH: ContextVar[bool] = ContextVar("mxgw_py_batch", default=False)
 #: The options given to ``batch`` itself: the defaults of each of its lines.
 _BATCH_DEFAULTS: ContextVar[CommonOptions | None] = ContextVar("mxgw_py_batch_defaults", default=None)
+
+
+@dataclass
+class _BatchSession:
+    session_id: str = ""
+
+
+#: Inside ``batch``: the session its last ``open-session`` line opened.
+_BATCH_SESSION: ContextVar[_BatchSession | None] = ContextVar("mxgw_py_batch_session", default=None)
+#: Where the running command's session id came from when not from --session-id.
+_SESSION_ORIGIN: ContextVar[str | None] = ContextVar("mxgw_py_session_origin", default=None)
 
 
 class CliUsageError(ValueError):
@@ -86,6 +102,7 @@ class CommonOptions:
     timeout: float | None = None
     json: bool = False
     simulator: bool = False
+    allow_insecure_api_key: bool = False
 
     @property
     def resolved_endpoint(self) -> str:
@@ -98,34 +115,55 @@ class CommonOptions:
 
         return os.environ.get(ENV_ENDPOINT) or DEFAULT_ENDPOINT
 
+    @property
+    def embedded(self) -> tuple[str, str] | None:
+        """``(name, argument)`` when the endpoint names an embedded gateway (``simulator``), else None."""
+        if self.simulator:
+            return SIMULATOR_ENDPOINT, ""
+        from mxgateway.endpoints import embedded_gateway_name
+
+        return embedded_gateway_name(self.resolved_endpoint)
+
     def client_options(self, endpoint: str | None = None) -> ClientOptions:
         """The core's ``ClientOptions`` (``endpoint`` replaces the resolved one, e.g. an embedded gateway's).
 
-        Raises ``ValueError`` when the flags contradict each other.
+        Raises ``CliUsageError`` when the flags contradict each other.
         """
-        from mxgateway.options import ClientOptions
+        from mxgateway.options import ClientOptions, endpoint_host
 
-        options = ClientOptions(
-            endpoint=endpoint or self.resolved_endpoint,
-            # "" means "no key" to ClientOptions: the CLI has resolved the environment itself.
-            api_key=self.api_key or "",
-            # None: the core's rule, plaintext on loopback without TLS settings.
-            plaintext=self.plaintext,
-            ca_file=self.ca_file,
-            server_name_override=self.server_name_override,
-            default_timeout=self.timeout if self.timeout is not None else 30.0,
-        )
-        options.check_key_transport()
+        target = endpoint or self.resolved_endpoint
+        try:
+            options = ClientOptions(
+                endpoint=target,
+                # "" means "no key" to ClientOptions: the CLI has resolved the environment itself.
+                api_key=self.api_key or "",
+                # None: the core's rule, plaintext on loopback without TLS settings.
+                plaintext=self.plaintext,
+                ca_file=self.ca_file,
+                server_name_override=self.server_name_override,
+                default_timeout=self.timeout if self.timeout is not None else 30.0,
+                allow_insecure_api_key=self.allow_insecure_api_key,
+            )
+        except ValueError as exc:
+            raise CliUsageError(str(exc)) from None
+        try:
+            options.check_key_transport()
+        except ValueError:
+            # The core's message names its Python keyword; a shell user needs the flag.
+            raise CliUsageError(
+                f"refusing to send the API key in plaintext to {endpoint_host(target)!r}: "
+                "use TLS (drop --plaintext), or pass --allow-insecure-api-key"
+            ) from None
         return options
 
 
 # ---------------------------------------------------------------------------- options
 
+# No envvar= here: resolved_endpoint reads MXGATEWAY_ENDPOINT, so that inside a
+# batch the batch's own --endpoint beats the environment for every line.
 _ENDPOINT_OPT = typer.Option(
     "--endpoint",
-    envvar=ENV_ENDPOINT,
-    help="Gateway address host:port [env MXGATEWAY_ENDPOINT; default localhost:5000].",
-    show_envvar=False,
+    help="Gateway address host:port, or simulator [env MXGATEWAY_ENDPOINT; default localhost:5000].",
 )
 _API_KEY_OPT = typer.Option(
     "--api-key",
@@ -147,7 +185,12 @@ _SERVER_NAME_OPT = typer.Option(
 _TIMEOUT_OPT = typer.Option("--timeout", min=0.001, help="Deadline of each call, in seconds [default 30].")
 _JSON_OPT = typer.Option("--json", help="Machine output: deterministic JSON, one document per line.")
 _SIMULATOR_OPT = typer.Option(
-    "--simulator", help="Run against an embedded simulator started in this process."
+    "--simulator",
+    help="Run against an embedded simulator started in this process (as --endpoint simulator).",
+)
+_INSECURE_KEY_OPT = typer.Option(
+    "--allow-insecure-api-key",
+    help="Send the API key even over plaintext to a host other than loopback (anyone on the path can read it).",
 )
 
 _GATEWAY_PARAMS: list[tuple[str, Any, Any]] = [
@@ -162,6 +205,7 @@ _GATEWAY_PARAMS: list[tuple[str, Any, Any]] = [
     ("timeout", Annotated[float | None, _TIMEOUT_OPT], None),
     ("json", Annotated[bool, _JSON_OPT], False),
     ("simulator", Annotated[bool, _SIMULATOR_OPT], False),
+    ("allow_insecure_api_key", Annotated[bool, _INSECURE_KEY_OPT], False),
 ]
 _OUTPUT_PARAMS: list[tuple[str, Any, Any]] = [("json", Annotated[bool, _JSON_OPT], False)]
 _PREFIX = "mxgw_"
@@ -187,6 +231,7 @@ def build_common_options(values: dict[str, Any]) -> CommonOptions:
         timeout=values.get("timeout"),
         json=bool(values.get("json")),
         simulator=bool(values.get("simulator")),
+        allow_insecure_api_key=bool(values.get("allow_insecure_api_key")),
     )
     return options if base is None else _merge(base, options)
 
@@ -202,6 +247,7 @@ def _merge(base: CommonOptions, line: CommonOptions) -> CommonOptions:
         timeout=line.timeout if line.timeout is not None else base.timeout,
         json=line.json or base.json,
         simulator=line.simulator or (base.simulator and not line.endpoint),
+        allow_insecure_api_key=line.allow_insecure_api_key or base.allow_insecure_api_key,
     )
 
 
@@ -226,6 +272,7 @@ def _decorate(fn: F, extra: list[tuple[str, Any, Any]], *, connects: bool) -> F:
         values = {name: kwargs.pop(_PREFIX + name) for name, _, _ in extra}
         base = _BATCH_DEFAULTS.get()
         json_token = _JSON_MODE.set(bool(values.get("json")) or (base is not None and base.json))
+        origin_token = _SESSION_ORIGIN.set(None)
         try:
             with guarded():
                 common = (
@@ -233,6 +280,7 @@ def _decorate(fn: F, extra: list[tuple[str, Any, Any]], *, connects: bool) -> F:
                 )
                 return fn(common=common, **kwargs)
         finally:
+            _SESSION_ORIGIN.reset(origin_token)
             _JSON_MODE.reset(json_token)
 
     del wrapper.__wrapped__  # Typer must see the new signature, not fn's
@@ -281,36 +329,75 @@ _GATEWAY_CODES: tuple[tuple[str, ExitCode], ...] = (
     ("MxGatewayInvalidRequestError", ExitCode.INVALID_REQUEST),
 )
 
+#: Core modules whose ValueError/TypeError are documented argument checks (option
+#: validation, value conversion): raised there, they mean the input does not fit.
+#: The same exceptions from anywhere else are bugs, not usage errors.
+_ARGUMENT_CHECKS = frozenset({"mxgateway.options", "mxgateway.values"})
+
+
+def _raised_in(exc: BaseException) -> str:
+    """The module of the innermost Python frame ``exc`` passed through."""
+    tb = exc.__traceback__
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", ""))
+
+
+def _gateway_error(exc: BaseException) -> bool:
+    # By name: the SDK's errors exist only once mxgateway.errors was imported,
+    # and importing it here would pull grpc into every start.
+    errors = sys.modules.get("mxgateway.errors")
+    return errors is not None and isinstance(exc, errors.MxGatewayError)
+
 
 def exit_code_for(exc: BaseException) -> ExitCode:
     """The exit code that reports ``exc``."""
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
-    if isinstance(exc, (CliUsageError, SecretSourceError, ValueParseError)):
+    if isinstance(exc, (CliUsageError, SecretSourceError, ValueParseError, UsageError)):
         return ExitCode.USAGE
-    # An SDK error can only exist once mxgateway.errors was imported; the check
-    # by name keeps grpc out of processes that never touched the gateway.
-    if "mxgateway.errors" in sys.modules:
+    if _gateway_error(exc):
         from mxgateway import errors
 
         for name, code in _GATEWAY_CODES:
             if isinstance(exc, getattr(errors, name)):
                 return code
-        if isinstance(exc, errors.MxGatewayError):
-            return ExitCode.ERROR
+        return ExitCode.ERROR
     if isinstance(exc, TimeoutError):
         return ExitCode.TIMEOUT
-    if isinstance(exc, (ValueError, TypeError)):
-        # The core's value conversion and option checks: the input does not fit.
+    if isinstance(exc, (ValueError, TypeError)) and _raised_in(exc) in _ARGUMENT_CHECKS:
         return ExitCode.USAGE
     return ExitCode.ERROR
+
+
+def _expected(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure the CLI anticipates (else it is reported as unexpected)."""
+    return exit_code_for(exc) is not ExitCode.ERROR or isinstance(exc, ClickException) or _gateway_error(exc)
+
+
+def _session_note(exc: BaseException) -> str:
+    origin = _SESSION_ORIGIN.get()
+    errors = sys.modules.get("mxgateway.errors")
+    if origin is None or errors is None or not isinstance(exc, errors.MxGatewaySessionNotFoundError):
+        return ""
+    if origin == ENV_SESSION_ID:
+        return (
+            f" (the session id came from {ENV_SESSION_ID}: that session was closed or has expired;"
+            f" open a new one, or unset {ENV_SESSION_ID})"
+        )
+    return f" (the session id came from {origin})"
 
 
 def _message(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
-    text = str(exc) or type(exc).__name__
-    return REDACTOR.redact(text)
+    text = exc.format_message() if isinstance(exc, ClickException) else (str(exc) or type(exc).__name__)
+    if not _expected(exc):
+        # One line even for a multi-line message; MXGW_PY_DEBUG=1 adds the traceback.
+        text = f"unexpected {type(exc).__name__}: {' '.join(text.split())}"
+    return REDACTOR.redact(text + _session_note(exc))
 
 
 def error_object(exc: BaseException) -> dict[str, Any]:
@@ -331,12 +418,17 @@ def error_object(exc: BaseException) -> dict[str, Any]:
     return {"error": body}
 
 
-def report_error(exc: BaseException) -> ExitCode:
+def in_batch() -> bool:
+    """Whether ``batch`` is running (its lines report errors as JSON records on stdout)."""
+    return _IN_BATCH.get()
+
+
+def report_error(exc: BaseException, *, as_json: bool | None = None) -> ExitCode:
     """Print ``exc`` the way the current mode wants it; return its exit code."""
     code = exit_code_for(exc)
     if _IN_BATCH.get():
         emit(error_object(exc), as_json=True)
-    elif _JSON_MODE.get():
+    elif _JSON_MODE.get() if as_json is None else as_json:
         sys.stderr.write(dumps(error_object(exc)) + "\n")
     else:
         sys.stderr.write(f"mxgw-py: error: {_message(exc)}\n")
@@ -350,17 +442,60 @@ def report_error(exc: BaseException) -> ExitCode:
 
 @contextlib.contextmanager
 def guarded() -> Iterator[None]:
-    """Turn any failure inside into its exit code (``typer.Exit``) after reporting it once."""
+    """Turn any failure inside into its exit code (``typer.Exit``) after reporting it once.
+
+    A closed stdout (``| head -1``) is left to the command line's own handler,
+    which ends every command quietly with exit code 1.
+    """
     try:
         yield
     except typer.Exit:
         raise
     except KeyboardInterrupt as exc:
         raise typer.Exit(report_error(exc)) from None
+    except BrokenPipeError:
+        raise
     except Exception as exc:
         if type(exc).__module__.startswith(("click", "typer")):
             raise
         raise typer.Exit(report_error(exc)) from None
+
+
+# ---------------------------------------------------------------------------- sessions
+
+
+def session_id_for(flag: str) -> str:
+    """The session a command works on ("" for none).
+
+    ``--session-id`` first; inside a batch, then the session its last
+    ``open-session`` line opened; then ``MXGATEWAY_SESSION_ID``.
+    """
+    if flag:
+        return flag
+    batch = _BATCH_SESSION.get()
+    if batch is not None and batch.session_id:
+        _SESSION_ORIGIN.set("the batch's open-session line")
+        return batch.session_id
+    from_env = os.environ.get(ENV_SESSION_ID, "")
+    if from_env:
+        _SESSION_ORIGIN.set(ENV_SESSION_ID)
+    return from_env
+
+
+def remember_session(session_id: str) -> bool:
+    """Make ``session_id`` the default of the batch's following lines; False outside a batch."""
+    batch = _BATCH_SESSION.get()
+    if batch is None:
+        return False
+    batch.session_id = session_id
+    return True
+
+
+def forget_session(session_id: str) -> None:
+    """A closed session is no longer the batch's default."""
+    batch = _BATCH_SESSION.get()
+    if batch is not None and batch.session_id == session_id:
+        batch.session_id = ""
 
 
 # ---------------------------------------------------------------------------- connections
@@ -384,23 +519,28 @@ class Connections:
         self._gateways: dict[tuple[Any, ...], Any] = {}
         self._galaxies: dict[tuple[Any, ...], Any] = {}
         self._attached: list[Any] = []
-        self._embedded: Any = None
+        self._embedded: dict[tuple[str, str], Any] = {}
 
     @staticmethod
     def _key(common: CommonOptions) -> tuple[Any, ...]:
-        values = dataclasses.astuple(common)
-        return values[:-2] + values[-1:]  # --json does not change the connection
+        # --json does not change the connection.
+        return dataclasses.astuple(dataclasses.replace(common, json=False))
 
     def _options(self, common: CommonOptions) -> ClientOptions:
-        if not common.simulator:
+        named = common.embedded
+        if named is None:
             return common.client_options()
-        if self._embedded is None:
+        embedded = self._embedded.get(named)
+        if embedded is None:
             from mxgateway.endpoints import start_embedded_gateway
             from mxgateway_sync import _runtime
 
+            # Started here rather than by each client's connect, so that the
+            # gateway and Galaxy clients (and batch lines) share one simulator.
             # On the facade's loop, like every channel of the facade.
-            self._embedded = _runtime.call(start_embedded_gateway, SIMULATOR_ENDPOINT)
-        return common.client_options(self._embedded.endpoint)
+            embedded = _runtime.call(start_embedded_gateway, *named)
+            self._embedded[named] = embedded
+        return common.client_options(embedded.endpoint)
 
     def gateway(self, common: CommonOptions) -> Any:
         """A connected ``mxgateway_sync.GatewayClient``."""
@@ -439,12 +579,14 @@ class Connections:
         for client in clients:
             with contextlib.suppress(Exception):
                 client.close()
-        embedded, self._embedded = self._embedded, None
-        if embedded is not None:
+        embedded = list(self._embedded.values())
+        self._embedded.clear()
+        if embedded:
             from mxgateway_sync import _runtime
 
-            with contextlib.suppress(Exception):
-                _runtime.run(embedded.aclose())
+            for gateway in embedded:
+                with contextlib.suppress(Exception):
+                    _runtime.run(gateway.aclose())
 
 
 _SHARED: ContextVar[Connections | None] = ContextVar("mxgw_py_connections", default=None)
@@ -476,9 +618,11 @@ def batch_scope(defaults: CommonOptions | None = None) -> Iterator[Connections]:
     token = _SHARED.set(connections)
     batch_token = _IN_BATCH.set(True)
     defaults_token = _BATCH_DEFAULTS.set(defaults)
+    session_token = _BATCH_SESSION.set(_BatchSession())
     try:
         yield connections
     finally:
+        _BATCH_SESSION.reset(session_token)
         _BATCH_DEFAULTS.reset(defaults_token)
         _IN_BATCH.reset(batch_token)
         _SHARED.reset(token)

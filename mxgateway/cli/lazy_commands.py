@@ -10,10 +10,12 @@ them in step.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import typer
 import typer.main
+from typer._click.exceptions import ClickException
 from typer.core import TyperGroup
 
 __all__ = ["LAZY_COMMANDS", "LazyCommandGroup", "load_command"]
@@ -92,6 +94,25 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: ``ctx.meta`` key: the command line asked for JSON, so usage errors are JSON too.
+_JSON_ERRORS = "mxgw_py.json_errors"
+
+
+def _wants_json(args: list[str]) -> bool:
+    own = args[: args.index("--")] if "--" in args else args
+    if "--json" in own:
+        return True
+    # Inside a batch (common is loaded then), every line reports errors as JSON records.
+    common = sys.modules.get("mxgateway.cli.common")
+    return common is not None and bool(common.in_batch())
+
+
+def _report_json(exc: ClickException) -> int:
+    from mxgateway.cli.common import report_error
+
+    return int(report_error(exc, as_json=True))
+
+
 def load_command(name: str) -> Any:
     """Import and build the click command registered as ``name`` in :data:`LAZY_COMMANDS`."""
     module_name, attribute, _ = LAZY_COMMANDS[name]
@@ -121,6 +142,27 @@ class LazyCommandGroup(TyperGroup):
             command = load_command(cmd_name)
             self.add_command(command, cmd_name)
         return command
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        """Parse the root's options; with ``--json`` a usage error is reported as JSON."""
+        as_json = parent is None and _wants_json(list(args))
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except ClickException as exc:
+            if not as_json:
+                raise
+            raise typer.Exit(_report_json(exc)) from None
+        ctx.meta[_JSON_ERRORS] = as_json
+        return ctx
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; with ``--json`` its usage errors are reported as JSON."""
+        try:
+            return super().invoke(ctx)
+        except ClickException as exc:
+            if not ctx.meta.get(_JSON_ERRORS):
+                raise
+            raise typer.Exit(_report_json(exc)) from None
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """List the commands; lazy ones by their table help, without importing them."""

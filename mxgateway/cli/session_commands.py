@@ -25,7 +25,10 @@ from mxgateway.cli.common import (
     CliUsageError,
     CommonOptions,
     emit,
+    forget_session,
     gateway_command,
+    remember_session,
+    session_id_for,
     shared_connections,
 )
 from mxgateway.cli.credentials import read_password
@@ -41,21 +44,16 @@ __all__ = ["change_record", "read_record"]
 DEFAULT_CLIENT_NAME = "mxgw-py"
 DEFAULT_SMOKE_TAG = "Tank_001.Level"
 
+# No envvar= here: session_id_for reads MXGATEWAY_SESSION_ID itself, so that an
+# error can say where a stale id came from, and a batch's open-session can win.
 SessionOpt = Annotated[
     str,
-    typer.Option(
-        "--session-id",
-        envvar=ENV_SESSION_ID,
-        show_envvar=False,
-        help="Session from open-session [env MXGATEWAY_SESSION_ID].",
-    ),
+    typer.Option("--session-id", help="Session from open-session [env MXGATEWAY_SESSION_ID]."),
 ]
 OptionalSessionOpt = Annotated[
     str,
     typer.Option(
         "--session-id",
-        envvar=ENV_SESSION_ID,
-        show_envvar=False,
         help="Use this open session (left open) instead of opening one [env MXGATEWAY_SESSION_ID].",
     ),
 ]
@@ -169,6 +167,7 @@ def own_or_attached_session(
     connections: Connections, common: CommonOptions, session_id: str, name: str
 ) -> Iterator[Any]:
     """The session ``session_id`` (left open), or a new one closed on the way out (also on Ctrl-C)."""
+    session_id = session_id_for(session_id)
     if session_id:
         yield connections.session(common, session_id)
         return
@@ -186,6 +185,12 @@ def _secret_password(env: str | None, file: Path | None, label: str) -> str:
 
 # ---------------------------------------------------------------------------- session life
 
+_EMBEDDED_SESSION_WARNING = (
+    "mxgw-py: warning: this session lives in the simulator embedded in this process, which stops"
+    " when it exits: later commands cannot use it. Run `mxgw-py simulate` in another terminal and"
+    " point --endpoint (or MXGATEWAY_ENDPOINT) at the endpoint it prints, or use `mxgw-py batch`.\n"
+)
+
 
 @gateway_command
 def open_session(
@@ -194,22 +199,30 @@ def open_session(
         str, typer.Option("--name", help="Client session name shown by the gateway.")
     ] = DEFAULT_CLIENT_NAME,
 ) -> None:
-    """Open a session and print its id (left open for later commands; close it with close-session)."""
+    """Open a session and print its id (left open for later commands; close it with close-session).
+
+    Inside a batch, the session becomes the default of the following lines.
+    """
     with shared_connections() as connections:
         reply = connections.gateway(common).open_session_raw(name)
         if common.json:
             emit(message_to_dict(reply))
         else:
             emit(reply.session_id)
+        if not remember_session(reply.session_id) and common.embedded is not None:
+            sys.stderr.write(_EMBEDDED_SESSION_WARNING)
+            sys.stderr.flush()
 
 
 @gateway_command
 def close_session(common: CommonOptions, session_id: SessionOpt = "") -> None:
     """Close a session (closing twice is not an error)."""
+    session_id = session_id_for(session_id)
     if not session_id:
         raise CliUsageError(f"--session-id is required (or set {ENV_SESSION_ID})")
     with shared_connections() as connections:
         reply = connections.gateway(common).close_session_raw(session_id)
+        forget_session(session_id)
         emit(message_to_dict(reply))
 
 
@@ -226,7 +239,7 @@ def register_(
 ) -> None:
     """Register with MXAccess; prints the server handle."""
     with shared_connections() as connections:
-        handle = connections.session(common, session_id).register(client_name)
+        handle = connections.session(common, session_id_for(session_id)).register(client_name)
         emit({"server_handle": handle})
 
 
@@ -234,7 +247,7 @@ def register_(
 def unregister(common: CommonOptions, server_handle: ServerOpt, session_id: SessionOpt = "") -> None:
     """Unregister a server handle (its items go with it)."""
     with shared_connections() as connections:
-        connections.session(common, session_id).unregister(server_handle)
+        connections.session(common, session_id_for(session_id)).unregister(server_handle)
         emit({"ok": True, "server_handle": server_handle})
 
 
@@ -250,7 +263,7 @@ def add_item(
 ) -> None:
     """Add an item; prints its item handle."""
     with shared_connections() as connections:
-        session = connections.session(common, session_id)
+        session = connections.session(common, session_id_for(session_id))
         if item_context is None:
             handle = session.add_item(server_handle, tag)
         else:
@@ -263,7 +276,9 @@ def _item_command(method: str, doc: str) -> Any:
         common: CommonOptions, server_handle: ServerOpt, item_handle: ItemOpt, session_id: SessionOpt = ""
     ) -> None:
         with shared_connections() as connections:
-            getattr(connections.session(common, session_id), method)(server_handle, item_handle)
+            getattr(connections.session(common, session_id_for(session_id)), method)(
+                server_handle, item_handle
+            )
             emit({"item_handle": item_handle, "ok": True, "server_handle": server_handle})
 
     command.__doc__ = doc
@@ -302,7 +317,7 @@ def write(
     """Write a value; the outcome arrives later as an OnWriteComplete event."""
     parsed = _parse(value, type_name)
     with shared_connections() as connections:
-        connections.session(common, session_id).write(
+        connections.session(common, session_id_for(session_id)).write(
             server_handle, item_handle, parsed.value, user_id=user_id, data_type=_mx_data_type(parsed)
         )
         emit(_write_done(server_handle, item_handle, parsed))
@@ -323,7 +338,7 @@ def write2(
     parsed = _parse(value, type_name)
     when = _parse_time(timestamp)
     with shared_connections() as connections:
-        connections.session(common, session_id).write2(
+        connections.session(common, session_id_for(session_id)).write2(
             server_handle, item_handle, parsed.value, when, user_id=user_id, data_type=_mx_data_type(parsed)
         )
         emit({**_write_done(server_handle, item_handle, parsed), "timestamp": when})
@@ -352,7 +367,9 @@ def authenticate_user(
     """
     password = _secret_password(password_env, password_file, f"Password of {user}")
     with shared_connections() as connections:
-        user_id = connections.session(common, session_id).authenticate_user(server_handle, user, password)
+        user_id = connections.session(common, session_id_for(session_id)).authenticate_user(
+            server_handle, user, password
+        )
         emit({"user": user, "user_id": user_id})
 
 
@@ -411,7 +428,7 @@ def write_secured(
         else None
     )
     with shared_connections() as connections:
-        session = connections.session(common, session_id)
+        session = connections.session(common, session_id_for(session_id))
         writer_id = current_user_id
         if user is not None and password is not None:
             writer_id = session.authenticate_user(server_handle, user, password)
@@ -464,7 +481,7 @@ def subscribe_bulk(
 ) -> None:
     """Add and advise many tags at once; one result line per tag."""
     with shared_connections() as connections:
-        results = connections.session(common, session_id).subscribe_bulk(
+        results = connections.session(common, session_id_for(session_id)).subscribe_bulk(
             server_handle, tags, supervisory=supervisory
         )
         for result in results:
@@ -489,7 +506,7 @@ def read_bulk(
 ) -> None:
     """Read many tags on a server handle; one result line per tag."""
     with shared_connections() as connections:
-        results = connections.session(common, session_id).read_bulk(
+        results = connections.session(common, session_id_for(session_id)).read_bulk(
             server_handle, tags, timeout_ms=int(read_timeout * 1000)
         )
         for result in results:
@@ -525,7 +542,7 @@ def write_bulk(
     from mxgateway.session import WriteEntry
 
     with shared_connections() as connections:
-        results = connections.session(common, session_id).write_bulk(
+        results = connections.session(common, session_id_for(session_id)).write_bulk(
             server_handle,
             [WriteEntry(h, p.value, user_id=user_id, data_type=_mx_data_type(p)) for h, p in parsed],
         )
@@ -556,7 +573,12 @@ def stream_events(
         ),
     ] = 0,
 ) -> None:
-    """Print the session's events as they come, one JSON document per line (raw MxEvent)."""
+    """Print the session's events as they come, one JSON document per line (raw MxEvent).
+
+    A stream shows the events raised after it opened; --after-sequence N first
+    replays the retained events with a sequence above N.
+    """
+    session_id = session_id_for(session_id)
     if not session_id:
         raise CliUsageError(f"--session-id is required (or set {ENV_SESSION_ID})")
     with shared_connections() as connections:

@@ -17,6 +17,18 @@ if TYPE_CHECKING:
 #: The port the SDK's default endpoint (``localhost:5000``) points at.
 DEFAULT_PORT = 5000
 
+#: The scopes an API key can hold, for --help (kept in step with the simulator's by a test).
+SCOPE_NAMES = (
+    "session:open",
+    "session:close",
+    "invoke:read",
+    "invoke:write",
+    "invoke:secure",
+    "events:read",
+    "metadata:read",
+    "admin",
+)
+
 
 def parse_api_keys(values: list[str]) -> dict[str, list[str]]:
     """``KEY:SCOPE,SCOPE`` entries as a key -> scopes map; a key without scopes gets ``admin``."""
@@ -27,6 +39,15 @@ def parse_api_keys(values: list[str]) -> dict[str, list[str]]:
         if not key:
             raise typer.BadParameter("expected KEY:SCOPE,SCOPE", param_hint="--api-key")
         keys[key] = [s.strip() for s in scopes.split(",") if s.strip()] or ["admin"]
+    from mxgateway.simulator.auth import SCOPES
+
+    unknown = sorted({scope for granted in keys.values() for scope in granted} - SCOPES)
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown scope(s): {', '.join(unknown)}; valid scopes: {', '.join(sorted(SCOPES))}"
+            " (admin grants all)",
+            param_hint="--api-key",
+        )
     return keys
 
 
@@ -55,14 +76,22 @@ def simulate(
         list[str] | None,
         typer.Option(
             "--api-key",
-            help="Require API keys: KEY:SCOPE,SCOPE (repeatable; no scopes = admin). Without it, no authentication.",
+            help=(
+                "Require API keys: KEY:SCOPE,SCOPE (repeatable; no scopes = admin). Scopes: "
+                + ", ".join(SCOPE_NAMES)
+                + " (all). Without it, no authentication."
+            ),
         ),
     ] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain: serve TLS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
     rate: Annotated[float, typer.Option(help="Value updates per second (0: values stay put).")] = 10.0,
 ) -> None:
-    """Run the simulator gateway until Ctrl-C; prints {"endpoint": ...} as one JSON line."""
+    """Run the simulator gateway until Ctrl-C; prints {"endpoint": ...} as one JSON line.
+
+    It serves the demo Galaxy (or --galaxy) and knows the users operator,
+    supervisor and engineer (each with its name as password) for secured writes.
+    """
     from mxgateway.simulator.galaxy import Galaxy, GalaxyFormatError
     from mxgateway.simulator.server import Simulator
 

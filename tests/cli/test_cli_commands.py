@@ -348,3 +348,95 @@ def test_batch_lines_share_the_embedded_simulator(cli: Cli) -> None:
     assert outcome.code == 0, outcome.stdout
     lines = [line for line in outcome.lines if line != END_OF_RECORD]
     assert json.loads(lines[-1])["value"] == 3131
+
+
+# ------------------------------------------------------------------ usage errors, sessions, the embedded simulator
+
+
+def test_usage_errors_are_json_under_json_and_text_otherwise(cli: Cli) -> None:
+    unknown = cli("read", "Tank_002.Name", "--bogus", "--json")
+    assert unknown.code == 2 and unknown.stdout == ""
+    assert json.loads(unknown.stderr) == {
+        "error": {
+            "exit_code": 2,
+            "kind": "usage",
+            "message": "No such option: --bogus",
+            "type": "NoSuchOption",
+        }
+    }
+    missing = cli("galaxy", "browse", "--parent-id", "x", "--json")
+    assert missing.code == 2 and json.loads(missing.stderr)["error"]["kind"] == "usage"
+    text = cli("read", "Tank_002.Name", "--bogus")
+    assert text.code == 2 and "No such option: --bogus" in text.stderr and not text.stderr.startswith("{")
+
+
+def test_a_stale_session_id_from_the_environment_is_named_as_such(cli: Cli) -> None:
+    session_id = cli("open-session").stdout.strip()
+    assert cli("close-session", "--session-id", session_id).code == 0
+    from_env = cli("register", env={"MXGATEWAY_SESSION_ID": session_id})
+    assert from_env.code == 8
+    assert "the session id came from MXGATEWAY_SESSION_ID" in from_env.stderr
+    assert "unset MXGATEWAY_SESSION_ID" in from_env.stderr
+    from_flag = cli("stream-events", "--session-id", session_id, "--json")
+    assert from_flag.code == 8
+    assert "MXGATEWAY_SESSION_ID" not in from_flag.stderr
+
+
+def test_endpoint_simulator_is_the_embedded_simulator(cli: Cli, simulator: BackgroundSimulator) -> None:
+    # Written on the embedded simulator only: the test simulator must keep its own value.
+    script = "demo --volume 4242\nread Tank_001.Volume\ngalaxy last-deploy\n"
+    by_flag = cli("batch", "--endpoint", "simulator", "--json", input=script)
+    assert by_flag.code == 0, by_flag.stdout
+    records = [json.loads(line) for line in by_flag.lines if line != END_OF_RECORD]
+    assert records[-2]["value"] == 4242  # one simulator served both lines
+    assert records[-1]["time_of_last_deploy"].endswith("Z")
+    by_env = cli("read", "Tank_001.Volume", "--json", env={"MXGATEWAY_ENDPOINT": "simulator"})
+    assert by_env.code == 0, by_env.stderr
+    assert json.loads(by_env.stdout)["value"] != 4242  # a fresh simulator per process
+    on_test_simulator = cli("read", "Tank_001.Volume", "--json")
+    assert json.loads(on_test_simulator.stdout)["value"] != 4242
+
+
+def test_open_session_on_the_embedded_simulator_warns_that_it_dies_with_the_command(cli: Cli) -> None:
+    outcome = cli("open-session", "--simulator")
+    assert outcome.code == 0 and outcome.stdout.strip().startswith("session-")
+    assert "mxgw-py: warning:" in outcome.stderr and "mxgw-py simulate" in outcome.stderr
+    plain = cli("open-session")
+    assert plain.stderr == ""
+    assert cli("close-session", "--session-id", plain.stdout.strip()).code == 0
+
+
+def test_open_session_in_a_batch_is_the_default_of_the_following_lines(cli: Cli) -> None:
+    script = "\n".join(
+        [
+            "open-session",
+            "register",
+            "add-item Tank_001.LevelHiLimit --server-handle 1",
+            "write --server-handle 1 --item-handle 1 --type double --value 95",
+            "read-bulk Tank_001.LevelHiLimit --server-handle 1",
+            "close-session",
+            "register",
+        ]
+    )
+    outcome = cli("batch", "--simulator", "--json", input=script + "\n")
+    assert "warning" not in outcome.stderr
+    records = [json.loads(line) for line in outcome.lines if line != END_OF_RECORD]
+    session_id = records[0]["session_id"]
+    assert records[1] == {"server_handle": 1}
+    assert records[4]["value"] == 95.0
+    assert records[5]["session_id"] == session_id and records[5]["final_state"] == "SESSION_STATE_CLOSED"
+    assert records[6]["error"]["kind"] == "usage"  # closed: no default session any more
+    assert outcome.code == 2
+
+
+def test_simulate_names_the_valid_scopes(cli: Cli) -> None:
+    from mxgateway.simulator.auth import SCOPES
+
+    outcome = cli("simulate", "--port", "0", "--api-key", "K:read")
+    assert outcome.code == 2
+    message = " ".join(outcome.stderr.split())
+    assert "unknown scope(s): read" in message
+    assert f"valid scopes: {', '.join(sorted(SCOPES))}" in message
+    shown = " ".join(cli("simulate", "--help").stdout.split())
+    assert all(scope in shown for scope in SCOPES)
+    assert "operator" in shown

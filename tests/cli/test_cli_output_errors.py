@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -24,6 +25,8 @@ from mxgateway.cli.exit_codes import ExitCode
 from mxgateway.cli.output import Progress, dumps, format_table, jsonable, message_to_dict, text_line
 from mxgateway.cli.value_parsing import ValueParseError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.options import ClientOptions
+from mxgateway.values import to_mx_value
 
 UTC = dt.timezone.utc
 
@@ -100,6 +103,15 @@ def _rpc_error(code: grpc.StatusCode, details: str) -> errors.MxGatewayError:
     return errors.map_rpc_error(Fake(), method="Invoke")
 
 
+def _raised_by(call: Callable[[], object]) -> BaseException:
+    """The exception ``call`` raises, with its traceback (where it came from decides its code)."""
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    raise AssertionError("did not raise")
+
+
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
@@ -114,7 +126,12 @@ def _rpc_error(code: grpc.StatusCode, details: str) -> errors.MxGatewayError:
         (CliUsageError("bad"), ExitCode.USAGE),
         (SecretSourceError("no"), ExitCode.USAGE),
         (ValueParseError("no"), ExitCode.USAGE),
-        (ValueError("from to_mx_value"), ExitCode.USAGE),
+        (_raised_by(lambda: to_mx_value(2**40, pb.MX_DATA_TYPE_INTEGER)), ExitCode.USAGE),
+        (_raised_by(lambda: to_mx_value("text", pb.MX_DATA_TYPE_BOOLEAN)), ExitCode.USAGE),
+        (_raised_by(lambda: ClientOptions(endpoint="h:1", default_timeout=-1)), ExitCode.USAGE),
+        (ValueError("a bug somewhere else"), ExitCode.ERROR),
+        (_raised_by(lambda: int("x")), ExitCode.ERROR),
+        (TypeError("a bug"), ExitCode.ERROR),
         (TimeoutError(), ExitCode.TIMEOUT),
         (KeyboardInterrupt(), ExitCode.INTERRUPTED),
         (RuntimeError("unexpected"), ExitCode.ERROR),
@@ -171,11 +188,48 @@ def test_common_options_choose_tls_by_endpoint(monkeypatch: pytest.MonkeyPatch) 
     assert CommonOptions().resolved_endpoint == "10.0.0.1:7000"
 
 
-def test_a_key_is_never_sent_in_plaintext_off_the_machine() -> None:
+def test_a_key_is_never_sent_in_plaintext_off_the_machine_unless_the_flag_says_so() -> None:
     options = CommonOptions(endpoint="gateway.plant:5000", api_key="sk-zz-secret", plaintext=True)
-    with pytest.raises(ValueError, match="plaintext") as caught:
+    with pytest.raises(CliUsageError) as caught:
         options.client_options()
+    assert str(caught.value) == (
+        "refusing to send the API key in plaintext to 'gateway.plant': "
+        "use TLS (drop --plaintext), or pass --allow-insecure-api-key"
+    )
+    assert exit_code_for(caught.value) is ExitCode.USAGE
     assert "sk-zz-secret" not in repr(options) + str(caught.value)
+    allowed = build_common_options(
+        {
+            "endpoint": "gateway.plant:5000",
+            "api_key": "sk-zz-secret",
+            "plaintext": True,
+            "allow_insecure_api_key": True,
+        }
+    )
+    assert allowed.client_options().allow_insecure_api_key is True
+
+
+def test_an_unexpected_error_is_one_line_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MXGW_PY_DEBUG", raising=False)
+    with pytest.raises(typer.Exit) as caught, guarded():
+        raise KeyError("first\nsecond")
+    assert caught.value.exit_code == ExitCode.ERROR
+    assert capsys.readouterr().err == "mxgw-py: error: unexpected KeyError: 'first\\nsecond'\n"
+    with pytest.raises(typer.Exit), guarded():
+        raise RuntimeError("line one\n  line two")
+    assert capsys.readouterr().err == "mxgw-py: error: unexpected RuntimeError: line one line two\n"
+    monkeypatch.setenv("MXGW_PY_DEBUG", "1")
+    with pytest.raises(typer.Exit), guarded():
+        raise RuntimeError("boom")
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_closed_stdout_is_left_to_the_quiet_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(BrokenPipeError), guarded():
+        raise BrokenPipeError(32, "Broken pipe")
+    assert capsys.readouterr().err == ""
 
 
 def test_plaintext_and_tls_together_are_a_usage_error() -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -205,3 +209,60 @@ def test_help_renders_in_a_real_process(run_cli: Run) -> None:
     assert outcome.code == 0 and "galaxy" in outcome.stdout and "subscribe" in outcome.stdout
     version = run_cli("version", "--json")
     assert json.loads(version.stdout)["gateway_protocol_version"] == 1
+
+
+@pytest.mark.parametrize(
+    "args", [["galaxy", "hierarchy"], ["subscribe", "Tank_001.Level", "--simulator"]], ids=" ".join
+)
+def test_a_closed_stdout_ends_the_command_quietly(cli_env: dict[str, str], args: list[str]) -> None:
+    process = subprocess.Popen(
+        cli_command(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(cli_env),
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # like `| head -1` exiting: the next write fails with EPIPE
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1
+    assert "Broken pipe" not in stderr and "mxgw-py: error" not in stderr
+    if "--simulator" not in args:
+        assert stderr == ""
+
+
+def _docs_block(heading: str) -> str:
+    text = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    section = text[text.index(heading) :]
+    start = section.index("```bash\n") + len("```bash\n")
+    return section[start : section.index("```", start)]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None or shutil.which("jq") is None, reason="needs bash and jq")
+def test_the_sessions_walkthrough_of_the_docs_runs_as_written(
+    cli_env: dict[str, str], simulator: BackgroundSimulator, tmp_path: Path
+) -> None:
+    shim = tmp_path / "mxgw-py"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m mxgateway.cli "$@"\n')
+    shim.chmod(0o755)
+    script = _docs_block("## Sessions across invocations")
+    env = subprocess_env({**cli_env, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"})
+    before = set(simulator.simulator.session_ids())
+    completed = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script + 'echo "left: ${MXGATEWAY_SESSION_ID-unset}"\n'],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    documented = [line.removeprefix("# ") for line in script.splitlines() if line.startswith('# ["')]
+    lines = completed.stdout.splitlines()
+    assert documented and all(line in lines for line in documented), completed.stdout
+    assert lines[-1] == "left: unset"
+    assert set(simulator.simulator.session_ids()) == before  # closed at the end
