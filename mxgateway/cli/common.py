@@ -538,7 +538,11 @@ class Connections:
             # Started here rather than by each client's connect, so that the
             # gateway and Galaxy clients (and batch lines) share one simulator.
             # On the facade's loop, like every channel of the facade.
-            embedded = _runtime.call(start_embedded_gateway, *named)
+            try:
+                embedded = _runtime.call(start_embedded_gateway, *named)
+            except (OSError, ValueError) as exc:
+                # An unreadable Galaxy file or an unknown name: the endpoint given does not work.
+                raise CliUsageError(f"cannot start the embedded gateway {':'.join(named)!r}: {exc}") from None
             self._embedded[named] = embedded
         return common.client_options(embedded.endpoint)
 

@@ -395,6 +395,9 @@ def test_endpoint_simulator_is_the_embedded_simulator(cli: Cli, simulator: Backg
     assert json.loads(by_env.stdout)["value"] != 4242  # a fresh simulator per process
     on_test_simulator = cli("read", "Tank_001.Volume", "--json")
     assert json.loads(on_test_simulator.stdout)["value"] != 4242
+    no_file = cli("galaxy", "last-deploy", "--endpoint", "simulator:/no/such/galaxy.json", "--json")
+    assert no_file.code == 2
+    assert "cannot start the embedded gateway 'simulator:/no/such/galaxy.json'" in no_file.stderr
 
 
 def test_open_session_on_the_embedded_simulator_warns_that_it_dies_with_the_command(cli: Cli) -> None:
