@@ -342,7 +342,8 @@ def raise_for_mxaccess_failure(reply: pb.MxCommandReply, *, method: str = "Invok
     if failed:
         parts.append("; ".join(failed))
     explanation = reply.protocol_status.message or reply.diagnostic_message
-    if explanation:
+    # The gateway often repeats a status's own text as its message: say it once.
+    if explanation and not any(explanation in part for part in parts):
         parts.append(explanation)
     raise MxAccessError(
         ": ".join(parts[:1]) + (": " + ", ".join(parts[1:]) if len(parts) > 1 else ""),

@@ -186,3 +186,25 @@ def test_redact_removes_long_secrets_everywhere_and_short_ones_as_words() -> Non
     # Never inside a marker already written, whatever the secrets are.
     assert e.redact(f"{key} and red", [key, "red"]) == "<redacted> and <redacted>"
     assert e.redact("nothing secret", [None, ""]) == "nothing secret"
+
+
+def test_mxaccess_error_says_the_gateway_message_once() -> None:
+    reply = pb.MxCommandReply(
+        kind=pb.MX_COMMAND_KIND_ADD_ITEM,
+        hresult=-2147467259,
+        protocol_status=pb.ProtocolStatus(
+            code=pb.PROTOCOL_STATUS_CODE_MXACCESS_FAILURE, message="unknown tag 'Tank_001.Levle'"
+        ),
+        statuses=[
+            pb.MxStatusProxy(
+                success=0,
+                category=pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR,
+                detail=1003,
+                diagnostic_text="unknown tag 'Tank_001.Levle'",
+            )
+        ],
+    )
+    with pytest.raises(e.MxAccessError) as caught:
+        e.raise_for_mxaccess_failure(reply)
+    assert str(caught.value).count("unknown tag 'Tank_001.Levle'") == 1
+    assert "0x80004005" in str(caught.value)
