@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import grpc.aio
 
@@ -82,32 +82,142 @@ _BULK_PAYLOADS: dict[int, str] = {
 _READ_DEADLINE_MARGIN_S = 5.0
 
 
-@dataclass(frozen=True, slots=True)
 class ItemResult:
-    """One item of a bulk add, advise, remove, unadvise, subscribe or unsubscribe."""
+    """One item of a bulk add, advise, remove, unadvise, subscribe or unsubscribe.
 
-    tag_address: str
-    item_handle: int
-    server_handle: int
-    ok: bool
-    error_message: str
-    raw: pb.SubscribeResult = field(repr=False)
+    A read-only view of the raw ``SubscribeResult`` (``raw``); equal when the raw results are.
+    """
+
+    __slots__ = ("raw",)
+
+    raw: pb.SubscribeResult
+
+    def __init__(self, raw: pb.SubscribeResult) -> None:
+        object.__setattr__(self, "raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ItemResult is immutable: cannot set {name!r}")
+
+    @property
+    def tag_address(self) -> str:
+        """The tag (empty for the handle-based commands)."""
+        return self.raw.tag_address
+
+    @property
+    def item_handle(self) -> int:
+        """The item handle (0 when adding failed)."""
+        return self.raw.item_handle
+
+    @property
+    def server_handle(self) -> int:
+        """The server handle the item belongs to."""
+        return self.raw.server_handle
+
+    @property
+    def ok(self) -> bool:
+        """True when MXAccess accepted the item."""
+        return self.raw.was_successful
+
+    @property
+    def error_message(self) -> str:
+        """Why it failed ('' when it did not)."""
+        return self.raw.error_message
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ItemResult):
+            return NotImplemented
+        return self.raw == other.raw
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ItemResult(tag_address={self.tag_address!r}, item_handle={self.item_handle!r}, "
+            f"server_handle={self.server_handle!r}, ok={self.ok!r}, error_message={self.error_message!r})"
+        )
 
 
-@dataclass(frozen=True, slots=True)
 class ReadResult:
-    """One tag of a read: its value, or why there is none (``ok`` False)."""
+    """One tag of a read: its value, or why there is none (``ok`` False).
 
-    tag: str
-    ok: bool
-    value: MxPythonValue
-    quality: Quality
-    source_timestamp: dt.datetime | None
-    statuses: tuple[MxStatus, ...]
-    error_message: str
-    was_cached: bool
-    item_handle: int
-    raw: pb.BulkReadResult = field(repr=False)
+    A view of the raw ``BulkReadResult`` (``raw``): ``value``, ``source_timestamp``
+    and ``statuses`` are converted on first access and kept, so a 10,000-tag read
+    pays only for the fields it uses. Immutable; equal when the raw results are.
+    """
+
+    __slots__ = ("_source_timestamp", "_statuses", "_value", "raw")
+
+    raw: pb.BulkReadResult
+    _value: object
+    _source_timestamp: object
+    _statuses: object
+
+    def __init__(self, raw: pb.BulkReadResult) -> None:
+        object.__setattr__(self, "raw", raw)
+        object.__setattr__(self, "_value", _UNSET)
+        object.__setattr__(self, "_source_timestamp", _UNSET)
+        object.__setattr__(self, "_statuses", _UNSET)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ReadResult is immutable: cannot set {name!r}")
+
+    @property
+    def tag(self) -> str:
+        """The tag address as requested."""
+        return self.raw.tag_address
+
+    @property
+    def ok(self) -> bool:
+        """True when the tag was read."""
+        return self.raw.was_successful
+
+    @property
+    def value(self) -> MxPythonValue:
+        """The value as a Python object (None when the read failed)."""
+        value = self._value
+        if value is _UNSET:
+            value = from_mx_value(self.raw.value) if self.raw.was_successful else None
+            object.__setattr__(self, "_value", value)
+        return cast(MxPythonValue, value)
+
+    @property
+    def quality(self) -> Quality:
+        """The OPC-DA style quality (192 good)."""
+        return Quality(self.raw.quality)
+
+    @property
+    def source_timestamp(self) -> dt.datetime | None:
+        """When the source produced the value (aware, UTC), if the gateway says."""
+        stamp = self._source_timestamp
+        if stamp is _UNSET:
+            raw = self.raw
+            stamp = timestamp_to_datetime(raw.source_timestamp) if raw.HasField("source_timestamp") else None
+            object.__setattr__(self, "_source_timestamp", stamp)
+        return cast("dt.datetime | None", stamp)
+
+    @property
+    def statuses(self) -> tuple[MxStatus, ...]:
+        """The MXSTATUS_PROXY entries of this tag."""
+        statuses = self._statuses
+        if statuses is _UNSET:
+            statuses = statuses_of(self.raw.statuses)
+            object.__setattr__(self, "_statuses", statuses)
+        return cast("tuple[MxStatus, ...]", statuses)
+
+    @property
+    def error_message(self) -> str:
+        """Why the read failed ('' when it did not)."""
+        return self.raw.error_message
+
+    @property
+    def was_cached(self) -> bool:
+        """True when the value came from an advised item's cache."""
+        return self.raw.was_cached
+
+    @property
+    def item_handle(self) -> int:
+        """The item handle the gateway used (0 for a one-off snapshot)."""
+        return self.raw.item_handle
 
     @property
     def data_type(self) -> int:
@@ -123,6 +233,25 @@ class ReadResult:
                 method="Invoke",
                 details=self.error_message,
             )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ReadResult):
+            return NotImplemented
+        return self.raw == other.raw
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ReadResult(tag={self.tag!r}, ok={self.ok!r}, value={self.value!r}, quality={self.quality!r}, "
+            f"source_timestamp={self.source_timestamp!r}, statuses={self.statuses!r}, "
+            f"error_message={self.error_message!r}, was_cached={self.was_cached!r}, "
+            f"item_handle={self.item_handle!r})"
+        )
+
+
+#: Marks a ReadResult field not converted yet (None is a valid converted value).
+_UNSET: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,28 +297,8 @@ def _fill_time(target: pb.MxValue, timestamp: dt.datetime | None) -> None:
     target.CopyFrom(to_mx_value(timestamp))
 
 
-def _read_result(raw: pb.BulkReadResult) -> ReadResult:
-    return ReadResult(
-        tag=raw.tag_address,
-        ok=raw.was_successful,
-        value=from_mx_value(raw.value) if raw.was_successful else None,
-        quality=Quality(raw.quality),
-        source_timestamp=timestamp_to_datetime(raw.source_timestamp)
-        if raw.HasField("source_timestamp")
-        else None,
-        statuses=statuses_of(raw.statuses),
-        error_message=raw.error_message,
-        was_cached=raw.was_cached,
-        item_handle=raw.item_handle,
-        raw=raw,
-    )
-
-
 def _item_results(reply: pb.MxCommandReply) -> list[ItemResult]:
-    return [
-        ItemResult(r.tag_address, r.item_handle, r.server_handle, r.was_successful, r.error_message, r)
-        for r in reply.bulk_subscribe.results
-    ]
+    return list(map(ItemResult, reply.bulk_subscribe.results))
 
 
 def _write_results(reply: pb.MxCommandReply) -> list[WriteResult]:
@@ -634,7 +743,7 @@ class Session:
         payload.tag_addresses.extend(tag_addresses)
         payload.timeout_ms = timeout_ms
         reply = await self._run(request, timeout)
-        return [_read_result(r) for r in reply.bulk_read.results]
+        return list(map(ReadResult, reply.bulk_read.results))
 
     async def _bulk_write(
         self, kind: int, server_handle: int, entries: Sequence[WriteEntry], timeout: float | None
@@ -725,9 +834,11 @@ class Session:
     # ------------------------------------------------------------------ tag conveniences
 
     def _remember(self, server_handle: int, results: list[ItemResult]) -> None:
-        for result in results:
-            if result.ok:
-                self._tags[(server_handle, result.item_handle)] = result.tag_address
+        self._tags.update(
+            ((server_handle, raw.item_handle), raw.tag_address)
+            for raw in (result.raw for result in results)
+            if raw.was_successful
+        )
 
     def _forget_item(self, server_handle: int, item_handle: int) -> None:
         tag = self._tags.pop((server_handle, item_handle), None)
@@ -790,16 +901,7 @@ class Session:
             result = results[index] if index < len(results) and results[index].tag == tag else by_tag.get(tag)
             if result is None:
                 result = ReadResult(
-                    tag,
-                    False,
-                    None,
-                    Quality(0),
-                    None,
-                    (),
-                    "no result from the gateway",
-                    False,
-                    0,
-                    pb.BulkReadResult(),
+                    pb.BulkReadResult(tag_address=tag, error_message="no result from the gateway")
                 )
             elif result.ok:
                 self._data_types[tag] = result.data_type

@@ -31,7 +31,7 @@ from mxgateway import (
 from mxgateway.errors import is_mxaccess_failure, raise_for_mxaccess_failure
 from mxgateway.events import event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.session import _item_results, _read_result, _write_results
+from mxgateway.session import ReadResult, _item_results, _write_results
 from mxgateway.simulator.server import Simulator
 from mxgateway.values import from_mx_value, to_mx_value
 
@@ -155,7 +155,7 @@ def test_bulk_replies() -> None:
         ("Nope_001.Level", False),
     ]
     assert subscribed[0].item_handle > 0 and subscribed[1].error_message
-    read = [_read_result(r) for r in load("reply_bulk_read").bulk_read.results]
+    read = [ReadResult(r) for r in load("reply_bulk_read").bulk_read.results]
     assert [(r.tag, r.ok) for r in read] == [("Tank_001.Level", True), ("Nope_001.Level", False)]
     assert read[0].value == 60.0 and read[0].quality.is_good and read[0].source_timestamp is not None
     assert read[1].value is None and read[1].statuses[0].detail == 1003
@@ -280,3 +280,14 @@ async def _rewrite() -> None:
 
 if __name__ == "__main__":
     asyncio.run(_rewrite())
+
+
+def test_read_result_is_an_immutable_view_converted_once() -> None:
+    raw = load("reply_bulk_read").bulk_read.results[0]
+    result = ReadResult(raw)
+    assert result.value is result.value  # converted on first access, then kept
+    assert result.statuses is result.statuses
+    assert result == ReadResult(raw)
+    with pytest.raises(AttributeError):
+        result.value = 1  # type: ignore[misc]
+    assert repr(result).startswith(f"ReadResult(tag={raw.tag_address!r}, ok=")
