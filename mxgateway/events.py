@@ -30,6 +30,7 @@ from mxgateway.errors import MxGatewayError, MxGatewayUnavailableError, map_rpc_
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, Quality, is_failure_status, statuses_of
 from mxgateway.values import MxPythonValue, from_mx_value, timestamp_to_datetime
+from mxgateway.views import ValueView
 
 __all__ = [
     "BufferedDataChange",
@@ -73,24 +74,42 @@ def _time(ts: Any, present: bool) -> dt.datetime | None:
     return timestamp_to_datetime(ts) if present else None
 
 
-@dataclass(frozen=True, slots=True)
-class DataChange:
-    """A new value of an advised item. ``tag`` is known when this SDK added the item."""
+class DataChange(ValueView[pb.MxEvent]):
+    """A new value of an advised item. ``tag`` is known when this SDK added the item.
 
+    A view of the raw ``MxEvent`` (``raw``): ``value``, ``source_timestamp`` and
+    ``statuses`` are converted on first access and kept, so a fast stream pays only
+    for what its reader uses. Immutable; equal when the raw events and tags are.
+    """
+
+    __slots__ = ("item_handle", "server_handle", "tag", "worker_sequence")
+    __match_args__ = (
+        "worker_sequence",
+        "server_handle",
+        "item_handle",
+        "value",
+        "quality",
+        "source_timestamp",
+        "statuses",
+        "tag",
+    )
+
+    raw: pb.MxEvent
     worker_sequence: int
     server_handle: int
     item_handle: int
-    value: MxPythonValue
-    quality: Quality
-    source_timestamp: dt.datetime | None
-    statuses: tuple[MxStatus, ...]
     tag: str | None
-    raw: pb.MxEvent = field(repr=False)
 
-    @property
-    def data_type(self) -> int:
-        """The value's ``MxDataType``."""
-        return self.raw.value.data_type
+    def __init__(self, raw: pb.MxEvent, tag: str | None = None) -> None:
+        super().__init__(raw)
+        set_field = object.__setattr__
+        set_field(self, "worker_sequence", raw.worker_sequence)
+        set_field(self, "server_handle", raw.server_handle)
+        set_field(self, "item_handle", raw.item_handle)
+        set_field(self, "tag", tag)
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.raw, self.tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,21 +223,7 @@ def event_from_proto(event: pb.MxEvent, tags: Mapping[tuple[int, int], str] = _N
     """The typed form of an ``MxEvent``; ``tags`` maps (server, item) handles to tag names."""
     family = event.family
     if family == _DATA_CHANGE:
-        # The hot path (once per data change): each field is read from the message once.
-        server_handle = event.server_handle
-        item_handle = event.item_handle
-        statuses = event.statuses
-        return DataChange(
-            event.worker_sequence,
-            server_handle,
-            item_handle,
-            from_mx_value(event.value),
-            Quality(event.quality),
-            timestamp_to_datetime(event.source_timestamp) if event.HasField("source_timestamp") else None,
-            statuses_of(statuses) if statuses else (),
-            tags.get((server_handle, item_handle)),
-            event,
-        )
+        return DataChange(event, tags.get((event.server_handle, event.item_handle)) if tags else None)
     if family == _WRITE_COMPLETE:
         return WriteComplete(
             event.worker_sequence,

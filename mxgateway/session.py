@@ -21,7 +21,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any
 
 import grpc.aio
 
@@ -37,8 +37,9 @@ from mxgateway.errors import (
 )
 from mxgateway.events import DataChange, Event, EventStream, WriteComplete, _StreamBase, event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.status import MxStatus, Quality, statuses_of
-from mxgateway.values import MxPythonValue, from_mx_value, timestamp_to_datetime, to_mx_value
+from mxgateway.status import MxStatus, statuses_of
+from mxgateway.values import MxPythonValue, from_mx_value, to_mx_value
+from mxgateway.views import ValueView
 
 if TYPE_CHECKING:
     from mxgateway.client import GatewayClient
@@ -137,7 +138,7 @@ class ItemResult:
         )
 
 
-class ReadResult:
+class ReadResult(ValueView[pb.BulkReadResult]):
     """One tag of a read: its value, or why there is none (``ok`` False).
 
     A view of the raw ``BulkReadResult`` (``raw``): ``value``, ``source_timestamp``
@@ -145,21 +146,26 @@ class ReadResult:
     pays only for the fields it uses. Immutable; equal when the raw results are.
     """
 
-    __slots__ = ("_source_timestamp", "_statuses", "_value", "raw")
+    __slots__ = ()
+    __match_args__ = (
+        "tag",
+        "ok",
+        "value",
+        "quality",
+        "source_timestamp",
+        "statuses",
+        "error_message",
+        "was_cached",
+        "item_handle",
+    )
 
     raw: pb.BulkReadResult
-    _value: object
-    _source_timestamp: object
-    _statuses: object
 
     def __init__(self, raw: pb.BulkReadResult) -> None:
-        object.__setattr__(self, "raw", raw)
-        object.__setattr__(self, "_value", _UNSET)
-        object.__setattr__(self, "_source_timestamp", _UNSET)
-        object.__setattr__(self, "_statuses", _UNSET)
+        super().__init__(raw)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"ReadResult is immutable: cannot set {name!r}")
+    def _convert_value(self) -> MxPythonValue:
+        return from_mx_value(self.raw.value) if self.raw.was_successful else None
 
     @property
     def tag(self) -> str:
@@ -170,39 +176,6 @@ class ReadResult:
     def ok(self) -> bool:
         """True when the tag was read."""
         return self.raw.was_successful
-
-    @property
-    def value(self) -> MxPythonValue:
-        """The value as a Python object (None when the read failed)."""
-        value = self._value
-        if value is _UNSET:
-            value = from_mx_value(self.raw.value) if self.raw.was_successful else None
-            object.__setattr__(self, "_value", value)
-        return cast(MxPythonValue, value)
-
-    @property
-    def quality(self) -> Quality:
-        """The OPC-DA style quality (192 good)."""
-        return Quality(self.raw.quality)
-
-    @property
-    def source_timestamp(self) -> dt.datetime | None:
-        """When the source produced the value (aware, UTC), if the gateway says."""
-        stamp = self._source_timestamp
-        if stamp is _UNSET:
-            raw = self.raw
-            stamp = timestamp_to_datetime(raw.source_timestamp) if raw.HasField("source_timestamp") else None
-            object.__setattr__(self, "_source_timestamp", stamp)
-        return cast("dt.datetime | None", stamp)
-
-    @property
-    def statuses(self) -> tuple[MxStatus, ...]:
-        """The MXSTATUS_PROXY entries of this tag."""
-        statuses = self._statuses
-        if statuses is _UNSET:
-            statuses = statuses_of(self.raw.statuses)
-            object.__setattr__(self, "_statuses", statuses)
-        return cast("tuple[MxStatus, ...]", statuses)
 
     @property
     def error_message(self) -> str:
@@ -219,11 +192,6 @@ class ReadResult:
         """The item handle the gateway used (0 for a one-off snapshot)."""
         return self.raw.item_handle
 
-    @property
-    def data_type(self) -> int:
-        """The attribute's ``MxDataType`` as the value reports it."""
-        return self.raw.value.data_type
-
     def raise_for_error(self) -> None:
         """Raise ``MxAccessError`` when this tag could not be read."""
         if not self.ok:
@@ -233,25 +201,6 @@ class ReadResult:
                 method="Invoke",
                 details=self.error_message,
             )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ReadResult):
-            return NotImplemented
-        return self.raw == other.raw
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return (
-            f"ReadResult(tag={self.tag!r}, ok={self.ok!r}, value={self.value!r}, quality={self.quality!r}, "
-            f"source_timestamp={self.source_timestamp!r}, statuses={self.statuses!r}, "
-            f"error_message={self.error_message!r}, was_cached={self.was_cached!r}, "
-            f"item_handle={self.item_handle!r})"
-        )
-
-
-#: Marks a ReadResult field not converted yet (None is a valid converted value).
-_UNSET: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
