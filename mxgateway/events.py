@@ -181,6 +181,11 @@ class ReplayGap:
         """The ``after_worker_sequence`` that resumes without a further gap."""
         return max(0, self.oldest_available_sequence - 1)
 
+    @property
+    def missed(self) -> int:
+        """How many events the gateway no longer holds."""
+        return max(0, self.oldest_available_sequence - self.requested_after_sequence - 1)
+
 
 @dataclass(frozen=True, slots=True)
 class SequenceGap:

@@ -35,7 +35,16 @@ from mxgateway.errors import (
     map_rpc_error,
     raise_for_mxaccess_failure,
 )
-from mxgateway.events import DataChange, Event, EventStream, WriteComplete, _StreamBase, event_from_proto
+from mxgateway.events import (
+    DataChange,
+    Event,
+    EventStream,
+    ReplayGap,
+    SequenceGap,
+    WriteComplete,
+    _StreamBase,
+    event_from_proto,
+)
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, statuses_of
 from mxgateway.values import MxPythonValue, from_mx_value, to_mx_value
@@ -1037,9 +1046,10 @@ class Subscription:
                 if event.server_handle == server and event.item_handle in handles:
                     self._latest[handles[event.item_handle]] = event
                     return event
-            elif kind is not WriteComplete:
-                missed = getattr(event, "missed", 0)
-                self._missed += missed if isinstance(missed, int) else 0
+            elif kind is SequenceGap or kind is ReplayGap:
+                # Values of these tags may have changed unseen: ``latest`` can be stale.
+                assert isinstance(event, (SequenceGap, ReplayGap))
+                self._missed += event.missed
         raise StopAsyncIteration
 
     async def __aenter__(self) -> Subscription:

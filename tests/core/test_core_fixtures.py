@@ -180,6 +180,7 @@ def test_events_read_from_fixtures() -> None:
     gap = event_from_proto(load("event_replay_gap"))
     assert isinstance(gap, ReplayGap) and gap.requested_after_sequence == 1
     assert gap.resume_after == gap.oldest_available_sequence - 1
+    assert gap.missed == gap.oldest_available_sequence - gap.requested_after_sequence - 1
 
 
 async def capture(sim: Simulator) -> dict[str, Message]:
