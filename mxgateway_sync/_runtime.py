@@ -22,8 +22,10 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import errno
 import os
 import threading
+import traceback
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
@@ -87,6 +89,7 @@ class _Runtime:
     @staticmethod
     def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
         asyncio.set_event_loop(loop)
+        loop.set_exception_handler(_quiet_grpc_teardown)
         loop.call_soon(ready.set)
         try:
             loop.run_forever()
@@ -165,6 +168,20 @@ class _Runtime:
         self._loop = None
         self._thread = None
         self._open = weakref.WeakSet()
+
+
+def _quiet_grpc_teardown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # When the last grpc.aio channel or server goes away, grpc closes its poller's
+    # descriptor while a wake-up it queued on this loop may still be pending; that
+    # callback then fails with EBADF. Nothing is lost, so it is not reported.
+    error = context.get("exception")
+    if (
+        isinstance(error, OSError)
+        and error.errno == errno.EBADF
+        and "PollerCompletionQueue" in "".join(traceback.format_tb(error.__traceback__))
+    ):
+        return
+    loop.default_exception_handler(context)
 
 
 def _transfer(
