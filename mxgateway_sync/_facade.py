@@ -1326,7 +1326,7 @@ class HierarchyIterator:
             _runtime.close_soon(inner)
 
 
-class Client:
+class Client(Session):
     """One object for a script: a connection, a lazily opened session and Galaxy access.
 
     Nothing connects until the first call. Arguments left out come from the
@@ -1341,7 +1341,7 @@ class Client:
     _async: _a_mxgateway_lazy_client.Client
 
     @classmethod
-    def _wrap(cls, inner: _a_mxgateway_lazy_client.Client) -> Client:
+    def _wrap(cls, inner: _a_mxgateway_lazy_client.Client) -> Client:  # type: ignore[override]
         facade = cls.__new__(cls)
         facade._async = inner
         _runtime.register_for_exit(inner)
@@ -1386,36 +1386,6 @@ class Client:
         )
         _runtime.register_for_exit(self._async)
 
-    @property
-    def session_id(self) -> str:
-        """The gateway's id of this session."""
-        return self._async.session_id
-
-    @property
-    def backend_name(self) -> str:
-        """Which backend serves the session (``mxaccess-worker``, ``simulator``)."""
-        return self._async.backend_name
-
-    @property
-    def gateway_protocol_version(self) -> int:
-        """The gateway's protocol version."""
-        return self._async.gateway_protocol_version
-
-    @property
-    def lease_expires_at(self) -> dt.datetime | None:
-        """When the lease taken at open time expires (calls on the session extend it)."""
-        return self._async.lease_expires_at
-
-    @property
-    def open_reply(self) -> pb.OpenSessionReply:
-        """The raw ``OpenSessionReply``."""
-        return self._async.open_reply
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called (or the client closed)."""
-        return self._async.closed
-
     def __enter__(self) -> Client:
         _runtime.run(self._async.__aenter__())
         return self
@@ -1424,295 +1394,6 @@ class Client:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         _runtime.run(self._async.__aexit__(exc_type, exc, tb))
-
-    def detach(self) -> None:
-        """Leave the session open on the gateway (for another client to attach to) and disconnect."""
-        return _runtime.run(self._async.detach())
-
-    def close(self) -> None:
-        """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""
-        return _runtime.run(self._async.close())
-
-    def invoke(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
-        """Run any command; raises ``MxAccessError`` when MXAccess reports a failure.
-
-        Bulk commands that carry their per-item results are not failures as a whole.
-        """
-        return _runtime.run(self._async.invoke(command, timeout=timeout))
-
-    def invoke_raw(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
-        """Run any command and return the reply as is (gateway failures still raise)."""
-        return _runtime.run(self._async.invoke_raw(command, timeout=timeout))
-
-    def register(self, client_name: str, *, timeout: float | None = None) -> int:
-        """Register with MXAccess; returns the server handle."""
-        return _runtime.run(self._async.register(client_name, timeout=timeout))
-
-    def unregister(self, server_handle: int, *, timeout: float | None = None) -> None:
-        """Unregister a server handle (its items go with it)."""
-        return _runtime.run(self._async.unregister(server_handle, timeout=timeout))
-
-    def add_item(self, server_handle: int, item_definition: str, *, timeout: float | None = None) -> int:
-        """Add an item (a tag reference such as ``Tank_001.Level``); returns its item handle."""
-        return _runtime.run(self._async.add_item(server_handle, item_definition, timeout=timeout))
-
-    def add_item2(
-        self, server_handle: int, item_definition: str, item_context: str, *, timeout: float | None = None
-    ) -> int:
-        """AddItem2: add an item with an item context; returns its item handle."""
-        return _runtime.run(
-            self._async.add_item2(server_handle, item_definition, item_context, timeout=timeout)
-        )
-
-    def remove_item(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
-        """Remove an item."""
-        return _runtime.run(self._async.remove_item(server_handle, item_handle, timeout=timeout))
-
-    def advise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
-        """Advise an item: its current value, then its changes, arrive as DataChange events."""
-        return _runtime.run(self._async.advise(server_handle, item_handle, timeout=timeout))
-
-    def advise_supervisory(
-        self, server_handle: int, item_handle: int, *, timeout: float | None = None
-    ) -> None:
-        """AdviseSupervisory: advise an item as a supervisory client."""
-        return _runtime.run(self._async.advise_supervisory(server_handle, item_handle, timeout=timeout))
-
-    def unadvise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
-        """Stop the data changes of an item."""
-        return _runtime.run(self._async.unadvise(server_handle, item_handle, timeout=timeout))
-
-    def write(
-        self,
-        server_handle: int,
-        item_handle: int,
-        value: Any,
-        *,
-        user_id: int = 0,
-        data_type: int | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """Write a value (Python, or a ready ``MxValue``); the outcome arrives as WriteComplete."""
-        return _runtime.run(
-            self._async.write(
-                server_handle, item_handle, value, user_id=user_id, data_type=data_type, timeout=timeout
-            )
-        )
-
-    def write2(
-        self,
-        server_handle: int,
-        item_handle: int,
-        value: Any,
-        timestamp: dt.datetime,
-        *,
-        user_id: int = 0,
-        data_type: int | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """Write2: a write that carries the value's timestamp."""
-        return _runtime.run(
-            self._async.write2(
-                server_handle,
-                item_handle,
-                value,
-                timestamp,
-                user_id=user_id,
-                data_type=data_type,
-                timeout=timeout,
-            )
-        )
-
-    def write_secured(
-        self,
-        server_handle: int,
-        item_handle: int,
-        value: Any,
-        *,
-        current_user_id: int,
-        verifier_user_id: int = 0,
-        data_type: int | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """WriteSecured: a write signed by an authenticated user (and a verifier)."""
-        return _runtime.run(
-            self._async.write_secured(
-                server_handle,
-                item_handle,
-                value,
-                current_user_id=current_user_id,
-                verifier_user_id=verifier_user_id,
-                data_type=data_type,
-                timeout=timeout,
-            )
-        )
-
-    def write_secured2(
-        self,
-        server_handle: int,
-        item_handle: int,
-        value: Any,
-        timestamp: dt.datetime,
-        *,
-        current_user_id: int,
-        verifier_user_id: int = 0,
-        data_type: int | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """WriteSecured2: a secured write that carries the value's timestamp."""
-        return _runtime.run(
-            self._async.write_secured2(
-                server_handle,
-                item_handle,
-                value,
-                timestamp,
-                current_user_id=current_user_id,
-                verifier_user_id=verifier_user_id,
-                data_type=data_type,
-                timeout=timeout,
-            )
-        )
-
-    def authenticate_user(
-        self, server_handle: int, user_name: str, password: str, *, timeout: float | None = None
-    ) -> int:
-        """Authenticate a user for secured writes; returns the user id."""
-        return _runtime.run(
-            self._async.authenticate_user(server_handle, user_name, password, timeout=timeout)
-        )
-
-    def drain_events(self, max_events: int = 0, *, timeout: float | None = None) -> list[Event]:
-        """Events not drained before, oldest first, without a stream (0 = all retained)."""
-        return _runtime.run(self._async.drain_events(max_events, timeout=timeout))
-
-    def add_item_bulk(
-        self, server_handle: int, tag_addresses: Sequence[str], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Add many items; one result per tag, in order."""
-        return _runtime.run(self._async.add_item_bulk(server_handle, tag_addresses, timeout=timeout))
-
-    def advise_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Advise many items; one result per handle, in order."""
-        return _runtime.run(self._async.advise_item_bulk(server_handle, item_handles, timeout=timeout))
-
-    def remove_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Remove many items; one result per handle, in order."""
-        return _runtime.run(self._async.remove_item_bulk(server_handle, item_handles, timeout=timeout))
-
-    def unadvise_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Unadvise many items; one result per handle, in order."""
-        return _runtime.run(self._async.unadvise_item_bulk(server_handle, item_handles, timeout=timeout))
-
-    def subscribe_bulk(
-        self,
-        server_handle: int,
-        tag_addresses: Sequence[str],
-        *,
-        supervisory: bool = False,
-        timeout: float | None = None,
-    ) -> list[ItemResult]:
-        """Add and advise many tags in one command; one result per tag, in order."""
-        return _runtime.run(
-            self._async.subscribe_bulk(server_handle, tag_addresses, supervisory=supervisory, timeout=timeout)
-        )
-
-    def unsubscribe_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Unadvise and remove many items in one command; one result per handle."""
-        return _runtime.run(self._async.unsubscribe_bulk(server_handle, item_handles, timeout=timeout))
-
-    def read_bulk(
-        self,
-        server_handle: int,
-        tag_addresses: Sequence[str],
-        *,
-        timeout_ms: int = 0,
-        timeout: float | None = None,
-    ) -> list[ReadResult]:
-        """Read many tags (cached value when advised, else a snapshot); one result per tag.
-
-        ``timeout_ms`` is MXAccess's own wait (0 = the gateway default); ``timeout``
-        the call's deadline.
-        """
-        return _runtime.run(
-            self._async.read_bulk(server_handle, tag_addresses, timeout_ms=timeout_ms, timeout=timeout)
-        )
-
-    def write_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
-    ) -> list[WriteResult]:
-        """Write many items; one result per entry, in order."""
-        return _runtime.run(self._async.write_bulk(server_handle, entries, timeout=timeout))
-
-    def write2_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
-    ) -> list[WriteResult]:
-        """Write2 for many items (each entry needs ``timestamp``)."""
-        return _runtime.run(self._async.write2_bulk(server_handle, entries, timeout=timeout))
-
-    def write_secured_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
-    ) -> list[WriteResult]:
-        """WriteSecured for many items (each entry needs ``current_user_id``)."""
-        return _runtime.run(self._async.write_secured_bulk(server_handle, entries, timeout=timeout))
-
-    def write_secured2_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
-    ) -> list[WriteResult]:
-        """WriteSecured2 for many items (each entry needs ``timestamp`` and ``current_user_id``)."""
-        return _runtime.run(self._async.write_secured2_bulk(server_handle, entries, timeout=timeout))
-
-    def events(self, after_worker_sequence: int = 0) -> EventStream:
-        """The session's events as typed objects (the session opens on first use).
-
-        ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
-        retained events after N.
-        """
-        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
-
-    def default_server_handle(self) -> int:
-        """The server handle the tag conveniences use (registered on first use)."""
-        return _runtime.run(self._async.default_server_handle())
-
-    def read(self, tags: Sequence[str], *, timeout: float | None = None) -> list[ReadResult]:
-        """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
-
-        ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
-        default). Transient failures are retried (``ClientOptions.read_retries``).
-        """
-        return _runtime.run(self._async.read(tags, timeout=timeout))
-
-    def write_tag(self, tag: str, value: Any, *, user_id: int = 0, timeout: float | None = None) -> None:
-        """Write a tag by name, converting ``value`` to the attribute's data type.
-
-        The item handle and the type are looked up once and cached. Returns when the
-        gateway accepted the write; ``write_and_confirm`` also waits for the outcome.
-        """
-        return _runtime.run(self._async.write_tag(tag, value, user_id=user_id, timeout=timeout))
-
-    def write_and_confirm(
-        self, tag: str, value: Any, *, user_id: int = 0, timeout: float = 10.0
-    ) -> WriteComplete:
-        """Write a tag by name and wait for its OnWriteComplete outcome.
-
-        Returns the ``WriteComplete``; raises ``MxAccessError`` when the write failed
-        and ``MxGatewayTimeoutError`` when no outcome arrived within ``timeout``.
-        """
-        return _runtime.run(self._async.write_and_confirm(tag, value, user_id=user_id, timeout=timeout))
-
-    def subscribe(self, tags: Sequence[str], *, supervisory: bool = False) -> Subscription:
-        """Data changes of ``tags`` only: use ``with session.subscribe([...]) as sub``.
-
-        Entering registers, adds and advises as needed; leaving unsubscribes.
-        """
-        return Subscription._wrap(_runtime.on_loop(self._async.subscribe, tags, supervisory=supervisory))
 
     def gateway(self) -> GatewayClient:
         """The connection to the gateway (connecting on first use)."""
@@ -1725,6 +1406,22 @@ class Client:
     def galaxy(self) -> GalaxyRepositoryClient:
         """The Galaxy Repository client of the same gateway, sharing the connection."""
         return GalaxyRepositoryClient._wrap(_runtime.run(self._async.galaxy()))
+
+    def events(self, after_worker_sequence: int = 0) -> EventStream:
+        """The session's events as typed objects (the session opens on first use).
+
+        ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
+        retained events after N.
+        """
+        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
+
+    def close(self) -> None:
+        """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""
+        return _runtime.run(self._async.close())
+
+    def detach(self) -> None:
+        """Leave the session open on the gateway (for another client to attach to) and disconnect."""
+        return _runtime.run(self._async.detach())
 
 
 __all__ = [

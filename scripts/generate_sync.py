@@ -84,6 +84,9 @@ class _ClassInfo:
     module: types.ModuleType
     doc: str
     members: dict[str, _Member] = field(default_factory=dict)
+    #: The nearest mirrored base class: the facade subclasses its facade and
+    #: emits only what this class adds or overrides.
+    base: _ClassInfo | None = None
 
 
 def _available_classes() -> list[_ClassInfo]:
@@ -115,8 +118,11 @@ _KEPT_DUNDERS = {"__init__", "__aenter__", "__aexit__", "__aiter__", "__anext__"
 
 
 def _collect_members(info: _ClassInfo) -> None:
+    mro = info.cls.__mro__
+    if info.base is not None:
+        mro = mro[: mro.index(info.base.cls)]
     # Walk the MRO from the base down so that subclasses override.
-    for klass in reversed(info.cls.__mro__):
+    for klass in reversed(mro):
         if not klass.__module__.startswith("mxgateway."):
             continue
         module = sys.modules[klass.__module__]
@@ -277,7 +283,7 @@ class _Emitter:
         out = self.lines
         out.append("")
         out.append("")
-        out.append(f"class {info.name}:")
+        out.append(f"class {info.name}({info.base.name}):" if info.base else f"class {info.name}:")
         doc = textwrap.indent(_sync_doc(info.doc), "    ").strip()
         out.append(
             f'    """{doc}\n\n    Blocking facade of :class:`{info.module.__name__}.{info.name}`.\n    """'
@@ -286,7 +292,9 @@ class _Emitter:
         out.append(f"    _async: {async_ref}")
         out.append("")
         out.append("    @classmethod")
-        out.append(f"    def _wrap(cls, inner: {async_ref}) -> {info.name}:")
+        # A subclass's facade wraps only its own async class (narrower than the base's).
+        ignore = "  # type: ignore[override]" if info.base else ""
+        out.append(f"    def _wrap(cls, inner: {async_ref}) -> {info.name}:{ignore}")
         out.append("        facade = cls.__new__(cls)")
         out.append("        facade._async = inner")
         if info.name in CLOSED_AT_EXIT:
@@ -396,7 +404,9 @@ class _Emitter:
         return isinstance(candidate, type) and hasattr(candidate, "__await__")
 
     def render(self) -> str:
+        by_class = {info.cls: info for info in self.infos}
         for info in self.infos:
+            info.base = next((by_class[k] for k in info.cls.__mro__[1:] if k in by_class), None)
             _collect_members(info)
             self.emit_class(info)
         helpers = [
