@@ -19,8 +19,8 @@ import grpc.aio
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
 from mxgateway.channel import call_metadata, create_channel
-from mxgateway.connector import Connector
-from mxgateway.endpoints import EmbeddedGateway, open_endpoint
+from mxgateway.connector import Connector, client_connector
+from mxgateway.endpoints import EmbeddedGateway
 from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
 from mxgateway.events import RawEventStream, StreamCall, StreamOpener, _StreamBase
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
@@ -93,21 +93,7 @@ class GatewayClient:
             default_timeout=default_timeout,
             allow_insecure_api_key=allow_insecure_api_key,
         )
-
-        async def build() -> GatewayClient:
-            if channel is not None:
-                return cls(resolved, channel=channel)
-            local, embedded = await open_endpoint(resolved)
-            try:
-                client = cls(local)
-            except BaseException:
-                if embedded is not None:
-                    await embedded.aclose()
-                raise
-            client._embedded = embedded
-            return client
-
-        return Connector(build)
+        return client_connector(cls, resolved, channel)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-__all__ = ["Connector"]
+from mxgateway.endpoints import EmbeddedGateway, open_endpoint
+
+if TYPE_CHECKING:
+    import grpc.aio
+
+    from mxgateway.options import ClientOptions
+
+__all__ = ["Connector", "client_connector"]
 
 
 class _Closable(Protocol):
     async def close(self) -> None: ...
 
 
+class _GatewayClientLike(_Closable, Protocol):
+    _embedded: EmbeddedGateway | None
+
+
 ClientT = TypeVar("ClientT", bound=_Closable)
+GatewayClientT = TypeVar("GatewayClientT", bound=_GatewayClientLike)
 
 
 class Connector(Generic[ClientT]):
@@ -43,3 +55,30 @@ class Connector(Generic[ClientT]):
     ) -> None:
         if self._client is not None:
             await self._client.close()
+
+
+def client_connector(
+    client_type: Callable[..., GatewayClientT],
+    options: ClientOptions,
+    channel: grpc.aio.Channel | None,
+) -> Connector[GatewayClientT]:
+    """What a client's ``connect()`` returns: ``client_type(options, channel=...)`` built on first use.
+
+    A shared ``channel`` is used as it is; otherwise an embedded gateway name
+    (``"simulator"``) is started first, and the client stops it when it closes.
+    """
+
+    async def build() -> GatewayClientT:
+        if channel is not None:
+            return client_type(options, channel=channel)
+        local, embedded = await open_endpoint(options)
+        try:
+            client = client_type(local)
+        except BaseException:
+            if embedded is not None:
+                await embedded.aclose()
+            raise
+        client._embedded = embedded
+        return client
+
+    return Connector(build)

@@ -38,8 +38,8 @@ import grpc.aio
 from google.protobuf.wrappers_pb2 import Int32Value
 
 from mxgateway.channel import call_metadata, create_channel
-from mxgateway.connector import Connector
-from mxgateway.endpoints import EmbeddedGateway, open_endpoint
+from mxgateway.connector import Connector, client_connector
+from mxgateway.endpoints import EmbeddedGateway
 from mxgateway.errors import (
     MxGatewayClosedError,
     MxGatewayError,
@@ -314,21 +314,7 @@ class GalaxyRepositoryClient:
             default_timeout=default_timeout,
             allow_insecure_api_key=allow_insecure_api_key,
         )
-
-        async def build() -> GalaxyRepositoryClient:
-            if channel is not None:
-                return cls(resolved, channel=channel)
-            local, embedded = await open_endpoint(resolved)
-            try:
-                client = cls(local)
-            except BaseException:
-                if embedded is not None:
-                    await embedded.aclose()
-                raise
-            client._embedded = embedded
-            return client
-
-        return Connector(build)
+        return client_connector(cls, resolved, channel)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
