@@ -22,12 +22,12 @@ from mxgateway.simulator.galaxy import (
     CATEGORY_ENGINE,
     DEMO_DEPLOY_TIME,
     Galaxy,
-    GalaxyAttribute,
     GalaxyObject,
     demo_galaxy,
     generate_galaxy,
 )
 from mxgateway.simulator.repository import MAX_PAGE_SIZE, GalaxyRepositoryService
+from tests.galaxy.support import _area, _attr, _thing
 
 if TYPE_CHECKING:
     from mxgateway.generated.galaxy_repository_pb2_grpc import GalaxyRepositoryAsyncStub
@@ -39,36 +39,6 @@ STREAM_END = grpc.aio.EOF  # type: ignore[attr-defined]  # missing from grpc-stu
 
 
 # ---------------------------------------------------------------------- test Galaxy
-
-
-def _attr(name: str, *, historized: bool = False, alarm: bool = False) -> GalaxyAttribute:
-    return GalaxyAttribute(attribute_name=name, mx_data_type=4, is_historized=historized, is_alarm=alarm)
-
-
-def _area(gobject_id: int, tag: str, parent: int = 0, contained_name: str = "") -> GalaxyObject:
-    return GalaxyObject(
-        gobject_id=gobject_id,
-        tag_name=tag,
-        contained_name=contained_name,
-        parent_gobject_id=parent,
-        area_gobject_id=parent,
-        category_id=CATEGORY_AREA,
-        is_area=True,
-        template_chain=["$Area"],
-    )
-
-
-def _thing(
-    gobject_id: int, tag: str, parent: int, chain: list[str], attributes: list[GalaxyAttribute]
-) -> GalaxyObject:
-    return GalaxyObject(
-        gobject_id=gobject_id,
-        tag_name=tag,
-        parent_gobject_id=parent,
-        area_gobject_id=parent,
-        template_chain=chain,
-        attributes=attributes,
-    )
 
 
 def plant_galaxy(deployed: dt.datetime | None = DEMO_DEPLOY_TIME) -> Galaxy:
