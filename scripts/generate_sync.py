@@ -195,10 +195,6 @@ class _Emitter:
                     return ast.copy_location(ast.Name(mapping[node.id], node.ctx), node)
                 return node
 
-            def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
-                self.generic_visit(node)
-                return node
-
         new = Rewrite().visit(tree)
         result = ast.unparse(new)
         for name in ("Iterator", "Iterable"):
