@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         MxGatewayNotFoundError,
         MxGatewayPermissionError,
         MxGatewayProtocolViolationError,
+        MxGatewaySessionLostError,
         MxGatewaySessionNotFoundError,
         MxGatewaySessionNotReadyError,
         MxGatewayTimeoutError,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     )
     from mxgateway.lazy_client import Client
     from mxgateway.options import ClientOptions
+    from mxgateway.reconnect import ReconnectPolicy
     from mxgateway.session import ItemResult, ReadResult, Session, Subscription, WriteEntry, WriteResult
     from mxgateway.status import MxStatus, Quality
     from mxgateway.values import from_mx_value, to_mx_value
@@ -66,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     "GatewayClient": "client",
     "Connector": "connector",
     "ClientOptions": "options",
+    "ReconnectPolicy": "reconnect",
     "Client": "lazy_client",
     "MxStatus": "status",
     "Quality": "status",
@@ -83,6 +86,7 @@ _EXPORTS: dict[str, str] = {
             "MxGatewayNotFoundError",
             "MxGatewayPermissionError",
             "MxGatewayProtocolViolationError",
+            "MxGatewaySessionLostError",
             "MxGatewaySessionNotFoundError",
             "MxGatewaySessionNotReadyError",
             "MxGatewayTimeoutError",
@@ -153,6 +157,7 @@ __all__ = [
     "MxGatewayPageTokenError",
     "MxGatewayPermissionError",
     "MxGatewayProtocolViolationError",
+    "MxGatewaySessionLostError",
     "MxGatewaySessionNotFoundError",
     "MxGatewaySessionNotReadyError",
     "MxGatewayStalePageTokenError",
@@ -163,6 +168,7 @@ __all__ = [
     "Quality",
     "RawEventStream",
     "ReadResult",
+    "ReconnectPolicy",
     "ReplayGap",
     "SequenceGap",
     "Session",

@@ -36,6 +36,7 @@ __all__ = [
     "MxGatewayNotFoundError",
     "MxGatewayPermissionError",
     "MxGatewayProtocolViolationError",
+    "MxGatewaySessionLostError",
     "MxGatewaySessionNotFoundError",
     "MxGatewaySessionNotReadyError",
     "MxGatewayTimeoutError",
@@ -133,6 +134,21 @@ class MxGatewayNotFoundError(MxGatewayError):
 
 class MxGatewaySessionNotFoundError(MxGatewayNotFoundError):
     """The session is unknown or already closed (NOT_FOUND, SESSION_NOT_FOUND)."""
+
+
+class MxGatewaySessionLostError(MxGatewaySessionNotFoundError):
+    """The session ended on the gateway while this client still held it.
+
+    Its server and item handles died with it. The tag-level API (``read``,
+    ``subscribe``, ``write_tag``, ``write_and_confirm``) recovers on a new session
+    by itself (``ClientOptions.recover_sessions``); a caller of the handle-level
+    commands must ``register`` and ``add_item`` again. ``old_session_id`` is the
+    session that was lost.
+    """
+
+    def __init__(self, message: str, *, old_session_id: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.old_session_id = old_session_id
 
 
 class MxGatewaySessionNotReadyError(MxGatewayError):

@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mxgateway.reconnect import ReconnectPolicy
+
 __all__ = [
     "DEFAULT_ENDPOINT",
     "ENV_API_KEY",
@@ -58,6 +60,13 @@ class ClientOptions:
     them); ``channel_options`` are extra gRPC channel arguments, applied last.
     ``read_retries`` is how often an idempotent read is retried on a transient
     failure (writes are never retried).
+
+    Events: ``reconnect`` says how a session's event stream (and the alarm feed)
+    reconnects after a transport failure and how long it resumes before the
+    session counts as lost; ``recover_sessions`` lets the tag-level API (``read``,
+    ``subscribe``, ``write_tag``, ``write_and_confirm``) open a new session when
+    the old one is gone. ``event_queue_size`` bounds each event consumer's queue
+    and ``event_backlog_size`` the events kept for the next ``events()`` call.
     """
 
     endpoint: str = ""
@@ -75,6 +84,10 @@ class ClientOptions:
     channel_options: tuple[tuple[str, ChannelOptionValue], ...] = ()
     allow_insecure_api_key: bool = False
     read_retries: int = 2
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    recover_sessions: bool = True
+    event_queue_size: int = 32_768
+    event_backlog_size: int = 32_768
 
     def __post_init__(self) -> None:
         if not self.endpoint:
@@ -106,6 +119,12 @@ class ClientOptions:
             raise ValueError("keepalive_timeout_s must be positive")
         if self.read_retries < 0:
             raise ValueError("read_retries must not be negative")
+        if not isinstance(self.reconnect, ReconnectPolicy):
+            raise ValueError("reconnect must be a ReconnectPolicy")
+        for name in ("event_queue_size", "event_backlog_size"):
+            size = getattr(self, name)
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"{name} must be a positive int, not {size!r}")
         object.__setattr__(self, "channel_options", tuple(tuple(o) for o in self.channel_options))
 
     def __repr__(self) -> str:

@@ -1,0 +1,102 @@
+"""Reconnecting long-lived streams: the back-off, and which failures are worth it.
+
+Every long-lived gateway stream (a session's event pump, the alarm feed) survives
+transport failures the same way: wait a jittered, growing delay, open the stream
+again and resume where it left off, for as long as ``ReconnectPolicy.window_s``
+allows. Only transport failures are retried; a refused key, a missing scope or an
+unknown session never heals by waiting.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+
+__all__ = ["TRANSIENT_CODES", "Backoff", "ReconnectPolicy", "is_transient_code"]
+
+#: gRPC codes a stream fails with when the connection, not the request, failed:
+#: the gateway restarting or unreachable, a reset connection, a keepalive timeout
+#: (UNAVAILABLE), a connection that died mid-message (INTERNAL, UNKNOWN), the
+#: server shedding load (RESOURCE_EXHAUSTED, ABORTED).
+TRANSIENT_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+
+def is_transient_code(code: grpc.StatusCode | None) -> bool:
+    """True when a stream that failed with ``code`` should be reopened."""
+    return code in TRANSIENT_CODES
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How a long-lived stream reconnects after a transport failure.
+
+    Delays grow from ``initial_backoff_s`` by ``multiplier`` up to
+    ``max_backoff_s``, each drawn uniformly below that bound ("full jitter", so
+    many clients do not return in step). ``window_s`` is how long to keep trying
+    before giving up: for a session's events, how long the gateway keeps a
+    session without a stream (production's detach grace is 30 s); past it the
+    session is recovered on a new one, or reported lost. ``endpoint_attempts`` is
+    how many failed connection attempts in a row make a client with several
+    endpoints move on to the next.
+    """
+
+    initial_backoff_s: float = 0.1
+    max_backoff_s: float = 3.0
+    multiplier: float = 2.0
+    window_s: float = 30.0
+    endpoint_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("initial_backoff_s", "max_backoff_s", "window_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValueError(f"ReconnectPolicy.{name} must be a finite number of seconds, not {value!r}")
+            if value < 0:
+                raise ValueError(f"ReconnectPolicy.{name} must not be negative, not {value!r}")
+        if self.max_backoff_s < self.initial_backoff_s:
+            raise ValueError("ReconnectPolicy.max_backoff_s must be at least initial_backoff_s")
+        if not math.isfinite(self.multiplier) or self.multiplier < 1:
+            raise ValueError(f"ReconnectPolicy.multiplier must be at least 1, not {self.multiplier!r}")
+        if isinstance(self.endpoint_attempts, bool) or not isinstance(self.endpoint_attempts, int):
+            raise ValueError("ReconnectPolicy.endpoint_attempts must be an int")
+        if self.endpoint_attempts < 1:
+            raise ValueError("ReconnectPolicy.endpoint_attempts must be at least 1")
+
+
+class Backoff:
+    """The delays of one run of reconnect attempts; ``reset()`` after a success."""
+
+    def __init__(self, policy: ReconnectPolicy, *, uniform: Callable[[float, float], float] = random.uniform):
+        self._policy = policy
+        self._uniform = uniform
+        self._attempts = 0
+
+    @property
+    def attempts(self) -> int:
+        """Delays handed out since the last ``reset()``."""
+        return self._attempts
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt, in seconds."""
+        policy = self._policy
+        # Capped before the power can overflow on a long outage.
+        exponent = min(self._attempts, 64)
+        bound = min(policy.max_backoff_s, policy.initial_backoff_s * policy.multiplier**exponent)
+        self._attempts += 1
+        return self._uniform(0.0, bound)
+
+    def reset(self) -> None:
+        """Start again from the shortest delay."""
+        self._attempts = 0
