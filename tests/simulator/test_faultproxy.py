@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -42,6 +43,7 @@ async def test_calls_pass_through_and_fail_while_cut(proxy: tuple[Simulator, Fau
                 break
             except MxGatewayUnavailableError:
                 assert time.monotonic() < deadline, "the proxy never forwarded again"
+                await asyncio.sleep(0.1)
         else:
             pytest.fail("the proxy never forwarded again")
         assert again.session_id in sim.session_ids()
