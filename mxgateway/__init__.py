@@ -33,16 +33,17 @@ if TYPE_CHECKING:
         MxGatewayUnavailableError,
         map_rpc_error,
     )
+    from mxgateway.event_stream import EventStream
     from mxgateway.events import (
         BufferedDataChange,
         BufferedSample,
         DataChange,
         Event,
-        EventStream,
+        EventsDropped,
         OperationComplete,
-        RawEventStream,
         ReplayGap,
         SequenceGap,
+        SessionRecovered,
         UnknownEvent,
         WriteComplete,
     )
@@ -57,9 +58,13 @@ if TYPE_CHECKING:
     )
     from mxgateway.lazy_client import Client
     from mxgateway.options import ClientOptions
+    from mxgateway.pump import ConnectionState, StateChange
+    from mxgateway.raw_stream import RawEventStream
     from mxgateway.reconnect import ReconnectPolicy
-    from mxgateway.session import ItemResult, ReadResult, Session, Subscription, WriteEntry, WriteResult
+    from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
+    from mxgateway.session import Session
     from mxgateway.status import MxStatus, Quality
+    from mxgateway.subscription import Subscription
     from mxgateway.values import from_mx_value, to_mx_value
 
 _EXPORTS: dict[str, str] = {
@@ -101,16 +106,22 @@ _EXPORTS: dict[str, str] = {
             "BufferedSample",
             "DataChange",
             "Event",
-            "EventStream",
+            "EventsDropped",
             "OperationComplete",
-            "RawEventStream",
             "ReplayGap",
             "SequenceGap",
+            "SessionRecovered",
             "UnknownEvent",
             "WriteComplete",
         ],
         "events",
     ),
+    "EventStream": "event_stream",
+    "RawEventStream": "raw_stream",
+    "ConnectionState": "pump",
+    "StateChange": "pump",
+    "Session": "session",
+    "Subscription": "subscription",
     **dict.fromkeys(
         [
             "BrowseNode",
@@ -123,9 +134,7 @@ _EXPORTS: dict[str, str] = {
         ],
         "galaxy",
     ),
-    **dict.fromkeys(
-        ["ItemResult", "ReadResult", "Session", "Subscription", "WriteEntry", "WriteResult"], "session"
-    ),
+    **dict.fromkeys(["ItemResult", "ReadResult", "WriteEntry", "WriteResult"], "results"),
 }
 
 __all__ = [
@@ -136,10 +145,12 @@ __all__ = [
     "BufferedDataChange",
     "BufferedSample",
     "ClientOptions",
+    "ConnectionState",
     "DataChange",
     "DeployEventStream",
     "Event",
     "EventStream",
+    "EventsDropped",
     "GalaxyRepositoryClient",
     "GatewayClient",
     "Connector",
@@ -172,6 +183,8 @@ __all__ = [
     "ReplayGap",
     "SequenceGap",
     "Session",
+    "SessionRecovered",
+    "StateChange",
     "Subscription",
     "UnknownEvent",
     "WriteComplete",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -22,10 +23,10 @@ from mxgateway.channel import call_metadata, create_channel
 from mxgateway.connector import Connector, client_connector
 from mxgateway.endpoints import EmbeddedGateway
 from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
-from mxgateway.events import RawEventStream, StreamCall, StreamOpener, _StreamBase
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
-from mxgateway.options import ClientOptions, resolve_options
+from mxgateway.options import ClientOptions, join_endpoints, resolve_options
+from mxgateway.raw_stream import RawEventStream, StreamBase, StreamCall, StreamOpener
 from mxgateway.session import Session
 
 __all__ = ["GatewayClient"]
@@ -52,19 +53,51 @@ class GatewayClient:
         self._owns_channel = channel is None
         #: An embedded gateway started by ``connect("simulator")``; stopped on close.
         self._embedded: EmbeddedGateway | None = None
-        self._channel = channel if channel is not None else create_channel(self._options)
+        self._endpoints = self._options.endpoints
+        self._endpoint_index = 0
+        self._channel = channel if channel is not None else self._new_channel()
         self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
+        self._retired_channels: set[asyncio.Task[None]] = set()
         self._sessions: dict[str, Session] = {}
         # Weak: a raw stream dropped after ``break`` must be collectable (its
         # finaliser cancels the call); close() cancels the ones still alive.
-        self._streams: weakref.WeakSet[_StreamBase] = weakref.WeakSet()
+        self._streams: weakref.WeakSet[StreamBase] = weakref.WeakSet()
         self._closed = False
+
+    def _new_channel(self) -> grpc.aio.Channel:
+        options = self._options
+        if len(self._endpoints) > 1:
+            options = options.replace(endpoint=self._endpoints[self._endpoint_index])
+        return create_channel(options)
+
+    @property
+    def _endpoint(self) -> str:
+        return self._endpoints[self._endpoint_index]
+
+    def _fail_over(self) -> bool:
+        """Move to the next endpoint of the list (sessions rebind); False when there is none."""
+        if self._closed or not self._owns_channel or len(self._endpoints) < 2:
+            return False
+        previous = self._endpoint
+        self._endpoint_index = (self._endpoint_index + 1) % len(self._endpoints)
+        old_channel = self._channel
+        self._channel = self._new_channel()
+        self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
+        for session in list(self._sessions.values()):
+            session._bind_transport()
+        # Calls still on the old channel are failing anyway; close it without waiting.
+        task = asyncio.get_running_loop().create_task(old_channel.close(None))
+        self._retired_channels.add(task)
+        task.add_done_callback(self._retired_channels.discard)
+        _log.info("gateway %s unreachable; failing over to %s", previous, self._endpoint)
+        return True
 
     @classmethod
     def connect(
         cls,
         endpoint: str = "",
         *,
+        endpoints: Sequence[str] | None = None,
         api_key: str | None = None,
         plaintext: bool | None = None,
         ca_file: str | Path | None = None,
@@ -79,11 +112,13 @@ class GatewayClient:
         """Connect to a gateway: ``await`` the result, or use it with ``async with``.
 
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``).
+        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
+        lists gateways to fail over to, in order (the same as a comma list in
+        ``endpoint``).
         """
         resolved = resolve_options(
             options,
-            endpoint=endpoint,
+            endpoint=join_endpoints(endpoint, endpoints),
             api_key=api_key,
             plaintext=plaintext,
             ca_file=ca_file,
@@ -148,9 +183,18 @@ class GatewayClient:
         return reply
 
     async def open_session(
-        self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
+        self,
+        client_session_name: str = "",
+        *,
+        client_correlation_id: str = "",
+        timeout: float | None = None,
+        recover: bool | None = None,
     ) -> Session:
-        """Open a session (one MXAccess worker on the gateway); close it when done."""
+        """Open a session (one MXAccess worker on the gateway); close it when done.
+
+        ``recover`` (None: ``ClientOptions.recover_sessions``) lets its tag-level
+        API continue on a new session when the gateway loses this one.
+        """
         reply = await self.open_session_raw(
             client_session_name, client_correlation_id=client_correlation_id, timeout=timeout
         )
@@ -159,19 +203,29 @@ class GatewayClient:
             _log.warning(
                 "gateway speaks protocol %d, these bindings target %d", version, GATEWAY_PROTOCOL_VERSION
             )
-        session = Session(self, reply, client_session_name=client_session_name)
+        session = Session(self, reply, client_session_name=client_session_name, recover=recover)
         if self._closed:  # closed while opening: do not leak the session
             await self._close_quietly(reply.session_id)
             raise MxGatewayClosedError("the client was closed while the session opened", method="OpenSession")
         self._sessions[session.session_id] = session
-        _log.debug("opened session %s", session.session_id)
+        _log.info("opened session %s on %s", session.session_id, self._endpoint)
         return session
 
-    def attach_session(self, session_id: str, *, client_session_name: str = "") -> Session:
-        """A ``Session`` for an existing session id (for example after reconnecting)."""
+    def attach_session(
+        self, session_id: str, *, client_session_name: str = "", recover: bool = False
+    ) -> Session:
+        """A ``Session`` for an existing session id (opened by another client or process).
+
+        Its handles belong to whoever opened it, so by default it is not replaced
+        when the gateway loses it (``recover``).
+        """
         self._check_open("OpenSession")
         session = Session(
-            self, pb.OpenSessionReply(session_id=session_id), client_session_name=client_session_name
+            self,
+            pb.OpenSessionReply(session_id=session_id),
+            client_session_name=client_session_name,
+            recover=recover,
+            fresh=False,
         )
         self._sessions[session_id] = session
         return session
@@ -202,6 +256,12 @@ class GatewayClient:
         if self._sessions.get(session.session_id) is session:
             del self._sessions[session.session_id]
 
+    def _rekey(self, session: Session, old_session_id: str, new_session_id: str) -> None:
+        """``session`` now stands for a new gateway session (it recovered)."""
+        if self._sessions.get(old_session_id) is session:
+            del self._sessions[old_session_id]
+        self._sessions[new_session_id] = session
+
     # ------------------------------------------------------------------ commands and events
 
     async def invoke_raw(
@@ -218,6 +278,14 @@ class GatewayClient:
             raise error from error.__cause__
         check_protocol_status(reply, method="Invoke")
         return reply
+
+    def _open_events_call(self, session_id: str, after_worker_sequence: int) -> StreamCall:
+        """Start a StreamEvents call on the current connection (a session's event pump)."""
+        self._check_open("StreamEvents")
+        request = pb.StreamEventsRequest(session_id=session_id, after_worker_sequence=after_worker_sequence)
+        # No deadline: an event stream lives as long as its session.
+        call: StreamCall = self._stub.StreamEvents(request, metadata=self._metadata)
+        return call
 
     def _stream_opener(self, session_id: str) -> StreamOpener:
         stream_events = self._stub.StreamEvents

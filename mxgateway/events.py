@@ -1,32 +1,31 @@
-"""Typed session events and the streams that deliver them.
+"""Typed session events: what ``Session.events()`` and ``Subscription`` deliver.
 
-Each ``MxEvent`` becomes one frozen dataclass, which keeps the message as ``raw``:
+Each ``MxEvent`` becomes one immutable object, which keeps the message as ``raw``:
 
 - ``DataChange`` (OnDataChange): the value in Python form, its quality and time;
 - ``WriteComplete`` (OnWriteComplete): the real outcome of an earlier write;
 - ``OperationComplete``; ``BufferedDataChange`` (several samples of one item);
+- ``UnknownEvent``: a family this SDK does not know yet.
+
+Markers tell a consumer what happened to the stream itself, in order:
+
 - ``ReplayGap``: the gateway's sentinel when a resume point is older than its
   replay ring (drop cached state, re-read, resume after ``resume_after``);
-- ``SequenceGap``: made by this SDK when ``worker_sequence`` skips numbers, i.e.
-  events were dropped on the way; it comes right before the event after the gap;
-- ``UnknownEvent``: a family this SDK does not know yet.
+- ``SequenceGap``: ``worker_sequence`` skipped numbers, i.e. the gateway dropped
+  events on the way; it comes right before the event after the gap;
+- ``EventsDropped``: this consumer fell behind and its own queue shed its oldest
+  events (other consumers and the session are unaffected);
+- ``SessionRecovered``: the session was lost and replaced by a new one; every
+  item was added and advised again, and ``worker_sequence`` starts afresh.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import inspect
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
-import grpc
-import grpc.aio
-
-from mxgateway.errors import MxGatewayError, MxGatewayUnavailableError, map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, Quality, is_failure_status, statuses_of
 from mxgateway.values import MxPythonValue, from_mx_value, timestamp_to_datetime
@@ -37,14 +36,15 @@ __all__ = [
     "BufferedSample",
     "DataChange",
     "Event",
-    "EventStream",
+    "EventsDropped",
     "OperationComplete",
-    "RawEventStream",
     "ReplayGap",
     "SequenceGap",
+    "SessionRecovered",
     "UnknownEvent",
     "WriteComplete",
     "event_from_proto",
+    "is_marker",
 ]
 
 _UTC = dt.timezone.utc
@@ -53,21 +53,6 @@ _WRITE_COMPLETE = pb.MX_EVENT_FAMILY_ON_WRITE_COMPLETE
 _OPERATION_COMPLETE = pb.MX_EVENT_FAMILY_OPERATION_COMPLETE
 _BUFFERED = pb.MX_EVENT_FAMILY_ON_BUFFERED_DATA_CHANGE
 _UNSPECIFIED_FAMILY = pb.MX_EVENT_FAMILY_UNSPECIFIED
-
-#: Stream failures worth reopening the stream for (the session lives on).
-_RESUMABLE = (grpc.StatusCode.UNAVAILABLE,)
-
-StreamCall = grpc.aio.UnaryStreamCall[pb.StreamEventsRequest, pb.MxEvent]
-#: Opens a StreamEvents call resuming after the given worker sequence; may be
-#: async (a lazily opened session opens first).
-StreamOpener = Callable[[int], "StreamCall | Awaitable[StreamCall]"]
-
-
-def _task_cancelling() -> bool:
-    """True when the current task itself is being cancelled (unknowable before 3.11)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return True if cancelling is None else bool(cancelling())
 
 
 def _time(ts: Any, present: bool) -> dt.datetime | None:
@@ -210,7 +195,39 @@ class UnknownEvent:
     raw: pb.MxEvent = field(repr=False)
 
 
-#: Every typed event a stream yields.
+@dataclass(frozen=True, slots=True)
+class EventsDropped:
+    """A consumer fell behind: its own queue shed ``count`` of its oldest events.
+
+    ``first_sequence`` and ``last_sequence`` are the ``worker_sequence`` range they
+    spanned (0 when unknown). Only this consumer lost them; values it caches may
+    be stale until their next change (a ``Subscription`` re-reads its tags).
+    """
+
+    count: int
+    first_sequence: int
+    last_sequence: int
+
+    @property
+    def missed(self) -> int:
+        """How many events this consumer lost (same as ``count``)."""
+        return self.count
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecovered:
+    """The gateway lost the session; a new one replaced it.
+
+    Handles from before are dead: the tag-level API (``Client``, ``subscribe``,
+    ``read``, ``write_tag``) added and advised every tag again on the new session,
+    whose ``worker_sequence`` starts again at 1.
+    """
+
+    old_session_id: str
+    new_session_id: str
+
+
+#: Every typed event or marker a session's event stream yields.
 Event = (
     DataChange
     | WriteComplete
@@ -218,8 +235,19 @@ Event = (
     | BufferedDataChange
     | ReplayGap
     | SequenceGap
+    | EventsDropped
+    | SessionRecovered
     | UnknownEvent
 )
+
+#: The markers: what happened to the stream rather than in the plant.
+_MARKERS = (ReplayGap, SequenceGap, EventsDropped, SessionRecovered)
+
+
+def is_marker(event: object) -> bool:
+    """True for ``ReplayGap``, ``SequenceGap``, ``EventsDropped`` and ``SessionRecovered``."""
+    return isinstance(event, _MARKERS)
+
 
 _NO_TAGS: Mapping[tuple[int, int], str] = {}
 
@@ -271,250 +299,3 @@ def event_from_proto(event: pb.MxEvent, tags: Mapping[tuple[int, int], str] = _N
         gap = event.replay_gap
         return ReplayGap(gap.requested_after_sequence, gap.oldest_available_sequence, event)
     return UnknownEvent(event.worker_sequence, family, event)
-
-
-class _StreamBase:
-    """Opening, reading and closing one StreamEvents call (lazily, on first use)."""
-
-    def __init__(
-        self,
-        opener: StreamOpener,
-        *,
-        after_worker_sequence: int,
-        secrets: tuple[str, ...],
-        on_close: Callable[[_StreamBase], None] | None,
-    ) -> None:
-        if after_worker_sequence < 0:
-            raise ValueError("after_worker_sequence must not be negative")
-        self._opener = opener
-        self._after = after_worker_sequence
-        self._secrets = secrets
-        self._on_close = on_close
-        self._call: StreamCall | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        """True once the stream ended or was closed."""
-        return self._closed
-
-    async def _open(self) -> StreamCall:
-        if self._call is None:
-            self._loop = asyncio.get_running_loop()
-            opened = self._opener(self._after)
-            call = await opened if inspect.isawaitable(opened) else opened
-            if self._closed:
-                # Closed while an async opener ran (a lazily opening session): the
-                # call must not outlive the stream; reading it now ends the stream.
-                call.cancel()
-                return call
-            self._call = call
-        return self._call
-
-    async def wait_connected(self, timeout: float = 2.0) -> None:
-        """Open the call now and wait until the gateway has attached it.
-
-        A gateway that sends its headers on attach (as the simulator does) makes
-        this exact: events published afterwards reach the stream. Otherwise the
-        wait ends after ``timeout`` seconds (or with the first event).
-        """
-        if self._closed:
-            return
-        call = await self._open()
-        try:
-            await asyncio.wait_for(call.initial_metadata(), timeout)
-        except asyncio.TimeoutError:
-            pass
-        except grpc.aio.AioRpcError as exc:
-            self._finish()
-            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
-            raise error from error.__cause__
-        if call.done() and not self._closed:
-            # Failed while attaching (bad key, unknown session): report it now.
-            code = await call.code()
-            if code is not grpc.StatusCode.OK:
-                self._finish()
-                details = await call.details()
-                failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
-                raise map_rpc_error(
-                    failure, method="StreamEvents", scope="events:read", secrets=self._secrets
-                )
-
-    def _finish(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        call, self._call = self._call, None
-        if call is not None:
-            call.cancel()
-        if self._on_close is not None:
-            self._on_close(self)
-
-    def __del__(self) -> None:
-        # ``break`` out of ``async for`` never calls aclose(): cancel the call when
-        # the stream is dropped, or it would run on in the channel. The collector
-        # may run on any thread; the call belongs to its loop.
-        call = getattr(self, "_call", None)
-        if call is None or call.done():
-            return
-        loop: asyncio.AbstractEventLoop | None = getattr(self, "_loop", None)
-        try:
-            on_own_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_own_loop = False
-        if on_own_loop or loop is None:
-            call.cancel()
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(call.cancel)
-
-    def _cancel(self) -> None:
-        """Cancel at once, from the event loop's thread (the session's and client's close)."""
-        self._finish()
-
-    async def aclose(self) -> None:
-        """Cancel the stream; idempotent."""
-        self._finish()
-
-    async def _read(self) -> pb.MxEvent | None:
-        """The next message, None at the normal end of the stream."""
-        call = self._call or await self._open()
-        try:
-            message = await call.read()
-        except asyncio.CancelledError:
-            if self._closed and not _task_cancelling():
-                return None  # closed by aclose() or the session: the stream simply ends
-            self._finish()
-            raise
-        if message is grpc.aio.EOF:  # type: ignore[attr-defined]
-            return None
-        assert isinstance(message, pb.MxEvent)
-        return message
-
-
-class RawEventStream(_StreamBase):
-    """The generated ``MxEvent`` messages of one StreamEvents call, as they come.
-
-    An async iterator and an async context manager; no conversion, no resume.
-    """
-
-    def __aiter__(self) -> RawEventStream:
-        return self
-
-    async def __anext__(self) -> pb.MxEvent:
-        if self._closed:
-            raise StopAsyncIteration
-        try:
-            message = await self._read()
-        except grpc.aio.AioRpcError as exc:
-            self._finish()
-            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
-            raise error from error.__cause__
-        if message is None:
-            self._finish()
-            raise StopAsyncIteration
-        return message
-
-    async def __aenter__(self) -> RawEventStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._finish()
-
-
-class EventStream(_StreamBase):
-    """Typed events of one session, in ``worker_sequence`` order.
-
-    Iterate with ``async for``; use ``async with`` (or ``aclose()``) to cancel the
-    stream deterministically when leaving early. When the connection drops the
-    stream reopens itself after the last sequence it delivered (up to
-    ``resume_attempts`` times in a row), so nothing is lost while the gateway
-    still retains the events; otherwise a ``ReplayGap`` or ``SequenceGap`` says so.
-    ``last_sequence`` is the value to resume from in a later ``events()`` call.
-    """
-
-    def __init__(
-        self,
-        opener: StreamOpener,
-        *,
-        after_worker_sequence: int = 0,
-        tags: Mapping[tuple[int, int], str] = _NO_TAGS,
-        resume_attempts: int = 3,
-        secrets: tuple[str, ...] = (),
-        on_close: Callable[[_StreamBase], None] | None = None,
-    ) -> None:
-        super().__init__(
-            opener, after_worker_sequence=after_worker_sequence, secrets=secrets, on_close=on_close
-        )
-        self._tags = tags
-        self._last = after_worker_sequence
-        self._resume_attempts = resume_attempts
-        self._failures = 0
-        self._pending: deque[Event] = deque()
-
-    @property
-    def last_sequence(self) -> int:
-        """The highest ``worker_sequence`` delivered so far (the resume point)."""
-        return self._last
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> Event:
-        if self._pending:
-            return self._pending.popleft()
-        while True:
-            if self._closed:
-                raise StopAsyncIteration
-            try:
-                message = await self._read()
-            except grpc.aio.AioRpcError as exc:
-                error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
-                if await self._reopen(exc, error):
-                    continue
-                raise error from error.__cause__
-            if message is None:
-                self._finish()
-                raise StopAsyncIteration
-            self._failures = 0
-            return self._typed(message)
-
-    def _typed(self, message: pb.MxEvent) -> Event:
-        event = event_from_proto(message, self._tags)
-        sequence = message.worker_sequence
-        if type(event) is ReplayGap:
-            self._last = max(self._last, event.resume_after)
-            return event
-        last = self._last
-        if sequence > last:
-            self._last = sequence
-            if last and sequence > last + 1:
-                self._pending.append(event)
-                return SequenceGap(last + 1, sequence, message)
-        return event
-
-    async def _reopen(self, exc: grpc.aio.AioRpcError, error: MxGatewayError) -> bool:
-        """Reopen after a transient failure; False when the error must surface."""
-        if self._closed or exc.code() not in _RESUMABLE or not isinstance(error, MxGatewayUnavailableError):
-            self._finish()
-            return False
-        if self._failures >= self._resume_attempts:
-            self._finish()
-            return False
-        self._failures += 1
-        if self._call is not None:
-            self._call.cancel()
-            self._call = None
-        await asyncio.sleep(0.05 * 2 ** (self._failures - 1))
-        self._after = self._last
-        return True
-
-    async def __aenter__(self) -> EventStream:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._finish()

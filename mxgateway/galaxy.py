@@ -47,11 +47,11 @@ from mxgateway.errors import (
     MxGatewayNotFoundError,
     map_rpc_error,
 )
-from mxgateway.events import _task_cancelling
 from mxgateway.galaxy_export import GalaxyFileWriter, to_dict
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
 from mxgateway.options import ClientOptions, resolve_options
+from mxgateway.raw_stream import task_cancelling
 
 if TYPE_CHECKING:
     from mxgateway.generated.galaxy_repository_pb2_grpc import GalaxyRepositoryAsyncStub
@@ -972,7 +972,7 @@ class DeployEventStream:
         try:
             message = await call.read()
         except asyncio.CancelledError:
-            if self._closed and not _task_cancelling():
+            if self._closed and not task_cancelling():
                 # Closed by aclose() or the client while this task waited: a normal end.
                 raise StopAsyncIteration from None
             self._finish()

@@ -18,16 +18,15 @@ embedded simulator on the running loop and stops it again on ``close()``.
 from __future__ import annotations
 
 import asyncio
-import inspect
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 from mxgateway.client import GatewayClient
 from mxgateway.errors import MxGatewayClosedError
-from mxgateway.events import EventStream, StreamCall
 from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions, resolve_options
+from mxgateway.options import ClientOptions, join_endpoints, resolve_options
 from mxgateway.session import Session
 
 __all__ = ["Client"]
@@ -40,7 +39,9 @@ class Client(Session):
 
     Nothing connects until the first call. Arguments left out come from the
     environment (``MXGATEWAY_ENDPOINT``, ``MXGATEWAY_API_KEY``); ``options`` gives
-    the full ``ClientOptions``. ``endpoint="simulator"`` runs the embedded simulator.
+    the full ``ClientOptions``. ``endpoint="simulator"`` runs the embedded simulator;
+    ``endpoints`` (or a comma list) names gateways to fail over to. When the gateway
+    loses the session, the tag-level API continues on a new one (``recover``).
     ``close()`` (or leaving ``async with``) closes the session, the Galaxy client,
     the connection and any embedded simulator.
     """
@@ -49,6 +50,7 @@ class Client(Session):
         self,
         endpoint: str = "",
         *,
+        endpoints: Sequence[str] | None = None,
         api_key: str | None = None,
         plaintext: bool | None = None,
         ca_file: str | Path | None = None,
@@ -58,13 +60,13 @@ class Client(Session):
         default_timeout: float | None = None,
         allow_insecure_api_key: bool | None = None,
         client_session_name: str = DEFAULT_SESSION_NAME,
+        recover: bool | None = None,
         options: ClientOptions | None = None,
     ) -> None:
-        self._init_state(client_session_name)
         # Resolved now (no network): bad options fail here, and the key is known for redaction.
-        self._options = resolve_options(
+        resolved = resolve_options(
             options,
-            endpoint=endpoint,
+            endpoint=join_endpoints(endpoint, endpoints),
             api_key=api_key,
             plaintext=plaintext,
             ca_file=ca_file,
@@ -74,7 +76,7 @@ class Client(Session):
             default_timeout=default_timeout,
             allow_insecure_api_key=allow_insecure_api_key,
         )
-        self._secrets = (self._options.api_key,) if self._options.api_key else ()
+        self._init_state(client_session_name, resolved, recover=recover, fresh=True)
         self._gateway: GatewayClient | None = None
         self._galaxy: GalaxyRepositoryClient | None = None
         self._opened = False
@@ -117,6 +119,8 @@ class Client(Session):
         async with self._open_lock:
             if self._opened:
                 return
+            if self._closed:
+                raise MxGatewayClosedError("the client is closed", method="OpenSession")
             reply = await gateway.open_session_raw(self._client_session_name)
             self._bind(gateway, reply)
             # Registered like any session of the gateway client, so its close() closes it.
@@ -136,31 +140,10 @@ class Client(Session):
             request.session_id = self._session_id
         return await super()._call(request, timeout)
 
-    def events(self, after_worker_sequence: int = 0) -> EventStream:
-        """The session's events as typed objects (the session opens on first use).
-
-        ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
-        retained events after N.
-        """
-        if self._opened:
-            return super().events(after_worker_sequence)
+    async def _ensure_open(self) -> None:
         if self._closed:
             raise MxGatewayClosedError("the client is closed", method="StreamEvents")
-
-        async def open_then_stream(after: int) -> StreamCall:
-            await self.open()
-            opened = self._client._stream_opener(self._session_id)(after)
-            return await opened if inspect.isawaitable(opened) else opened
-
-        stream = EventStream(
-            open_then_stream,
-            after_worker_sequence=after_worker_sequence,
-            tags=self._tags,
-            secrets=self._secrets,
-            on_close=self._streams.discard,
-        )
-        self._streams.add(stream)
-        return stream
+        await self.open()
 
     # ------------------------------------------------------------------ closing
 
@@ -172,8 +155,7 @@ class Client(Session):
             if self._opened:
                 await super().close()
             else:
-                self._closed = True
-                self._cancel_streams()
+                self._mark_closed()
         finally:
             await self._close_connections()
 
@@ -185,8 +167,7 @@ class Client(Session):
             if self._opened:
                 await super().detach()
             else:
-                self._closed = True
-                self._cancel_streams()
+                self._mark_closed()
         finally:
             await self._close_connections()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,9 @@ __all__ = [
     "ClientOptions",
     "endpoint_host",
     "is_loopback_endpoint",
+    "join_endpoints",
     "resolve_options",
+    "split_endpoints",
 ]
 
 ENV_ENDPOINT = "MXGATEWAY_ENDPOINT"
@@ -42,7 +45,9 @@ class ClientOptions:
     """Connection settings for a gateway client.
 
     ``endpoint`` is a gRPC target (``host:port``); empty means ``MXGATEWAY_ENDPOINT``
-    or ``localhost:5000``. ``api_key`` of None means ``MXGATEWAY_API_KEY`` (unset:
+    or ``localhost:5000``. A comma list (``primary:5001,backup:5001``) names
+    gateways to fail over to, in order, when the current one stays unreachable
+    (``reconnect.endpoint_attempts``); there is no automatic fail-back. ``api_key`` of None means ``MXGATEWAY_API_KEY`` (unset:
     no key); an empty string means "no key" without looking at the environment.
     The key travels as ``authorization: Bearer <key>`` and never appears in a repr.
 
@@ -56,8 +61,10 @@ class ClientOptions:
 
     ``default_timeout`` (seconds) is the deadline of every unary call that does not
     pass its own; None disables it. Event streams never get a deadline.
-    ``keepalive_time_s`` enables HTTP/2 keepalive pings (the server must permit
-    them); ``channel_options`` are extra gRPC channel arguments, applied last.
+    ``keepalive_time_s`` is the interval of HTTP/2 keepalive pings, sent only while
+    a call (such as a session's event stream) is open, so that a half-open
+    connection is noticed (None turns them off; the gateway must permit the
+    interval); ``channel_options`` are extra gRPC channel arguments, applied last.
     ``read_retries`` is how often an idempotent read is retried on a transient
     failure (writes are never retried).
 
@@ -77,7 +84,7 @@ class ClientOptions:
     client_key_file: str | Path | None = None
     server_name_override: str | None = None
     default_timeout: float | None = 30.0
-    keepalive_time_s: float | None = None
+    keepalive_time_s: float | None = 60.0
     keepalive_timeout_s: float = 20.0
     keepalive_permit_without_calls: bool = False
     max_receive_message_bytes: int = 64 * 1024 * 1024
@@ -92,6 +99,7 @@ class ClientOptions:
     def __post_init__(self) -> None:
         if not self.endpoint:
             object.__setattr__(self, "endpoint", os.environ.get(ENV_ENDPOINT) or DEFAULT_ENDPOINT)
+        split_endpoints(self.endpoint)  # an empty entry is an error now, not at connect time
         if self.api_key is None:
             object.__setattr__(self, "api_key", os.environ.get(ENV_API_KEY) or None)
         elif self.api_key == "":
@@ -149,6 +157,11 @@ class ClientOptions:
         return bool(self.api_key)
 
     @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every gateway to try, in order (``endpoint`` split at its commas)."""
+        return split_endpoints(self.endpoint)
+
+    @property
     def is_loopback(self) -> bool:
         """True when the endpoint names this machine (loopback address, localhost, unix socket)."""
         return is_loopback_endpoint(self.endpoint)
@@ -176,6 +189,29 @@ def resolve_options(base: ClientOptions | None, **overrides: object) -> ClientOp
     return base.replace(**given) if given else base
 
 
+def join_endpoints(endpoint: str, endpoints: Sequence[str] | None) -> str:
+    """``endpoint`` followed by ``endpoints``, as one comma list (what ``connect()`` takes)."""
+    if endpoints is None:
+        return endpoint
+    if isinstance(endpoints, str):
+        raise ValueError("endpoints must be a list of host:port strings, not one string")
+    parts = [endpoint] if endpoint else []
+    parts += [str(e).strip() for e in endpoints]
+    if not parts or not all(parts):
+        raise ValueError("endpoints must name at least one gateway and no empty one")
+    return ",".join(parts)
+
+
+def split_endpoints(endpoint: str) -> tuple[str, ...]:
+    """The gateways a comma list names; a gRPC target with a scheme is one endpoint."""
+    if "," not in endpoint or endpoint.startswith(_SCHEMES + _LOCAL_SCHEMES):
+        return (endpoint,)
+    parts = tuple(part.strip() for part in endpoint.split(","))
+    if not all(parts):
+        raise ValueError(f"endpoint {endpoint!r} has an empty entry in its comma list")
+    return parts
+
+
 def endpoint_host(endpoint: str) -> str:
     """The host part of a gRPC target (``[::1]:5000`` gives ``::1``)."""
     target = endpoint
@@ -194,9 +230,18 @@ def endpoint_host(endpoint: str) -> str:
 
 
 def is_loopback_endpoint(endpoint: str) -> bool:
-    """True when the gRPC target stays on this machine."""
+    """True when the gRPC target stays on this machine: every address it names is loopback."""
     if endpoint.startswith(_LOCAL_SCHEMES):
         return True
+    for scheme in ("ipv4:", "ipv6:"):
+        if endpoint.startswith(scheme) and "," in endpoint:
+            return all(_is_loopback_address(scheme + part) for part in endpoint[len(scheme) :].split(","))
+    if "," in endpoint and not endpoint.startswith(_SCHEMES):
+        return all(_is_loopback_address(part.strip()) for part in endpoint.split(","))
+    return _is_loopback_address(endpoint)
+
+
+def _is_loopback_address(endpoint: str) -> bool:
     host = endpoint_host(endpoint).lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True

@@ -1,14 +1,13 @@
-"""A gateway session: one MXAccess worker, its commands, events and tag conveniences.
+"""A gateway session: one MXAccess worker, its commands, its events and its recovery.
 
-Every MXAccess command has a method named after it. Handles are the int32 handles
-MXAccess hands out (``register`` gives a server handle, ``add_item`` an item
-handle). Non-raw methods raise ``MxAccessError`` (keeping the reply) when MXAccess
-reports a failure; bulk methods report per-item failures in their results instead.
+``Session`` joins three parts: the MXAccess commands (``mxgateway.commands``),
+tag-level access (``mxgateway.tag_access``) and, here, the session itself: its
+life cycle, the request path every command takes, and its event pump
+(``mxgateway.pump``), the one StreamEvents call every event consumer reads from.
 
-Above the commands sit what MXAccess itself lacks: ``read`` (one result per tag),
-``subscribe`` (data changes of some tags, torn down when left), ``write_tag`` and
-``write_and_confirm`` (tag-based writes that resolve handles and the attribute's
-type). They share one server handle registered on first use.
+When the gateway loses the session, the tag-level API continues on a new one
+(``ClientOptions.recover_sessions``). Handles handed out before are dead: a
+command that uses one raises ``MxGatewaySessionLostError``.
 """
 
 from __future__ import annotations
@@ -18,46 +17,45 @@ import contextlib
 import datetime as dt
 import logging
 import weakref
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc.aio
 
 from mxgateway.errors import (
-    MxAccessError,
+    MxGatewayAuthenticationError,
+    MxGatewayClosedError,
     MxGatewayError,
+    MxGatewayPermissionError,
+    MxGatewaySessionLostError,
     MxGatewaySessionNotFoundError,
     MxGatewayTimeoutError,
     MxGatewayUnavailableError,
     check_protocol_status,
+    error_for_protocol_status,
     map_rpc_error,
     raise_for_mxaccess_failure,
 )
-from mxgateway.events import (
-    DataChange,
-    Event,
-    EventStream,
-    ReplayGap,
-    SequenceGap,
-    WriteComplete,
-    _StreamBase,
-    event_from_proto,
-)
+from mxgateway.event_stream import EventStream
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.status import MxStatus, statuses_of
-from mxgateway.values import MxPythonValue, from_mx_value, to_mx_value
-from mxgateway.views import ValueView
+from mxgateway.options import ClientOptions
+from mxgateway.pump import ConnectionState, EventPump, StateChange
+from mxgateway.raw_stream import StreamCall
+from mxgateway.reconnect import Backoff
+from mxgateway.results import ItemResult
+from mxgateway.subscription import Subscription
+from mxgateway.tag_access import TagAccess
 
 if TYPE_CHECKING:
     from mxgateway.client import GatewayClient
 
-__all__ = ["ItemResult", "ReadResult", "Session", "Subscription", "WriteEntry", "WriteResult"]
+__all__ = ["Session"]
 
 _log = logging.getLogger("mxgateway.session")
 _UTC = dt.timezone.utc
 _OK_CODES = (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED)
+_SESSION_NOT_FOUND = pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND
 
 _READ_SCOPE = "invoke:read"
 _WRITE_SCOPE = "invoke:write"
@@ -88,221 +86,94 @@ _BULK_PAYLOADS: dict[int, str] = {
     pb.MX_COMMAND_KIND_WRITE_SECURED_BULK: "bulk_write",
     pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK: "bulk_write",
 }
-#: Extra deadline beyond a read's own MXAccess timeout.
-_READ_DEADLINE_MARGIN_S = 5.0
+#: Commands that can raise an event: the pump attaches before the first is sent,
+#: so their first event (the value ADVISE publishes, a write's outcome) is kept.
+_EVENT_KINDS = frozenset(
+    {
+        pb.MX_COMMAND_KIND_ADVISE,
+        pb.MX_COMMAND_KIND_ADVISE_SUPERVISORY,
+        pb.MX_COMMAND_KIND_WRITE,
+        pb.MX_COMMAND_KIND_WRITE2,
+        pb.MX_COMMAND_KIND_WRITE_SECURED,
+        pb.MX_COMMAND_KIND_WRITE_SECURED2,
+        pb.MX_COMMAND_KIND_ADVISE_ITEM_BULK,
+        pb.MX_COMMAND_KIND_SUBSCRIBE_BULK,
+        pb.MX_COMMAND_KIND_WRITE_BULK,
+        pb.MX_COMMAND_KIND_WRITE2_BULK,
+        pb.MX_COMMAND_KIND_WRITE_SECURED_BULK,
+        pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK,
+    }
+)
 
 
-class ItemResult:
-    """One item of a bulk add, advise, remove, unadvise, subscribe or unsubscribe.
-
-    A read-only view of the raw ``SubscribeResult`` (``raw``); equal when the raw results are.
-    """
-
-    __slots__ = ("raw",)
-
-    raw: pb.SubscribeResult
-
-    def __init__(self, raw: pb.SubscribeResult) -> None:
-        object.__setattr__(self, "raw", raw)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"ItemResult is immutable: cannot set {name!r}")
-
-    @property
-    def tag_address(self) -> str:
-        """The tag (empty for the handle-based commands)."""
-        return self.raw.tag_address
-
-    @property
-    def item_handle(self) -> int:
-        """The item handle (0 when adding failed)."""
-        return self.raw.item_handle
-
-    @property
-    def server_handle(self) -> int:
-        """The server handle the item belongs to."""
-        return self.raw.server_handle
-
-    @property
-    def ok(self) -> bool:
-        """True when MXAccess accepted the item."""
-        return self.raw.was_successful
-
-    @property
-    def error_message(self) -> str:
-        """Why it failed ('' when it did not)."""
-        return self.raw.error_message
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ItemResult):
-            return NotImplemented
-        return self.raw == other.raw
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return (
-            f"ItemResult(tag_address={self.tag_address!r}, item_handle={self.item_handle!r}, "
-            f"server_handle={self.server_handle!r}, ok={self.ok!r}, error_message={self.error_message!r})"
-        )
-
-
-class ReadResult(ValueView[pb.BulkReadResult]):
-    """One tag of a read: its value, or why there is none (``ok`` False).
-
-    A view of the raw ``BulkReadResult`` (``raw``): ``value``, ``source_timestamp``
-    and ``statuses`` are converted on first access and kept, so a 10,000-tag read
-    pays only for the fields it uses. Immutable; equal when the raw results are.
-    """
-
-    __slots__ = ()
-    __match_args__ = (
-        "tag",
-        "ok",
-        "value",
-        "quality",
-        "source_timestamp",
-        "statuses",
-        "error_message",
-        "was_cached",
-        "item_handle",
-    )
-
-    raw: pb.BulkReadResult
-
-    def __init__(self, raw: pb.BulkReadResult) -> None:
-        super().__init__(raw)
-
-    def _convert_value(self) -> MxPythonValue:
-        return from_mx_value(self.raw.value) if self.raw.was_successful else None
-
-    @property
-    def tag(self) -> str:
-        """The tag address as requested."""
-        return self.raw.tag_address
-
-    @property
-    def ok(self) -> bool:
-        """True when the tag was read."""
-        return self.raw.was_successful
-
-    @property
-    def error_message(self) -> str:
-        """Why the read failed ('' when it did not)."""
-        return self.raw.error_message
-
-    @property
-    def was_cached(self) -> bool:
-        """True when the value came from an advised item's cache."""
-        return self.raw.was_cached
-
-    @property
-    def item_handle(self) -> int:
-        """The item handle the gateway used (0 for a one-off snapshot)."""
-        return self.raw.item_handle
-
-    def raise_for_error(self) -> None:
-        """Raise ``MxAccessError`` when this tag could not be read."""
-        if not self.ok:
-            raise MxAccessError(
-                f"reading {self.tag} failed: {self.error_message or 'no reason given'}",
-                statuses=self.statuses,
-                method="Invoke",
-                details=self.error_message,
-            )
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """One item of a bulk write (the MXAccess call; the outcome comes as WriteComplete)."""
-
-    item_handle: int
-    ok: bool
-    hresult: int
-    statuses: tuple[MxStatus, ...]
-    error_message: str
-    raw: pb.BulkWriteResult = field(repr=False)
-
-
-@dataclass(frozen=True)
-class WriteEntry:
-    """One item of a bulk write; each bulk command uses the fields its kind needs.
-
-    ``timestamp`` is required by the ``write2`` kinds, ``current_user_id`` by the
-    secured kinds. ``data_type`` converts ``value`` for that ``MxDataType``; a
-    ready ``MxValue`` is sent as is.
-    """
-
-    item_handle: int
-    value: Any
-    timestamp: dt.datetime | None = None
-    user_id: int = 0
-    current_user_id: int = 0
-    verifier_user_id: int = 0
-    data_type: int | None = None
-
-
-def _fill_value(target: pb.MxValue, value: object, data_type: int | None) -> None:
-    if isinstance(value, pb.MxValue):
-        target.CopyFrom(value)
-    else:
-        target.CopyFrom(to_mx_value(value, data_type))
-
-
-def _fill_time(target: pb.MxValue, timestamp: dt.datetime | None) -> None:
-    if timestamp is None:
-        raise ValueError("this write needs a timestamp")
-    target.CopyFrom(to_mx_value(timestamp))
-
-
-def _item_results(reply: pb.MxCommandReply) -> list[ItemResult]:
-    return list(map(ItemResult, reply.bulk_subscribe.results))
-
-
-def _write_results(reply: pb.MxCommandReply) -> list[WriteResult]:
-    return [
-        WriteResult(r.item_handle, r.was_successful, r.hresult, statuses_of(r.statuses), r.error_message, r)
-        for r in reply.bulk_write.results
-    ]
-
-
-class Session:
+class Session(TagAccess):
     """An open gateway session. Obtain it with ``GatewayClient.open_session``.
 
-    ``async with session:`` closes it on exit; ``close()`` is idempotent and cancels
-    the session's streams.
+    ``async with session:`` closes it on exit; ``close()`` is idempotent and ends
+    the session's event stream. ``recover`` (None: ``ClientOptions.recover_sessions``)
+    lets the tag-level API replace the session when the gateway loses it.
     """
 
     def __init__(
-        self, client: GatewayClient, reply: pb.OpenSessionReply, *, client_session_name: str = ""
+        self,
+        client: GatewayClient,
+        reply: pb.OpenSessionReply,
+        *,
+        client_session_name: str = "",
+        recover: bool | None = None,
+        fresh: bool = True,
     ) -> None:
-        self._init_state(client_session_name)
+        self._init_state(client_session_name, client.options, recover=recover, fresh=fresh)
         self._bind(client, reply)
 
-    def _init_state(self, client_session_name: str) -> None:
+    def _init_state(
+        self, client_session_name: str, options: ClientOptions, *, recover: bool | None, fresh: bool
+    ) -> None:
         """The session's own state, before it is bound to a gateway session."""
         self._client_session_name = client_session_name
+        self._options = options
+        self._secrets: tuple[str, ...] = (options.api_key,) if options.api_key else ()
+        self._recover_enabled = options.recover_sessions if recover is None else recover
         self._session_id = ""
         self._open_reply = pb.OpenSessionReply()
         self._closed = False
-        self._streams: weakref.WeakSet[_StreamBase] = weakref.WeakSet()
         self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
         self._tags: dict[tuple[int, int], str] = {}
         self._server_handle: int | None = None
         self._handles: dict[str, int] = {}
         self._data_types: dict[str, int] = {}
+        self._user_servers: set[int] = set()
+        self._stale_servers: set[int] = set()
+        self._events_refused = False
         self._setup_lock = asyncio.Lock()
+        self._recover_lock = asyncio.Lock()
+        self._pump = EventPump(
+            session_id=self._attach_session_id,
+            open_call=self._open_event_call,
+            recover=self._recover_session,
+            recovers=self._recovers,
+            fail_over=self._fail_over,
+            tags=self._tags,
+            secrets=self._secrets,
+            policy=options.reconnect,
+            queue_size=options.event_queue_size,
+            backlog_size=options.event_backlog_size,
+            fresh_session=fresh,
+        )
 
     def _bind(self, client: GatewayClient, reply: pb.OpenSessionReply) -> None:
         """Attach to the gateway session ``reply`` names, through ``client``."""
         self._client = client
         self._open_reply = reply
         self._session_id = reply.session_id
-        # Bound once: the per-call path touches no attribute chains.
+        self._bind_transport()
+
+    def _bind_transport(self) -> None:
+        # Bound once (and again after a fail-over): the per-call path touches no attribute chains.
+        client = self._client
         self._invoke_rpc = client._stub.Invoke
         self._metadata = client._metadata
         self._default_timeout = client.options.default_timeout
-        self._secrets = client._secrets
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -312,8 +183,13 @@ class Session:
 
     @property
     def session_id(self) -> str:
-        """The gateway's id of this session."""
+        """The gateway's id of this session (a new one after a recovery)."""
         return self._session_id
+
+    @property
+    def options(self) -> ClientOptions:
+        """The options of the session's connection."""
+        return self._options
 
     @property
     def backend_name(self) -> str:
@@ -341,6 +217,15 @@ class Session:
         """True once ``close()`` was called (or the client closed)."""
         return self._closed
 
+    @property
+    def connection_state(self) -> ConnectionState:
+        """Where the session's event stream stands: idle, connected, reconnecting, recovered, lost ..."""
+        return self._pump.state
+
+    def state_changes(self) -> AsyncIterator[StateChange]:
+        """Every later change of ``connection_state``, as ``StateChange`` records, until closed."""
+        return self._pump.state_changes()
+
     async def __aenter__(self) -> Session:
         return self
 
@@ -352,40 +237,38 @@ class Session:
     async def detach(self) -> None:
         """Stop using the session here without closing it on the gateway; idempotent.
 
-        Its streams are cancelled and the client no longer closes it; the session
-        lives on (until closed, or its lease expires) for another client or process
-        to ``attach_session`` to.
+        Its event stream ends and the client no longer closes it; the session lives
+        on (until closed, or its lease expires) for another client or process to
+        ``attach_session`` to.
         """
         if self._closed:
             return
-        self._closed = True
-        self._cancel_streams()
+        self._mark_closed()
         self._client._forget(self)
 
     async def close(self) -> None:
-        """Close the session on the gateway and cancel its streams; idempotent."""
+        """Close the session on the gateway and end its event stream; idempotent."""
         if self._closed:
             return
-        self._closed = True
-        self._cancel_streams()
+        self._mark_closed()
         self._client._forget(self)
         # Already gone on the gateway is what closing wants.
         with contextlib.suppress(MxGatewaySessionNotFoundError):
             await self._client.close_session_raw(self._session_id)
-        _log.debug("closed session %s", self._session_id)
+        _log.info("closed session %s", self._session_id)
 
-    def _cancel_streams(self) -> None:
-        for stream in list(self._streams):
-            stream._cancel()
+    async def aclose(self) -> None:
+        """Same as ``close()``."""
+        await self.close()
+
+    def _mark_closed(self) -> None:
+        """No further calls: end the event stream and every reader."""
+        self._closed = True
+        self._pump.close_now()
         for subscription in list(self._subscriptions):
             subscription._stream_cancel()
 
-    def _mark_closed(self) -> None:
-        """The client is closing: no further calls."""
-        self._closed = True
-        self._cancel_streams()
-
-    # ------------------------------------------------------------------ core path
+    # ------------------------------------------------------------------ request path
 
     def _request(self, kind: int) -> tuple[pb.MxCommandRequest, pb.MxCommand]:
         request = pb.MxCommandRequest(session_id=self._session_id)
@@ -395,16 +278,30 @@ class Session:
 
     async def _call(self, request: pb.MxCommandRequest, timeout: float | None) -> pb.MxCommandReply:
         if self._closed:
-            raise MxGatewaySessionNotFoundError(f"session {self._session_id} is closed", method="Invoke")
+            raise MxGatewayClosedError(f"session {self._session_id} is closed", method="Invoke")
+        kind = request.command.kind
+        if kind in _EVENT_KINDS and not self._pump.running:
+            await self._attach_for_events()
+        if self._stale_servers:
+            self._check_handles(request)
         try:
             reply: pb.MxCommandReply = await self._invoke_rpc(
                 request, timeout=timeout or self._default_timeout, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
-            scope = _SCOPES.get(request.command.kind, _READ_SCOPE)
-            error = map_rpc_error(exc, method="Invoke", scope=scope, secrets=self._secrets)
+            error = map_rpc_error(
+                exc, method="Invoke", scope=_SCOPES.get(kind, _READ_SCOPE), secrets=self._secrets
+            )
+            if isinstance(error, MxGatewaySessionNotFoundError):
+                raise self._lost(request.session_id, error) from None
             raise error from error.__cause__
-        if reply.protocol_status.code not in _OK_CODES:
+        code = reply.protocol_status.code
+        if code not in _OK_CODES:
+            if code == _SESSION_NOT_FOUND and not self._closed:
+                raise self._lost(
+                    request.session_id,
+                    error_for_protocol_status(reply.protocol_status, method="Invoke", reply=reply),
+                )
             check_protocol_status(reply, method="Invoke")
         return reply
 
@@ -417,379 +314,148 @@ class Session:
                 raise_for_mxaccess_failure(reply)
         return reply
 
-    async def invoke(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
-        """Run any command; raises ``MxAccessError`` when MXAccess reports a failure.
+    def _lost(self, session_id: str, error: MxGatewayError) -> MxGatewaySessionLostError:
+        hint = " (the tag-level API continues on a new session)" if self._recover_enabled else ""
+        return MxGatewaySessionLostError(
+            f"{error.message}: session {session_id} no longer exists on the gateway; "
+            f"its server and item handles are gone{hint}",
+            method="Invoke",
+            grpc_code=error.grpc_code,
+            protocol_code=error.protocol_code,
+            details=error.details,
+            reply=error.reply,
+            old_session_id=session_id,
+        )
 
-        Bulk commands that carry their per-item results are not failures as a whole.
-        """
-        request = pb.MxCommandRequest(session_id=self._session_id, command=command)
-        return await self._run(request, timeout)
+    def _check_handles(self, request: pb.MxCommandRequest) -> None:
+        command = request.command
+        case = command.WhichOneof("payload")
+        handle = getattr(getattr(command, case), "server_handle", None) if case else None
+        if handle in self._stale_servers:
+            raise MxGatewaySessionLostError(
+                f"server handle {handle} belonged to a session the gateway lost; "
+                f"register again on session {self._session_id}",
+                method="Invoke",
+            )
 
-    async def invoke_raw(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
-        """Run any command and return the reply as is (gateway failures still raise)."""
-        request = pb.MxCommandRequest(session_id=self._session_id, command=command)
-        return await self._call(request, timeout)
+    def _note_registered(self, server_handle: int) -> None:
+        self._user_servers.add(server_handle)
+        self._stale_servers.discard(server_handle)
 
-    # ------------------------------------------------------------------ commands
+    def _stale(self, server_handle: int) -> bool:
+        return server_handle in self._stale_servers
 
-    async def register(self, client_name: str, *, timeout: float | None = None) -> int:
-        """Register with MXAccess; returns the server handle."""
-        request, command = self._request(pb.MX_COMMAND_KIND_REGISTER)
-        command.register.client_name = client_name
-        return (await self._run(request, timeout)).register.server_handle
-
-    async def unregister(self, server_handle: int, *, timeout: float | None = None) -> None:
-        """Unregister a server handle (its items go with it)."""
-        request, command = self._request(pb.MX_COMMAND_KIND_UNREGISTER)
-        command.unregister.server_handle = server_handle
-        await self._run(request, timeout)
-        self._forget_server(server_handle)
-
-    async def add_item(
-        self, server_handle: int, item_definition: str, *, timeout: float | None = None
-    ) -> int:
-        """Add an item (a tag reference such as ``Tank_001.Level``); returns its item handle."""
-        request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM)
-        payload = command.add_item
-        payload.server_handle = server_handle
-        payload.item_definition = item_definition
-        handle = (await self._run(request, timeout)).add_item.item_handle
-        self._tags[(server_handle, handle)] = item_definition
-        return handle
-
-    async def add_item2(
-        self, server_handle: int, item_definition: str, item_context: str, *, timeout: float | None = None
-    ) -> int:
-        """AddItem2: add an item with an item context; returns its item handle."""
-        request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM2)
-        payload = command.add_item2
-        payload.server_handle = server_handle
-        payload.item_definition = item_definition
-        payload.item_context = item_context
-        handle = (await self._run(request, timeout)).add_item.item_handle
-        self._tags[(server_handle, handle)] = item_definition
-        return handle
-
-    async def remove_item(
-        self, server_handle: int, item_handle: int, *, timeout: float | None = None
-    ) -> None:
-        """Remove an item."""
-        request, command = self._request(pb.MX_COMMAND_KIND_REMOVE_ITEM)
-        command.remove_item.server_handle = server_handle
-        command.remove_item.item_handle = item_handle
-        await self._run(request, timeout)
-        self._forget_item(server_handle, item_handle)
-
-    async def advise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
-        """Advise an item: its current value, then its changes, arrive as DataChange events."""
-        request, command = self._request(pb.MX_COMMAND_KIND_ADVISE)
-        command.advise.server_handle = server_handle
-        command.advise.item_handle = item_handle
-        await self._run(request, timeout)
-
-    async def advise_supervisory(
-        self, server_handle: int, item_handle: int, *, timeout: float | None = None
-    ) -> None:
-        """AdviseSupervisory: advise an item as a supervisory client."""
-        request, command = self._request(pb.MX_COMMAND_KIND_ADVISE_SUPERVISORY)
-        command.advise_supervisory.server_handle = server_handle
-        command.advise_supervisory.item_handle = item_handle
-        await self._run(request, timeout)
-
-    async def unadvise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
-        """Stop the data changes of an item."""
-        request, command = self._request(pb.MX_COMMAND_KIND_UNADVISE)
-        command.unadvise.server_handle = server_handle
-        command.unadvise.item_handle = item_handle
-        await self._run(request, timeout)
-
-    async def write(
-        self,
-        server_handle: int,
-        item_handle: int,
-        value: Any,
-        *,
-        user_id: int = 0,
-        data_type: int | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """Write a value (Python, or a ready ``MxValue``); the outcome arrives as WriteComplete."""
-        request, command = self._request(pb.MX_COMMAND_KIND_WRITE)
-        payload = command.write
-        payload.server_handle = server_handle
-        payload.item_handle = item_handle
-        payload.user_id = user_id
-        _fill_value(payload.value, value, data_type)
-        await self._run(request, timeout)
-
-    async def write2(
-        self,
-        server_handle: int,
-        item_handle: int,
-        value: Any,
-        timestamp: dt.datetime,
-        *,
-        user_id: int = 0,
-        data_type: int | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """Write2: a write that carries the value's timestamp."""
-        request, command = self._request(pb.MX_COMMAND_KIND_WRITE2)
-        payload = command.write2
-        payload.server_handle = server_handle
-        payload.item_handle = item_handle
-        payload.user_id = user_id
-        _fill_value(payload.value, value, data_type)
-        _fill_time(payload.timestamp_value, timestamp)
-        await self._run(request, timeout)
-
-    async def write_secured(
-        self,
-        server_handle: int,
-        item_handle: int,
-        value: Any,
-        *,
-        current_user_id: int,
-        verifier_user_id: int = 0,
-        data_type: int | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """WriteSecured: a write signed by an authenticated user (and a verifier)."""
-        request, command = self._request(pb.MX_COMMAND_KIND_WRITE_SECURED)
-        payload = command.write_secured
-        payload.server_handle = server_handle
-        payload.item_handle = item_handle
-        payload.current_user_id = current_user_id
-        payload.verifier_user_id = verifier_user_id
-        _fill_value(payload.value, value, data_type)
-        await self._run(request, timeout)
-
-    async def write_secured2(
-        self,
-        server_handle: int,
-        item_handle: int,
-        value: Any,
-        timestamp: dt.datetime,
-        *,
-        current_user_id: int,
-        verifier_user_id: int = 0,
-        data_type: int | None = None,
-        timeout: float | None = None,
-    ) -> None:
-        """WriteSecured2: a secured write that carries the value's timestamp."""
-        request, command = self._request(pb.MX_COMMAND_KIND_WRITE_SECURED2)
-        payload = command.write_secured2
-        payload.server_handle = server_handle
-        payload.item_handle = item_handle
-        payload.current_user_id = current_user_id
-        payload.verifier_user_id = verifier_user_id
-        _fill_value(payload.value, value, data_type)
-        _fill_time(payload.timestamp_value, timestamp)
-        await self._run(request, timeout)
-
-    async def authenticate_user(
-        self, server_handle: int, user_name: str, password: str, *, timeout: float | None = None
-    ) -> int:
-        """Authenticate a user for secured writes; returns the user id."""
-        request, command = self._request(pb.MX_COMMAND_KIND_AUTHENTICATE_USER)
-        payload = command.authenticate_user
-        payload.server_handle = server_handle
-        payload.user_name = user_name
-        payload.password = password
-        return (await self._run(request, timeout)).authenticate_user.user_id
-
-    async def drain_events(self, max_events: int = 0, *, timeout: float | None = None) -> list[Event]:
-        """Events not drained before, oldest first, without a stream (0 = all retained)."""
-        request, command = self._request(pb.MX_COMMAND_KIND_DRAIN_EVENTS)
-        command.drain_events.max_events = max_events
-        reply = await self._run(request, timeout)
-        tags = self._tags
-        return [event_from_proto(e, tags) for e in reply.drain_events.events]
-
-    # ------------------------------------------------------------------ bulk commands
-
-    async def _bulk_items(self, request: pb.MxCommandRequest, timeout: float | None) -> list[ItemResult]:
-        return _item_results(await self._run(request, timeout))
-
-    async def add_item_bulk(
-        self, server_handle: int, tag_addresses: Sequence[str], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Add many items; one result per tag, in order."""
-        request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM_BULK)
-        command.add_item_bulk.server_handle = server_handle
-        command.add_item_bulk.tag_addresses.extend(tag_addresses)
-        results = await self._bulk_items(request, timeout)
-        self._remember(server_handle, results)
-        return results
-
-    async def advise_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Advise many items; one result per handle, in order."""
-        request, command = self._request(pb.MX_COMMAND_KIND_ADVISE_ITEM_BULK)
-        command.advise_item_bulk.server_handle = server_handle
-        command.advise_item_bulk.item_handles.extend(item_handles)
-        return await self._bulk_items(request, timeout)
-
-    async def remove_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Remove many items; one result per handle, in order."""
-        request, command = self._request(pb.MX_COMMAND_KIND_REMOVE_ITEM_BULK)
-        command.remove_item_bulk.server_handle = server_handle
-        command.remove_item_bulk.item_handles.extend(item_handles)
-        results = await self._bulk_items(request, timeout)
-        for handle in item_handles:
-            self._forget_item(server_handle, handle)
-        return results
-
-    async def unadvise_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Unadvise many items; one result per handle, in order."""
-        request, command = self._request(pb.MX_COMMAND_KIND_UNADVISE_ITEM_BULK)
-        command.unadvise_item_bulk.server_handle = server_handle
-        command.unadvise_item_bulk.item_handles.extend(item_handles)
-        return await self._bulk_items(request, timeout)
-
-    async def subscribe_bulk(
-        self,
-        server_handle: int,
-        tag_addresses: Sequence[str],
-        *,
-        supervisory: bool = False,
-        timeout: float | None = None,
-    ) -> list[ItemResult]:
-        """Add and advise many tags in one command; one result per tag, in order."""
-        request, command = self._request(pb.MX_COMMAND_KIND_SUBSCRIBE_BULK)
-        payload = command.subscribe_bulk
-        payload.server_handle = server_handle
-        payload.tag_addresses.extend(tag_addresses)
-        payload.supervisory = supervisory
-        results = await self._bulk_items(request, timeout)
-        self._remember(server_handle, results)
-        return results
-
-    async def unsubscribe_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
-    ) -> list[ItemResult]:
-        """Unadvise and remove many items in one command; one result per handle."""
-        request, command = self._request(pb.MX_COMMAND_KIND_UNSUBSCRIBE_BULK)
-        command.unsubscribe_bulk.server_handle = server_handle
-        command.unsubscribe_bulk.item_handles.extend(item_handles)
-        results = await self._bulk_items(request, timeout)
-        for handle in item_handles:
-            self._forget_item(server_handle, handle)
-        return results
-
-    async def read_bulk(
-        self,
-        server_handle: int,
-        tag_addresses: Sequence[str],
-        *,
-        timeout_ms: int = 0,
-        timeout: float | None = None,
-    ) -> list[ReadResult]:
-        """Read many tags (cached value when advised, else a snapshot); one result per tag.
-
-        ``timeout_ms`` is MXAccess's own wait (0 = the gateway default); ``timeout``
-        the call's deadline.
-        """
-        request, command = self._request(pb.MX_COMMAND_KIND_READ_BULK)
-        payload = command.read_bulk
-        payload.server_handle = server_handle
-        payload.tag_addresses.extend(tag_addresses)
-        payload.timeout_ms = timeout_ms
-        reply = await self._run(request, timeout)
-        return list(map(ReadResult, reply.bulk_read.results))
-
-    async def _bulk_write(
-        self, kind: int, server_handle: int, entries: Sequence[WriteEntry], timeout: float | None
-    ) -> list[WriteResult]:
-        request, command = self._request(kind)
-        if kind == pb.MX_COMMAND_KIND_WRITE_BULK:
-            plain = command.write_bulk
-            plain.server_handle = server_handle
-            for entry in entries:
-                item = plain.entries.add(item_handle=entry.item_handle, user_id=entry.user_id)
-                _fill_value(item.value, entry.value, entry.data_type)
-        elif kind == pb.MX_COMMAND_KIND_WRITE2_BULK:
-            timed = command.write2_bulk
-            timed.server_handle = server_handle
-            for entry in entries:
-                item2 = timed.entries.add(item_handle=entry.item_handle, user_id=entry.user_id)
-                _fill_value(item2.value, entry.value, entry.data_type)
-                _fill_time(item2.timestamp_value, entry.timestamp)
-        elif kind == pb.MX_COMMAND_KIND_WRITE_SECURED_BULK:
-            secured = command.write_secured_bulk
-            secured.server_handle = server_handle
-            for entry in entries:
-                item3 = secured.entries.add(
-                    item_handle=entry.item_handle,
-                    current_user_id=entry.current_user_id,
-                    verifier_user_id=entry.verifier_user_id,
-                )
-                _fill_value(item3.value, entry.value, entry.data_type)
-        else:
-            secured2 = command.write_secured2_bulk
-            secured2.server_handle = server_handle
-            for entry in entries:
-                item4 = secured2.entries.add(
-                    item_handle=entry.item_handle,
-                    current_user_id=entry.current_user_id,
-                    verifier_user_id=entry.verifier_user_id,
-                )
-                _fill_value(item4.value, entry.value, entry.data_type)
-                _fill_time(item4.timestamp_value, entry.timestamp)
-        return _write_results(await self._run(request, timeout))
-
-    async def write_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
-    ) -> list[WriteResult]:
-        """Write many items; one result per entry, in order."""
-        return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE_BULK, server_handle, entries, timeout)
-
-    async def write2_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
-    ) -> list[WriteResult]:
-        """Write2 for many items (each entry needs ``timestamp``)."""
-        return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE2_BULK, server_handle, entries, timeout)
-
-    async def write_secured_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
-    ) -> list[WriteResult]:
-        """WriteSecured for many items (each entry needs ``current_user_id``)."""
-        return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE_SECURED_BULK, server_handle, entries, timeout)
-
-    async def write_secured2_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
-    ) -> list[WriteResult]:
-        """WriteSecured2 for many items (each entry needs ``timestamp`` and ``current_user_id``)."""
-        return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK, server_handle, entries, timeout)
+    async def _attach_for_events(self) -> None:
+        if self._events_refused:
+            return
+        try:
+            await self._pump.ensure_attached()
+        except (MxGatewayPermissionError, MxGatewayAuthenticationError) as exc:
+            # A key without events:read may still command; it just sees no events.
+            self._events_refused = True
+            _log.warning("session %s: events are not available: %s", self._session_id, exc)
 
     # ------------------------------------------------------------------ events
 
     def events(self, after_worker_sequence: int = 0) -> EventStream:
-        """The session's events as typed objects (the stream opens on first use).
+        """The session's events as typed objects and markers, in order.
 
-        ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
-        retained events after N. No deadline applies to the stream.
+        With ``after_worker_sequence`` 0 the stream continues after the last event
+        the previous ``events()`` reader of this session got (the first reader gets
+        every event since the session's stream attached, so nothing between two
+        loops is lost). N > 0 starts after worker sequence N instead, replaying
+        what the session still holds. Every reader shares the session's one
+        gateway stream, which attaches on the first read (or ``wait_connected()``).
         """
         if self._closed:
-            raise MxGatewaySessionNotFoundError(
-                f"session {self._session_id} is closed", method="StreamEvents"
-            )
-        stream = EventStream(
-            self._client._stream_opener(self._session_id),
-            after_worker_sequence=after_worker_sequence,
-            tags=self._tags,
-            secrets=self._secrets,
-            on_close=self._streams.discard,
+            raise MxGatewayClosedError(f"session {self._session_id} is closed", method="StreamEvents")
+        if after_worker_sequence < 0:
+            raise ValueError(f"after_worker_sequence must not be negative, not {after_worker_sequence}")
+        consumer = self._pump.add_consumer(
+            after_worker_sequence=after_worker_sequence or None, from_cursor=not after_worker_sequence
         )
-        self._streams.add(stream)
-        return stream
+        return EventStream(self._pump, consumer)
 
-    # ------------------------------------------------------------------ tag conveniences
+    async def _ensure_open(self) -> None:
+        if self._closed:
+            raise MxGatewayClosedError(f"session {self._session_id} is closed", method="StreamEvents")
+
+    async def _attach_session_id(self) -> str:
+        await self._ensure_open()
+        return self._session_id
+
+    def _open_event_call(self, session_id: str, after: int) -> StreamCall:
+        return self._client._open_events_call(session_id, after)
+
+    def _fail_over(self) -> bool:
+        moved = self._client._fail_over()
+        if moved:
+            self._bind_transport()
+        return moved
+
+    def _new_subscription(self, tags: list[str], supervisory: bool) -> Subscription:
+        if self._closed:
+            raise MxGatewayClosedError(f"session {self._session_id} is closed", method="Invoke")
+        subscription = Subscription(self, self._pump, tags, supervisory=supervisory)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    # ------------------------------------------------------------------ recovery
+
+    def _recovers(self) -> bool:
+        return self._recover_enabled and not self._closed
+
+    async def _await_recovery(self, error: MxGatewaySessionLostError) -> None:
+        if not self._recovers():
+            raise error
+        if await self._recover_session(error.old_session_id or self._session_id) is None:
+            raise error
+
+    async def _recover_session(self, old_session_id: str) -> str | None:
+        """Replace the lost session ``old_session_id``; its new id (None: recovery is off)."""
+        async with self._recover_lock:
+            if self._closed:
+                raise MxGatewayClosedError("the session was closed", method="OpenSession")
+            if self._session_id != old_session_id:
+                return self._session_id  # another caller recovered it meanwhile
+            if not self._recover_enabled:
+                return None
+            reply = await self._open_replacement()
+            self._replace(reply)
+            return self._session_id
+
+    async def _open_replacement(self) -> pb.OpenSessionReply:
+        policy = self._options.reconnect
+        backoff = Backoff(policy)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(policy.window_s, policy.max_backoff_s)
+        failures = 0
+        while True:
+            try:
+                return await self._client.open_session_raw(self._client_session_name)
+            except (MxGatewayUnavailableError, MxGatewayTimeoutError):
+                failures += 1
+                if failures % policy.endpoint_attempts == 0:
+                    self._fail_over()
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(backoff.next_delay())
+
+    def _replace(self, reply: pb.OpenSessionReply) -> None:
+        old_id = self._session_id
+        self._client._rekey(self, old_id, reply.session_id)
+        self._open_reply = reply
+        self._session_id = reply.session_id
+        self._stale_servers |= self._user_servers
+        self._user_servers = set()
+        self._server_handle = None
+        self._handles.clear()
+        self._tags.clear()
+        _log.info(
+            "session %s was lost on the gateway; continuing on new session %s", old_id, reply.session_id
+        )
+
+    # ------------------------------------------------------------------ bookkeeping
 
     def _remember(self, server_handle: int, results: list[ItemResult]) -> None:
         self._tags.update(
@@ -806,257 +472,7 @@ class Session:
     def _forget_server(self, server_handle: int) -> None:
         for key in [k for k in self._tags if k[0] == server_handle]:
             del self._tags[key]
+        self._user_servers.discard(server_handle)
         if server_handle == self._server_handle:
             self._server_handle = None
             self._handles.clear()
-
-    async def default_server_handle(self) -> int:
-        """The server handle the tag conveniences use (registered on first use)."""
-        handle = self._server_handle
-        if handle is not None:
-            return handle
-        async with self._setup_lock:
-            if self._server_handle is None:
-                self._server_handle = await self.register(self._client_session_name or "mxgateway-python")
-            return self._server_handle
-
-    async def _item_handle(self, tag: str) -> int:
-        handle = self._handles.get(tag)
-        if handle is not None:
-            return handle
-        server = await self.default_server_handle()
-        async with self._setup_lock:
-            handle = self._handles.get(tag)
-            if handle is None:
-                handle = await self.add_item(server, tag)
-                self._handles[tag] = handle
-            return handle
-
-    async def read(self, tags: Sequence[str], *, timeout: float | None = None) -> list[ReadResult]:
-        """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
-
-        ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
-        default). Transient failures are retried (``ClientOptions.read_retries``).
-        """
-        tag_list = [tags] if isinstance(tags, str) else list(tags)
-        server = await self.default_server_handle()
-        timeout_ms = int(timeout * 1000) if timeout else 0
-        deadline = timeout + _READ_DEADLINE_MARGIN_S if timeout else None
-        retries = self._client.options.read_retries
-        attempt = 0
-        while True:
-            try:
-                results = await self.read_bulk(server, tag_list, timeout_ms=timeout_ms, timeout=deadline)
-                break
-            except MxGatewayUnavailableError:
-                if attempt >= retries or self._closed:
-                    raise
-                attempt += 1
-                await asyncio.sleep(0.1 * 2 ** (attempt - 1))
-        by_tag = {r.tag: r for r in results}
-        ordered = []
-        for index, tag in enumerate(tag_list):
-            result = results[index] if index < len(results) and results[index].tag == tag else by_tag.get(tag)
-            if result is None:
-                result = ReadResult(
-                    pb.BulkReadResult(tag_address=tag, error_message="no result from the gateway")
-                )
-            elif result.ok:
-                self._data_types[tag] = result.data_type
-            ordered.append(result)
-        return ordered
-
-    async def _data_type(self, tag: str) -> int:
-        data_type = self._data_types.get(tag)
-        if data_type is None:
-            (result,) = await self.read([tag])
-            result.raise_for_error()
-            data_type = result.data_type
-        return data_type
-
-    async def write_tag(
-        self, tag: str, value: Any, *, user_id: int = 0, timeout: float | None = None
-    ) -> None:
-        """Write a tag by name, converting ``value`` to the attribute's data type.
-
-        The item handle and the type are looked up once and cached. Returns when the
-        gateway accepted the write; ``write_and_confirm`` also waits for the outcome.
-        """
-        item = await self._item_handle(tag)
-        data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
-        server = await self.default_server_handle()
-        await self.write(server, item, value, user_id=user_id, data_type=data_type, timeout=timeout)
-
-    async def write_and_confirm(
-        self, tag: str, value: Any, *, user_id: int = 0, timeout: float = 10.0
-    ) -> WriteComplete:
-        """Write a tag by name and wait for its OnWriteComplete outcome.
-
-        Returns the ``WriteComplete``; raises ``MxAccessError`` when the write failed
-        and ``MxGatewayTimeoutError`` when no outcome arrived within ``timeout``.
-        """
-        item = await self._item_handle(tag)
-        data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
-        server = await self.default_server_handle()
-        async with self.events() as stream:
-            await stream.wait_connected()
-            await self.write(server, item, value, user_id=user_id, data_type=data_type)
-            try:
-                outcome = await asyncio.wait_for(_write_outcome(stream, server, item), timeout)
-            except asyncio.TimeoutError:
-                raise MxGatewayTimeoutError(
-                    f"no write outcome for {tag} within {timeout:g} s", method="StreamEvents"
-                ) from None
-        if not outcome.succeeded:
-            failed = "; ".join(s.readable for s in outcome.statuses if s.is_failure)
-            hresult = f"hresult 0x{outcome.hresult & 0xFFFFFFFF:08X}" if outcome.hresult else ""
-            reason = ", ".join(p for p in (hresult, failed) if p) or "no reason given"
-            raise MxAccessError(
-                f"writing {tag} failed: {reason}",
-                hresult=outcome.hresult,
-                statuses=outcome.statuses,
-                method="Invoke",
-                reply=outcome.raw,
-            )
-        return outcome
-
-    def subscribe(self, tags: Sequence[str], *, supervisory: bool = False) -> Subscription:
-        """Data changes of ``tags`` only: use ``async with session.subscribe([...]) as sub``.
-
-        Entering registers, adds and advises as needed; leaving unsubscribes.
-        """
-        return Subscription(self, [tags] if isinstance(tags, str) else list(tags), supervisory=supervisory)
-
-
-async def _write_outcome(stream: EventStream, server_handle: int, item_handle: int) -> WriteComplete:
-    async for event in stream:
-        if (
-            type(event) is WriteComplete
-            and event.item_handle == item_handle
-            and event.server_handle == server_handle
-        ):
-            return event
-    raise MxGatewayUnavailableError(
-        "the event stream ended before the write outcome arrived", method="StreamEvents"
-    )
-
-
-class Subscription:
-    """Data changes of a set of tags, from ``Session.subscribe``.
-
-    ``async with`` subscribes on entry and unsubscribes on exit; ``async for``
-    yields ``DataChange`` events (``tag`` set) of these tags only, starting with each
-    tag's current value. ``latest`` holds the newest change per tag; ``missed``
-    counts events lost to gaps in the session's sequence.
-    """
-
-    def __init__(self, session: Session, tags: Sequence[str], *, supervisory: bool = False) -> None:
-        self._session = session
-        self._tags = list(tags)
-        self._supervisory = supervisory
-        self._stream: EventStream | None = None
-        self._server_handle = 0
-        self._handles: dict[int, str] = {}
-        self._latest: dict[str, DataChange] = {}
-        self._missed = 0
-        self._started = False
-        self._closed = False
-        session._subscriptions.add(self)
-
-    def __repr__(self) -> str:
-        return f"Subscription(tags={self._tags!r}, supervisory={self._supervisory})"
-
-    @property
-    def tags(self) -> list[str]:
-        """The subscribed tags."""
-        return list(self._tags)
-
-    @property
-    def item_handles(self) -> dict[str, int]:
-        """The item handle of each subscribed tag."""
-        return {tag: handle for handle, tag in self._handles.items()}
-
-    @property
-    def latest(self) -> dict[str, DataChange]:
-        """The newest change delivered for each tag."""
-        return dict(self._latest)
-
-    @property
-    def missed(self) -> int:
-        """Events of the session lost to sequence gaps while this subscription ran."""
-        return self._missed
-
-    async def start(self) -> None:
-        """Subscribe now (``async with`` and the first ``async for`` step do it for you)."""
-        if self._started:
-            return
-        self._started = True
-        session = self._session
-        self._server_handle = await session.default_server_handle()
-        stream = session.events()
-        self._stream = stream
-        try:
-            await stream.wait_connected()
-            results = await session.subscribe_bulk(
-                self._server_handle, self._tags, supervisory=self._supervisory
-            )
-        except BaseException:
-            await self.aclose()
-            raise
-        self._handles = {r.item_handle: r.tag_address for r in results if r.ok}
-        failed = [r for r in results if not r.ok]
-        if failed:
-            await self.aclose()
-            reasons = "; ".join(f"{r.tag_address}: {r.error_message or 'failed'}" for r in failed)
-            raise MxAccessError(f"cannot subscribe {reasons}", method="Invoke")
-
-    def _stream_cancel(self) -> None:
-        self._closed = True
-        if self._stream is not None:
-            self._stream._cancel()
-
-    async def aclose(self) -> None:
-        """Unsubscribe and cancel the stream; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._stream is not None:
-            self._stream._cancel()
-        handles, self._handles = list(self._handles), {}
-        if handles and not self._session.closed:
-            try:
-                await self._session.unsubscribe_bulk(self._server_handle, handles)
-            except MxGatewayError as exc:
-                _log.debug("unsubscribe failed while closing a subscription: %s", exc)
-
-    def __aiter__(self) -> Subscription:
-        return self
-
-    async def __anext__(self) -> DataChange:
-        if not self._started:
-            await self.start()
-        stream = self._stream
-        if stream is None or self._closed:
-            raise StopAsyncIteration
-        server, handles = self._server_handle, self._handles
-        async for event in stream:
-            kind = type(event)
-            if kind is DataChange:
-                assert isinstance(event, DataChange)
-                if event.server_handle == server and event.item_handle in handles:
-                    self._latest[handles[event.item_handle]] = event
-                    return event
-            elif kind is SequenceGap or kind is ReplayGap:
-                # Values of these tags may have changed unseen: ``latest`` can be stale.
-                assert isinstance(event, (SequenceGap, ReplayGap))
-                self._missed += event.missed
-        raise StopAsyncIteration
-
-    async def __aenter__(self) -> Subscription:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()

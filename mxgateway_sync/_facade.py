@@ -9,17 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import grpc.aio
 import mxgateway.client as _a_mxgateway_client
-import mxgateway.events as _a_mxgateway_events
+import mxgateway.event_stream as _a_mxgateway_event_stream
 import mxgateway.galaxy as _a_mxgateway_galaxy
 import mxgateway.lazy_client as _a_mxgateway_lazy_client
+import mxgateway.raw_stream as _a_mxgateway_raw_stream
 import mxgateway.session as _a_mxgateway_session
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import mxgateway.subscription as _a_mxgateway_subscription
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from mxgateway.events import DataChange, Event, WriteComplete
 from mxgateway.galaxy import DEFAULT_PAGE_SIZE
 from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
 from mxgateway.lazy_client import DEFAULT_SESSION_NAME
 from mxgateway.options import ClientOptions
-from mxgateway.session import ItemResult, ReadResult, WriteEntry, WriteResult
+from mxgateway.pump import ConnectionState, StateChange
+from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
 from mxgateway_sync import _runtime
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +31,10 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 U = TypeVar("U")
+
+
+def _identity(value: T) -> T:
+    return value
 
 
 def _optional(value: T | None, convert: Callable[[T], U]) -> U | None:
@@ -80,6 +87,7 @@ class GatewayClient:
         cls,
         endpoint: str = "",
         *,
+        endpoints: Sequence[str] | None = None,
         api_key: str | None = None,
         plaintext: bool | None = None,
         ca_file: str | Path | None = None,
@@ -94,13 +102,16 @@ class GatewayClient:
         """Connect to a gateway: returns the connected client, also a context manager.
 
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``).
+        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
+        lists gateways to fail over to, in order (the same as a comma list in
+        ``endpoint``).
         """
         return GatewayClient._wrap(
             _runtime.call(
                 _await,
                 _a_mxgateway_client.GatewayClient.connect(
                     endpoint,
+                    endpoints=endpoints,
                     api_key=api_key,
                     plaintext=plaintext,
                     ca_file=ca_file,
@@ -150,21 +161,44 @@ class GatewayClient:
         )
 
     def open_session(
-        self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
+        self,
+        client_session_name: str = "",
+        *,
+        client_correlation_id: str = "",
+        timeout: float | None = None,
+        recover: bool | None = None,
     ) -> Session:
-        """Open a session (one MXAccess worker on the gateway); close it when done."""
+        """Open a session (one MXAccess worker on the gateway); close it when done.
+
+        ``recover`` (None: ``ClientOptions.recover_sessions``) lets its tag-level
+        API continue on a new session when the gateway loses this one.
+        """
         return Session._wrap(
             _runtime.run(
                 self._async.open_session(
-                    client_session_name, client_correlation_id=client_correlation_id, timeout=timeout
+                    client_session_name,
+                    client_correlation_id=client_correlation_id,
+                    timeout=timeout,
+                    recover=recover,
                 )
             )
         )
 
-    def attach_session(self, session_id: str, *, client_session_name: str = "") -> Session:
-        """A ``Session`` for an existing session id (for example after reconnecting)."""
+    def attach_session(
+        self, session_id: str, *, client_session_name: str = "", recover: bool = False
+    ) -> Session:
+        """A ``Session`` for an existing session id (opened by another client or process).
+
+        Its handles belong to whoever opened it, so by default it is not replaced
+        when the gateway loses it (``recover``).
+        """
         return Session._wrap(
-            _runtime.on_loop(self._async.attach_session, session_id, client_session_name=client_session_name)
+            _runtime.on_loop(
+                self._async.attach_session,
+                session_id,
+                client_session_name=client_session_name,
+                recover=recover,
+            )
         )
 
     def close_session_raw(
@@ -200,8 +234,9 @@ class GatewayClient:
 class Session:
     """An open gateway session. Obtain it with ``GatewayClient.open_session``.
 
-    ``with session:`` closes it on exit; ``close()`` is idempotent and cancels
-    the session's streams.
+    ``with session:`` closes it on exit; ``close()`` is idempotent and ends
+    the session's event stream. ``recover`` (None: ``ClientOptions.recover_sessions``)
+    lets the tag-level API replace the session when the gateway loses it.
 
     Blocking facade of :class:`mxgateway.session.Session`.
     """
@@ -221,61 +256,6 @@ class Session:
     def async_object(self) -> _a_mxgateway_session.Session:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
-
-    def __init__(self) -> None:
-        raise TypeError("Session objects come from the facade's factory methods")
-
-    @property
-    def session_id(self) -> str:
-        """The gateway's id of this session."""
-        return self._async.session_id
-
-    @property
-    def backend_name(self) -> str:
-        """Which backend serves the session (``mxaccess-worker``, ``simulator``)."""
-        return self._async.backend_name
-
-    @property
-    def gateway_protocol_version(self) -> int:
-        """The gateway's protocol version."""
-        return self._async.gateway_protocol_version
-
-    @property
-    def lease_expires_at(self) -> dt.datetime | None:
-        """When the lease taken at open time expires (calls on the session extend it)."""
-        return self._async.lease_expires_at
-
-    @property
-    def open_reply(self) -> pb.OpenSessionReply:
-        """The raw ``OpenSessionReply``."""
-        return self._async.open_reply
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called (or the client closed)."""
-        return self._async.closed
-
-    def __enter__(self) -> Session:
-        _runtime.run(self._async.__aenter__())
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        _runtime.run(self._async.__aexit__(exc_type, exc, tb))
-
-    def detach(self) -> None:
-        """Stop using the session here without closing it on the gateway; idempotent.
-
-        Its streams are cancelled and the client no longer closes it; the session
-        lives on (until closed, or its lease expires) for another client or process
-        to ``attach_session`` to.
-        """
-        return _runtime.run(self._async.detach())
-
-    def close(self) -> None:
-        """Close the session on the gateway and cancel its streams; idempotent."""
-        return _runtime.run(self._async.close())
 
     def invoke(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
         """Run any command; raises ``MxAccessError`` when MXAccess reports a failure.
@@ -513,13 +493,15 @@ class Session:
         """WriteSecured2 for many items (each entry needs ``timestamp`` and ``current_user_id``)."""
         return _runtime.run(self._async.write_secured2_bulk(server_handle, entries, timeout=timeout))
 
-    def events(self, after_worker_sequence: int = 0) -> EventStream:
-        """The session's events as typed objects (the stream opens on first use).
+    @property
+    def options(self) -> ClientOptions:
+        """The options of the session's connection."""
+        return self._async.options
 
-        ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
-        retained events after N. No deadline applies to the stream.
-        """
-        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called (or the client closed)."""
+        return self._async.closed
 
     def default_server_handle(self) -> int:
         """The server handle the tag conveniences use (registered on first use)."""
@@ -529,7 +511,8 @@ class Session:
         """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
 
         ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
-        default). Transient failures are retried (``ClientOptions.read_retries``).
+        default). Transient failures are retried (``ClientOptions.read_retries``),
+        and a lost session is replaced first (``ClientOptions.recover_sessions``).
         """
         return _runtime.run(self._async.read(tags, timeout=timeout))
 
@@ -538,6 +521,8 @@ class Session:
 
         The item handle and the type are looked up once and cached. Returns when the
         gateway accepted the write; ``write_and_confirm`` also waits for the outcome.
+        A write refused because the session was lost never ran, so it is sent again
+        on the replacement session.
         """
         return _runtime.run(self._async.write_tag(tag, value, user_id=user_id, timeout=timeout))
 
@@ -546,8 +531,10 @@ class Session:
     ) -> WriteComplete:
         """Write a tag by name and wait for its OnWriteComplete outcome.
 
-        Returns the ``WriteComplete``; raises ``MxAccessError`` when the write failed
-        and ``MxGatewayTimeoutError`` when no outcome arrived within ``timeout``.
+        Returns the ``WriteComplete``; raises ``MxAccessError`` when the write failed,
+        ``MxGatewayTimeoutError`` when no outcome arrived within ``timeout`` and
+        ``MxGatewaySessionLostError`` when the session was lost after the write was
+        sent (its outcome is then unknown, and it is not sent again).
         """
         return _runtime.run(self._async.write_and_confirm(tag, value, user_id=user_id, timeout=timeout))
 
@@ -558,24 +545,94 @@ class Session:
         """
         return Subscription._wrap(_runtime.on_loop(self._async.subscribe, tags, supervisory=supervisory))
 
+    def __init__(self) -> None:
+        raise TypeError("Session objects come from the facade's factory methods")
+
+    @property
+    def session_id(self) -> str:
+        """The gateway's id of this session (a new one after a recovery)."""
+        return self._async.session_id
+
+    @property
+    def backend_name(self) -> str:
+        """Which backend serves the session (``mxaccess-worker``, ``simulator``)."""
+        return self._async.backend_name
+
+    @property
+    def gateway_protocol_version(self) -> int:
+        """The gateway's protocol version."""
+        return self._async.gateway_protocol_version
+
+    @property
+    def lease_expires_at(self) -> dt.datetime | None:
+        """When the lease taken at open time expires (calls on the session extend it)."""
+        return self._async.lease_expires_at
+
+    @property
+    def open_reply(self) -> pb.OpenSessionReply:
+        """The raw ``OpenSessionReply``."""
+        return self._async.open_reply
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        """Where the session's event stream stands: idle, connected, reconnecting, recovered, lost ..."""
+        return self._async.connection_state
+
+    def state_changes(self) -> Iterator[StateChange]:
+        """Every later change of ``connection_state``, as ``StateChange`` records, until closed."""
+        return _runtime.SyncIterator(_runtime.on_loop(self._async.state_changes), _identity)
+
+    def __enter__(self) -> Session:
+        _runtime.run(self._async.__aenter__())
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _runtime.run(self._async.__aexit__(exc_type, exc, tb))
+
+    def detach(self) -> None:
+        """Stop using the session here without closing it on the gateway; idempotent.
+
+        Its event stream ends and the client no longer closes it; the session lives
+        on (until closed, or its lease expires) for another client or process to
+        ``attach_session`` to.
+        """
+        return _runtime.run(self._async.detach())
+
+    def close(self) -> None:
+        """Close the session on the gateway and end its event stream; idempotent."""
+        return _runtime.run(self._async.close())
+
+    def events(self, after_worker_sequence: int = 0) -> EventStream:
+        """The session's events as typed objects and markers, in order.
+
+        With ``after_worker_sequence`` 0 the stream continues after the last event
+        the previous ``events()`` reader of this session got (the first reader gets
+        every event since the session's stream attached, so nothing between two
+        loops is lost). N > 0 starts after worker sequence N instead, replaying
+        what the session still holds. Every reader shares the session's one
+        gateway stream, which attaches on the first read (or ``wait_connected()``).
+        """
+        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
+
 
 class EventStream:
-    """Typed events of one session, in ``worker_sequence`` order.
+    """Typed events and markers of one session, in ``worker_sequence`` order.
 
-    Iterate with ``for``; use ``with`` (or ``close()``) to cancel the
-    stream deterministically when leaving early. When the connection drops the
-    stream reopens itself after the last sequence it delivered (up to
-    ``resume_attempts`` times in a row), so nothing is lost while the gateway
-    still retains the events; otherwise a ``ReplayGap`` or ``SequenceGap`` says so.
-    ``last_sequence`` is the value to resume from in a later ``events()`` call.
+    Iterate with ``for``; ``with`` (or ``close()``) stops reading.
+    Connection failures are invisible here: the session's pump resumes after the
+    last event it received. What could not be kept comes as a marker
+    (``ReplayGap``, ``SequenceGap``, ``EventsDropped``, ``SessionRecovered``);
+    a session lost for good ends the iteration with ``MxGatewaySessionLostError``.
 
-    Blocking facade of :class:`mxgateway.events.EventStream`.
+    Blocking facade of :class:`mxgateway.event_stream.EventStream`.
     """
 
-    _async: _a_mxgateway_events.EventStream
+    _async: _a_mxgateway_event_stream.EventStream
 
     @classmethod
-    def _wrap(cls, inner: _a_mxgateway_events.EventStream) -> EventStream:
+    def _wrap(cls, inner: _a_mxgateway_event_stream.EventStream) -> EventStream:
         facade = cls.__new__(cls)
         facade._async = inner
         return facade
@@ -584,7 +641,7 @@ class EventStream:
         return repr(self._async)
 
     @property
-    def async_object(self) -> _a_mxgateway_events.EventStream:
+    def async_object(self) -> _a_mxgateway_event_stream.EventStream:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 
@@ -596,23 +653,27 @@ class EventStream:
         """True once the stream ended or was closed."""
         return self._async.closed
 
-    def wait_connected(self, timeout: float = 2.0) -> None:
-        """Open the call now and wait until the gateway has attached it.
+    @property
+    def last_sequence(self) -> int:
+        """The highest ``worker_sequence`` this stream delivered (of the current session)."""
+        return self._async.last_sequence
 
-        A gateway that sends its headers on attach (as the simulator does) makes
-        this exact: events published afterwards reach the stream. Otherwise the
-        wait ends after ``timeout`` seconds (or with the first event).
+    @property
+    def state(self) -> ConnectionState:
+        """The session's event connection state (connected, reconnecting, recovered, lost ...)."""
+        return self._async.state
+
+    def wait_connected(self, timeout: float | None = None) -> None:
+        """Attach the session's event stream now and wait until the gateway confirmed it.
+
+        Events raised from then on reach this stream. ``timeout`` (seconds, None:
+        no limit) bounds the wait; a refused attach raises its typed error.
         """
         return _runtime.run(self._async.wait_connected(timeout))
 
     def close(self) -> None:
-        """Cancel the stream; idempotent."""
+        """Stop reading; idempotent. The session's stream stays attached."""
         return _runtime.run(self._async.aclose())
-
-    @property
-    def last_sequence(self) -> int:
-        """The highest ``worker_sequence`` delivered so far (the resume point)."""
-        return self._async.last_sequence
 
     def __enter__(self) -> EventStream:
         _runtime.run(self._async.__aenter__())
@@ -645,13 +706,13 @@ class RawEventStream:
 
     An async iterator and an async context manager; no conversion, no resume.
 
-    Blocking facade of :class:`mxgateway.events.RawEventStream`.
+    Blocking facade of :class:`mxgateway.raw_stream.RawEventStream`.
     """
 
-    _async: _a_mxgateway_events.RawEventStream
+    _async: _a_mxgateway_raw_stream.RawEventStream
 
     @classmethod
-    def _wrap(cls, inner: _a_mxgateway_events.RawEventStream) -> RawEventStream:
+    def _wrap(cls, inner: _a_mxgateway_raw_stream.RawEventStream) -> RawEventStream:
         facade = cls.__new__(cls)
         facade._async = inner
         return facade
@@ -660,7 +721,7 @@ class RawEventStream:
         return repr(self._async)
 
     @property
-    def async_object(self) -> _a_mxgateway_events.RawEventStream:
+    def async_object(self) -> _a_mxgateway_raw_stream.RawEventStream:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 
@@ -717,15 +778,17 @@ class Subscription:
     ``with`` subscribes on entry and unsubscribes on exit; ``for``
     yields ``DataChange`` events (``tag`` set) of these tags only, starting with each
     tag's current value. ``latest`` holds the newest change per tag; ``missed``
-    counts events lost to gaps in the session's sequence.
+    counts events lost to gaps. After a gap the tags are re-read and their values
+    delivered as ``DataChange`` objects with ``worker_sequence`` 0; after the
+    session was replaced they are subscribed again on the new one.
 
-    Blocking facade of :class:`mxgateway.session.Subscription`.
+    Blocking facade of :class:`mxgateway.subscription.Subscription`.
     """
 
-    _async: _a_mxgateway_session.Subscription
+    _async: _a_mxgateway_subscription.Subscription
 
     @classmethod
-    def _wrap(cls, inner: _a_mxgateway_session.Subscription) -> Subscription:
+    def _wrap(cls, inner: _a_mxgateway_subscription.Subscription) -> Subscription:
         facade = cls.__new__(cls)
         facade._async = inner
         return facade
@@ -734,7 +797,7 @@ class Subscription:
         return repr(self._async)
 
     @property
-    def async_object(self) -> _a_mxgateway_session.Subscription:
+    def async_object(self) -> _a_mxgateway_subscription.Subscription:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 
@@ -748,7 +811,7 @@ class Subscription:
 
     @property
     def item_handles(self) -> dict[str, int]:
-        """The item handle of each subscribed tag."""
+        """The item handle of each subscribed tag (on the current session)."""
         return self._async.item_handles
 
     @property
@@ -758,15 +821,20 @@ class Subscription:
 
     @property
     def missed(self) -> int:
-        """Events of the session lost to sequence gaps while this subscription ran."""
+        """Events of the session lost to gaps while this subscription ran."""
         return self._async.missed
+
+    @property
+    def recoveries(self) -> int:
+        """How often the subscription moved to a replacement session."""
+        return self._async.recoveries
 
     def start(self) -> None:
         """Subscribe now (``with`` and the first ``for`` step do it for you)."""
         return _runtime.run(self._async.start())
 
     def close(self) -> None:
-        """Unsubscribe and cancel the stream; idempotent."""
+        """Unsubscribe and stop reading; idempotent."""
         return _runtime.run(self._async.aclose())
 
     def __enter__(self) -> Subscription:
@@ -1331,7 +1399,9 @@ class Client(Session):
 
     Nothing connects until the first call. Arguments left out come from the
     environment (``MXGATEWAY_ENDPOINT``, ``MXGATEWAY_API_KEY``); ``options`` gives
-    the full ``ClientOptions``. ``endpoint="simulator"`` runs the embedded simulator.
+    the full ``ClientOptions``. ``endpoint="simulator"`` runs the embedded simulator;
+    ``endpoints`` (or a comma list) names gateways to fail over to. When the gateway
+    loses the session, the tag-level API continues on a new one (``recover``).
     ``close()`` (or leaving ``with``) closes the session, the Galaxy client,
     the connection and any embedded simulator.
 
@@ -1359,6 +1429,7 @@ class Client(Session):
         self,
         endpoint: str = "",
         *,
+        endpoints: Sequence[str] | None = None,
         api_key: str | None = None,
         plaintext: bool | None = None,
         ca_file: str | Path | None = None,
@@ -1368,11 +1439,13 @@ class Client(Session):
         default_timeout: float | None = None,
         allow_insecure_api_key: bool | None = None,
         client_session_name: str = DEFAULT_SESSION_NAME,
+        recover: bool | None = None,
         options: ClientOptions | None = None,
     ) -> None:
         self._async = _runtime.on_loop(
             _a_mxgateway_lazy_client.Client,
             endpoint,
+            endpoints=endpoints,
             api_key=api_key,
             plaintext=plaintext,
             ca_file=ca_file,
@@ -1382,6 +1455,7 @@ class Client(Session):
             default_timeout=default_timeout,
             allow_insecure_api_key=allow_insecure_api_key,
             client_session_name=client_session_name,
+            recover=recover,
             options=options,
         )
         _runtime.register_for_exit(self._async)
@@ -1406,14 +1480,6 @@ class Client(Session):
     def galaxy(self) -> GalaxyRepositoryClient:
         """The Galaxy Repository client of the same gateway, sharing the connection."""
         return GalaxyRepositoryClient._wrap(_runtime.run(self._async.galaxy()))
-
-    def events(self, after_worker_sequence: int = 0) -> EventStream:
-        """The session's events as typed objects (the session opens on first use).
-
-        ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
-        retained events after N.
-        """
-        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
 
     def close(self) -> None:
         """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""

@@ -48,9 +48,9 @@ CLOSED_AT_EXIT = {"Client", "GatewayClient", "GalaxyRepositoryClient"}
 CLASSES: list[tuple[str, str]] = [
     ("mxgateway.client", "GatewayClient"),
     ("mxgateway.session", "Session"),
-    ("mxgateway.events", "EventStream"),
-    ("mxgateway.events", "RawEventStream"),
-    ("mxgateway.session", "Subscription"),
+    ("mxgateway.event_stream", "EventStream"),
+    ("mxgateway.raw_stream", "RawEventStream"),
+    ("mxgateway.subscription", "Subscription"),
     ("mxgateway.galaxy", "GalaxyRepositoryClient"),
     ("mxgateway.galaxy", "BrowseNode"),
     ("mxgateway.galaxy", "DeployEventStream"),

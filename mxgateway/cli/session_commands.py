@@ -539,7 +539,7 @@ def write_bulk(
 ) -> None:
     """Write many items at once (every value of --type); one result line per item."""
     parsed = [_write_entry(e, type_name) for e in entries]
-    from mxgateway.session import WriteEntry
+    from mxgateway.results import WriteEntry
 
     with shared_connections() as connections:
         results = connections.session(common, session_id_for(session_id)).write_bulk(

@@ -86,6 +86,12 @@ def simulate(
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain: serve TLS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
     rate: Annotated[float, typer.Option(help="Value updates per second (0: values stay put).")] = 10.0,
+    max_event_subscribers: Annotated[
+        int, typer.Option(help="Event streams a session may have at once (production's default: 1; up to 8).")
+    ] = 1,
+    detach_grace: Annotated[
+        float, typer.Option(help="Seconds a session lives on after its last event stream went away.")
+    ] = 30.0,
 ) -> None:
     """Run the simulator gateway until Ctrl-C; prints {"endpoint": ...} as one JSON line.
 
@@ -110,6 +116,8 @@ def simulate(
             host=host,
             port=port,
             update_rate_hz=rate,
+            max_event_subscribers=max_event_subscribers,
+            detach_grace_s=detach_grace,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

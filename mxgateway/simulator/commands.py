@@ -32,6 +32,7 @@ from typing import Any
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator import statuses as st
 from mxgateway.simulator import users
+from mxgateway.simulator.faults import Faults
 from mxgateway.simulator.galaxy import GalaxyAttribute
 from mxgateway.simulator.sessions import Item, Registration, Session
 from mxgateway.simulator.stats import SimulatorStats
@@ -112,8 +113,9 @@ def _security_refusal(detail: int, text: str) -> pb.MxStatusProxy:
 class CommandProcessor:
     """Runs ``MxCommandRequest``s against a session and the shared plant values."""
 
-    def __init__(self, tags: TagStore, stats: SimulatorStats) -> None:
+    def __init__(self, tags: TagStore, stats: SimulatorStats, faults: Faults | None = None) -> None:
         self._tags = tags
+        self._faults = faults if faults is not None else Faults()
         self._stats = stats
         self._handlers: dict[str, Callable[[Session, Any, pb.MxCommandReply], None]] = {
             "register": self._register,
@@ -348,7 +350,8 @@ class CommandProcessor:
             hresult=st.E_ACCESSDENIED if refusal else st.S_OK,
             on_write_complete=pb.OnWriteCompleteEvent(),
         )
-        session.events.publish(event)
+        if not self._faults.withhold_write_outcomes:
+            session.events.publish(event)
         if refusal is None:
             timestamp_ns = int(when.timestamp() * 1e9) if when is not None else time.time_ns()
             self._tags.write(item.attribute, item.index, value, timestamp_ns)

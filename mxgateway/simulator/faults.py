@@ -30,6 +30,8 @@ class Faults:
     def __init__(self) -> None:
         #: Seconds added to every unary call.
         self.latency_s = 0.0
+        #: When True, writes succeed but their OnWriteComplete outcome never comes.
+        self.withhold_write_outcomes = False
         self._rules: list[_Rule] = []
 
     def __repr__(self) -> str:
@@ -63,6 +65,7 @@ class Faults:
         """Forget every pending fault and the latency."""
         self._rules.clear()
         self.latency_s = 0.0
+        self.withhold_write_outcomes = False
 
     @property
     def pending(self) -> int:

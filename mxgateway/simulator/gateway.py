@@ -22,6 +22,8 @@ from mxgateway.simulator.sessions import SessionRegistry
 from mxgateway.simulator.stats import SimulatorStats
 
 BACKEND_NAME = "simulator"
+#: Production allows at most this many event subscribers per session when more than one is enabled.
+MAX_EVENT_SUBSCRIBERS_LIMIT = 8
 WORKER_PROTOCOL_VERSION = 1
 
 _Context = grpc.aio.ServicerContext[object, object]
@@ -36,10 +38,18 @@ def _not_found(session_id: str) -> pb.ProtocolStatus:
 class MxAccessGatewayService(pb_grpc.MxAccessGatewayServicer):
     """Serves the MXAccess side of the contract from the simulator's state."""
 
-    def __init__(self, sessions: SessionRegistry, commands: CommandProcessor, stats: SimulatorStats) -> None:
+    def __init__(
+        self,
+        sessions: SessionRegistry,
+        commands: CommandProcessor,
+        stats: SimulatorStats,
+        *,
+        max_event_subscribers: int = 1,
+    ) -> None:
         self._sessions = sessions
         self._commands = commands
         self._stats = stats
+        self._max_subscribers = max_event_subscribers
 
     async def OpenSession(self, request: pb.OpenSessionRequest, context: _Context) -> pb.OpenSessionReply:
         """Open a READY session with a fresh lease."""
@@ -84,6 +94,20 @@ class MxAccessGatewayService(pb_grpc.MxAccessGatewayServicer):
         session = self._sessions.get(request.session_id)
         if session is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"session {request.session_id!r} not found")
+            return
+        if session.events.subscriber_count >= self._max_subscribers:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"session {request.session_id!r} already has {session.events.subscriber_count} event "
+                f"subscriber(s), the limit (MaxEventSubscribersPerSession {self._max_subscribers})",
+            )
+            return
+        newest = session.events.last_sequence
+        if request.after_worker_sequence > newest:
+            await context.abort(
+                grpc.StatusCode.OUT_OF_RANGE,
+                f"after_worker_sequence {request.after_worker_sequence} is beyond the newest event {newest}",
+            )
             return
         replay, subscriber = session.events.subscribe(request.after_worker_sequence)
         self._sessions.stream_attached(session)

@@ -25,7 +25,7 @@ from mxgateway.simulator.auth import ApiKeys
 from mxgateway.simulator.commands import CommandProcessor
 from mxgateway.simulator.faults import Faults
 from mxgateway.simulator.galaxy import Galaxy, demo_galaxy
-from mxgateway.simulator.gateway import MxAccessGatewayService
+from mxgateway.simulator.gateway import MAX_EVENT_SUBSCRIBERS_LIMIT, MxAccessGatewayService
 from mxgateway.simulator.interceptor import CallGuard
 from mxgateway.simulator.repository import GalaxyRepositoryService
 from mxgateway.simulator.sessions import SessionRegistry
@@ -42,7 +42,9 @@ class Simulator:
 
     ``api_keys`` maps each accepted key to its scopes (None disables
     authentication). ``update_rate_hz`` is how often values move on their own;
-    0 means they move only on ``await advance(seconds)``.
+    0 means they move only on ``await advance(seconds)``. Like production, a
+    session takes one event stream at a time (``max_event_subscribers``, up to 8)
+    and is closed ``detach_grace_s`` after its last stream went away.
     """
 
     def __init__(
@@ -60,11 +62,14 @@ class Simulator:
         detach_grace_s: float = 30.0,
         lease_s: float = 300.0,
         subscriber_queue_size: int = 10_000,
+        max_event_subscribers: int = 1,
     ) -> None:
         if (tls_cert_file is None) != (tls_key_file is None):
             raise ValueError("TLS needs both tls_cert_file and tls_key_file")
         if update_rate_hz < 0:
             raise ValueError("update_rate_hz must not be negative")
+        if not 1 <= max_event_subscribers <= MAX_EVENT_SUBSCRIBERS_LIMIT:
+            raise ValueError(f"max_event_subscribers must be 1 to {MAX_EVENT_SUBSCRIBERS_LIMIT}")
         self.galaxy = galaxy if galaxy is not None else demo_galaxy()
         self.host = host
         self.port = port
@@ -87,7 +92,10 @@ class Simulator:
             subscriber_queue_size=subscriber_queue_size,
         )
         self._gateway = MxAccessGatewayService(
-            self._sessions, CommandProcessor(self._tags, self.stats), self.stats
+            self._sessions,
+            CommandProcessor(self._tags, self.stats, self.faults),
+            self.stats,
+            max_event_subscribers=max_event_subscribers,
         )
         self._repository = GalaxyRepositoryService(self.galaxy)
         self._server: grpc.aio.Server | None = None
@@ -147,7 +155,11 @@ class Simulator:
         await self._start_server()
 
     async def _start_server(self) -> None:
-        server = grpc.aio.server(interceptors=[CallGuard(self._api_keys, self.faults, self.stats)])
+        server = grpc.aio.server(
+            interceptors=[CallGuard(self._api_keys, self.faults, self.stats)],
+            # Clients ping every minute while a stream is open (their keepalive default).
+            options=[("grpc.http2.min_ping_interval_without_data_ms", 30_000)],
+        )
         mxaccess_gateway_pb2_grpc.add_MxAccessGatewayServicer_to_server(self._gateway, server)
         galaxy_repository_pb2_grpc.add_GalaxyRepositoryServicer_to_server(self._repository, server)
         address = f"{self.host}:{self.port}"

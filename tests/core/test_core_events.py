@@ -88,8 +88,11 @@ async def test_replay_gap_when_the_resume_point_is_gone(anyio_backend: str) -> N
         Simulator(update_rate_hz=0, replay_capacity=4) as sim,
         GatewayClient.connect(sim.endpoint, plaintext=True) as client,
     ):
-        session = await client.open_session("gap")
-        await produce(session, 10)
+        first = await client.open_session("gap")
+        await produce(first, 10)
+        # Another client attaches to the session: only the gateway's ring can replay.
+        await first.detach()
+        session = client.attach_session(first.session_id)
         async with session.events(after_worker_sequence=1) as stream:
             events = await take(stream, 5)
         gap = events[0]
@@ -98,6 +101,18 @@ async def test_replay_gap_when_the_resume_point_is_gone(anyio_backend: str) -> N
         assert gap.resume_after == 6
         assert [e.worker_sequence for e in events[1:]] == [7, 8, 9, 10]  # type: ignore[attr-defined]
         assert not any(isinstance(e, SequenceGap) for e in events)
+
+
+async def test_the_session_keeps_what_the_gateway_ring_lost(anyio_backend: str) -> None:
+    async with (
+        Simulator(update_rate_hz=0, replay_capacity=4) as sim,
+        GatewayClient.connect(sim.endpoint, plaintext=True) as client,
+    ):
+        session = await client.open_session("kept")
+        await produce(session, 10)  # the pump attached before the first write: it holds all ten
+        async with session.events(after_worker_sequence=1) as stream:
+            events = await take(stream, 9)
+        assert [e.worker_sequence for e in events] == list(range(2, 11))  # type: ignore[attr-defined]
 
 
 async def test_dropped_events_show_as_a_sequence_gap(anyio_backend: str) -> None:
@@ -143,9 +158,7 @@ def pending_tasks() -> set[asyncio.Task[object]]:
     return {t for t in asyncio.all_tasks() if t is not current and "Call." in repr(t.get_coro())}
 
 
-async def test_cancelling_the_reader_cancels_the_stream(session: Session, simulator: Simulator) -> None:
-    before = pending_tasks()
-
+async def test_cancelling_a_reader_leaves_the_session_stream(session: Session, simulator: Simulator) -> None:
     async def reader() -> None:
         async for _ in session.events():
             pass
@@ -155,21 +168,25 @@ async def test_cancelling_the_reader_cancels_the_stream(session: Session, simula
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await wait_until(lambda: simulator.stats.streams_closed == 1)
-    assert pending_tasks() <= before
+    # The session's one stream stays attached: the next reader loses nothing.
+    await produce(session, 2)
+    async with session.events() as stream:
+        events = await take(stream, 2)
+    assert [e.worker_sequence for e in events] == [1, 2]  # type: ignore[attr-defined]
+    assert simulator.stats.streams_opened == 1 and simulator.stats.streams_closed == 0
 
 
-async def test_leaving_async_for_early_cancels_the_stream(session: Session, simulator: Simulator) -> None:
+async def test_leaving_async_for_early_loses_nothing(session: Session, simulator: Simulator) -> None:
     await produce(session, 3)
-    async for _event in session.events(after_worker_sequence=1):
-        break  # no async with: dropping the stream must still cancel the call
+    async for _event in session.events():
+        break  # no async with: the next events() continues after what this one got
     gc.collect()
-    await wait_until(lambda: simulator.stats.streams_closed == simulator.stats.streams_opened == 1)
-    async with session.events(after_worker_sequence=1) as stream:
-        async for _event in stream:
-            break
+    await produce(session, 1)
+    async with session.events() as stream:
+        events = await take(stream, 3)
+    assert [e.worker_sequence for e in events] == [2, 3, 4]  # type: ignore[attr-defined]
     assert stream.closed
-    await wait_until(lambda: simulator.stats.streams_closed == 2)
+    assert simulator.stats.streams_opened == 1 and simulator.stats.streams_closed == 0
 
 
 async def test_close_leaves_nothing_pending(simulator: Simulator) -> None:
@@ -178,7 +195,8 @@ async def test_close_leaves_nothing_pending(simulator: Simulator) -> None:
     session = await client.open_session("closing")
     subscription = session.subscribe(["Tank_001.Level"])
     await subscription.start()
-    raw = client.stream_events_raw(session.session_id)
+    other = await client.open_session("raw")
+    raw = client.stream_events_raw(other.session_id)
 
     async def drain(source: AsyncIterator[object]) -> int:
         return len([e async for e in source])
@@ -188,19 +206,21 @@ async def test_close_leaves_nothing_pending(simulator: Simulator) -> None:
         asyncio.create_task(drain(subscription)),
         asyncio.create_task(drain(raw)),
     ]
-    await wait_until(lambda: simulator.stats.streams_opened == 3)
+    # One stream for the session (shared by its readers), one raw stream.
+    await wait_until(lambda: simulator.stats.streams_opened == 2)
     await client.close()
     done, _ = await asyncio.wait(readers, timeout=3)
     assert len(done) == 3
     for task in readers:
         assert not task.cancelled() and task.exception() is None  # the streams ended cleanly
-    await wait_until(lambda: simulator.stats.streams_closed == 3)
+    await wait_until(lambda: simulator.stats.streams_closed == 2)
     assert simulator.session_ids() == []
     assert pending_tasks() <= before
 
 
 async def test_raw_stream(session: Session, client: GatewayClient) -> None:
     await produce(session, 2)
+    await session.detach()  # the session's own stream is the one subscriber a session may have
     async with client.stream_events_raw(session.session_id, after_worker_sequence=1) as stream:
         event = await asyncio.wait_for(stream.__anext__(), 3)
     assert isinstance(event, pb.MxEvent) and event.worker_sequence == 2

@@ -31,7 +31,9 @@ from mxgateway import (
 from mxgateway.errors import is_mxaccess_failure, raise_for_mxaccess_failure
 from mxgateway.events import event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.session import ReadResult, _item_results, _write_results
+from mxgateway.results import ReadResult
+from mxgateway.results import item_results as _item_results
+from mxgateway.results import write_results as _write_results
 from mxgateway.simulator.server import Simulator
 from mxgateway.values import from_mx_value, to_mx_value
 
@@ -254,6 +256,8 @@ async def capture(sim: Simulator) -> dict[str, Message]:
             out[name] = result.raw.value
         for i in range(8):
             await session.write(server, item, f"n{i}")
+        # The session's own event stream is its one subscriber: leave it before a raw one.
+        await session.detach()
         async with client.stream_events_raw(session.session_id, after_worker_sequence=1) as raw:
             out["event_replay_gap"] = await raw.__anext__()
     return out

@@ -110,7 +110,13 @@ def test_channel_arguments() -> None:
     assert args["grpc.ssl_target_name_override"] == "gateway.test"
     assert args["grpc.enable_retries"] == 0
     assert args["grpc.primary_user_agent"].startswith("mxgateway-python/")
-    assert "grpc.keepalive_time_ms" not in dict(channel_arguments(ClientOptions(endpoint="gw:1")))
+    # Keepalive is on by default, at gRPC's guidance for long-lived streams: at
+    # least a minute, and pings only while a call (the event stream) is open.
+    default = dict(channel_arguments(ClientOptions(endpoint="gw:1")))
+    assert default["grpc.keepalive_time_ms"] >= 60_000
+    assert default["grpc.keepalive_permit_without_calls"] == 0
+    off = dict(channel_arguments(ClientOptions(endpoint="gw:1", keepalive_time_s=None)))
+    assert "grpc.keepalive_time_ms" not in off
 
 
 def test_plaintext_by_default_only_for_loopback_without_tls_settings() -> None:

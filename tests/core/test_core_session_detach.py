@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mxgateway import GatewayClient, MxGatewaySessionNotFoundError
+from mxgateway import GatewayClient, MxGatewayClosedError
 from mxgateway.simulator.background import BackgroundSimulator
 
 
@@ -16,7 +16,7 @@ async def test_detached_session_outlives_its_client(mx_simulator: BackgroundSimu
         server = await session.register("one")
         await session.detach()
         assert session.closed
-        with pytest.raises(MxGatewaySessionNotFoundError):
+        with pytest.raises(MxGatewayClosedError):
             await session.register("detached sessions take no more calls here")
     assert mx_simulator.simulator.session_ids() == [session.session_id]
 

@@ -1,0 +1,185 @@
+"""One StreamEvents call as it comes: ``RawEventStream`` and the call plumbing.
+
+``GatewayClient.stream_events_raw`` gives the generated ``MxEvent`` messages of a
+StreamEvents call of its own, with no conversion and no resume. It counts as the
+session's one event subscriber on a gateway that allows only one; sessions read
+their events through their event pump (``Session.events()``) instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+import grpc
+import grpc.aio
+
+from mxgateway.errors import map_rpc_error
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+__all__ = ["RawEventStream", "StreamBase", "StreamCall", "StreamOpener", "task_cancelling"]
+
+StreamCall = grpc.aio.UnaryStreamCall[pb.StreamEventsRequest, pb.MxEvent]
+#: Opens a StreamEvents call resuming after the given worker sequence; may be
+#: async (a lazily opening session opens first).
+StreamOpener = Callable[[int], "StreamCall | Awaitable[StreamCall]"]
+
+
+def task_cancelling() -> bool:
+    """True when the current task itself is being cancelled (unknowable before 3.11)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return True if cancelling is None else bool(cancelling())
+
+
+class StreamBase:
+    """Opening, reading and closing one StreamEvents call (lazily, on first use)."""
+
+    def __init__(
+        self,
+        opener: StreamOpener,
+        *,
+        after_worker_sequence: int,
+        secrets: tuple[str, ...],
+        on_close: Callable[[StreamBase], None] | None,
+    ) -> None:
+        if after_worker_sequence < 0:
+            raise ValueError("after_worker_sequence must not be negative")
+        self._opener = opener
+        self._after = after_worker_sequence
+        self._secrets = secrets
+        self._on_close = on_close
+        self._call: StreamCall | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once the stream ended or was closed."""
+        return self._closed
+
+    async def _open(self) -> StreamCall:
+        if self._call is None:
+            self._loop = asyncio.get_running_loop()
+            opened = self._opener(self._after)
+            call = await opened if inspect.isawaitable(opened) else opened
+            if self._closed:
+                # Closed while an async opener ran (a lazily opening session): the
+                # call must not outlive the stream; reading it now ends the stream.
+                call.cancel()
+                return call
+            self._call = call
+        return self._call
+
+    async def wait_connected(self, timeout: float = 2.0) -> None:
+        """Open the call now and wait until the gateway has attached it.
+
+        A gateway that sends its headers on attach (as the simulator does) makes
+        this exact: events published afterwards reach the stream. Otherwise the
+        wait ends after ``timeout`` seconds (or with the first event).
+        """
+        if self._closed:
+            return
+        call = await self._open()
+        try:
+            await asyncio.wait_for(call.initial_metadata(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        except grpc.aio.AioRpcError as exc:
+            self._finish()
+            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
+            raise error from error.__cause__
+        if call.done() and not self._closed:
+            # Failed while attaching (bad key, unknown session): report it now.
+            code = await call.code()
+            if code is not grpc.StatusCode.OK:
+                self._finish()
+                details = await call.details()
+                failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
+                raise map_rpc_error(
+                    failure, method="StreamEvents", scope="events:read", secrets=self._secrets
+                )
+
+    def _finish(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def __del__(self) -> None:
+        # ``break`` out of ``async for`` never calls aclose(): cancel the call when
+        # the stream is dropped, or it would run on in the channel. The collector
+        # may run on any thread; the call belongs to its loop.
+        call = getattr(self, "_call", None)
+        if call is None or call.done():
+            return
+        loop: asyncio.AbstractEventLoop | None = getattr(self, "_loop", None)
+        try:
+            on_own_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_own_loop = False
+        if on_own_loop or loop is None:
+            call.cancel()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(call.cancel)
+
+    def _cancel(self) -> None:
+        """Cancel at once, from the event loop's thread (the session's and client's close)."""
+        self._finish()
+
+    async def aclose(self) -> None:
+        """Cancel the stream; idempotent."""
+        self._finish()
+
+    async def _read(self) -> pb.MxEvent | None:
+        """The next message, None at the normal end of the stream."""
+        call = self._call or await self._open()
+        try:
+            message = await call.read()
+        except asyncio.CancelledError:
+            if self._closed and not task_cancelling():
+                return None  # closed by aclose() or the session: the stream simply ends
+            self._finish()
+            raise
+        if message is grpc.aio.EOF:  # type: ignore[attr-defined]
+            return None
+        assert isinstance(message, pb.MxEvent)
+        return message
+
+
+class RawEventStream(StreamBase):
+    """The generated ``MxEvent`` messages of one StreamEvents call, as they come.
+
+    An async iterator and an async context manager; no conversion, no resume.
+    """
+
+    def __aiter__(self) -> RawEventStream:
+        return self
+
+    async def __anext__(self) -> pb.MxEvent:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            message = await self._read()
+        except grpc.aio.AioRpcError as exc:
+            self._finish()
+            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
+            raise error from error.__cause__
+        if message is None:
+            self._finish()
+            raise StopAsyncIteration
+        return message
+
+    async def __aenter__(self) -> RawEventStream:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._finish()

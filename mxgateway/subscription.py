@@ -1,0 +1,217 @@
+"""``Subscription``: the data changes of a set of tags, from ``Session.subscribe``.
+
+It reads from the session's event pump like every other consumer, so it shares
+the session's one gateway stream, its resume after an outage and its recovery:
+after a gap it re-reads its tags so ``latest`` is right again, and after the
+session was replaced it subscribes its tags on the new session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from mxgateway.errors import MxAccessError, MxGatewayError
+from mxgateway.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.pump import EventConsumer, EventPump
+from mxgateway.results import ItemResult, ReadResult
+
+if TYPE_CHECKING:
+    from mxgateway.tag_access import TagAccess
+
+__all__ = ["Subscription"]
+
+_log = logging.getLogger("mxgateway.session")
+_DATA_CHANGE = pb.MX_EVENT_FAMILY_ON_DATA_CHANGE
+
+
+class Subscription:
+    """Data changes of a set of tags, from ``Session.subscribe``.
+
+    ``async with`` subscribes on entry and unsubscribes on exit; ``async for``
+    yields ``DataChange`` events (``tag`` set) of these tags only, starting with each
+    tag's current value. ``latest`` holds the newest change per tag; ``missed``
+    counts events lost to gaps. After a gap the tags are re-read and their values
+    delivered as ``DataChange`` objects with ``worker_sequence`` 0; after the
+    session was replaced they are subscribed again on the new one.
+    """
+
+    def __init__(
+        self, session: TagAccess, pump: EventPump, tags: Sequence[str], *, supervisory: bool = False
+    ):
+        self._session = session
+        self._pump = pump
+        self._tags = list(tags)
+        self._supervisory = supervisory
+        self._consumer: EventConsumer | None = None
+        self._server_handle = 0
+        self._handles: dict[int, str] = {}
+        self._latest: dict[str, DataChange] = {}
+        self._pending: deque[DataChange] = deque()
+        self._missed = 0
+        self._recoveries = 0
+        self._started = False
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Subscription(tags={self._tags!r}, supervisory={self._supervisory})"
+
+    @property
+    def tags(self) -> list[str]:
+        """The subscribed tags."""
+        return list(self._tags)
+
+    @property
+    def item_handles(self) -> dict[str, int]:
+        """The item handle of each subscribed tag (on the current session)."""
+        return {tag: handle for handle, tag in self._handles.items()}
+
+    @property
+    def latest(self) -> dict[str, DataChange]:
+        """The newest change delivered for each tag."""
+        return dict(self._latest)
+
+    @property
+    def missed(self) -> int:
+        """Events of the session lost to gaps while this subscription ran."""
+        return self._missed
+
+    @property
+    def recoveries(self) -> int:
+        """How often the subscription moved to a replacement session."""
+        return self._recoveries
+
+    async def start(self) -> None:
+        """Subscribe now (``async with`` and the first ``async for`` step do it for you)."""
+        if self._started:
+            return
+        self._started = True
+        try:
+            self._consumer = self._pump.add_consumer()
+            # Attached before advising: the first value of every tag is captured.
+            await self._pump.ensure_attached()
+            await self._subscribe_tags()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _subscribe_tags(self) -> None:
+        session = self._session
+        self._server_handle = await session.default_server_handle()
+        results = await session.subscribe_bulk(self._server_handle, self._tags, supervisory=self._supervisory)
+        self._handles = {r.item_handle: r.tag_address for r in results if r.ok}
+        failed = [r for r in results if not r.ok]
+        if failed:
+            await self.aclose()
+            raise MxAccessError(f"cannot subscribe {_reasons(failed)}", method="Invoke")
+
+    async def _resubscribe(self) -> None:
+        """The session was replaced: the old handles are gone; subscribe on the new session."""
+        self._recoveries += 1
+        self._handles = {}
+        try:
+            await self._subscribe_tags()
+        except MxAccessError:
+            raise
+        except MxGatewayError as exc:
+            _log.warning("subscribing again on the recovered session failed: %s", exc)
+            raise
+
+    async def _reread(self) -> None:
+        """Events were lost: read the tags now so ``latest`` (and the reader) catch up."""
+        if not self._handles:
+            return
+        by_tag = {tag: handle for handle, tag in self._handles.items()}
+        results = await self._session.read_bulk(self._server_handle, list(by_tag))
+        for result in results:
+            if result.ok and result.tag in by_tag:
+                change = _change_from_read(result, self._server_handle, by_tag[result.tag])
+                self._pending.append(change)
+
+    def _stream_cancel(self) -> None:
+        """The session is closing: end at once (the session unsubscribes nothing any more)."""
+        self._closed = True
+        if self._consumer is not None:
+            self._consumer.end()
+
+    async def aclose(self) -> None:
+        """Unsubscribe and stop reading; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        consumer = self._consumer
+        if consumer is not None:
+            consumer.end_now()
+            self._pump.remove_consumer(consumer)
+        handles, self._handles = list(self._handles), {}
+        if handles and not self._session.closed:
+            try:
+                await self._session.unsubscribe_bulk(self._server_handle, handles)
+            except MxGatewayError as exc:
+                _log.debug("unsubscribe failed while closing a subscription: %s", exc)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> DataChange:
+        if not self._started:
+            await self.start()
+        consumer = self._consumer
+        if consumer is None or self._closed:
+            raise StopAsyncIteration
+        while True:
+            if self._pending:
+                change = self._pending.popleft()
+                self._latest[change.tag or ""] = change
+                return change
+            event = await consumer.get()
+            kind = type(event)
+            if kind is DataChange:
+                assert isinstance(event, DataChange)
+                tag = self._handles.get(event.item_handle)
+                if tag is not None and event.server_handle == self._server_handle:
+                    if event.tag != tag:
+                        event = DataChange(event.raw, tag)
+                    self._latest[tag] = event
+                    return event
+            elif kind is SessionRecovered:
+                await self._resubscribe()
+            elif kind is SequenceGap or kind is ReplayGap or kind is EventsDropped:
+                assert isinstance(event, (SequenceGap, ReplayGap, EventsDropped))
+                self._missed += event.missed
+                await self._reread()
+            elif event is None:
+                raise StopAsyncIteration
+
+    async def __aenter__(self) -> Subscription:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
+def _reasons(failed: list[ItemResult]) -> str:
+    return "; ".join(f"{r.tag_address}: {r.error_message or 'failed'}" for r in failed)
+
+
+def _change_from_read(result: ReadResult, server_handle: int, item_handle: int) -> DataChange:
+    raw = result.raw
+    event = pb.MxEvent(
+        family=_DATA_CHANGE,
+        server_handle=server_handle,
+        item_handle=item_handle,
+        value=raw.value,
+        quality=raw.quality,
+        statuses=raw.statuses,
+        on_data_change=pb.OnDataChangeEvent(),
+    )
+    if raw.HasField("source_timestamp"):
+        event.source_timestamp.CopyFrom(raw.source_timestamp)
+    return DataChange(event, result.tag)
