@@ -112,6 +112,9 @@ class Session(TagAccess):
     ``async with session:`` closes it on exit; ``close()`` is idempotent and ends
     the session's event stream. ``recover`` (None: ``ClientOptions.recover_sessions``)
     lets the tag-level API replace the session when the gateway loses it.
+    ``fresh`` says the session was opened here: its event stream then attaches
+    before the first command that can raise an event (for an attached session it
+    attaches when a reader asks for events).
     """
 
     def __init__(
@@ -144,7 +147,10 @@ class Session(TagAccess):
         self._data_types: dict[str, int] = {}
         self._user_servers: set[int] = set()
         self._stale_servers: set[int] = set()
-        self._events_refused = False
+        # Attached on the first event-raising command only for sessions opened here:
+        # a stream that attaches and goes away when a short-lived process (a CLI
+        # call) ends would start the gateway's detach grace on a shared session.
+        self._events_refused = not fresh
         self._setup_lock = asyncio.Lock()
         self._recover_lock = asyncio.Lock()
         self._pump = EventPump(

@@ -237,6 +237,9 @@ class Session:
     ``with session:`` closes it on exit; ``close()`` is idempotent and ends
     the session's event stream. ``recover`` (None: ``ClientOptions.recover_sessions``)
     lets the tag-level API replace the session when the gateway loses it.
+    ``fresh`` says the session was opened here: its event stream then attaches
+    before the first command that can raise an event (for an attached session it
+    attaches when a reader asks for events).
 
     Blocking facade of :class:`mxgateway.session.Session`.
     """

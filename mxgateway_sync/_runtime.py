@@ -14,6 +14,9 @@ created them, so every channel, call and stream of the facade lives on this loop
 - At interpreter exit, objects still open are closed and the loop is stopped;
   in a forked child the runtime starts afresh (the parent's loop thread does
   not exist there).
+- SIGTERM (a service manager's stop) unwinds the process like Ctrl-C does, as
+  ``SystemExit(143)``, so those exit-time closes run and no session is left open
+  on the gateway. Installed only where nothing else handles SIGTERM.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import concurrent.futures
 import contextlib
 import errno
 import os
+import signal
 import threading
 import traceback
 import weakref
@@ -53,6 +57,8 @@ LOOP_THREAD_NAME = "mxgateway-sync-loop"
 UNWIND_TIMEOUT_S = 10.0
 #: How long exit-time clean-up may take in all.
 EXIT_TIMEOUT_S = 5.0
+#: The exit status after SIGTERM (128 + the signal number, as shells report it).
+TERMINATED_EXIT_STATUS = 128 + int(signal.SIGTERM)
 
 
 class LoopThreadCallError(RuntimeError):
@@ -84,6 +90,7 @@ class _Runtime:
                 ready.wait()
                 self._thread = thread
                 self._loop = new_loop
+                _exit_on_sigterm()
             return self._loop
 
     @staticmethod
@@ -134,7 +141,7 @@ class _Runtime:
         try:
             loop.call_soon_threadsafe(start)
             return outcome.result(timeout)
-        except (KeyboardInterrupt, concurrent.futures.TimeoutError):
+        except (KeyboardInterrupt, SystemExit, concurrent.futures.TimeoutError):
             loop.call_soon_threadsafe(cancel)
             finished.wait(UNWIND_TIMEOUT_S)
             raise
@@ -168,6 +175,21 @@ class _Runtime:
         self._loop = None
         self._thread = None
         self._open = weakref.WeakSet()
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(TERMINATED_EXIT_STATUS)
+
+
+def _exit_on_sigterm() -> None:
+    """Make SIGTERM unwind the main thread (closing sessions at exit) instead of killing it."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers; the process keeps its own choice
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _terminate)
+    except (ValueError, OSError):  # pragma: no cover - embedded interpreters without signals
+        pass
 
 
 def _quiet_grpc_teardown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

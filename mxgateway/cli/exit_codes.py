@@ -32,3 +32,5 @@ class ExitCode(IntEnum):
     INVALID_REQUEST = 9
     #: Interrupted by Ctrl-C (SIGINT); the call in flight was cancelled.
     INTERRUPTED = 130
+    #: Stopped by SIGTERM (a service manager's stop); sessions it opened were closed.
+    TERMINATED = 143

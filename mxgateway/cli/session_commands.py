@@ -576,21 +576,33 @@ def stream_events(
     """Print the session's events as they come, one JSON document per line (raw MxEvent).
 
     A stream shows the events raised after it opened; --after-sequence N first
-    replays the retained events with a sequence above N.
+    replays the retained events with a sequence above N. It survives a dropped
+    connection (resuming after the last event); what could not be kept shows as
+    a {"marker": ...} line.
     """
     session_id = session_id_for(session_id)
     if not session_id:
         raise CliUsageError(f"--session-id is required (or set {ENV_SESSION_ID})")
     with shared_connections() as connections:
-        client = connections.gateway(common)
+        session = connections.session(common, session_id)
         count = 0
-        with client.stream_events_raw(session_id, after_worker_sequence=after_sequence) as stream:
+        with session.events(after_worker_sequence=after_sequence) as stream:
             if max_events == 0 or count < max_events:
                 for event in stream:
-                    emit(message_to_dict(event), as_json=True)
+                    emit(event_document(event), as_json=True)
                     count += 1
                     if max_events and count >= max_events:
                         break
+
+
+def event_document(event: Any) -> dict[str, Any]:
+    """An event as its raw MxEvent's JSON; a marker as ``{"marker": name, ...its fields}``."""
+    from mxgateway.events import ReplayGap, is_marker
+
+    if not is_marker(event) or isinstance(event, ReplayGap):
+        return message_to_dict(event.raw)
+    fields = {name: getattr(event, name) for name in event.__dataclass_fields__ if name != "raw"}
+    return {"marker": type(event).__name__, **fields}
 
 
 # ---------------------------------------------------------------------------- tag-level commands

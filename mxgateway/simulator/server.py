@@ -149,9 +149,16 @@ class Simulator:
         await self._repository.close()
         await self._stop_server()
 
-    async def restart(self) -> None:
-        """Stop and start again on the same port; sessions and values persist."""
+    async def restart(self, downtime_s: float = 0.0) -> None:
+        """Stop, stay down ``downtime_s`` seconds, start again on the same port.
+
+        Sessions and values persist (events raised meanwhile are retained for
+        resume), as behind a load balancer with session persistence; sessions
+        still close when their detach grace runs out while the server is down.
+        """
         await self._stop_server()
+        if downtime_s > 0:
+            await asyncio.sleep(downtime_s)
         await self._start_server()
 
     async def _start_server(self) -> None:

@@ -142,7 +142,7 @@ def test_every_failure_has_its_exit_code(exc: BaseException, expected: ExitCode)
 
 
 def test_exit_codes_are_distinct_and_stable() -> None:
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130, 143]
 
 
 def test_error_documents_name_the_failure_and_hide_secrets() -> None:
