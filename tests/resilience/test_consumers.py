@@ -103,3 +103,20 @@ async def test_state_changes_are_logged_at_info(plant: Plant, caplog: pytest.Log
         await until(lambda: "connected: resumed after sequence" in caplog.text, 10, "the resumed line")
     lines = [r for r in caplog.records if r.name == "mxgateway.events"]
     assert all(r.levelno == logging.INFO for r in lines if "reconnecting" in r.getMessage())
+
+
+async def test_every_consumer_shares_one_stream_and_a_read_opens_none(plant: Plant) -> None:
+    sim = plant.simulator
+    async with GatewayClient.connect(options=plant.options()) as client:
+        session = await client.open_session("one stream")
+        (result,) = await session.read(["Tank_001.Level"])
+        assert result.ok and sim.stats.streams_opened == 0  # a one-shot read pays for no stream
+        first, second = session.events(), session.events()
+        async with session.subscribe(TAGS) as subscription:
+            change = await asyncio.wait_for(subscription.__anext__(), 5)
+            outcome = await session.write_and_confirm("Tank_001.Notes", "shared")
+            assert outcome.succeeded and change.tag in TAGS
+            seen_first = await asyncio.wait_for(first.__anext__(), 5)
+            seen_second = await asyncio.wait_for(second.__anext__(), 5)
+        assert seen_first == seen_second  # both readers got the same first event
+        assert sim.stats.streams_opened == 1
