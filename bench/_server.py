@@ -30,6 +30,9 @@ async def serve(args: argparse.Namespace) -> None:
         replay_max_age_s=0,
         lease_s=3600,
         detach_grace_s=3600,
+        # The raw baseline and the SDK's event pump read the same session in turn;
+        # the fan-out pair keeps one pump stream while a raw stream runs.
+        max_event_subscribers=8,
     )
     async with simulator:
         sys.stdout.write(json.dumps({"endpoint": simulator.endpoint, "pid": os.getpid()}) + "\n")

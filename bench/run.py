@@ -134,9 +134,7 @@ def main() -> int:
                 count = min(profile["events"], len(tags))
                 print(f"== events ({count:,} replayed per round)", file=sys.stderr, flush=True)
                 with simulator_process(galaxy_file, replay_capacity=count + 16) as server:
-                    results.append(
-                        events.run(server, tags, events.EventsConfig(count, profile["events_rounds"]))
-                    )
+                    results += events.run(server, tags, events.EventsConfig(count, profile["events_rounds"]))
         if "hierarchy" in only:
             print(f"== hierarchy ({profile['hierarchy_objects']:,} objects)", file=sys.stderr, flush=True)
             big = generate_galaxy(profile["hierarchy_objects"])
