@@ -39,9 +39,15 @@ def call_metadata(options: ClientOptions) -> Metadata:
 
 def channel_arguments(options: ClientOptions) -> list[tuple[str, str | int]]:
     """The gRPC channel arguments the options ask for (extra ``channel_options`` last)."""
+    policy = options.reconnect
     args: list[tuple[str, str | int]] = [
         ("grpc.primary_user_agent", _USER_AGENT),
         ("grpc.max_receive_message_length", options.max_receive_message_bytes),
+        # gRPC's own reconnect back-off (1 s growing to 120 s by default) would hold
+        # a resuming event stream back long after the gateway is up again: follow
+        # the SDK's reconnect policy instead.
+        ("grpc.initial_reconnect_backoff_ms", max(1, int(policy.initial_backoff_s * 1000))),
+        ("grpc.max_reconnect_backoff_ms", max(1, int(policy.max_backoff_s * 1000))),
     ]
     if options.keepalive_time_s is not None:
         args += [
