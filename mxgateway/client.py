@@ -172,13 +172,18 @@ class GatewayClient:
         request = pb.OpenSessionRequest(
             client_session_name=client_session_name, client_correlation_id=client_correlation_id
         )
-        try:
-            reply: pb.OpenSessionReply = await self._stub.OpenSession(
-                request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
-            )
-        except grpc.aio.AioRpcError as exc:
-            error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self._secrets)
-            raise error from error.__cause__
+        # An unreachable gateway never saw the request: try the next endpoint, if any.
+        for attempt in range(len(self._endpoints)):
+            try:
+                reply: pb.OpenSessionReply = await self._stub.OpenSession(
+                    request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
+                )
+                break
+            except grpc.aio.AioRpcError as exc:
+                error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self._secrets)
+                last = attempt == len(self._endpoints) - 1
+                if last or exc.code() is not grpc.StatusCode.UNAVAILABLE or not self._fail_over():
+                    raise error from error.__cause__
         check_protocol_status(reply, method="OpenSession")
         return reply
 

@@ -272,7 +272,7 @@ class EventPump:
         self._evicted_last_sequence = 0
         self._consumers: list[EventConsumer] = []
         self._state_consumers: list[EventConsumer] = []
-        self._write_waiters: dict[tuple[int, int], list[asyncio.Future[WriteComplete]]] = {}
+        self._write_waiters: dict[tuple[str, int, int], list[asyncio.Future[WriteComplete]]] = {}
         self._next_index = 0
         #: Pump index and worker sequence of the last item an ``events()`` reader got.
         self._cursor_index = -1
@@ -282,6 +282,8 @@ class EventPump:
         self._expect_from_start = fresh_session
         self._first_after = 0
         self._session_id = ""
+        #: The session the stream was last attached to ("" before the first attach).
+        self._attached_id = ""
         self._state = ConnectionState.IDLE
         self._task: asyncio.Task[None] | None = None
         self._attached: asyncio.Future[None] | None = None
@@ -402,21 +404,35 @@ class EventPump:
             self._cursor_index = index
             self._cursor_sequence = getattr(item, "worker_sequence", 0) or self._cursor_sequence
 
-    def expect_write(self, server_handle: int, item_handle: int) -> asyncio.Future[WriteComplete]:
-        """A future for the next ``WriteComplete`` of this item (register it before writing)."""
+    def expect_write(
+        self, session_id: str, server_handle: int, item_handle: int
+    ) -> asyncio.Future[WriteComplete]:
+        """A future for the next ``WriteComplete`` of this item of ``session_id`` (register before writing)."""
         future: asyncio.Future[WriteComplete] = asyncio.get_running_loop().create_future()
-        self._write_waiters.setdefault((server_handle, item_handle), []).append(future)
+        self._write_waiters.setdefault((session_id, server_handle, item_handle), []).append(future)
         return future
 
     def forget_write(
-        self, server_handle: int, item_handle: int, future: asyncio.Future[WriteComplete]
+        self, session_id: str, server_handle: int, item_handle: int, future: asyncio.Future[WriteComplete]
     ) -> None:
         """Drop a waiter that is no longer waited for."""
-        waiters = self._write_waiters.get((server_handle, item_handle))
+        key = (session_id, server_handle, item_handle)
+        waiters = self._write_waiters.get(key)
         if waiters and future in waiters:
             waiters.remove(future)
             if not waiters:
-                del self._write_waiters[(server_handle, item_handle)]
+                del self._write_waiters[key]
+
+    async def follow(self) -> None:
+        """The owner replaced the session: reattach there now (when the stream had started)."""
+        task = self._task
+        if task is None or self._closed:
+            return
+        if not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.ensure_attached()
 
     # ------------------------------------------------------------------ attaching
 
@@ -470,12 +486,21 @@ class EventPump:
     # ------------------------------------------------------------------ the reader
 
     async def _run(self, attached: asyncio.Future[None]) -> None:
+        previous = self._attached_id
         try:
             session_id = await self._session_id_source()
             self._session_id = session_id
-            self._set_state(ConnectionState.CONNECTING, "attaching")
-            self._high_water = self._first_after
-            call = await self._attach(session_id, self._first_after)
+            replaced = bool(previous) and session_id != previous
+            if replaced:
+                # The owner recovered the session without the stream's help: start afresh there.
+                self._high_water = 0
+                self._expect_from_start = True
+                after = 0
+            else:
+                self._set_state(ConnectionState.CONNECTING, "attaching")
+                after = self._high_water if previous else self._first_after
+                self._high_water = after
+            call = await self._attach(session_id, after)
         except BaseException as exc:
             # The first attach failed: report it to the caller and stay idle.
             if not self._closed:
@@ -486,7 +511,11 @@ class EventPump:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        self._set_state(ConnectionState.CONNECTED, "attached")
+        self._attached_id = session_id
+        if replaced:
+            self._switched(previous, session_id)
+        else:
+            self._set_state(ConnectionState.CONNECTED, "attached")
         attached.set_result(None)
         try:
             await self._pump(call)
@@ -606,14 +635,8 @@ class EventPump:
                 return None
             except _Closed:
                 return None
-            self.recoveries += 1
-            self._publish(SessionRecovered(old_id, new_id))
-            for waiters in self._write_waiters.values():
-                for future in waiters:
-                    if not future.done():
-                        future.set_exception(self._lost_error_for(old_id))
-            self._write_waiters.clear()
-            self._set_state(ConnectionState.RECOVERED, f"new session {new_id} replaced {old_id}")
+            self._attached_id = new_id
+            self._switched(old_id, new_id)
             return call
         return None
 
@@ -670,13 +693,24 @@ class EventPump:
         self._publish(event)
 
     def _complete_write(self, event: WriteComplete) -> None:
-        waiters = self._write_waiters.pop((event.server_handle, event.item_handle), None)
+        key = (self._session_id, event.server_handle, event.item_handle)
+        waiters = self._write_waiters.pop(key, None)
         if waiters:
             future = waiters.pop(0)
             if waiters:
-                self._write_waiters[(event.server_handle, event.item_handle)] = waiters
+                self._write_waiters[key] = waiters
             if not future.done():
                 future.set_result(event)
+
+    def _switched(self, old_id: str, new_id: str) -> None:
+        """Now attached to ``new_id``, which replaced the lost ``old_id``: tell readers and waiters."""
+        self.recoveries += 1
+        self._publish(SessionRecovered(old_id, new_id))
+        for key in [k for k in self._write_waiters if k[0] == old_id]:
+            for future in self._write_waiters.pop(key):
+                if not future.done():
+                    future.set_exception(self._lost_error_for(old_id))
+        self._set_state(ConnectionState.RECOVERED, f"new session {new_id} replaced {old_id}")
 
     def _publish(self, item: object) -> None:
         index = self._next_index

@@ -416,6 +416,9 @@ class Session(TagAccess):
             raise error
         if await self._recover_session(error.old_session_id or self._session_id) is None:
             raise error
+        # Found by a command, not by the stream: move the stream over before any
+        # command on the new session can raise an event.
+        await self._pump.follow()
 
     async def _recover_session(self, old_session_id: str) -> str | None:
         """Replace the lost session ``old_session_id``; its new id (None: recovery is off)."""

@@ -506,6 +506,11 @@ class Session:
         """True once ``close()`` was called (or the client closed)."""
         return self._async.closed
 
+    @property
+    def session_id(self) -> str:
+        """The gateway's id of this session (a new one after a recovery)."""
+        return self._async.session_id
+
     def default_server_handle(self) -> int:
         """The server handle the tag conveniences use (registered on first use)."""
         return _runtime.run(self._async.default_server_handle())
@@ -550,11 +555,6 @@ class Session:
 
     def __init__(self) -> None:
         raise TypeError("Session objects come from the facade's factory methods")
-
-    @property
-    def session_id(self) -> str:
-        """The gateway's id of this session (a new one after a recovery)."""
-        return self._async.session_id
 
     @property
     def backend_name(self) -> str:
