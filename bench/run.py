@@ -39,6 +39,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "hierarchy_objects": 10_000,
         "hierarchy_rounds": 2,
         "cold_start_rounds": 5,
+        "process_rounds": 5,
     },
     "full": {
         "galaxy_objects": 10_200,
@@ -51,6 +52,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "hierarchy_objects": 100_000,
         "hierarchy_rounds": 7,
         "cold_start_rounds": 21,
+        "process_rounds": 21,
     },
 }
 
@@ -73,8 +75,21 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _cpu_ratio(result: Any) -> str:
+    extra = result.extra
+    if "client_cpu_ratio_median" in extra:
+        return f"{extra['client_cpu_ratio_median']:.3f}"
+    per_event = extra.get("client_cpu_per_event_us")
+    if per_event:
+        return f"{per_event['candidate'] / per_event['baseline']:.3f}"
+    process = extra.get("process_cpu_ms")
+    if process and process["baseline"]:
+        return f"{process['candidate'] / process['baseline']:.3f}"
+    return "-"
+
+
 def _table(results: list[Any]) -> str:
-    header = ("pair", "baseline", "candidate", "unit", "ratio", "target", "met")
+    header = ("pair", "baseline", "candidate", "unit", "ratio", "target", "met", "client CPU ratio")
     rows = [header]
     for r in results:
         sign = ">=" if r.metric == "throughput" else "<="
@@ -87,6 +102,7 @@ def _table(results: list[Any]) -> str:
                 f"{r.ratio_median:.3f}",
                 f"{sign} {r.target:.2f}",
                 "yes" if r.met else "NO",
+                _cpu_ratio(r),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -100,14 +116,20 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_const", dest="profile", const="quick")
     mode.add_argument("--full", action="store_const", dest="profile", const="full")
-    parser.add_argument("--only", action="append", choices=["unary", "events", "hierarchy", "cold_start"])
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["unary", "events", "hierarchy", "cold_start", "processes", "concurrency", "memory"],
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
     profile_name = args.profile or "quick"
     profile = PROFILES[profile_name]
-    only = set(args.only or ["unary", "events", "hierarchy", "cold_start"])
+    only = set(
+        args.only or ["unary", "events", "hierarchy", "cold_start", "processes", "concurrency", "memory"]
+    )
 
-    from bench import cold_start, events, hierarchy, unary
+    from bench import cold_start, concurrency, events, hierarchy, memory, processes, unary
     from bench._common import Result, simulator_process
     from mxgateway.simulator.galaxy import generate_galaxy
 
@@ -115,7 +137,7 @@ def main() -> int:
     machine = _machine()
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as directory:
-        if only & {"unary", "events"}:
+        if only & {"unary", "events", "concurrency", "memory"}:
             galaxy = generate_galaxy(profile["galaxy_objects"])
             tags = [attribute.full_tag_reference for attribute in galaxy.attributes.values()]
             galaxy_file = Path(directory) / "tags.json"
@@ -130,6 +152,19 @@ def main() -> int:
                 )
                 with simulator_process(galaxy_file) as server:
                     results += unary.run(server, tags, config, profile["bulk_tags"])
+            if "concurrency" in only:
+                print("== sync facade from 8 threads", file=sys.stderr, flush=True)
+                with simulator_process(galaxy_file) as server:
+                    double_tag = next(t for t in tags if ".Double" in t)
+                    results.append(
+                        concurrency.run(
+                            server, double_tag, profile["rounds"], profile["writes_per_round"] // 8
+                        )
+                    )
+            if "memory" in only:
+                print(f"== memory ({profile['bulk_tags']:,} tags)", file=sys.stderr, flush=True)
+                with simulator_process(galaxy_file) as server:
+                    results.append(memory.run(server, tags[: profile["bulk_tags"]], 3, Path(directory)))
             if "events" in only:
                 count = min(profile["events"], len(tags))
                 print(f"== events ({count:,} replayed per round)", file=sys.stderr, flush=True)
@@ -146,6 +181,10 @@ def main() -> int:
         if "cold_start" in only:
             print("== cold start", file=sys.stderr, flush=True)
             results += cold_start.run(profile["cold_start_rounds"])
+        if "processes" in only:
+            print("== processes (CLI one-shot read, imports)", file=sys.stderr, flush=True)
+            with simulator_process() as server:
+                results += processes.run(server, profile["process_rounds"], "Tank_001.Level")
     machine["load_average_at_end"] = os.getloadavg()
     machine["seconds"] = round(time.perf_counter() - started, 1)
 
