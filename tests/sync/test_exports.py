@@ -1,0 +1,39 @@
+"""mxgateway_sync exports every public name of the core, the blocking classes in place of the async ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mxgateway
+import mxgateway_sync
+
+ROOT = Path(__file__).resolve().parents[2]
+ASYNC_ONLY = {"Connector", "call_metadata", "create_channel"}
+
+
+def test_every_core_name_is_exported() -> None:
+    expected = (set(mxgateway.__all__) - ASYNC_ONLY) | {"LoopThreadCallError"}
+    assert set(mxgateway_sync.__all__) == expected
+    for name in expected:
+        assert hasattr(mxgateway_sync, name), name
+
+
+def test_facade_classes_replace_the_async_ones_and_the_rest_is_shared() -> None:
+    assert mxgateway_sync.Client is not mxgateway.Client
+    assert mxgateway_sync.Client.__module__ == "mxgateway_sync._facade"
+    assert mxgateway_sync.MxGatewaySessionLostError is mxgateway.MxGatewaySessionLostError
+    assert mxgateway_sync.DataChange is mxgateway.DataChange
+
+
+def test_the_generator_refuses_a_class_that_does_not_exist(tmp_path: Path) -> None:
+    script = (
+        "import sys; sys.path.insert(0, 'scripts'); import generate_sync as g; "
+        "g.CLASSES.append(('mxgateway.session', 'NoSuchClass')); g.render()"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert completed.returncode != 0
+    assert "mxgateway.session.NoSuchClass, which does not exist" in completed.stderr
