@@ -14,6 +14,7 @@ from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
 if TYPE_CHECKING:
     from mxgateway.channel import call_metadata, create_channel
     from mxgateway.client import GatewayClient
+    from mxgateway.connection_state import ConnectionState, StateChange
     from mxgateway.connector import Connector
     from mxgateway.errors import (
         MxAccessError,
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
     )
     from mxgateway.lazy_client import Client
     from mxgateway.options import ClientOptions
-    from mxgateway.pump import ConnectionState, StateChange
     from mxgateway.raw_stream import RawEventStream
     from mxgateway.reconnect import ReconnectPolicy
     from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
@@ -118,8 +118,8 @@ _EXPORTS: dict[str, str] = {
     ),
     "EventStream": "event_stream",
     "RawEventStream": "raw_stream",
-    "ConnectionState": "pump",
-    "StateChange": "pump",
+    "ConnectionState": "connection_state",
+    "StateChange": "connection_state",
     "Session": "session",
     "Subscription": "subscription",
     **dict.fromkeys(

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 from types import TracebackType
 
+from mxgateway.connection_state import ConnectionState
+from mxgateway.event_queue import EventConsumer
 from mxgateway.events import Event
-from mxgateway.pump import ConnectionState, EventConsumer, EventPump
+from mxgateway.pump import EventPump
 
 __all__ = ["EventStream"]
 
@@ -88,7 +90,7 @@ class EventStream:
         if item is None:
             self._finish()
             raise StopAsyncIteration
-        self._pump.mark_consumed(self._consumer, item)
+        self._pump.fanout.mark_consumed(self._consumer, item)
         sequence = getattr(item, "worker_sequence", 0)
         if sequence:
             self._last = sequence
@@ -99,7 +101,7 @@ class EventStream:
             return
         self._closed = True
         self._consumer.end_now()
-        self._pump.remove_consumer(self._consumer)
+        self._pump.fanout.remove(self._consumer)
 
     async def aclose(self) -> None:
         """Stop reading; idempotent. The session's stream stays attached."""

@@ -26,17 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import enum
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
 
 import grpc
 import grpc.aio
 
+from mxgateway.connection_state import ConnectionState, StateChange, StateTracker
 from mxgateway.errors import (
     MxGatewayClosedError,
     MxGatewayError,
@@ -44,14 +41,15 @@ from mxgateway.errors import (
     map_rpc_error,
     redact,
 )
+from mxgateway.event_queue import EventConsumer
 from mxgateway.events import (
-    EventsDropped,
     ReplayGap,
     SequenceGap,
     SessionRecovered,
     WriteComplete,
     event_from_proto,
 )
+from mxgateway.fanout import Fanout
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.raw_stream import StreamCall
 from mxgateway.reconnect import Backoff, ReconnectPolicy, is_transient_code
@@ -59,7 +57,6 @@ from mxgateway.reconnect import Backoff, ReconnectPolicy, is_transient_code
 __all__ = ["ConnectionState", "EventConsumer", "EventPump", "StateChange"]
 
 _log = logging.getLogger("mxgateway.events")
-_UTC = dt.timezone.utc
 _GAP_FAMILY = pb.MX_EVENT_FAMILY_UNSPECIFIED
 _EOF = grpc.aio.EOF  # type: ignore[attr-defined]
 
@@ -68,162 +65,12 @@ _EOF = grpc.aio.EOF  # type: ignore[attr-defined]
 ATTACH_CONFIRM_TIMEOUT_S = 2.0
 
 
-class ConnectionState(str, enum.Enum):
-    """Where a session's event stream stands."""
-
-    IDLE = "idle"
-    """Nothing has asked for events yet: no stream."""
-    CONNECTING = "connecting"
-    """Attaching the stream for the first time."""
-    CONNECTED = "connected"
-    """Attached: events flow."""
-    RECONNECTING = "reconnecting"
-    """The connection failed; resuming after the last event received."""
-    RECOVERING = "recovering"
-    """The session is gone; opening a new one."""
-    RECOVERED = "recovered"
-    """Attached to the new session that replaced a lost one: events flow."""
-    LOST = "lost"
-    """The session is gone and was not recovered; consumers got the error."""
-    CLOSED = "closed"
-    """The session was closed or detached here."""
-
-
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """One change of ``ConnectionState``, with why and when (UTC)."""
-
-    state: ConnectionState
-    previous: ConnectionState
-    session_id: str
-    reason: str
-    at: dt.datetime
-
-
 class _Ended(Exception):
     """The gateway ended the stream without an error (treated like a broken connection)."""
 
 
 class _Closed(Exception):
     """The pump was closed while attaching."""
-
-
-class EventConsumer:
-    """One reader's bounded queue of events; fed by the pump, read with ``get()``.
-
-    When full, the oldest queued event is shed and counted; the next ``get()``
-    returns an ``EventsDropped`` marker for everything shed so far. Markers are
-    never shed: a reader must always learn of gaps and of a recovered session.
-    """
-
-    __slots__ = (
-        "_capacity",
-        "_drop_count",
-        "_drop_first",
-        "_drop_last",
-        "_ended",
-        "_error",
-        "_kept_markers",
-        "_loop",
-        "_queue",
-        "_waiter",
-        "last_index",
-    )
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._queue: deque[tuple[int, object]] = deque()
-        self._kept_markers: deque[object] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._drop_count = 0
-        self._drop_first = 0
-        self._drop_last = 0
-        self._ended = False
-        self._error: BaseException | None = None
-        self._loop = asyncio.get_running_loop()
-        #: Pump index of the last item ``get()`` returned (-1: none yet).
-        self.last_index = -1
-
-    def offer(self, index: int, item: object) -> None:
-        """Queue ``item`` (the pump's ``index``-th), shedding the oldest when full."""
-        queue = self._queue
-        if len(queue) >= self._capacity:
-            self._shed(queue.popleft()[1])
-        queue.append((index, item))
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def note_missing(self, count: int, first_sequence: int, last_sequence: int) -> None:
-        """Record events this consumer never got (older than the pump's backlog)."""
-        if count > 0:
-            self._drop_count += count
-            self._drop_first = self._drop_first or first_sequence
-            self._drop_last = max(self._drop_last, last_sequence)
-
-    def _shed(self, item: object) -> None:
-        if isinstance(item, (SessionRecovered, ReplayGap, SequenceGap, EventsDropped)):
-            self._kept_markers.append(item)
-            return
-        sequence = getattr(item, "worker_sequence", 0)
-        self._drop_count += 1
-        if sequence:
-            self._drop_first = self._drop_first or sequence
-            self._drop_last = max(self._drop_last, sequence)
-
-    def end(self, error: BaseException | None = None) -> None:
-        """No more items: ``get()`` drains the queue, then raises ``error`` or returns None."""
-        self._ended = True
-        if error is not None and self._error is None:
-            self._error = error
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def end_now(self) -> None:
-        """Stop at once, dropping what is queued (the reader closed it)."""
-        self._queue.clear()
-        self._kept_markers.clear()
-        self._drop_count = 0
-        self._error = None
-        self.end()
-
-    @property
-    def queued(self) -> int:
-        """Items waiting in the queue."""
-        return len(self._queue)
-
-    async def get(self) -> object | None:
-        """The next item, None when the consumer has ended; raises the pump's error at the end."""
-        while True:
-            if self._drop_count:
-                marker = EventsDropped(self._drop_count, self._drop_first, self._drop_last)
-                self._drop_count = self._drop_first = self._drop_last = 0
-                return marker
-            if self._kept_markers:
-                return self._kept_markers.popleft()
-            queue = self._queue
-            if queue:
-                index, item = queue.popleft()
-                self.last_index = index
-                return item
-            if self._ended:
-                error = self._error
-                if error is not None:
-                    self._error = None
-                    raise error
-                return None
-            waiter = self._loop.create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
 
 
 #: What a pump needs from its session, handed over explicitly (no private reach-ins).
@@ -266,17 +113,7 @@ class EventPump:
         self._tags = tags
         self._secrets = secrets
         self._policy = policy
-        self._queue_size = queue_size
-        self._backlog: deque[tuple[int, object]] = deque()
-        self._backlog_size = backlog_size
-        self._evicted_last_sequence = 0
-        self._consumers: list[EventConsumer] = []
-        self._state_consumers: list[EventConsumer] = []
-        self._write_waiters: dict[tuple[str, int, int], list[asyncio.Future[WriteComplete]]] = {}
-        self._next_index = 0
-        #: Pump index and worker sequence of the last item an ``events()`` reader got.
-        self._cursor_index = -1
-        self._cursor_sequence = 0
+        self._fanout = Fanout(queue_size=queue_size, backlog_size=backlog_size)
         self._high_water = 0
         #: True when the attached session's first event is sequence 1 (we saw it open).
         self._expect_from_start = fresh_session
@@ -284,7 +121,7 @@ class EventPump:
         self._session_id = ""
         #: The session the stream was last attached to ("" before the first attach).
         self._attached_id = ""
-        self._state = ConnectionState.IDLE
+        self._states = StateTracker()
         self._task: asyncio.Task[None] | None = None
         self._attached: asyncio.Future[None] | None = None
         self._closed = False
@@ -298,7 +135,7 @@ class EventPump:
     @property
     def state(self) -> ConnectionState:
         """The current ``ConnectionState``."""
-        return self._state
+        return self._states.state
 
     @property
     def high_water(self) -> int:
@@ -311,36 +148,18 @@ class EventPump:
         return self._task is not None and not self._task.done()
 
     def _set_state(self, state: ConnectionState, reason: str) -> None:
-        previous = self._state
-        if state is previous:
-            return
-        self._state = state
-        change = StateChange(state, previous, self._session_id, reason, dt.datetime.now(_UTC))
-        level = (
-            logging.DEBUG if state in (ConnectionState.CONNECTING, ConnectionState.CLOSED) else logging.INFO
-        )
-        _log.log(level, "session %s events %s: %s", self._session_id or "-", state.value, reason)
-        for consumer in self._state_consumers:
-            consumer.offer(0, change)
+        self._states.move(state, self._session_id, reason)
 
-    async def state_changes(self) -> AsyncIterator[StateChange]:
+    def state_changes(self) -> AsyncIterator[StateChange]:
         """Every later change of state, until the pump closes."""
-        consumer = EventConsumer(1024)
-        self._state_consumers.append(consumer)
-        if self._closed:
-            consumer.end()
-        try:
-            while True:
-                change = await consumer.get()
-                if change is None:
-                    return
-                if isinstance(change, StateChange):
-                    yield change
-        finally:
-            with contextlib.suppress(ValueError):
-                self._state_consumers.remove(consumer)
+        return self._states.changes()
 
     # ------------------------------------------------------------------ consumers
+
+    @property
+    def fanout(self) -> Fanout:
+        """The readers' side: queues, backlog, the ``events()`` cursor, write waiters."""
+        return self._fanout
 
     def add_consumer(
         self, *, after_worker_sequence: int | None = None, from_cursor: bool = False
@@ -353,75 +172,21 @@ class EventPump:
         """
         if self._closed:
             raise MxGatewayClosedError("the session's event stream is closed", method="StreamEvents")
-        consumer = EventConsumer(self._queue_size)
+        fanout = self._fanout
+        consumer = EventConsumer(fanout.queue_size)
         if after_worker_sequence is not None and after_worker_sequence > 0:
-            self._replay_to(consumer, after_worker_sequence)
+            if not self.running and fanout.backlog_empty:
+                # Not attached yet: the first attach replays from the gateway itself.
+                first = self._first_after
+                self._first_after = after_worker_sequence if not first else min(first, after_worker_sequence)
+            else:
+                fanout.replay_to(consumer, after_worker_sequence, self._session_id, self._high_water)
         elif from_cursor:
-            self._fill_from_cursor(consumer)
-        self._consumers.append(consumer)
-        if self._state is ConnectionState.LOST:
+            fanout.fill_from_cursor(consumer)
+        fanout.attach(consumer)
+        if self._states.state is ConnectionState.LOST:
             consumer.end(self._lost_error())
         return consumer
-
-    def _fill_from_cursor(self, consumer: EventConsumer) -> None:
-        backlog = self._backlog
-        start = self._cursor_index + 1
-        oldest = backlog[0][0] if backlog else self._next_index
-        if start < oldest:
-            last = self._evicted_last_sequence
-            first = self._cursor_sequence + 1 if self._cursor_sequence and last else 0
-            consumer.note_missing(oldest - start, first, last)
-        for index, item in backlog:
-            if index >= start:
-                consumer.offer(index, item)
-
-    def _replay_to(self, consumer: EventConsumer, after: int) -> None:
-        if not self.running and not self._backlog:
-            # Not attached yet: the first attach replays from the gateway itself.
-            self._first_after = after if not self._first_after else min(self._first_after, after)
-            return
-        current = [(i, e) for i, e in self._backlog if _in_session(e, self._session_id)]
-        sequences = [getattr(e, "worker_sequence", 0) for _, e in current]
-        oldest = next((s for s in sequences if s), self._high_water + 1)
-        if after + 1 < oldest:
-            gap = pb.MxEvent(
-                replay_gap=pb.ReplayGap(requested_after_sequence=after, oldest_available_sequence=oldest)
-            )
-            consumer.offer(-1, ReplayGap(after, oldest, gap))
-        for (index, item), sequence in zip(current, sequences, strict=True):
-            if sequence > after:
-                consumer.offer(index, item)
-
-    def remove_consumer(self, consumer: EventConsumer) -> None:
-        """Stop feeding ``consumer`` (it was closed)."""
-        with contextlib.suppress(ValueError):
-            self._consumers.remove(consumer)
-
-    def mark_consumed(self, consumer: EventConsumer, item: object) -> None:
-        """An ``events()`` reader got ``item``: the next ``events()`` continues after it."""
-        index = consumer.last_index
-        if index > self._cursor_index:
-            self._cursor_index = index
-            self._cursor_sequence = getattr(item, "worker_sequence", 0) or self._cursor_sequence
-
-    def expect_write(
-        self, session_id: str, server_handle: int, item_handle: int
-    ) -> asyncio.Future[WriteComplete]:
-        """A future for the next ``WriteComplete`` of this item of ``session_id`` (register before writing)."""
-        future: asyncio.Future[WriteComplete] = asyncio.get_running_loop().create_future()
-        self._write_waiters.setdefault((session_id, server_handle, item_handle), []).append(future)
-        return future
-
-    def forget_write(
-        self, session_id: str, server_handle: int, item_handle: int, future: asyncio.Future[WriteComplete]
-    ) -> None:
-        """Drop a waiter that is no longer waited for."""
-        key = (session_id, server_handle, item_handle)
-        waiters = self._write_waiters.get(key)
-        if waiters and future in waiters:
-            waiters.remove(future)
-            if not waiters:
-                del self._write_waiters[key]
 
     async def follow(self) -> None:
         """The owner replaced the session: reattach there now (when the stream had started)."""
@@ -444,7 +209,7 @@ class EventPump:
         """
         if self._closed:
             raise MxGatewayClosedError("the session's event stream is closed", method="StreamEvents")
-        if self._state is ConnectionState.LOST:
+        if self._states.state is ConnectionState.LOST:
             raise self._lost_error()
         if self._task is None or self._task.done():
             self._attached = asyncio.get_running_loop().create_future()
@@ -661,13 +426,8 @@ class EventPump:
 
     def _fail_consumers(self, error: BaseException) -> None:
         self._set_state(ConnectionState.LOST, redact(str(error) or type(error).__name__, self._secrets))
-        for consumer in self._consumers:
-            consumer.end(error)
-        for waiters in self._write_waiters.values():
-            for future in waiters:
-                if not future.done():
-                    future.set_exception(error)
-        self._write_waiters.clear()
+        self._fanout.end_all(error)
+        self._fanout.fail_writes(error)
 
     # ------------------------------------------------------------------ dispatch
 
@@ -678,52 +438,27 @@ class EventPump:
             gap = message.replay_gap
             replay = ReplayGap(gap.requested_after_sequence, gap.oldest_available_sequence, message)
             self._high_water = max(self._high_water, replay.resume_after)
-            self._publish(replay)
+            self._fanout.publish(replay)
             return
         high = self._high_water
         if sequence <= high:
             self.duplicates_dropped += 1
             return
+        fanout = self._fanout
         if sequence != high + 1 and (high or self._expect_from_start):
-            self._publish(SequenceGap(high + 1, sequence, message))
+            fanout.publish(SequenceGap(high + 1, sequence, message))
         self._high_water = sequence
         event = event_from_proto(message, self._tags)
-        if self._write_waiters and type(event) is WriteComplete:
-            self._complete_write(event)
-        self._publish(event)
-
-    def _complete_write(self, event: WriteComplete) -> None:
-        key = (self._session_id, event.server_handle, event.item_handle)
-        waiters = self._write_waiters.pop(key, None)
-        if waiters:
-            future = waiters.pop(0)
-            if waiters:
-                self._write_waiters[key] = waiters
-            if not future.done():
-                future.set_result(event)
+        if type(event) is WriteComplete and fanout.awaiting_writes:
+            fanout.complete_write(self._session_id, event)
+        fanout.publish(event)
 
     def _switched(self, old_id: str, new_id: str) -> None:
         """Now attached to ``new_id``, which replaced the lost ``old_id``: tell readers and waiters."""
         self.recoveries += 1
-        self._publish(SessionRecovered(old_id, new_id))
-        for key in [k for k in self._write_waiters if k[0] == old_id]:
-            for future in self._write_waiters.pop(key):
-                if not future.done():
-                    future.set_exception(self._lost_error_for(old_id))
+        self._fanout.publish(SessionRecovered(old_id, new_id))
+        self._fanout.fail_writes(self._lost_error_for(old_id), old_id)
         self._set_state(ConnectionState.RECOVERED, f"new session {new_id} replaced {old_id}")
-
-    def _publish(self, item: object) -> None:
-        index = self._next_index
-        self._next_index = index + 1
-        backlog = self._backlog
-        if len(backlog) >= self._backlog_size:
-            evicted = backlog.popleft()[1]
-            self._evicted_last_sequence = (
-                getattr(evicted, "worker_sequence", 0) or self._evicted_last_sequence
-            )
-        backlog.append((index, item))
-        for consumer in self._consumers:
-            consumer.offer(index, item)
 
     # ------------------------------------------------------------------ closing
 
@@ -748,17 +483,9 @@ class EventPump:
             attached.set_exception(MxGatewayClosedError("the session was closed", method="StreamEvents"))
             attached.exception()
         self._set_state(ConnectionState.CLOSED, "session closed")
-        for consumer in self._consumers + self._state_consumers:
-            consumer.end()
-        for waiters in self._write_waiters.values():
-            for future in waiters:
-                future.cancel()
-        self._write_waiters.clear()
-
-
-def _in_session(item: object, session_id: str) -> bool:
-    raw = getattr(item, "raw", None)
-    return raw is None or getattr(raw, "session_id", session_id) in ("", session_id)
+        self._fanout.end_all()
+        self._states.end()
+        self._fanout.cancel_writes()
 
 
 def _session_gone(failure: BaseException) -> bool:

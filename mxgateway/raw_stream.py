@@ -28,10 +28,15 @@ StreamOpener = Callable[[int], "StreamCall | Awaitable[StreamCall]"]
 
 
 def task_cancelling() -> bool:
-    """True when the current task itself is being cancelled (unknowable before 3.11)."""
+    """True when the current task itself is being cancelled.
+
+    Before 3.11 a task cannot tell; then False, because the caller asks only after
+    closing the stream itself, and a close racing a cancellation of the reader
+    then ends the reader normally instead of cancelled.
+    """
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
-    return True if cancelling is None else bool(cancelling())
+    return False if cancelling is None else bool(cancelling())
 
 
 class StreamBase:

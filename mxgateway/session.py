@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import grpc.aio
 
+from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
     MxGatewayClosedError,
@@ -40,7 +41,7 @@ from mxgateway.errors import (
 from mxgateway.event_stream import EventStream
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
-from mxgateway.pump import ConnectionState, EventPump, StateChange
+from mxgateway.pump import EventPump
 from mxgateway.raw_stream import StreamCall
 from mxgateway.reconnect import Backoff
 from mxgateway.results import ItemResult

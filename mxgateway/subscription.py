@@ -15,9 +15,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from mxgateway.errors import MxAccessError, MxGatewayError
+from mxgateway.event_queue import EventConsumer
 from mxgateway.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.pump import EventConsumer, EventPump
+from mxgateway.pump import EventPump
 from mxgateway.results import ItemResult, ReadResult
 
 if TYPE_CHECKING:
@@ -146,7 +147,7 @@ class Subscription:
         consumer = self._consumer
         if consumer is not None:
             consumer.end_now()
-            self._pump.remove_consumer(consumer)
+            self._pump.fanout.remove(consumer)
         handles, self._handles = list(self._handles), {}
         if handles and not self._session.closed:
             try:

@@ -207,13 +207,13 @@ class TagAccess(MxAccessCommands):
                 await self._await_recovery(exc)
         pump = self._pump
         session_id = self.session_id
-        waiter = pump.expect_write(session_id, server, item)
+        waiter = pump.fanout.expect_write(session_id, server, item)
         try:
             try:
                 await self.write(server, item, value, user_id=user_id, data_type=data_type)
             except MxGatewaySessionLostError as exc:
                 # Refused: it never ran, so sending it again is safe.
-                pump.forget_write(session_id, server, item, waiter)
+                pump.fanout.forget_write(session_id, server, item, waiter)
                 await self._await_recovery(exc)
                 return await self.write_and_confirm(tag, value, user_id=user_id, timeout=timeout)
             try:
@@ -223,7 +223,7 @@ class TagAccess(MxAccessCommands):
                     f"no write outcome for {tag} within {timeout:g} s", method="StreamEvents"
                 ) from None
         finally:
-            pump.forget_write(session_id, server, item, waiter)
+            pump.fanout.forget_write(session_id, server, item, waiter)
         if not outcome.succeeded:
             failed = "; ".join(s.readable for s in outcome.statuses if s.is_failure)
             hresult = f"hresult 0x{outcome.hresult & 0xFFFFFFFF:08X}" if outcome.hresult else ""

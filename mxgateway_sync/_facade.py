@@ -16,12 +16,12 @@ import mxgateway.raw_stream as _a_mxgateway_raw_stream
 import mxgateway.session as _a_mxgateway_session
 import mxgateway.subscription as _a_mxgateway_subscription
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.events import DataChange, Event, WriteComplete
 from mxgateway.galaxy import DEFAULT_PAGE_SIZE
 from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
 from mxgateway.lazy_client import DEFAULT_SESSION_NAME
 from mxgateway.options import ClientOptions
-from mxgateway.pump import ConnectionState, StateChange
 from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
 from mxgateway_sync import _runtime
 from pathlib import Path

@@ -141,7 +141,12 @@ class _Runtime:
         try:
             loop.call_soon_threadsafe(start)
             return outcome.result(timeout)
-        except (KeyboardInterrupt, SystemExit, concurrent.futures.TimeoutError):
+        except concurrent.futures.TimeoutError:
+            loop.call_soon_threadsafe(cancel)
+            finished.wait(UNWIND_TIMEOUT_S)
+            # The builtin on every Python (before 3.11 the futures one is a different class).
+            raise TimeoutError(f"the call did not finish within {timeout} s") from None
+        except (KeyboardInterrupt, SystemExit):
             loop.call_soon_threadsafe(cancel)
             finished.wait(UNWIND_TIMEOUT_S)
             raise

@@ -1,0 +1,135 @@
+"""``EventConsumer``: one reader's bounded queue of a session's events.
+
+The event pump offers every event to every consumer; a consumer never blocks the
+pump. When its queue is full it sheds the oldest event and counts it, and its
+reader's very next ``get()`` is an ``EventsDropped`` marker for all it shed, so a
+slow reader learns of its loss at once rather than after a backlog. Markers
+(gaps, a recovered session) are never shed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from mxgateway.events import EventsDropped, ReplayGap, SequenceGap, SessionRecovered
+
+__all__ = ["EventConsumer"]
+
+
+class EventConsumer:
+    """One reader's bounded queue of events; fed by the pump, read with ``get()``.
+
+    When full, the oldest queued event is shed and counted; the next ``get()``
+    returns an ``EventsDropped`` marker for everything shed so far. Markers are
+    never shed: a reader must always learn of gaps and of a recovered session.
+    """
+
+    __slots__ = (
+        "_capacity",
+        "_drop_count",
+        "_drop_first",
+        "_drop_last",
+        "_ended",
+        "_error",
+        "_kept_markers",
+        "_loop",
+        "_queue",
+        "_waiter",
+        "last_index",
+    )
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._queue: deque[tuple[int, object]] = deque()
+        self._kept_markers: deque[object] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._drop_count = 0
+        self._drop_first = 0
+        self._drop_last = 0
+        self._ended = False
+        self._error: BaseException | None = None
+        self._loop = asyncio.get_running_loop()
+        #: Pump index of the last item ``get()`` returned (-1: none yet).
+        self.last_index = -1
+
+    def offer(self, index: int, item: object) -> None:
+        """Queue ``item`` (the pump's ``index``-th), shedding the oldest when full."""
+        queue = self._queue
+        if len(queue) >= self._capacity:
+            self._shed(queue.popleft()[1])
+        queue.append((index, item))
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def note_missing(self, count: int, first_sequence: int, last_sequence: int) -> None:
+        """Record events this consumer never got (older than the pump's backlog)."""
+        if count > 0:
+            self._drop_count += count
+            self._drop_first = self._drop_first or first_sequence
+            self._drop_last = max(self._drop_last, last_sequence)
+
+    def _shed(self, item: object) -> None:
+        if isinstance(item, (SessionRecovered, ReplayGap, SequenceGap, EventsDropped)):
+            self._kept_markers.append(item)
+            return
+        sequence = getattr(item, "worker_sequence", 0)
+        self._drop_count += 1
+        if sequence:
+            self._drop_first = self._drop_first or sequence
+            self._drop_last = max(self._drop_last, sequence)
+
+    def end(self, error: BaseException | None = None) -> None:
+        """No more items: ``get()`` drains the queue, then raises ``error`` or returns None."""
+        self._ended = True
+        if error is not None and self._error is None:
+            self._error = error
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def end_now(self) -> None:
+        """Stop at once, dropping what is queued (the reader closed it)."""
+        self._queue.clear()
+        self._kept_markers.clear()
+        self._drop_count = 0
+        self._error = None
+        self.end()
+
+    @property
+    def queued(self) -> int:
+        """Items waiting in the queue."""
+        return len(self._queue)
+
+    async def get(self) -> object | None:
+        """The next item, None when the consumer has ended; raises the pump's error at the end."""
+        while True:
+            if self._drop_count:
+                marker = EventsDropped(self._drop_count, self._drop_first, self._drop_last)
+                self._drop_count = self._drop_first = self._drop_last = 0
+                return marker
+            if self._kept_markers:
+                return self._kept_markers.popleft()
+            queue = self._queue
+            if queue:
+                index, item = queue.popleft()
+                self.last_index = index
+                return item
+            if self._ended:
+                error = self._error
+                if error is not None:
+                    self._error = None
+                    raise error
+                return None
+            waiter = self._loop.create_future()
+            self._waiter = waiter
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None

@@ -1,0 +1,166 @@
+"""``Fanout``: hands each event of a session to every reader, and keeps a backlog.
+
+The event pump publishes; the fan-out numbers each item (its pump index), keeps
+the newest ``backlog_size`` of them for the next ``Session.events()`` reader, offers
+each to every consumer's bounded queue, and completes ``write_and_confirm``'s
+waiters. The cursor is the last item an ``events()`` reader got: a new
+``events()`` continues right after it, so nothing falls between two loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Iterable
+
+from mxgateway.event_queue import EventConsumer
+from mxgateway.events import ReplayGap, WriteComplete
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+__all__ = ["Fanout"]
+
+WriteKey = tuple[str, int, int]
+
+
+class Fanout:
+    """The consumers, the backlog, the ``events()`` cursor and the write waiters of one session."""
+
+    def __init__(self, *, queue_size: int, backlog_size: int) -> None:
+        self.queue_size = queue_size
+        self._backlog: deque[tuple[int, object]] = deque()
+        self._backlog_size = backlog_size
+        self._evicted_last_sequence = 0
+        self._consumers: list[EventConsumer] = []
+        self._waiters: dict[WriteKey, list[asyncio.Future[WriteComplete]]] = {}
+        self._next_index = 0
+        self._cursor_index = -1
+        self._cursor_sequence = 0
+
+    @property
+    def backlog_empty(self) -> bool:
+        """True before anything was published."""
+        return not self._backlog
+
+    # ------------------------------------------------------------------ publishing
+
+    def publish(self, item: object) -> None:
+        """Number ``item``, keep it in the backlog and offer it to every consumer."""
+        index = self._next_index
+        self._next_index = index + 1
+        backlog = self._backlog
+        if len(backlog) >= self._backlog_size:
+            evicted = backlog.popleft()[1]
+            self._evicted_last_sequence = (
+                getattr(evicted, "worker_sequence", 0) or self._evicted_last_sequence
+            )
+        backlog.append((index, item))
+        for consumer in self._consumers:
+            consumer.offer(index, item)
+
+    # ------------------------------------------------------------------ consumers
+
+    def attach(self, consumer: EventConsumer) -> None:
+        """Feed ``consumer`` from now on."""
+        self._consumers.append(consumer)
+
+    def remove(self, consumer: EventConsumer) -> None:
+        """Stop feeding ``consumer`` (it was closed)."""
+        with contextlib.suppress(ValueError):
+            self._consumers.remove(consumer)
+
+    def end_all(self, error: BaseException | None = None) -> None:
+        """End every consumer: after its queue, with ``error`` when given."""
+        for consumer in self._consumers:
+            consumer.end(error)
+
+    def fill_from_cursor(self, consumer: EventConsumer) -> None:
+        """Queue what the backlog holds after the cursor (noting what it no longer holds)."""
+        backlog = self._backlog
+        start = self._cursor_index + 1
+        oldest = backlog[0][0] if backlog else self._next_index
+        if start < oldest:
+            last = self._evicted_last_sequence
+            first = self._cursor_sequence + 1 if self._cursor_sequence and last else 0
+            consumer.note_missing(oldest - start, first, last)
+        for index, item in backlog:
+            if index >= start:
+                consumer.offer(index, item)
+
+    def replay_to(self, consumer: EventConsumer, after: int, session_id: str, high_water: int) -> None:
+        """Queue the backlog's events of ``session_id`` after sequence ``after``, or a gap first."""
+        current = [(i, e) for i, e in self._backlog if _of_session(e, session_id)]
+        sequences = [getattr(e, "worker_sequence", 0) for _, e in current]
+        oldest = next((s for s in sequences if s), high_water + 1)
+        if after + 1 < oldest:
+            gap = pb.MxEvent(
+                replay_gap=pb.ReplayGap(requested_after_sequence=after, oldest_available_sequence=oldest)
+            )
+            consumer.offer(-1, ReplayGap(after, oldest, gap))
+        for (index, item), sequence in zip(current, sequences, strict=True):
+            if sequence > after:
+                consumer.offer(index, item)
+
+    def mark_consumed(self, consumer: EventConsumer, item: object) -> None:
+        """An ``events()`` reader got ``item``: the next ``events()`` continues after it."""
+        index = consumer.last_index
+        if index > self._cursor_index:
+            self._cursor_index = index
+            self._cursor_sequence = getattr(item, "worker_sequence", 0) or self._cursor_sequence
+
+    # ------------------------------------------------------------------ write outcomes
+
+    def expect_write(
+        self, session_id: str, server_handle: int, item_handle: int
+    ) -> asyncio.Future[WriteComplete]:
+        """A future for the next ``WriteComplete`` of this item of ``session_id`` (register before writing)."""
+        future: asyncio.Future[WriteComplete] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault((session_id, server_handle, item_handle), []).append(future)
+        return future
+
+    def forget_write(
+        self, session_id: str, server_handle: int, item_handle: int, future: asyncio.Future[WriteComplete]
+    ) -> None:
+        """Drop a waiter that is no longer waited for."""
+        key = (session_id, server_handle, item_handle)
+        waiters = self._waiters.get(key)
+        if waiters and future in waiters:
+            waiters.remove(future)
+            if not waiters:
+                del self._waiters[key]
+
+    @property
+    def awaiting_writes(self) -> bool:
+        """True while some ``write_and_confirm`` waits for an outcome."""
+        return bool(self._waiters)
+
+    def complete_write(self, session_id: str, event: WriteComplete) -> None:
+        """Hand ``event`` to the oldest waiter of its item."""
+        key = (session_id, event.server_handle, event.item_handle)
+        waiters = self._waiters.pop(key, None)
+        if waiters:
+            future = waiters.pop(0)
+            if waiters:
+                self._waiters[key] = waiters
+            if not future.done():
+                future.set_result(event)
+
+    def fail_writes(self, error: BaseException, session_id: str | None = None) -> None:
+        """Fail the waiters of ``session_id`` (None: all of them) with ``error``."""
+        keys: Iterable[WriteKey] = [k for k in self._waiters if session_id is None or k[0] == session_id]
+        for key in list(keys):
+            for future in self._waiters.pop(key):
+                if not future.done():
+                    future.set_exception(error)
+
+    def cancel_writes(self) -> None:
+        """Cancel every waiter (the session is closing)."""
+        for waiters in self._waiters.values():
+            for future in waiters:
+                future.cancel()
+        self._waiters.clear()
+
+
+def _of_session(item: object, session_id: str) -> bool:
+    raw = getattr(item, "raw", None)
+    return raw is None or getattr(raw, "session_id", session_id) in ("", session_id)
