@@ -24,6 +24,7 @@ from mxgateway.results import (
     item_results,
     write_results,
 )
+from mxgateway.tag_table import TagTable
 
 __all__ = ["MxAccessCommands"]
 
@@ -32,7 +33,7 @@ class MxAccessCommands:
     """The MXAccess commands; the session supplies the request plumbing below."""
 
     _session_id: str
-    _tags: dict[tuple[int, int], str]
+    _tags: TagTable
 
     def _request(self, kind: int) -> tuple[pb.MxCommandRequest, pb.MxCommand]:
         raise NotImplementedError
@@ -46,7 +47,7 @@ class MxAccessCommands:
     def _note_registered(self, server_handle: int) -> None:
         raise NotImplementedError
 
-    def _remember(self, server_handle: int, results: list[ItemResult]) -> None:
+    def _remember(self, server_handle: int, tags: Sequence[str], results: list[ItemResult]) -> None:
         raise NotImplementedError
 
     def _forget_item(self, server_handle: int, item_handle: int) -> None:
@@ -94,7 +95,7 @@ class MxAccessCommands:
         payload.server_handle = server_handle
         payload.item_definition = item_definition
         handle = (await self._run(request, timeout)).add_item.item_handle
-        self._tags[(server_handle, handle)] = item_definition
+        self._tags.add(server_handle, handle, item_definition)
         return handle
 
     async def add_item2(
@@ -107,7 +108,7 @@ class MxAccessCommands:
         payload.item_definition = item_definition
         payload.item_context = item_context
         handle = (await self._run(request, timeout)).add_item.item_handle
-        self._tags[(server_handle, handle)] = item_definition
+        self._tags.add(server_handle, handle, item_definition)
         return handle
 
     async def remove_item(
@@ -259,7 +260,7 @@ class MxAccessCommands:
         command.add_item_bulk.server_handle = server_handle
         command.add_item_bulk.tag_addresses.extend(tag_addresses)
         results = await self._bulk_items(request, timeout)
-        self._remember(server_handle, results)
+        self._remember(server_handle, tag_addresses, results)
         return results
 
     async def advise_item_bulk(
@@ -307,7 +308,7 @@ class MxAccessCommands:
         payload.tag_addresses.extend(tag_addresses)
         payload.supervisory = supervisory
         results = await self._bulk_items(request, timeout)
-        self._remember(server_handle, results)
+        self._remember(server_handle, tag_addresses, results)
         return results
 
     async def unsubscribe_bulk(

@@ -32,16 +32,21 @@ class EventConsumer:
         "_drop_last",
         "_ended",
         "_error",
+        "_head",
         "_kept_markers",
         "_loop",
         "_queue",
+        "_tail",
         "_waiter",
         "last_index",
     )
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._queue: deque[tuple[int, object]] = deque()
+        self._queue: deque[object] = deque()
+        #: Index of the last item offered, and of the item at the head of the queue.
+        self._tail = -2
+        self._head = 0
         self._kept_markers: deque[object] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._drop_count = 0
@@ -57,13 +62,25 @@ class EventConsumer:
         """Queue ``item`` (the pump's ``index``-th), shedding the oldest when full."""
         queue = self._queue
         if len(queue) >= self._capacity:
-            self._shed(queue.popleft()[1])
-        queue.append((index, item))
+            self._shed(self._pop()[1])
+        # Indexes run on from the previous one almost always: store the item alone
+        # then, and the pair only where the numbering jumps (no tuple per event).
+        queue.append(item if index == self._tail + 1 else (index, item))
+        self._tail = index
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    def _pop(self) -> tuple[int, object]:
+        entry = self._queue.popleft()
+        if type(entry) is tuple:
+            index, item = entry
+        else:
+            index, item = self._head, entry
+        self._head = index + 1
+        return index, item
 
     def note_missing(self, count: int, first_sequence: int, last_sequence: int) -> None:
         """Record events this consumer never got (older than the pump's backlog)."""
@@ -115,9 +132,8 @@ class EventConsumer:
                 return marker
             if self._kept_markers:
                 return self._kept_markers.popleft()
-            queue = self._queue
-            if queue:
-                index, item = queue.popleft()
+            if self._queue:
+                index, item = self._pop()
                 self.last_index = index
                 return item
             if self._ended:

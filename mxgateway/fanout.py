@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from mxgateway.event_queue import EventConsumer
 from mxgateway.events import ReplayGap, WriteComplete
@@ -28,7 +28,9 @@ class Fanout:
 
     def __init__(self, *, queue_size: int, backlog_size: int) -> None:
         self.queue_size = queue_size
-        self._backlog: deque[tuple[int, object]] = deque()
+        #: The newest items; the first has index ``_backlog_first`` and the rest follow on.
+        self._backlog: deque[object] = deque()
+        self._backlog_first = 0
         self._backlog_size = backlog_size
         self._evicted_last_sequence = 0
         self._consumers: list[EventConsumer] = []
@@ -50,11 +52,12 @@ class Fanout:
         self._next_index = index + 1
         backlog = self._backlog
         if len(backlog) >= self._backlog_size:
-            evicted = backlog.popleft()[1]
+            evicted = backlog.popleft()
+            self._backlog_first += 1
             self._evicted_last_sequence = (
                 getattr(evicted, "worker_sequence", 0) or self._evicted_last_sequence
             )
-        backlog.append((index, item))
+        backlog.append(item)
         for consumer in self._consumers:
             consumer.offer(index, item)
 
@@ -76,20 +79,22 @@ class Fanout:
 
     def fill_from_cursor(self, consumer: EventConsumer) -> None:
         """Queue what the backlog holds after the cursor (noting what it no longer holds)."""
-        backlog = self._backlog
         start = self._cursor_index + 1
-        oldest = backlog[0][0] if backlog else self._next_index
+        oldest = self._backlog_first
         if start < oldest:
             last = self._evicted_last_sequence
             first = self._cursor_sequence + 1 if self._cursor_sequence and last else 0
             consumer.note_missing(oldest - start, first, last)
-        for index, item in backlog:
+        for index, item in self._indexed():
             if index >= start:
                 consumer.offer(index, item)
 
+    def _indexed(self) -> Iterator[tuple[int, object]]:
+        return enumerate(self._backlog, self._backlog_first)
+
     def replay_to(self, consumer: EventConsumer, after: int, session_id: str, high_water: int) -> None:
         """Queue the backlog's events of ``session_id`` after sequence ``after``, or a gap first."""
-        current = [(i, e) for i, e in self._backlog if _of_session(e, session_id)]
+        current = [(i, e) for i, e in self._indexed() if _of_session(e, session_id)]
         sequences = [getattr(e, "worker_sequence", 0) for _, e in current]
         oldest = next((s for s in sequences if s), high_water + 1)
         if after + 1 < oldest:

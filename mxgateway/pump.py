@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 import grpc.aio
@@ -46,6 +46,7 @@ from mxgateway.events import (
     ReplayGap,
     SequenceGap,
     SessionRecovered,
+    TagLookup,
     WriteComplete,
     event_from_proto,
 )
@@ -98,7 +99,7 @@ class EventPump:
         recover: Recoverer,
         recovers: Callable[[], bool],
         fail_over: Callable[[], bool],
-        tags: Mapping[tuple[int, int], str],
+        tags: TagLookup,
         secrets: tuple[str, ...],
         policy: ReconnectPolicy,
         queue_size: int,

@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,7 @@ from mxgateway.reconnect import Backoff
 from mxgateway.results import ItemResult
 from mxgateway.subscription import Subscription
 from mxgateway.tag_access import TagAccess
+from mxgateway.tag_table import TagTable
 
 if TYPE_CHECKING:
     from mxgateway.client import GatewayClient
@@ -142,7 +143,7 @@ class Session(TagAccess):
         self._open_reply = pb.OpenSessionReply()
         self._closed = False
         self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
-        self._tags: dict[tuple[int, int], str] = {}
+        self._tags = TagTable()
         self._server_handle: int | None = None
         self._handles: dict[str, int] = {}
         self._data_types: dict[str, int] = {}
@@ -467,21 +468,16 @@ class Session(TagAccess):
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _remember(self, server_handle: int, results: list[ItemResult]) -> None:
-        self._tags.update(
-            ((server_handle, raw.item_handle), raw.tag_address)
-            for raw in (result.raw for result in results)
-            if raw.was_successful
-        )
+    def _remember(self, server_handle: int, tags: Sequence[str], results: list[ItemResult]) -> None:
+        self._tags.add_results(server_handle, tags, results)
 
     def _forget_item(self, server_handle: int, item_handle: int) -> None:
-        tag = self._tags.pop((server_handle, item_handle), None)
+        tag = self._tags.forget_item(server_handle, item_handle)
         if server_handle == self._server_handle and tag is not None and self._handles.get(tag) == item_handle:
             del self._handles[tag]
 
     def _forget_server(self, server_handle: int) -> None:
-        for key in [k for k in self._tags if k[0] == server_handle]:
-            del self._tags[key]
+        self._tags.forget_server(server_handle)
         self._user_servers.discard(server_handle)
         if server_handle == self._server_handle:
             self._server_handle = None

@@ -104,7 +104,11 @@ class Subscription:
         session = self._session
         self._server_handle = await session.default_server_handle()
         results = await session.subscribe_bulk(self._server_handle, self._tags, supervisory=self._supervisory)
-        self._handles = {r.item_handle: r.tag_address for r in results if r.ok}
+        # The caller's own tag strings (the gateway answers in input order): no copies.
+        pairs = zip(self._tags, results, strict=True) if len(results) == len(self._tags) else ()
+        self._handles = {r.item_handle: tag for tag, r in pairs if r.ok} or {
+            r.item_handle: r.tag_address for r in results if r.ok
+        }
         failed = [r for r in results if not r.ok]
         if failed:
             await self.aclose()

@@ -1,0 +1,74 @@
+"""``TagTable``: which tag each (server handle, item handle) of a session stands for.
+
+One table per session, shared by every reader of its events (a ``DataChange`` gets
+its ``tag`` from here) and by its subscriptions. It holds the very tag strings the
+caller passed, not copies made from the gateway's replies, and keys items by plain
+handles under their server handle: a 10,000-tag subscription costs one dict entry
+per tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mxgateway.results import ItemResult
+
+__all__ = ["TagTable"]
+
+
+class TagTable:
+    """(server handle, item handle) -> tag; ``get((server, item))`` as a mapping would."""
+
+    __slots__ = ("_servers",)
+
+    def __init__(self) -> None:
+        self._servers: dict[int, dict[int, str]] = {}
+
+    def __repr__(self) -> str:
+        return f"TagTable({len(self)} items on {len(self._servers)} server handles)"
+
+    def __len__(self) -> int:
+        return sum(map(len, self._servers.values()))
+
+    def __bool__(self) -> bool:
+        return bool(self._servers)
+
+    def get(self, key: tuple[int, int], default: str | None = None) -> str | None:
+        """The tag of ``(server_handle, item_handle)``, or ``default``."""
+        items = self._servers.get(key[0])
+        return items.get(key[1], default) if items else default
+
+    def add(self, server_handle: int, item_handle: int, tag: str) -> None:
+        """Remember one item."""
+        self._servers.setdefault(server_handle, {})[item_handle] = tag
+
+    def add_results(self, server_handle: int, tags: Sequence[str], results: Sequence[ItemResult]) -> None:
+        """Remember the items a bulk command added, under the tags as requested.
+
+        The gateway answers item by item in input order; when the counts differ
+        the reply's own tag addresses are used.
+        """
+        items = self._servers.setdefault(server_handle, {})
+        if len(tags) == len(results):
+            for tag, result in zip(tags, results, strict=True):
+                raw = result.raw
+                if raw.was_successful:
+                    items[raw.item_handle] = tag
+        else:
+            for result in results:
+                raw = result.raw
+                if raw.was_successful:
+                    items[raw.item_handle] = raw.tag_address
+
+    def forget_item(self, server_handle: int, item_handle: int) -> str | None:
+        """Drop one item; its tag, if it was known."""
+        items = self._servers.get(server_handle)
+        return items.pop(item_handle, None) if items else None
+
+    def forget_server(self, server_handle: int) -> None:
+        """Drop every item of a server handle."""
+        self._servers.pop(server_handle, None)
+
+    def clear(self) -> None:
+        """Drop everything (the session was replaced)."""
+        self._servers.clear()
