@@ -314,6 +314,7 @@ class AlarmFeed:
         """Connect and wait until the opening snapshot is applied (``async with`` does it)."""
         if self._task is None and not self._closed:
             self._task = asyncio.create_task(self._run(), name="mxgateway-alarm-feed")
+            self._task.add_done_callback(self._pump_ended)
         waiter = asyncio.ensure_future(self._ready.wait())
         finished = [waiter] if self._task is None else [waiter, self._task]
         try:
@@ -392,6 +393,15 @@ class AlarmFeed:
             )
             self._emit(status)
 
+    def _pump_ended(self, task: asyncio.Task[None]) -> None:
+        # However the pump ended, a consumer waiting for the next event must wake up.
+        self._closed = True
+        self._connected = False
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            exc = task.exception()
+            self._failure = MxGatewayError(f"{_METHOD}: the alarm feed failed: {exc!r}", method=_METHOD)
+        self._wakeup.set()
+
     def _fail(self, error: MxGatewayError) -> None:
         self._failure = error
         self._closed = True
@@ -420,6 +430,12 @@ class AlarmFeed:
                 error = map_rpc_error(exc, method=_METHOD, scope=_SCOPE, secrets=_secrets(gateway))
             except MxGatewayError as exc:
                 code, error = exc.grpc_code, exc
+            except asyncio.CancelledError:
+                if _task_cancelling():
+                    raise
+                # The call was cancelled under us (the channel closed): not the feed itself.
+                code = grpc.StatusCode.CANCELLED
+                error = MxGatewayUnavailableError(f"{_METHOD} was cancelled", method=_METHOD, grpc_code=code)
             finally:
                 self._call = None
             self._connected = False
