@@ -12,6 +12,18 @@ from typing import TYPE_CHECKING, Any
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
 
 if TYPE_CHECKING:
+    from mxgateway.alarm_feed import AlarmFeed, AlarmFeedEvent, AlarmStream, RawAlarmStream
+    from mxgateway.alarms import (
+        Alarm,
+        AlarmFeedItem,
+        AlarmProviderMode,
+        AlarmProviderStatus,
+        AlarmSnapshotComplete,
+        AlarmState,
+        AlarmTransition,
+        AlarmTransitionKind,
+        MxGatewayAlarmNotFoundError,
+    )
     from mxgateway.channel import call_metadata, create_channel
     from mxgateway.client import GatewayClient
     from mxgateway.connector import Connector
@@ -63,6 +75,21 @@ if TYPE_CHECKING:
     from mxgateway.values import from_mx_value, to_mx_value
 
 _EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "Alarm",
+            "AlarmFeedItem",
+            "AlarmProviderMode",
+            "AlarmProviderStatus",
+            "AlarmSnapshotComplete",
+            "AlarmState",
+            "AlarmTransition",
+            "AlarmTransitionKind",
+            "MxGatewayAlarmNotFoundError",
+        ],
+        "alarms",
+    ),
+    **dict.fromkeys(["AlarmFeed", "AlarmFeedEvent", "AlarmStream", "RawAlarmStream"], "alarm_feed"),
     "call_metadata": "channel",
     "create_channel": "channel",
     "GatewayClient": "client",
@@ -132,6 +159,17 @@ __all__ = [
     "Client",
     "GATEWAY_PROTOCOL_VERSION",
     "__version__",
+    "Alarm",
+    "AlarmFeed",
+    "AlarmFeedEvent",
+    "AlarmFeedItem",
+    "AlarmProviderMode",
+    "AlarmProviderStatus",
+    "AlarmSnapshotComplete",
+    "AlarmState",
+    "AlarmStream",
+    "AlarmTransition",
+    "AlarmTransitionKind",
     "BrowseNode",
     "BufferedDataChange",
     "BufferedSample",
@@ -146,6 +184,7 @@ __all__ = [
     "HierarchyIterator",
     "ItemResult",
     "MxAccessError",
+    "MxGatewayAlarmNotFoundError",
     "MxGatewayAuthenticationError",
     "MxGatewayCancelledError",
     "MxGatewayClosedError",
@@ -166,6 +205,7 @@ __all__ = [
     "MxStatus",
     "OperationComplete",
     "Quality",
+    "RawAlarmStream",
     "RawEventStream",
     "ReadResult",
     "ReconnectPolicy",

@@ -18,12 +18,22 @@ Value, event, result and error types are the core's own and are re-exported here
 """
 
 from mxgateway import (
+    Alarm,
+    AlarmFeedEvent,
+    AlarmFeedItem,
+    AlarmProviderMode,
+    AlarmProviderStatus,
+    AlarmSnapshotComplete,
+    AlarmState,
+    AlarmTransition,
+    AlarmTransitionKind,
     BufferedDataChange,
     BufferedSample,
     ClientOptions,
     DataChange,
     ItemResult,
     MxAccessError,
+    MxGatewayAlarmNotFoundError,
     MxGatewayAuthenticationError,
     MxGatewayCancelledError,
     MxGatewayClosedError,
@@ -48,6 +58,8 @@ from mxgateway import (
     to_mx_value,
 )
 from mxgateway_sync._facade import (
+    AlarmFeed,
+    AlarmStream,
     BrowseNode,
     Client,
     DeployEventStream,
@@ -55,6 +67,7 @@ from mxgateway_sync._facade import (
     GalaxyRepositoryClient,
     GatewayClient,
     HierarchyIterator,
+    RawAlarmStream,
     RawEventStream,
     Session,
     Subscription,
@@ -62,6 +75,17 @@ from mxgateway_sync._facade import (
 from mxgateway_sync._runtime import LoopThreadCallError
 
 __all__ = [
+    "Alarm",
+    "AlarmFeed",
+    "AlarmFeedEvent",
+    "AlarmFeedItem",
+    "AlarmProviderMode",
+    "AlarmProviderStatus",
+    "AlarmSnapshotComplete",
+    "AlarmState",
+    "AlarmStream",
+    "AlarmTransition",
+    "AlarmTransitionKind",
     "BrowseNode",
     "BufferedDataChange",
     "BufferedSample",
@@ -76,6 +100,7 @@ __all__ = [
     "ItemResult",
     "LoopThreadCallError",
     "MxAccessError",
+    "MxGatewayAlarmNotFoundError",
     "MxGatewayAuthenticationError",
     "MxGatewayCancelledError",
     "MxGatewayClosedError",
@@ -90,6 +115,7 @@ __all__ = [
     "MxGatewayTimeoutError",
     "MxGatewayUnavailableError",
     "OperationComplete",
+    "RawAlarmStream",
     "RawEventStream",
     "ReadResult",
     "ReplayGap",

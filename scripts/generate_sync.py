@@ -56,6 +56,9 @@ CLASSES: list[tuple[str, str]] = [
     ("mxgateway.galaxy", "DeployEventStream"),
     ("mxgateway.galaxy", "HierarchyIterator"),
     ("mxgateway.lazy_client", "Client"),
+    ("mxgateway.alarm_feed", "AlarmFeed"),
+    ("mxgateway.alarm_feed", "AlarmStream"),
+    ("mxgateway.alarm_feed", "RawAlarmStream"),
 ]
 
 HEADER = '''"""Blocking facade over the async ``mxgateway`` core.
