@@ -398,8 +398,9 @@ class AlarmFeed:
         self._closed = True
         self._connected = False
         if not task.cancelled() and task.exception() is not None and self._failure is None:
-            exc = task.exception()
-            self._failure = MxGatewayError(f"{_METHOD}: the alarm feed failed: {exc!r}", method=_METHOD)
+            # Only the type: an unexpected exception's text is not known to be free of secrets.
+            failure = type(task.exception()).__name__
+            self._failure = MxGatewayError(f"{_METHOD}: the alarm feed failed ({failure})", method=_METHOD)
         self._wakeup.set()
 
     def _fail(self, error: MxGatewayError) -> None:
