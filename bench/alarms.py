@@ -80,13 +80,15 @@ def _median(values: list[float]) -> float:
     return round(values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2, 4)
 
 
+async def _connect(endpoint: str) -> GatewayClient:
+    return await GatewayClient.connect(endpoint, plaintext=True)
+
+
 def run(server: AlarmServer, config: AlarmsConfig) -> Result:
     loop = asyncio.new_event_loop()
     clock = Clock(server.process)
     expected = server.alarms * config.storms
-    client: GatewayClient = loop.run_until_complete(
-        GatewayClient.connect(server.process.endpoint, plaintext=True).__aenter__()
-    )
+    client = loop.run_until_complete(_connect(server.process.endpoint))
     stub = pb_grpc.MxAccessGatewayStub(client.channel)
 
     async def storm_started() -> None:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
 
 if TYPE_CHECKING:
-    from mxgateway.alarm_feed import AlarmFeed, AlarmFeedEvent, AlarmStream, RawAlarmStream
+    from mxgateway.alarm_feed import AlarmFeed, AlarmFeedEvent
+    from mxgateway.alarm_streams import AlarmStream, RawAlarmStream
     from mxgateway.alarms import (
         Alarm,
         AlarmFeedItem,
@@ -89,7 +90,8 @@ _EXPORTS: dict[str, str] = {
         ],
         "alarms",
     ),
-    **dict.fromkeys(["AlarmFeed", "AlarmFeedEvent", "AlarmStream", "RawAlarmStream"], "alarm_feed"),
+    **dict.fromkeys(["AlarmFeed", "AlarmFeedEvent"], "alarm_feed"),
+    **dict.fromkeys(["AlarmStream", "RawAlarmStream"], "alarm_streams"),
     "call_metadata": "channel",
     "create_channel": "channel",
     "GatewayClient": "client",

@@ -18,7 +18,8 @@ import grpc
 import grpc.aio
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
-from mxgateway.alarm_feed import AlarmCall, AlarmFeed, AlarmStream, RawAlarmStream
+from mxgateway.alarm_feed import AlarmFeed
+from mxgateway.alarm_streams import AlarmCall, AlarmStream, RawAlarmStream
 from mxgateway.alarms import Alarm, alarm_from_proto, raise_for_acknowledge_reply
 from mxgateway.channel import call_metadata, create_channel
 from mxgateway.connector import Connector, client_connector

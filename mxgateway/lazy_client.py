@@ -22,7 +22,8 @@ import inspect
 from pathlib import Path
 from types import TracebackType
 
-from mxgateway.alarm_feed import AlarmFeed, AlarmStream
+from mxgateway.alarm_feed import AlarmFeed
+from mxgateway.alarm_streams import AlarmStream
 from mxgateway.alarms import Alarm
 from mxgateway.client import GatewayClient
 from mxgateway.errors import MxGatewayClosedError

@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import grpc.aio
 import mxgateway.alarm_feed as _a_mxgateway_alarm_feed
+import mxgateway.alarm_streams as _a_mxgateway_alarm_streams
 import mxgateway.client as _a_mxgateway_client
 import mxgateway.events as _a_mxgateway_events
 import mxgateway.galaxy as _a_mxgateway_galaxy
 import mxgateway.lazy_client as _a_mxgateway_lazy_client
 import mxgateway.session as _a_mxgateway_session
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from mxgateway.alarm_feed import AlarmCall, AlarmFeedEvent
+from mxgateway.alarm_feed import AlarmFeedEvent
+from mxgateway.alarm_streams import AlarmCall
 from mxgateway.alarms import Alarm, AlarmFeedItem, AlarmProviderMode, AlarmProviderStatus
 from mxgateway.events import DataChange, Event, WriteComplete
 from mxgateway.galaxy import DEFAULT_PAGE_SIZE
@@ -1669,13 +1671,13 @@ class AlarmStream:
     Yields every ``Alarm`` of the opening snapshot, an ``AlarmSnapshotComplete``, an
     ``AlarmProviderStatus``, then ``AlarmTransition``s and any later provider status.
 
-    Blocking facade of :class:`mxgateway.alarm_feed.AlarmStream`.
+    Blocking facade of :class:`mxgateway.alarm_streams.AlarmStream`.
     """
 
-    _async: _a_mxgateway_alarm_feed.AlarmStream
+    _async: _a_mxgateway_alarm_streams.AlarmStream
 
     @classmethod
-    def _wrap(cls, inner: _a_mxgateway_alarm_feed.AlarmStream) -> AlarmStream:
+    def _wrap(cls, inner: _a_mxgateway_alarm_streams.AlarmStream) -> AlarmStream:
         facade = cls.__new__(cls)
         facade._async = inner
         return facade
@@ -1684,7 +1686,7 @@ class AlarmStream:
         return repr(self._async)
 
     @property
-    def async_object(self) -> _a_mxgateway_alarm_feed.AlarmStream:
+    def async_object(self) -> _a_mxgateway_alarm_streams.AlarmStream:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 
@@ -1735,13 +1737,13 @@ class RawAlarmStream:
 
     An async iterator and async context manager; no conversion, no reconnect.
 
-    Blocking facade of :class:`mxgateway.alarm_feed.RawAlarmStream`.
+    Blocking facade of :class:`mxgateway.alarm_streams.RawAlarmStream`.
     """
 
-    _async: _a_mxgateway_alarm_feed.RawAlarmStream
+    _async: _a_mxgateway_alarm_streams.RawAlarmStream
 
     @classmethod
-    def _wrap(cls, inner: _a_mxgateway_alarm_feed.RawAlarmStream) -> RawAlarmStream:
+    def _wrap(cls, inner: _a_mxgateway_alarm_streams.RawAlarmStream) -> RawAlarmStream:
         facade = cls.__new__(cls)
         facade._async = inner
         return facade
@@ -1750,7 +1752,7 @@ class RawAlarmStream:
         return repr(self._async)
 
     @property
-    def async_object(self) -> _a_mxgateway_alarm_feed.RawAlarmStream:
+    def async_object(self) -> _a_mxgateway_alarm_streams.RawAlarmStream:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 

@@ -57,8 +57,8 @@ CLASSES: list[tuple[str, str]] = [
     ("mxgateway.galaxy", "HierarchyIterator"),
     ("mxgateway.lazy_client", "Client"),
     ("mxgateway.alarm_feed", "AlarmFeed"),
-    ("mxgateway.alarm_feed", "AlarmStream"),
-    ("mxgateway.alarm_feed", "RawAlarmStream"),
+    ("mxgateway.alarm_streams", "AlarmStream"),
+    ("mxgateway.alarm_streams", "RawAlarmStream"),
 ]
 
 HEADER = '''"""Blocking facade over the async ``mxgateway`` core.
