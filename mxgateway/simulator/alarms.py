@@ -187,7 +187,12 @@ class AlarmMonitor:
     # ------------------------------------------------------------------ conditions
 
     def reset(self, galaxy: Galaxy) -> None:
-        """Monitor ``galaxy`` from now on (a deploy): every alarm starts inactive."""
+        """Monitor ``galaxy`` from now on (a deploy): every alarm starts inactive.
+
+        Open feeds are ended: their alarms may be gone, and a reconnecting client
+        reconciles against the new active set.
+        """
+        self.end_streams(grpc.StatusCode.UNAVAILABLE, "alarm monitor restarted after a deploy")
         self._galaxy = galaxy
         for attribute, listener in self._listeners:
             self._tags.unwatch(attribute, listener)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -122,3 +124,37 @@ def test_watch_prints_transitions_and_survives_a_gateway_restart(background: Bac
         TANK1_HIHI: ("RAISE", "CLEARED_UNACKNOWLEDGED"),
     }
     assert ADMIN not in stderr
+
+
+def test_watch_exits_130_on_sigint(background: BackgroundSimulator) -> None:
+    process = subprocess.Popen(
+        cli_command("alarms", "watch"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(background),
+    )
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        assert process.stdout is not None
+        first = json.loads(pool.submit(process.stdout.readline).result(timeout=30))
+        assert first["event"] == "provider_status"  # the feed is attached
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+    assert process.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+    assert _feed_gone(background)  # the call was cancelled on the way out
+
+
+def _feed_gone(background: BackgroundSimulator) -> bool:
+    deadline = time.monotonic() + 5
+    for _ in range(100):
+        if background.simulator.alarms.subscriber_count == 0:
+            return True
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    return False

@@ -182,3 +182,22 @@ async def test_a_stream_the_simulator_drops_is_resumed_without_losing_the_set(
         reply = await client.acknowledge_alarm_raw(TANK1_HI)
         assert reply.protocol_status.code == pb.PROTOCOL_STATUS_CODE_OK
         await wait_for(lambda: feed.active[TANK1_HI].state is AlarmState.ACTIVE_ACKNOWLEDGED)
+
+
+async def test_a_redeploy_is_reconciled_by_the_feed(
+    simulator: Simulator, client: GatewayClient, clock: PlantClock
+) -> None:
+    await clock.advance_to(12)
+    async with client.alarm_feed() as feed:
+        await client.acknowledge_alarm(TANK1_HI, comment="before the deploy", operator="op1")
+        await wait_for(lambda: feed.active[TANK1_HI].state is AlarmState.ACTIVE_ACKNOWLEDGED)
+        await _drain(feed, quiet_s=0.1)
+        before = feed.active
+        await simulator.deploy()  # the monitor starts afresh and raises what the values say, anew
+        await wait_for(lambda: feed.reconnects == 1 and feed.connected)
+        assert _feed_active(feed) == _sim_active(simulator)
+        reconciled = {e.reference: e for e in await _drain(feed) if isinstance(e, AlarmTransition)}
+    assert set(reconciled) == set(before)  # every alarm was raised again, with new times
+    assert all(e.synthetic for e in reconciled.values())
+    assert reconciled[TANK1_HI].kind is AlarmTransitionKind.RETRIGGER
+    assert reconciled[TANK1_HI].alarm.state is AlarmState.ACTIVE  # the acknowledgement went with the deploy
