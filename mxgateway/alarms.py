@@ -83,25 +83,18 @@ class AlarmProviderMode(IntEnum):
     SUBTAG = pb.ALARM_PROVIDER_MODE_SUBTAG
 
 
-def _state(value: int) -> AlarmState:
-    try:
-        return AlarmState(value)
-    except ValueError:
-        return AlarmState.INACTIVE
+# Dict lookups rather than Enum calls: the feed converts every transition it receives.
+_STATES: dict[int, AlarmState] = {int(member): member for member in AlarmState}
+_KINDS: dict[int, AlarmTransitionKind] = {int(member): member for member in AlarmTransitionKind}
+_MODES: dict[int, AlarmProviderMode] = {int(member): member for member in AlarmProviderMode}
 
 
 def _kind(value: int) -> AlarmTransitionKind:
-    try:
-        return AlarmTransitionKind(value)
-    except ValueError:
-        return AlarmTransitionKind.UNSPECIFIED
+    return _KINDS.get(value, AlarmTransitionKind.UNSPECIFIED)
 
 
 def _mode(value: int) -> AlarmProviderMode:
-    try:
-        return AlarmProviderMode(value)
-    except ValueError:
-        return AlarmProviderMode.UNSPECIFIED
+    return _MODES.get(value, AlarmProviderMode.UNSPECIFIED)
 
 
 class MxGatewayAlarmNotFoundError(MxGatewayNotFoundError, MxGatewayInvalidRequestError):
@@ -198,31 +191,24 @@ class AlarmSnapshotComplete:
 AlarmFeedItem = Alarm | AlarmSnapshotComplete | AlarmProviderStatus | AlarmTransition
 
 
-def _time(message: pb.ActiveAlarmSnapshot | pb.OnAlarmTransitionEvent, name: str) -> dt.datetime | None:
-    return timestamp_to_datetime(getattr(message, name)) if message.HasField(name) else None  # type: ignore[arg-type]
-
-
-def _value(message: pb.ActiveAlarmSnapshot | pb.OnAlarmTransitionEvent, name: str) -> MxPythonValue:
-    return from_mx_value(getattr(message, name)) if message.HasField(name) else None  # type: ignore[arg-type]
-
-
 def alarm_from_proto(message: pb.ActiveAlarmSnapshot | pb.OnAlarmTransitionEvent) -> Alarm:
     """The ``Alarm`` of a snapshot, or of the alarm after a transition."""
+    has = message.HasField
     return Alarm(
-        reference=message.alarm_full_reference,
-        source_reference=message.source_object_reference,
-        alarm_type=message.alarm_type_name,
-        severity=message.severity,
-        state=_state(message.current_state),
-        original_raise_time=_time(message, "original_raise_time"),
-        last_transition_time=_time(message, "last_transition_time"),
-        category=message.category,
-        description=message.description,
-        current_value=_value(message, "current_value"),
-        limit_value=_value(message, "limit_value"),
-        operator_user=message.operator_user,
-        operator_comment=message.operator_comment,
-        degraded=message.degraded,
+        message.alarm_full_reference,
+        message.source_object_reference,
+        message.alarm_type_name,
+        message.severity,
+        _STATES.get(message.current_state, AlarmState.INACTIVE),
+        timestamp_to_datetime(message.original_raise_time) if has("original_raise_time") else None,
+        timestamp_to_datetime(message.last_transition_time) if has("last_transition_time") else None,
+        message.category,
+        message.description,
+        from_mx_value(message.current_value) if has("current_value") else None,
+        from_mx_value(message.limit_value) if has("limit_value") else None,
+        message.operator_user,
+        message.operator_comment,
+        message.degraded,
     )
 
 
