@@ -7,9 +7,11 @@ from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mxgateway import ClientOptions, GatewayClient, MxGatewayUnavailableError, ReconnectPolicy
-from mxgateway.alarms import Alarm, AlarmState, AlarmTransitionKind, reconcile
+from mxgateway.alarms import Alarm, AlarmState, AlarmTransitionKind, apply_transition, reconcile
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.faultproxy import FaultProxy
 from mxgateway.simulator.galaxy import Galaxy, GalaxyFormatError, demo_galaxy
@@ -139,3 +141,27 @@ async def test_a_failed_acknowledgement_status_raises_its_typed_error() -> None:
         async with GatewayClient.connect(sim.endpoint, plaintext=True) as client:
             with pytest.raises(MxGatewayUnavailableError, match="WORKER_UNAVAILABLE"):
                 await client.acknowledge_alarm("demo-water-plant!Intake.Tank_001.Level.Hi")
+
+
+_SET_STATES = st.sampled_from(
+    [AlarmState.ACTIVE, AlarmState.ACTIVE_ACKNOWLEDGED, AlarmState.CLEARED_UNACKNOWLEDGED]
+)
+_ACTIVE_SETS = st.dictionaries(
+    st.sampled_from([f"G!A.Obj_{n}.Level.Hi" for n in range(6)]), st.tuples(_SET_STATES, st.integers(0, 3))
+)
+
+
+@given(before=_ACTIVE_SETS, after=_ACTIVE_SETS)
+def test_applying_the_reconciliation_gives_the_new_set(
+    before: dict[str, tuple[AlarmState, int]], after: dict[str, tuple[AlarmState, int]]
+) -> None:
+    old = {r: _alarm(r, state, seconds) for r, (state, seconds) in before.items()}
+    new = {r: _alarm(r, state, seconds) for r, (state, seconds) in after.items()}
+    transitions = reconcile(old, new)
+    active = dict(old)
+    for transition in transitions:
+        apply_transition(active, transition)
+    assert active == new
+    assert len({t.reference for t in transitions}) == len(transitions)
+    assert all(t.synthetic for t in transitions)
+    assert [t.reference for t in transitions] == sorted(t.reference for t in transitions)
