@@ -40,6 +40,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "hierarchy_rounds": 2,
         "cold_start_rounds": 5,
         "process_rounds": 5,
+        "alarm_objects": 2_600,
+        "alarm_storms": 6,
+        "alarm_rounds": 3,
     },
     "full": {
         "galaxy_objects": 10_200,
@@ -53,8 +56,15 @@ PROFILES: dict[str, dict[str, Any]] = {
         "hierarchy_rounds": 7,
         "cold_start_rounds": 21,
         "process_rounds": 21,
+        "alarm_objects": 10_200,
+        "alarm_storms": 6,
+        "alarm_rounds": 9,
     },
 }
+
+
+#: Every group of pairs, in the order they run.
+PAIRS = ["unary", "concurrency", "memory", "events", "hierarchy", "alarms", "cold_start", "processes"]
 
 
 def _machine() -> dict[str, Any]:
@@ -116,20 +126,14 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_const", dest="profile", const="quick")
     mode.add_argument("--full", action="store_const", dest="profile", const="full")
-    parser.add_argument(
-        "--only",
-        action="append",
-        choices=["unary", "events", "hierarchy", "cold_start", "processes", "concurrency", "memory"],
-    )
+    parser.add_argument("--only", action="append", choices=PAIRS)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args()
     profile_name = args.profile or "quick"
     profile = PROFILES[profile_name]
-    only = set(
-        args.only or ["unary", "events", "hierarchy", "cold_start", "processes", "concurrency", "memory"]
-    )
+    only = set(args.only or PAIRS)
 
-    from bench import cold_start, concurrency, events, hierarchy, memory, processes, unary
+    from bench import alarms, cold_start, concurrency, events, hierarchy, memory, processes, unary
     from bench._common import Result, simulator_process
     from mxgateway.simulator.galaxy import generate_galaxy
 
@@ -178,6 +182,13 @@ def main() -> int:
             del big
             with simulator_process(big_file) as server:
                 results.append(hierarchy.run(server, hierarchy.HierarchyConfig(profile["hierarchy_rounds"])))
+        if "alarms" in only:
+            print(f"== alarms ({profile['alarm_objects']:,} objects)", file=sys.stderr, flush=True)
+            config = alarms.AlarmsConfig(
+                profile["alarm_objects"], profile["alarm_storms"], profile["alarm_rounds"]
+            )
+            with alarms.alarm_server(config.objects) as server:
+                results.append(alarms.run(server, config))
         if "cold_start" in only:
             print("== cold start", file=sys.stderr, flush=True)
             results += cold_start.run(profile["cold_start_rounds"])

@@ -12,6 +12,19 @@ from typing import TYPE_CHECKING, Any
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
 
 if TYPE_CHECKING:
+    from mxgateway.alarm_feed import AlarmFeed, AlarmFeedEvent
+    from mxgateway.alarm_streams import AlarmStream, RawAlarmStream
+    from mxgateway.alarms import (
+        Alarm,
+        AlarmFeedItem,
+        AlarmProviderMode,
+        AlarmProviderStatus,
+        AlarmSnapshotComplete,
+        AlarmState,
+        AlarmTransition,
+        AlarmTransitionKind,
+        MxGatewayAlarmNotFoundError,
+    )
     from mxgateway.channel import call_metadata, create_channel
     from mxgateway.client import GatewayClient
     from mxgateway.connection_state import ConnectionState, StateChange
@@ -68,6 +81,22 @@ if TYPE_CHECKING:
     from mxgateway.values import from_mx_value, to_mx_value
 
 _EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "Alarm",
+            "AlarmFeedItem",
+            "AlarmProviderMode",
+            "AlarmProviderStatus",
+            "AlarmSnapshotComplete",
+            "AlarmState",
+            "AlarmTransition",
+            "AlarmTransitionKind",
+            "MxGatewayAlarmNotFoundError",
+        ],
+        "alarms",
+    ),
+    **dict.fromkeys(["AlarmFeed", "AlarmFeedEvent"], "alarm_feed"),
+    **dict.fromkeys(["AlarmStream", "RawAlarmStream"], "alarm_streams"),
     "call_metadata": "channel",
     "create_channel": "channel",
     "GatewayClient": "client",
@@ -141,6 +170,17 @@ __all__ = [
     "Client",
     "GATEWAY_PROTOCOL_VERSION",
     "__version__",
+    "Alarm",
+    "AlarmFeed",
+    "AlarmFeedEvent",
+    "AlarmFeedItem",
+    "AlarmProviderMode",
+    "AlarmProviderStatus",
+    "AlarmSnapshotComplete",
+    "AlarmState",
+    "AlarmStream",
+    "AlarmTransition",
+    "AlarmTransitionKind",
     "BrowseNode",
     "BufferedDataChange",
     "BufferedSample",
@@ -157,6 +197,7 @@ __all__ = [
     "HierarchyIterator",
     "ItemResult",
     "MxAccessError",
+    "MxGatewayAlarmNotFoundError",
     "MxGatewayAuthenticationError",
     "MxGatewayCancelledError",
     "MxGatewayClosedError",
@@ -177,6 +218,7 @@ __all__ = [
     "MxStatus",
     "OperationComplete",
     "Quality",
+    "RawAlarmStream",
     "RawEventStream",
     "ReadResult",
     "ReconnectPolicy",

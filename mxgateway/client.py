@@ -19,6 +19,9 @@ import grpc
 import grpc.aio
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
+from mxgateway.alarm_feed import AlarmFeed
+from mxgateway.alarm_streams import AlarmCall, AlarmStream, RawAlarmStream
+from mxgateway.alarms import Alarm, alarm_from_proto, raise_for_acknowledge_reply
 from mxgateway.channel import call_metadata, create_channel
 from mxgateway.connector import Connector, client_connector
 from mxgateway.endpoints import EmbeddedGateway
@@ -361,3 +364,110 @@ class GatewayClient:
             # Gone already, unreachable, or the channel closed under us: the
             # gateway ends the session when its lease expires.
             _log.debug("closing session %s while closing the client: %s", session_id, exc)
+
+    # ------------------------------------------------------------------ alarms (no session needed)
+
+    def open_alarm_call(self, prefix: str = "") -> AlarmCall:
+        """Start a raw StreamAlarms call (no deadline); ``stream_alarms`` and ``alarm_feed`` build on it."""
+        self._check_open("StreamAlarms")
+        request = pb.StreamAlarmsRequest(alarm_filter_prefix=prefix)
+        call: AlarmCall = self._stub.StreamAlarms(request, metadata=self._metadata)
+        return call
+
+    async def query_active_alarms_raw(
+        self, prefix: str = "", *, timeout: float | None = None
+    ) -> list[pb.ActiveAlarmSnapshot]:
+        """QueryActiveAlarms: the generated snapshots of the active set whose reference starts with ``prefix``."""
+        self._check_open("QueryActiveAlarms")
+        request = pb.QueryActiveAlarmsRequest(alarm_filter_prefix=prefix)
+        call = self._stub.QueryActiveAlarms(
+            request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
+        )
+        try:
+            return [snapshot async for snapshot in call]
+        except grpc.aio.AioRpcError as exc:
+            error = map_rpc_error(exc, method="QueryActiveAlarms", scope="events:read", secrets=self._secrets)
+            raise error from error.__cause__
+
+    async def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
+        """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
+        return [alarm_from_proto(s) for s in await self.query_active_alarms_raw(prefix, timeout=timeout)]
+
+    async def acknowledge_alarm_raw(
+        self,
+        reference: str,
+        *,
+        comment: str = "",
+        operator: str = "",
+        operator_node: str = "",
+        operator_domain: str = "",
+        operator_full_name: str = "",
+        timeout: float | None = None,
+    ) -> pb.AcknowledgeAlarmReply:
+        """AcknowledgeAlarm: the reply as is (gRPC failures raise; a failed status does not)."""
+        self._check_open("AcknowledgeAlarm")
+        request = pb.AcknowledgeAlarmRequest(
+            alarm_full_reference=reference,
+            comment=comment,
+            operator_user=operator,
+            operator_node=operator_node,
+            operator_domain=operator_domain,
+            operator_full_name=operator_full_name,
+        )
+        try:
+            # Never retried: an acknowledgement is a write.
+            reply: pb.AcknowledgeAlarmReply = await self._stub.AcknowledgeAlarm(
+                request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            error = map_rpc_error(exc, method="AcknowledgeAlarm", scope="invoke:write", secrets=self._secrets)
+            raise error from error.__cause__
+        return reply
+
+    async def acknowledge_alarm(
+        self,
+        reference: str,
+        *,
+        comment: str = "",
+        operator: str = "",
+        operator_node: str = "",
+        operator_domain: str = "",
+        operator_full_name: str = "",
+        timeout: float | None = None,
+    ) -> None:
+        """Acknowledge one alarm; acknowledging it again is not an error.
+
+        An unknown reference raises ``MxGatewayAlarmNotFoundError``.
+        """
+        reply = await self.acknowledge_alarm_raw(
+            reference,
+            comment=comment,
+            operator=operator,
+            operator_node=operator_node,
+            operator_domain=operator_domain,
+            operator_full_name=operator_full_name,
+            timeout=timeout,
+        )
+        raise_for_acknowledge_reply(reply, reference)
+
+    async def _as_alarm_gateway(self) -> GatewayClient:
+        return self
+
+    def stream_alarms_raw(self, prefix: str = "") -> RawAlarmStream:
+        """StreamAlarms: the generated feed messages of one call (starts on first use; no reconnect)."""
+        self._check_open("StreamAlarms")
+        return RawAlarmStream(self._as_alarm_gateway, prefix)
+
+    def stream_alarms(self, prefix: str = "") -> AlarmStream:
+        """StreamAlarms as typed items, in the feed's order (one call; no reconnect).
+
+        The snapshot's ``Alarm``s, ``AlarmSnapshotComplete``, ``AlarmProviderStatus``,
+        then ``AlarmTransition``s.
+        """
+        self._check_open("StreamAlarms")
+        return AlarmStream(self._as_alarm_gateway, prefix)
+
+    def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
+        """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
+        self._check_open("StreamAlarms")
+        return AlarmFeed(self._as_alarm_gateway, prefix, queue_size=queue_size)

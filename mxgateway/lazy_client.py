@@ -22,6 +22,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from mxgateway.alarm_feed import AlarmFeed
+from mxgateway.alarm_streams import AlarmStream
+from mxgateway.alarms import Alarm
 from mxgateway.client import GatewayClient
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.galaxy import GalaxyRepositoryClient
@@ -184,3 +187,50 @@ class Client(Session):
     async def aclose(self) -> None:
         """Same as ``close()`` (for ``contextlib.aclosing`` and exit-time clean-up)."""
         await self.close()
+
+    # ------------------------------------------------------------------ alarms (no session needed)
+
+    async def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
+        """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
+        return await (await self.gateway()).active_alarms(prefix, timeout=timeout)
+
+    async def acknowledge_alarm(
+        self,
+        reference: str,
+        *,
+        comment: str = "",
+        operator: str = "",
+        operator_node: str = "",
+        operator_domain: str = "",
+        operator_full_name: str = "",
+        timeout: float | None = None,
+    ) -> None:
+        """Acknowledge one alarm; acknowledging it again is not an error.
+
+        An unknown reference raises ``MxGatewayAlarmNotFoundError``.
+        """
+        await (await self.gateway()).acknowledge_alarm(
+            reference,
+            comment=comment,
+            operator=operator,
+            operator_node=operator_node,
+            operator_domain=operator_domain,
+            operator_full_name=operator_full_name,
+            timeout=timeout,
+        )
+
+    def stream_alarms(self, prefix: str = "") -> AlarmStream:
+        """StreamAlarms as typed items, in the feed's order (one call; no reconnect).
+
+        The snapshot's ``Alarm``s, ``AlarmSnapshotComplete``, ``AlarmProviderStatus``,
+        then ``AlarmTransition``s.
+        """
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
+        return AlarmStream(self.gateway, prefix)
+
+    def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
+        """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
+        return AlarmFeed(self.gateway, prefix, queue_size=queue_size)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import grpc.aio
+import mxgateway.alarm_feed as _a_mxgateway_alarm_feed
+import mxgateway.alarm_streams as _a_mxgateway_alarm_streams
 import mxgateway.client as _a_mxgateway_client
 import mxgateway.event_stream as _a_mxgateway_event_stream
 import mxgateway.galaxy as _a_mxgateway_galaxy
@@ -16,6 +18,9 @@ import mxgateway.raw_stream as _a_mxgateway_raw_stream
 import mxgateway.session as _a_mxgateway_session
 import mxgateway.subscription as _a_mxgateway_subscription
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from mxgateway.alarm_feed import AlarmFeedEvent
+from mxgateway.alarm_streams import AlarmCall
+from mxgateway.alarms import Alarm, AlarmFeedItem, AlarmProviderMode, AlarmProviderStatus
 from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.events import DataChange, Event, WriteComplete
 from mxgateway.galaxy import DEFAULT_PAGE_SIZE
@@ -229,6 +234,87 @@ class GatewayClient:
         Idempotent; after it no call of this client is pending.
         """
         return _runtime.run(self._async.close())
+
+    def open_alarm_call(self, prefix: str = "") -> AlarmCall:
+        """Start a raw StreamAlarms call (no deadline); ``stream_alarms`` and ``alarm_feed`` build on it."""
+        return _runtime.on_loop(self._async.open_alarm_call, prefix)
+
+    def query_active_alarms_raw(
+        self, prefix: str = "", *, timeout: float | None = None
+    ) -> list[pb.ActiveAlarmSnapshot]:
+        """QueryActiveAlarms: the generated snapshots of the active set whose reference starts with ``prefix``."""
+        return _runtime.run(self._async.query_active_alarms_raw(prefix, timeout=timeout))
+
+    def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
+        """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
+        return _runtime.run(self._async.active_alarms(prefix, timeout=timeout))
+
+    def acknowledge_alarm_raw(
+        self,
+        reference: str,
+        *,
+        comment: str = "",
+        operator: str = "",
+        operator_node: str = "",
+        operator_domain: str = "",
+        operator_full_name: str = "",
+        timeout: float | None = None,
+    ) -> pb.AcknowledgeAlarmReply:
+        """AcknowledgeAlarm: the reply as is (gRPC failures raise; a failed status does not)."""
+        return _runtime.run(
+            self._async.acknowledge_alarm_raw(
+                reference,
+                comment=comment,
+                operator=operator,
+                operator_node=operator_node,
+                operator_domain=operator_domain,
+                operator_full_name=operator_full_name,
+                timeout=timeout,
+            )
+        )
+
+    def acknowledge_alarm(
+        self,
+        reference: str,
+        *,
+        comment: str = "",
+        operator: str = "",
+        operator_node: str = "",
+        operator_domain: str = "",
+        operator_full_name: str = "",
+        timeout: float | None = None,
+    ) -> None:
+        """Acknowledge one alarm; acknowledging it again is not an error.
+
+        An unknown reference raises ``MxGatewayAlarmNotFoundError``.
+        """
+        return _runtime.run(
+            self._async.acknowledge_alarm(
+                reference,
+                comment=comment,
+                operator=operator,
+                operator_node=operator_node,
+                operator_domain=operator_domain,
+                operator_full_name=operator_full_name,
+                timeout=timeout,
+            )
+        )
+
+    def stream_alarms_raw(self, prefix: str = "") -> RawAlarmStream:
+        """StreamAlarms: the generated feed messages of one call (starts on first use; no reconnect)."""
+        return RawAlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms_raw, prefix))
+
+    def stream_alarms(self, prefix: str = "") -> AlarmStream:
+        """StreamAlarms as typed items, in the feed's order (one call; no reconnect).
+
+        The snapshot's ``Alarm``s, ``AlarmSnapshotComplete``, ``AlarmProviderStatus``,
+        then ``AlarmTransition``s.
+        """
+        return AlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms, prefix))
+
+    def alarm_feed(self, prefix: str = "", *, queue_size: int = 32768) -> AlarmFeed:
+        """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
+        return AlarmFeed._wrap(_runtime.on_loop(self._async.alarm_feed, prefix, queue_size=queue_size))
 
 
 class Session:
@@ -1492,6 +1578,294 @@ class Client(Session):
         """Leave the session open on the gateway (for another client to attach to) and disconnect."""
         return _runtime.run(self._async.detach())
 
+    def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
+        """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
+        return _runtime.run(self._async.active_alarms(prefix, timeout=timeout))
+
+    def acknowledge_alarm(
+        self,
+        reference: str,
+        *,
+        comment: str = "",
+        operator: str = "",
+        operator_node: str = "",
+        operator_domain: str = "",
+        operator_full_name: str = "",
+        timeout: float | None = None,
+    ) -> None:
+        """Acknowledge one alarm; acknowledging it again is not an error.
+
+        An unknown reference raises ``MxGatewayAlarmNotFoundError``.
+        """
+        return _runtime.run(
+            self._async.acknowledge_alarm(
+                reference,
+                comment=comment,
+                operator=operator,
+                operator_node=operator_node,
+                operator_domain=operator_domain,
+                operator_full_name=operator_full_name,
+                timeout=timeout,
+            )
+        )
+
+    def stream_alarms(self, prefix: str = "") -> AlarmStream:
+        """StreamAlarms as typed items, in the feed's order (one call; no reconnect).
+
+        The snapshot's ``Alarm``s, ``AlarmSnapshotComplete``, ``AlarmProviderStatus``,
+        then ``AlarmTransition``s.
+        """
+        return AlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms, prefix))
+
+    def alarm_feed(self, prefix: str = "", *, queue_size: int = 32768) -> AlarmFeed:
+        """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
+        return AlarmFeed._wrap(_runtime.on_loop(self._async.alarm_feed, prefix, queue_size=queue_size))
+
+
+class AlarmFeed:
+    """The gateway's alarms with an active set that stays right across reconnects.
+
+    ``with client.alarm_feed(prefix="...") as feed`` connects and waits for
+    the opening snapshot; then ``feed.active`` (reference -> ``Alarm``) is the active
+    set, and ``for event in feed`` yields each ``AlarmTransition`` (after it
+    was applied to ``active``) and each ``AlarmProviderStatus`` that changes the
+    provider mode or the degraded flag (the first one included).
+
+    After a transport failure the feed reconnects by itself (jittered back-off,
+    for ``ClientOptions.reconnect.window_s``), re-reads the set and yields the
+    synthetic transitions (``synthetic=True``) that reconcile it. A refused key
+    or scope, or an outage longer than the window, ends the iteration with the
+    typed error. Consumers that fall behind by ``queue_size`` events lose the
+    oldest (counted in ``missed``); ``active`` stays right regardless.
+
+    Blocking facade of :class:`mxgateway.alarm_feed.AlarmFeed`.
+    """
+
+    _async: _a_mxgateway_alarm_feed.AlarmFeed
+
+    @classmethod
+    def _wrap(cls, inner: _a_mxgateway_alarm_feed.AlarmFeed) -> AlarmFeed:
+        facade = cls.__new__(cls)
+        facade._async = inner
+        return facade
+
+    def __repr__(self) -> str:
+        return repr(self._async)
+
+    @property
+    def async_object(self) -> _a_mxgateway_alarm_feed.AlarmFeed:
+        """The async object behind this facade (use it only on the facade's loop)."""
+        return self._async
+
+    def __init__(self) -> None:
+        raise TypeError("AlarmFeed objects come from the facade's factory methods")
+
+    @property
+    def active(self) -> dict[str, Alarm]:
+        """The active set now: full reference -> ``Alarm`` (a copy)."""
+        return self._async.active
+
+    @property
+    def provider_status(self) -> AlarmProviderStatus | None:
+        """The last provider status the gateway sent (None before the first)."""
+        return self._async.provider_status
+
+    @property
+    def provider_mode(self) -> AlarmProviderMode:
+        """ALARMMGR, or SUBTAG while the gateway falls back on alarm subtags."""
+        return self._async.provider_mode
+
+    @property
+    def degraded(self) -> bool:
+        """True while the gateway reports degraded (subtag) data."""
+        return self._async.degraded
+
+    @property
+    def connected(self) -> bool:
+        """True while a stream is attached and its snapshot was applied."""
+        return self._async.connected
+
+    @property
+    def reconnects(self) -> int:
+        """How often the feed reconnected after losing its stream."""
+        return self._async.reconnects
+
+    @property
+    def missed(self) -> int:
+        """Events dropped because the consumer fell ``queue_size`` behind."""
+        return self._async.missed
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called or the feed failed for good."""
+        return self._async.closed
+
+    def start(self, timeout: float | None = 30.0) -> None:
+        """Connect and wait until the opening snapshot is applied (``with`` does it)."""
+        return _runtime.run(self._async.start(timeout))
+
+    def close(self) -> None:
+        """Stop the feed and cancel its stream; idempotent."""
+        return _runtime.run(self._async.aclose())
+
+    def __enter__(self) -> AlarmFeed:
+        _runtime.run(self._async.__aenter__())
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _runtime.run(self._async.__aexit__(exc_type, exc, tb))
+
+    def __iter__(self) -> AlarmFeed:
+        return self
+
+    def __next__(self) -> AlarmFeedEvent:
+        try:
+            item = _runtime.run(_anext(self._async))
+        except StopAsyncIteration:
+            raise StopIteration from None
+        return item
+
+    def __del__(self) -> None:
+        # Dropped without close(): close it on its own loop, never from this thread.
+        inner = self.__dict__.get("_async")
+        if inner is not None:
+            _runtime.close_soon(inner)
+
+
+class AlarmStream:
+    """One StreamAlarms call as typed items, in the feed's order, without reconnect.
+
+    Yields every ``Alarm`` of the opening snapshot, an ``AlarmSnapshotComplete``, an
+    ``AlarmProviderStatus``, then ``AlarmTransition``s and any later provider status.
+
+    Blocking facade of :class:`mxgateway.alarm_streams.AlarmStream`.
+    """
+
+    _async: _a_mxgateway_alarm_streams.AlarmStream
+
+    @classmethod
+    def _wrap(cls, inner: _a_mxgateway_alarm_streams.AlarmStream) -> AlarmStream:
+        facade = cls.__new__(cls)
+        facade._async = inner
+        return facade
+
+    def __repr__(self) -> str:
+        return repr(self._async)
+
+    @property
+    def async_object(self) -> _a_mxgateway_alarm_streams.AlarmStream:
+        """The async object behind this facade (use it only on the facade's loop)."""
+        return self._async
+
+    def __init__(self) -> None:
+        raise TypeError("AlarmStream objects come from the facade's factory methods")
+
+    @property
+    def closed(self) -> bool:
+        """True once the stream ended or was closed."""
+        return self._async.closed
+
+    def wait_connected(self, timeout: float = 5.0) -> None:
+        """Start the call now and wait until the gateway has attached it."""
+        return _runtime.run(self._async.wait_connected(timeout))
+
+    def close(self) -> None:
+        """Cancel the call; idempotent."""
+        return _runtime.run(self._async.aclose())
+
+    def __enter__(self) -> AlarmStream:
+        _runtime.run(self._async.__aenter__())
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _runtime.run(self._async.__aexit__(exc_type, exc, tb))
+
+    def __iter__(self) -> AlarmStream:
+        return self
+
+    def __next__(self) -> AlarmFeedItem:
+        try:
+            item = _runtime.run(_anext(self._async))
+        except StopAsyncIteration:
+            raise StopIteration from None
+        return item
+
+    def __del__(self) -> None:
+        # Dropped without close(): close it on its own loop, never from this thread.
+        inner = self.__dict__.get("_async")
+        if inner is not None:
+            _runtime.close_soon(inner)
+
+
+class RawAlarmStream:
+    """The generated ``AlarmFeedMessage`` messages of one StreamAlarms call, as they come.
+
+    An async iterator and async context manager; no conversion, no reconnect.
+
+    Blocking facade of :class:`mxgateway.alarm_streams.RawAlarmStream`.
+    """
+
+    _async: _a_mxgateway_alarm_streams.RawAlarmStream
+
+    @classmethod
+    def _wrap(cls, inner: _a_mxgateway_alarm_streams.RawAlarmStream) -> RawAlarmStream:
+        facade = cls.__new__(cls)
+        facade._async = inner
+        return facade
+
+    def __repr__(self) -> str:
+        return repr(self._async)
+
+    @property
+    def async_object(self) -> _a_mxgateway_alarm_streams.RawAlarmStream:
+        """The async object behind this facade (use it only on the facade's loop)."""
+        return self._async
+
+    def __init__(self) -> None:
+        raise TypeError("RawAlarmStream objects come from the facade's factory methods")
+
+    @property
+    def closed(self) -> bool:
+        """True once the stream ended or was closed."""
+        return self._async.closed
+
+    def wait_connected(self, timeout: float = 5.0) -> None:
+        """Start the call now and wait until the gateway has attached it."""
+        return _runtime.run(self._async.wait_connected(timeout))
+
+    def close(self) -> None:
+        """Cancel the call; idempotent."""
+        return _runtime.run(self._async.aclose())
+
+    def __enter__(self) -> RawAlarmStream:
+        _runtime.run(self._async.__aenter__())
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        _runtime.run(self._async.__aexit__(exc_type, exc, tb))
+
+    def __iter__(self) -> RawAlarmStream:
+        return self
+
+    def __next__(self) -> pb.AlarmFeedMessage:
+        try:
+            item = _runtime.run(_anext(self._async))
+        except StopAsyncIteration:
+            raise StopIteration from None
+        return item
+
+    def __del__(self) -> None:
+        # Dropped without close(): close it on its own loop, never from this thread.
+        inner = self.__dict__.get("_async")
+        if inner is not None:
+            _runtime.close_soon(inner)
+
 
 __all__ = [
     "GatewayClient",
@@ -1504,4 +1878,7 @@ __all__ = [
     "DeployEventStream",
     "HierarchyIterator",
     "Client",
+    "AlarmFeed",
+    "AlarmStream",
+    "RawAlarmStream",
 ]

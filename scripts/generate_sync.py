@@ -83,6 +83,9 @@ CLASSES: list[tuple[str, str]] = [
     ("mxgateway.galaxy", "DeployEventStream"),
     ("mxgateway.galaxy", "HierarchyIterator"),
     ("mxgateway.lazy_client", "Client"),
+    ("mxgateway.alarm_feed", "AlarmFeed"),
+    ("mxgateway.alarm_streams", "AlarmStream"),
+    ("mxgateway.alarm_streams", "RawAlarmStream"),
 ]
 
 HEADER = '''"""Blocking facade over the async ``mxgateway`` core.

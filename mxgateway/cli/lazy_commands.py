@@ -91,6 +91,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         'Run one command per stdin line; each result ends with a line "---".',
     ),
     "galaxy": ("mxgateway.cli.galaxy_commands", "app", "Browse the Galaxy Repository and watch deploys."),
+    "alarms": ("mxgateway.cli.alarm_commands", "app", "Show, watch and acknowledge the gateway's alarms."),
 }
 
 

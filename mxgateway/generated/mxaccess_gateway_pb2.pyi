@@ -352,6 +352,75 @@ MX_EVENT_FAMILY_ON_BUFFERED_DATA_CHANGE: MxEventFamily.ValueType  # 4
 MX_EVENT_FAMILY_ON_ALARM_TRANSITION: MxEventFamily.ValueType  # 5
 Global___MxEventFamily: _TypeAlias = MxEventFamily  # noqa: Y015
 
+class _AlarmProviderMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AlarmProviderModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlarmProviderMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ALARM_PROVIDER_MODE_UNSPECIFIED: _AlarmProviderMode.ValueType  # 0
+    ALARM_PROVIDER_MODE_ALARMMGR: _AlarmProviderMode.ValueType  # 1
+    """The Galaxy's alarm manager: full reports."""
+    ALARM_PROVIDER_MODE_SUBTAG: _AlarmProviderMode.ValueType  # 2
+    """Fallback on the alarm subtags (.active, .acked, .priority): degraded reports."""
+
+class AlarmProviderMode(_AlarmProviderMode, metaclass=_AlarmProviderModeEnumTypeWrapper):
+    """---------------------------------------------------------------- alarms
+
+    Where the gateway's alarm monitor reads alarms from.
+    """
+
+ALARM_PROVIDER_MODE_UNSPECIFIED: AlarmProviderMode.ValueType  # 0
+ALARM_PROVIDER_MODE_ALARMMGR: AlarmProviderMode.ValueType  # 1
+"""The Galaxy's alarm manager: full reports."""
+ALARM_PROVIDER_MODE_SUBTAG: AlarmProviderMode.ValueType  # 2
+"""Fallback on the alarm subtags (.active, .acked, .priority): degraded reports."""
+Global___AlarmProviderMode: _TypeAlias = AlarmProviderMode  # noqa: Y015
+
+class _AlarmConditionState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AlarmConditionStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlarmConditionState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ALARM_CONDITION_STATE_UNSPECIFIED: _AlarmConditionState.ValueType  # 0
+    ALARM_CONDITION_STATE_ACTIVE: _AlarmConditionState.ValueType  # 1
+    """Active and not acknowledged."""
+    ALARM_CONDITION_STATE_ACTIVE_ACKNOWLEDGED: _AlarmConditionState.ValueType  # 2
+    ALARM_CONDITION_STATE_CLEARED_UNACKNOWLEDGED: _AlarmConditionState.ValueType  # 3
+
+class AlarmConditionState(_AlarmConditionState, metaclass=_AlarmConditionStateEnumTypeWrapper):
+    """The state of an alarm condition in the active set."""
+
+ALARM_CONDITION_STATE_UNSPECIFIED: AlarmConditionState.ValueType  # 0
+ALARM_CONDITION_STATE_ACTIVE: AlarmConditionState.ValueType  # 1
+"""Active and not acknowledged."""
+ALARM_CONDITION_STATE_ACTIVE_ACKNOWLEDGED: AlarmConditionState.ValueType  # 2
+ALARM_CONDITION_STATE_CLEARED_UNACKNOWLEDGED: AlarmConditionState.ValueType  # 3
+Global___AlarmConditionState: _TypeAlias = AlarmConditionState  # noqa: Y015
+
+class _AlarmTransitionKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AlarmTransitionKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlarmTransitionKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ALARM_TRANSITION_KIND_UNSPECIFIED: _AlarmTransitionKind.ValueType  # 0
+    ALARM_TRANSITION_KIND_RAISE: _AlarmTransitionKind.ValueType  # 1
+    ALARM_TRANSITION_KIND_ACKNOWLEDGE: _AlarmTransitionKind.ValueType  # 2
+    ALARM_TRANSITION_KIND_CLEAR: _AlarmTransitionKind.ValueType  # 3
+    ALARM_TRANSITION_KIND_RETRIGGER: _AlarmTransitionKind.ValueType  # 4
+
+class AlarmTransitionKind(_AlarmTransitionKind, metaclass=_AlarmTransitionKindEnumTypeWrapper):
+    """What happened to an alarm."""
+
+ALARM_TRANSITION_KIND_UNSPECIFIED: AlarmTransitionKind.ValueType  # 0
+ALARM_TRANSITION_KIND_RAISE: AlarmTransitionKind.ValueType  # 1
+ALARM_TRANSITION_KIND_ACKNOWLEDGE: AlarmTransitionKind.ValueType  # 2
+ALARM_TRANSITION_KIND_CLEAR: AlarmTransitionKind.ValueType  # 3
+ALARM_TRANSITION_KIND_RETRIGGER: AlarmTransitionKind.ValueType  # 4
+Global___AlarmTransitionKind: _TypeAlias = AlarmTransitionKind  # noqa: Y015
+
 @_typing.final
 class ProtocolStatus(_message.Message):
     """Gateway protocol status carried by every reply."""
@@ -1983,6 +2052,7 @@ class MxEvent(_message.Message):
     ON_WRITE_COMPLETE_FIELD_NUMBER: _builtins.int
     OPERATION_COMPLETE_FIELD_NUMBER: _builtins.int
     ON_BUFFERED_DATA_CHANGE_FIELD_NUMBER: _builtins.int
+    ON_ALARM_TRANSITION_FIELD_NUMBER: _builtins.int
     session_id: _builtins.str
     family: Global___MxEventFamily.ValueType
     worker_sequence: _builtins.int
@@ -2017,6 +2087,8 @@ class MxEvent(_message.Message):
     def operation_complete(self) -> Global___OperationCompleteEvent: ...
     @_builtins.property
     def on_buffered_data_change(self) -> Global___OnBufferedDataChangeEvent: ...
+    @_builtins.property
+    def on_alarm_transition(self) -> Global___OnAlarmTransitionEvent: ...
     def __init__(
         self,
         *,
@@ -2038,16 +2110,17 @@ class MxEvent(_message.Message):
         on_write_complete: Global___OnWriteCompleteEvent | None = ...,
         operation_complete: Global___OperationCompleteEvent | None = ...,
         on_buffered_data_change: Global___OnBufferedDataChangeEvent | None = ...,
+        on_alarm_transition: Global___OnAlarmTransitionEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_hresult", b"_hresult", "_replay_gap", b"_replay_gap", "body", b"body", "gateway_receive_timestamp", b"gateway_receive_timestamp", "hresult", b"hresult", "on_buffered_data_change", b"on_buffered_data_change", "on_data_change", b"on_data_change", "on_write_complete", b"on_write_complete", "operation_complete", b"operation_complete", "replay_gap", b"replay_gap", "source_timestamp", b"source_timestamp", "value", b"value", "worker_timestamp", b"worker_timestamp"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_hresult", b"_hresult", "_replay_gap", b"_replay_gap", "body", b"body", "gateway_receive_timestamp", b"gateway_receive_timestamp", "hresult", b"hresult", "on_alarm_transition", b"on_alarm_transition", "on_buffered_data_change", b"on_buffered_data_change", "on_data_change", b"on_data_change", "on_write_complete", b"on_write_complete", "operation_complete", b"operation_complete", "replay_gap", b"replay_gap", "source_timestamp", b"source_timestamp", "value", b"value", "worker_timestamp", b"worker_timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_hresult", b"_hresult", "_replay_gap", b"_replay_gap", "body", b"body", "family", b"family", "gateway_receive_timestamp", b"gateway_receive_timestamp", "hresult", b"hresult", "item_handle", b"item_handle", "on_buffered_data_change", b"on_buffered_data_change", "on_data_change", b"on_data_change", "on_write_complete", b"on_write_complete", "operation_complete", b"operation_complete", "quality", b"quality", "raw_status", b"raw_status", "replay_gap", b"replay_gap", "server_handle", b"server_handle", "session_id", b"session_id", "source_timestamp", b"source_timestamp", "statuses", b"statuses", "value", b"value", "worker_sequence", b"worker_sequence", "worker_timestamp", b"worker_timestamp"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_hresult", b"_hresult", "_replay_gap", b"_replay_gap", "body", b"body", "family", b"family", "gateway_receive_timestamp", b"gateway_receive_timestamp", "hresult", b"hresult", "item_handle", b"item_handle", "on_alarm_transition", b"on_alarm_transition", "on_buffered_data_change", b"on_buffered_data_change", "on_data_change", b"on_data_change", "on_write_complete", b"on_write_complete", "operation_complete", b"operation_complete", "quality", b"quality", "raw_status", b"raw_status", "replay_gap", b"replay_gap", "server_handle", b"server_handle", "session_id", b"session_id", "source_timestamp", b"source_timestamp", "statuses", b"statuses", "value", b"value", "worker_sequence", b"worker_sequence", "worker_timestamp", b"worker_timestamp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__hresult: _TypeAlias = _typing.Literal["hresult"]  # noqa: Y015
     _WhichOneofArgType__hresult: _TypeAlias = _typing.Literal["_hresult", b"_hresult"]  # noqa: Y015
     _WhichOneofReturnType__replay_gap: _TypeAlias = _typing.Literal["replay_gap"]  # noqa: Y015
     _WhichOneofArgType__replay_gap: _TypeAlias = _typing.Literal["_replay_gap", b"_replay_gap"]  # noqa: Y015
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["on_data_change", "on_write_complete", "operation_complete", "on_buffered_data_change"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["on_data_change", "on_write_complete", "operation_complete", "on_buffered_data_change", "on_alarm_transition"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__hresult) -> _WhichOneofReturnType__hresult | None: ...
@@ -2191,3 +2264,359 @@ class ReplayGap(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReplayGap: _TypeAlias = ReplayGap  # noqa: Y015
+
+@_typing.final
+class StreamAlarmsRequest(_message.Message):
+    """Opens the gateway-wide alarm feed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_CORRELATION_ID_FIELD_NUMBER: _builtins.int
+    ALARM_FILTER_PREFIX_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """Ignored: alarms need no session."""
+    client_correlation_id: _builtins.str
+    alarm_filter_prefix: _builtins.str
+    """Prefix of alarm_full_reference; empty = all."""
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        client_correlation_id: _builtins.str = ...,
+        alarm_filter_prefix: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarm_filter_prefix", b"alarm_filter_prefix", "client_correlation_id", b"client_correlation_id", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamAlarmsRequest: _TypeAlias = StreamAlarmsRequest  # noqa: Y015
+
+@_typing.final
+class QueryActiveAlarmsRequest(_message.Message):
+    """Asks for the current active set."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    CLIENT_CORRELATION_ID_FIELD_NUMBER: _builtins.int
+    ALARM_FILTER_PREFIX_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    client_correlation_id: _builtins.str
+    alarm_filter_prefix: _builtins.str
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        client_correlation_id: _builtins.str = ...,
+        alarm_filter_prefix: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarm_filter_prefix", b"alarm_filter_prefix", "client_correlation_id", b"client_correlation_id", "session_id", b"session_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QueryActiveAlarmsRequest: _TypeAlias = QueryActiveAlarmsRequest  # noqa: Y015
+
+@_typing.final
+class AlarmFeedMessage(_message.Message):
+    """One message of the alarm feed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVE_ALARM_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_COMPLETE_FIELD_NUMBER: _builtins.int
+    TRANSITION_FIELD_NUMBER: _builtins.int
+    PROVIDER_STATUS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def active_alarm(self) -> Global___ActiveAlarmSnapshot: ...
+    @_builtins.property
+    def snapshot_complete(self) -> Global___AlarmSnapshotComplete: ...
+    @_builtins.property
+    def transition(self) -> Global___OnAlarmTransitionEvent: ...
+    @_builtins.property
+    def provider_status(self) -> Global___AlarmProviderStatus: ...
+    def __init__(
+        self,
+        *,
+        active_alarm: Global___ActiveAlarmSnapshot | None = ...,
+        snapshot_complete: Global___AlarmSnapshotComplete | None = ...,
+        transition: Global___OnAlarmTransitionEvent | None = ...,
+        provider_status: Global___AlarmProviderStatus | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["active_alarm", b"active_alarm", "payload", b"payload", "provider_status", b"provider_status", "snapshot_complete", b"snapshot_complete", "transition", b"transition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_alarm", b"active_alarm", "payload", b"payload", "provider_status", b"provider_status", "snapshot_complete", b"snapshot_complete", "transition", b"transition"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["active_alarm", "snapshot_complete", "transition", "provider_status"]  # noqa: Y015
+    _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
+
+Global___AlarmFeedMessage: _TypeAlias = AlarmFeedMessage  # noqa: Y015
+
+@_typing.final
+class AlarmSnapshotComplete(_message.Message):
+    """Ends the snapshot part of the feed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTIVE_ALARM_COUNT_FIELD_NUMBER: _builtins.int
+    active_alarm_count: _builtins.int
+    def __init__(
+        self,
+        *,
+        active_alarm_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_alarm_count", b"active_alarm_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AlarmSnapshotComplete: _TypeAlias = AlarmSnapshotComplete  # noqa: Y015
+
+@_typing.final
+class ActiveAlarmSnapshot(_message.Message):
+    """One alarm of the active set (active, or cleared but not yet acknowledged)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALARM_FULL_REFERENCE_FIELD_NUMBER: _builtins.int
+    SOURCE_OBJECT_REFERENCE_FIELD_NUMBER: _builtins.int
+    ALARM_TYPE_NAME_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    CURRENT_STATE_FIELD_NUMBER: _builtins.int
+    ORIGINAL_RAISE_TIME_FIELD_NUMBER: _builtins.int
+    LAST_TRANSITION_TIME_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CURRENT_VALUE_FIELD_NUMBER: _builtins.int
+    LIMIT_VALUE_FIELD_NUMBER: _builtins.int
+    OPERATOR_USER_FIELD_NUMBER: _builtins.int
+    OPERATOR_COMMENT_FIELD_NUMBER: _builtins.int
+    DEGRADED_FIELD_NUMBER: _builtins.int
+    alarm_full_reference: _builtins.str
+    """Galaxy!Area.Object.Alarm"""
+    source_object_reference: _builtins.str
+    """Object.Alarm"""
+    alarm_type_name: _builtins.str
+    """HiHi, Hi, Lo, LoLo, DSC, ..."""
+    severity: _builtins.int
+    """Native MXAccess scale, 1-999."""
+    current_state: Global___AlarmConditionState.ValueType
+    category: _builtins.str
+    description: _builtins.str
+    operator_user: _builtins.str
+    operator_comment: _builtins.str
+    degraded: _builtins.bool
+    """True on everything reported in subtag mode."""
+    @_builtins.property
+    def original_raise_time(self) -> _timestamp_pb2.Timestamp:
+        """Unset in subtag mode."""
+
+    @_builtins.property
+    def last_transition_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def current_value(self) -> Global___MxValue: ...
+    @_builtins.property
+    def limit_value(self) -> Global___MxValue: ...
+    def __init__(
+        self,
+        *,
+        alarm_full_reference: _builtins.str = ...,
+        source_object_reference: _builtins.str = ...,
+        alarm_type_name: _builtins.str = ...,
+        severity: _builtins.int = ...,
+        current_state: Global___AlarmConditionState.ValueType = ...,
+        original_raise_time: _timestamp_pb2.Timestamp | None = ...,
+        last_transition_time: _timestamp_pb2.Timestamp | None = ...,
+        category: _builtins.str = ...,
+        description: _builtins.str = ...,
+        current_value: Global___MxValue | None = ...,
+        limit_value: Global___MxValue | None = ...,
+        operator_user: _builtins.str = ...,
+        operator_comment: _builtins.str = ...,
+        degraded: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_value", b"current_value", "last_transition_time", b"last_transition_time", "limit_value", b"limit_value", "original_raise_time", b"original_raise_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarm_full_reference", b"alarm_full_reference", "alarm_type_name", b"alarm_type_name", "category", b"category", "current_state", b"current_state", "current_value", b"current_value", "degraded", b"degraded", "description", b"description", "last_transition_time", b"last_transition_time", "limit_value", b"limit_value", "operator_comment", b"operator_comment", "operator_user", b"operator_user", "original_raise_time", b"original_raise_time", "severity", b"severity", "source_object_reference", b"source_object_reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActiveAlarmSnapshot: _TypeAlias = ActiveAlarmSnapshot  # noqa: Y015
+
+@_typing.final
+class OnAlarmTransitionEvent(_message.Message):
+    """One alarm transition: the alarm after it, its kind and time."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALARM_FULL_REFERENCE_FIELD_NUMBER: _builtins.int
+    SOURCE_OBJECT_REFERENCE_FIELD_NUMBER: _builtins.int
+    ALARM_TYPE_NAME_FIELD_NUMBER: _builtins.int
+    SEVERITY_FIELD_NUMBER: _builtins.int
+    CURRENT_STATE_FIELD_NUMBER: _builtins.int
+    ORIGINAL_RAISE_TIME_FIELD_NUMBER: _builtins.int
+    LAST_TRANSITION_TIME_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    CURRENT_VALUE_FIELD_NUMBER: _builtins.int
+    LIMIT_VALUE_FIELD_NUMBER: _builtins.int
+    OPERATOR_USER_FIELD_NUMBER: _builtins.int
+    OPERATOR_COMMENT_FIELD_NUMBER: _builtins.int
+    DEGRADED_FIELD_NUMBER: _builtins.int
+    TRANSITION_KIND_FIELD_NUMBER: _builtins.int
+    TRANSITION_TIME_FIELD_NUMBER: _builtins.int
+    alarm_full_reference: _builtins.str
+    source_object_reference: _builtins.str
+    alarm_type_name: _builtins.str
+    severity: _builtins.int
+    current_state: Global___AlarmConditionState.ValueType
+    category: _builtins.str
+    description: _builtins.str
+    operator_user: _builtins.str
+    operator_comment: _builtins.str
+    degraded: _builtins.bool
+    transition_kind: Global___AlarmTransitionKind.ValueType
+    @_builtins.property
+    def original_raise_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_transition_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def current_value(self) -> Global___MxValue: ...
+    @_builtins.property
+    def limit_value(self) -> Global___MxValue: ...
+    @_builtins.property
+    def transition_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        alarm_full_reference: _builtins.str = ...,
+        source_object_reference: _builtins.str = ...,
+        alarm_type_name: _builtins.str = ...,
+        severity: _builtins.int = ...,
+        current_state: Global___AlarmConditionState.ValueType = ...,
+        original_raise_time: _timestamp_pb2.Timestamp | None = ...,
+        last_transition_time: _timestamp_pb2.Timestamp | None = ...,
+        category: _builtins.str = ...,
+        description: _builtins.str = ...,
+        current_value: Global___MxValue | None = ...,
+        limit_value: Global___MxValue | None = ...,
+        operator_user: _builtins.str = ...,
+        operator_comment: _builtins.str = ...,
+        degraded: _builtins.bool = ...,
+        transition_kind: Global___AlarmTransitionKind.ValueType = ...,
+        transition_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["current_value", b"current_value", "last_transition_time", b"last_transition_time", "limit_value", b"limit_value", "original_raise_time", b"original_raise_time", "transition_time", b"transition_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarm_full_reference", b"alarm_full_reference", "alarm_type_name", b"alarm_type_name", "category", b"category", "current_state", b"current_state", "current_value", b"current_value", "degraded", b"degraded", "description", b"description", "last_transition_time", b"last_transition_time", "limit_value", b"limit_value", "operator_comment", b"operator_comment", "operator_user", b"operator_user", "original_raise_time", b"original_raise_time", "severity", b"severity", "source_object_reference", b"source_object_reference", "transition_kind", b"transition_kind", "transition_time", b"transition_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OnAlarmTransitionEvent: _TypeAlias = OnAlarmTransitionEvent  # noqa: Y015
+
+@_typing.final
+class AlarmProviderStatus(_message.Message):
+    """The alarm monitor's source, sent after the snapshot and on every fail-over or fail-back."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODE_FIELD_NUMBER: _builtins.int
+    DEGRADED_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    mode: Global___AlarmProviderMode.ValueType
+    degraded: _builtins.bool
+    reason: _builtins.str
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        mode: Global___AlarmProviderMode.ValueType = ...,
+        degraded: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["degraded", b"degraded", "mode", b"mode", "reason", b"reason", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AlarmProviderStatus: _TypeAlias = AlarmProviderStatus  # noqa: Y015
+
+@_typing.final
+class AcknowledgeAlarmRequest(_message.Message):
+    """Acknowledges one alarm."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CLIENT_CORRELATION_ID_FIELD_NUMBER: _builtins.int
+    ALARM_FULL_REFERENCE_FIELD_NUMBER: _builtins.int
+    COMMENT_FIELD_NUMBER: _builtins.int
+    OPERATOR_USER_FIELD_NUMBER: _builtins.int
+    OPERATOR_NODE_FIELD_NUMBER: _builtins.int
+    OPERATOR_DOMAIN_FIELD_NUMBER: _builtins.int
+    OPERATOR_FULL_NAME_FIELD_NUMBER: _builtins.int
+    client_correlation_id: _builtins.str
+    alarm_full_reference: _builtins.str
+    comment: _builtins.str
+    operator_user: _builtins.str
+    operator_node: _builtins.str
+    operator_domain: _builtins.str
+    operator_full_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        client_correlation_id: _builtins.str = ...,
+        alarm_full_reference: _builtins.str = ...,
+        comment: _builtins.str = ...,
+        operator_user: _builtins.str = ...,
+        operator_node: _builtins.str = ...,
+        operator_domain: _builtins.str = ...,
+        operator_full_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarm_full_reference", b"alarm_full_reference", "client_correlation_id", b"client_correlation_id", "comment", b"comment", "operator_domain", b"operator_domain", "operator_full_name", b"operator_full_name", "operator_node", b"operator_node", "operator_user", b"operator_user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AcknowledgeAlarmRequest: _TypeAlias = AcknowledgeAlarmRequest  # noqa: Y015
+
+@_typing.final
+class AcknowledgeAlarmReply(_message.Message):
+    """The outcome of an acknowledgement."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROTOCOL_STATUS_FIELD_NUMBER: _builtins.int
+    NATIVE_STATUS_FIELD_NUMBER: _builtins.int
+    HRESULT_FIELD_NUMBER: _builtins.int
+    native_status: _builtins.int
+    """The alarm manager's own code; 0 = success."""
+    hresult: _builtins.int
+    @_builtins.property
+    def protocol_status(self) -> Global___ProtocolStatus: ...
+    def __init__(
+        self,
+        *,
+        protocol_status: Global___ProtocolStatus | None = ...,
+        native_status: _builtins.int = ...,
+        hresult: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_hresult", b"_hresult", "hresult", b"hresult", "protocol_status", b"protocol_status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_hresult", b"_hresult", "hresult", b"hresult", "native_status", b"native_status", "protocol_status", b"protocol_status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__hresult: _TypeAlias = _typing.Literal["hresult"]  # noqa: Y015
+    _WhichOneofArgType__hresult: _TypeAlias = _typing.Literal["_hresult", b"_hresult"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__hresult) -> _WhichOneofReturnType__hresult | None: ...
+
+Global___AcknowledgeAlarmReply: _TypeAlias = AcknowledgeAlarmReply  # noqa: Y015

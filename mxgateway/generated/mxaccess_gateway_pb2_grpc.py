@@ -55,6 +55,21 @@ class MxAccessGatewayStub:
                 request_serializer=mxaccess__gateway__pb2.StreamEventsRequest.SerializeToString,
                 response_deserializer=mxaccess__gateway__pb2.MxEvent.FromString,
                 _registered_method=True)
+        self.StreamAlarms = channel.unary_stream(
+                '/mxaccess_gateway.v1.MxAccessGateway/StreamAlarms',
+                request_serializer=mxaccess__gateway__pb2.StreamAlarmsRequest.SerializeToString,
+                response_deserializer=mxaccess__gateway__pb2.AlarmFeedMessage.FromString,
+                _registered_method=True)
+        self.QueryActiveAlarms = channel.unary_stream(
+                '/mxaccess_gateway.v1.MxAccessGateway/QueryActiveAlarms',
+                request_serializer=mxaccess__gateway__pb2.QueryActiveAlarmsRequest.SerializeToString,
+                response_deserializer=mxaccess__gateway__pb2.ActiveAlarmSnapshot.FromString,
+                _registered_method=True)
+        self.AcknowledgeAlarm = channel.unary_unary(
+                '/mxaccess_gateway.v1.MxAccessGateway/AcknowledgeAlarm',
+                request_serializer=mxaccess__gateway__pb2.AcknowledgeAlarmRequest.SerializeToString,
+                response_deserializer=mxaccess__gateway__pb2.AcknowledgeAlarmReply.FromString,
+                _registered_method=True)
 
 
 class MxAccessGatewayServicer:
@@ -89,6 +104,29 @@ class MxAccessGatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamAlarms(self, request, context):
+        """Streams the gateway's alarms: the active set, snapshot_complete, the provider
+        status, then every transition. Needs no session. Scope: events:read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QueryActiveAlarms(self, request, context):
+        """Streams the current active set and completes (reconciliation after a
+        reconnect). Needs no session. Scope: events:read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeAlarm(self, request, context):
+        """Acknowledges one alarm. Needs no session. Scope: invoke:write.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MxAccessGatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +149,21 @@ def add_MxAccessGatewayServicer_to_server(servicer, server):
                     servicer.StreamEvents,
                     request_deserializer=mxaccess__gateway__pb2.StreamEventsRequest.FromString,
                     response_serializer=mxaccess__gateway__pb2.MxEvent.SerializeToString,
+            ),
+            'StreamAlarms': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamAlarms,
+                    request_deserializer=mxaccess__gateway__pb2.StreamAlarmsRequest.FromString,
+                    response_serializer=mxaccess__gateway__pb2.AlarmFeedMessage.SerializeToString,
+            ),
+            'QueryActiveAlarms': grpc.unary_stream_rpc_method_handler(
+                    servicer.QueryActiveAlarms,
+                    request_deserializer=mxaccess__gateway__pb2.QueryActiveAlarmsRequest.FromString,
+                    response_serializer=mxaccess__gateway__pb2.ActiveAlarmSnapshot.SerializeToString,
+            ),
+            'AcknowledgeAlarm': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAlarm,
+                    request_deserializer=mxaccess__gateway__pb2.AcknowledgeAlarmRequest.FromString,
+                    response_serializer=mxaccess__gateway__pb2.AcknowledgeAlarmReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +275,87 @@ class MxAccessGateway:
             '/mxaccess_gateway.v1.MxAccessGateway/StreamEvents',
             mxaccess__gateway__pb2.StreamEventsRequest.SerializeToString,
             mxaccess__gateway__pb2.MxEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamAlarms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mxaccess_gateway.v1.MxAccessGateway/StreamAlarms',
+            mxaccess__gateway__pb2.StreamAlarmsRequest.SerializeToString,
+            mxaccess__gateway__pb2.AlarmFeedMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QueryActiveAlarms(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/mxaccess_gateway.v1.MxAccessGateway/QueryActiveAlarms',
+            mxaccess__gateway__pb2.QueryActiveAlarmsRequest.SerializeToString,
+            mxaccess__gateway__pb2.ActiveAlarmSnapshot.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAlarm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/mxaccess_gateway.v1.MxAccessGateway/AcknowledgeAlarm',
+            mxaccess__gateway__pb2.AcknowledgeAlarmRequest.SerializeToString,
+            mxaccess__gateway__pb2.AcknowledgeAlarmReply.FromString,
             options,
             channel_credentials,
             insecure,

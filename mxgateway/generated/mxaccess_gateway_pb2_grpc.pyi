@@ -44,6 +44,16 @@ class MxAccessGatewayStub:
     """Runs one MXAccess command. Scope depends on the command kind."""
     StreamEvents: _grpc.UnaryStreamMultiCallable[_mxaccess_gateway_pb2.StreamEventsRequest, _mxaccess_gateway_pb2.MxEvent]
     """Streams the session's events, optionally replaying retained ones. Scope: events:read."""
+    StreamAlarms: _grpc.UnaryStreamMultiCallable[_mxaccess_gateway_pb2.StreamAlarmsRequest, _mxaccess_gateway_pb2.AlarmFeedMessage]
+    """Streams the gateway's alarms: the active set, snapshot_complete, the provider
+    status, then every transition. Needs no session. Scope: events:read.
+    """
+    QueryActiveAlarms: _grpc.UnaryStreamMultiCallable[_mxaccess_gateway_pb2.QueryActiveAlarmsRequest, _mxaccess_gateway_pb2.ActiveAlarmSnapshot]
+    """Streams the current active set and completes (reconciliation after a
+    reconnect). Needs no session. Scope: events:read.
+    """
+    AcknowledgeAlarm: _grpc.UnaryUnaryMultiCallable[_mxaccess_gateway_pb2.AcknowledgeAlarmRequest, _mxaccess_gateway_pb2.AcknowledgeAlarmReply]
+    """Acknowledges one alarm. Needs no session. Scope: invoke:write."""
 
 @_typing.type_check_only
 class MxAccessGatewayAsyncStub(MxAccessGatewayStub):
@@ -58,6 +68,16 @@ class MxAccessGatewayAsyncStub(MxAccessGatewayStub):
     """Runs one MXAccess command. Scope depends on the command kind."""
     StreamEvents: _aio.UnaryStreamMultiCallable[_mxaccess_gateway_pb2.StreamEventsRequest, _mxaccess_gateway_pb2.MxEvent]  # type: ignore[assignment]
     """Streams the session's events, optionally replaying retained ones. Scope: events:read."""
+    StreamAlarms: _aio.UnaryStreamMultiCallable[_mxaccess_gateway_pb2.StreamAlarmsRequest, _mxaccess_gateway_pb2.AlarmFeedMessage]  # type: ignore[assignment]
+    """Streams the gateway's alarms: the active set, snapshot_complete, the provider
+    status, then every transition. Needs no session. Scope: events:read.
+    """
+    QueryActiveAlarms: _aio.UnaryStreamMultiCallable[_mxaccess_gateway_pb2.QueryActiveAlarmsRequest, _mxaccess_gateway_pb2.ActiveAlarmSnapshot]  # type: ignore[assignment]
+    """Streams the current active set and completes (reconciliation after a
+    reconnect). Needs no session. Scope: events:read.
+    """
+    AcknowledgeAlarm: _aio.UnaryUnaryMultiCallable[_mxaccess_gateway_pb2.AcknowledgeAlarmRequest, _mxaccess_gateway_pb2.AcknowledgeAlarmReply]  # type: ignore[assignment]
+    """Acknowledges one alarm. Needs no session. Scope: invoke:write."""
 
 class MxAccessGatewayServicer(metaclass=_abc_1.ABCMeta):
     """Gateway front door: one MXAccess worker session per OpenSession."""
@@ -93,5 +113,33 @@ class MxAccessGatewayServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_mxaccess_gateway_pb2.MxEvent], _abc.AsyncIterator[_mxaccess_gateway_pb2.MxEvent]]:
         """Streams the session's events, optionally replaying retained ones. Scope: events:read."""
+
+    @_abc_1.abstractmethod
+    def StreamAlarms(
+        self,
+        request: _mxaccess_gateway_pb2.StreamAlarmsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_mxaccess_gateway_pb2.AlarmFeedMessage], _abc.AsyncIterator[_mxaccess_gateway_pb2.AlarmFeedMessage]]:
+        """Streams the gateway's alarms: the active set, snapshot_complete, the provider
+        status, then every transition. Needs no session. Scope: events:read.
+        """
+
+    @_abc_1.abstractmethod
+    def QueryActiveAlarms(
+        self,
+        request: _mxaccess_gateway_pb2.QueryActiveAlarmsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_mxaccess_gateway_pb2.ActiveAlarmSnapshot], _abc.AsyncIterator[_mxaccess_gateway_pb2.ActiveAlarmSnapshot]]:
+        """Streams the current active set and completes (reconciliation after a
+        reconnect). Needs no session. Scope: events:read.
+        """
+
+    @_abc_1.abstractmethod
+    def AcknowledgeAlarm(
+        self,
+        request: _mxaccess_gateway_pb2.AcknowledgeAlarmRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_mxaccess_gateway_pb2.AcknowledgeAlarmReply, _abc.Awaitable[_mxaccess_gateway_pb2.AcknowledgeAlarmReply]]:
+        """Acknowledges one alarm. Needs no session. Scope: invoke:write."""
 
 def add_MxAccessGatewayServicer_to_server(servicer: MxAccessGatewayServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

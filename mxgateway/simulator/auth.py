@@ -36,6 +36,9 @@ _METHOD_SCOPES = {
     _GATEWAY + "OpenSession": SESSION_OPEN,
     _GATEWAY + "CloseSession": SESSION_CLOSE,
     _GATEWAY + "StreamEvents": EVENTS_READ,
+    _GATEWAY + "StreamAlarms": EVENTS_READ,
+    _GATEWAY + "QueryActiveAlarms": EVENTS_READ,
+    _GATEWAY + "AcknowledgeAlarm": INVOKE_WRITE,
 }
 
 _WRITE_KINDS = frozenset(

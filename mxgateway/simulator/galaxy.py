@@ -18,7 +18,8 @@ A Galaxy file is JSON::
             "mx_attribute_category": 0, "primitive_name": "", "is_historized": true,
             "is_alarm": false,
             "initial_value": 50.0,                           (optional)
-            "simulation": {"kind": "sine", "center": 50, "amplitude": 20, "period_s": 60}}
+            "simulation": {"kind": "sine", "center": 50, "amplitude": 20, "period_s": 60},
+            "alarms": [{"type": "Hi", "limit": 65, "severity": 600}]}     (optional)
          ]}
       ]
     }
@@ -28,7 +29,9 @@ and ``GalaxyAttribute``, so the protobuf-JSON of a real gateway's hierarchy
 (``preserving_proto_field_name``) is a valid object list: a Galaxy exported from a
 plant can be served offline. ``initial_value`` and ``simulation`` are the simulator's
 own additions and are optional; an attribute without them holds its type's default
-value until written. Objects are listed parents before children.
+value until written. ``alarms`` (also optional) declares the alarm conditions of an
+alarm-flagged attribute (see ``AlarmDefinition``); without it the simulator's alarm
+monitor derives limits from the attribute's schedule. Objects are listed parents before children.
 
 ``mx_data_type`` is the native MXAccess data type number (MxNoData = 0, MxBoolean = 1,
 ... MxBigString = 16), that is the ``MxDataType`` enum value of the gateway contract
@@ -165,6 +168,56 @@ class Simulation:
         return cls(kind, {k: float(v) for k, v in data.items() if k != "kind"})
 
 
+#: Alarm types the simulator evaluates: limits on analog values, a state on discrete ones.
+ALARM_TYPES = ("HiHi", "Hi", "Lo", "LoLo", "DSC")
+
+
+@dataclass(frozen=True)
+class AlarmDefinition:
+    """An alarm condition of an attribute, as a Galaxy file declares it.
+
+    ``alarm_type`` is ``HiHi`` or ``Hi`` (active at or above ``limit``), ``Lo`` or
+    ``LoLo`` (at or below ``limit``), or ``DSC`` (active while a discrete value
+    differs from ``normal``). ``severity`` 0 means the type's default.
+    """
+
+    alarm_type: str
+    limit: float | None = None
+    severity: int = 0
+    category: str = ""
+    description: str = ""
+    normal: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry of the attribute's ``alarms`` list."""
+        data: dict[str, Any] = {"type": self.alarm_type}
+        if self.limit is not None:
+            data["limit"] = self.limit
+        for name in ("severity", "category", "description", "normal"):
+            value = getattr(self, name)
+            if value:
+                data[name] = value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AlarmDefinition:
+        """Parse one entry of an attribute's ``alarms`` list."""
+        alarm_type = str(data.get("type", ""))
+        if alarm_type not in ALARM_TYPES:
+            raise GalaxyFormatError(f"unknown alarm type {alarm_type!r} (known: {', '.join(ALARM_TYPES)})")
+        limit = data.get("limit")
+        if limit is None and alarm_type != "DSC":
+            raise GalaxyFormatError(f"a {alarm_type} alarm needs a limit")
+        return cls(
+            alarm_type,
+            float(limit) if limit is not None else None,
+            int(data.get("severity", 0)),
+            str(data.get("category", "")),
+            str(data.get("description", "")),
+            bool(data.get("normal", False)),
+        )
+
+
 @dataclass
 class GalaxyAttribute:
     """One attribute of a Galaxy object, with the simulator's value behaviour."""
@@ -182,6 +235,7 @@ class GalaxyAttribute:
     is_alarm: bool = False
     initial_value: Value = None
     simulation: Simulation | None = None
+    alarms: list[AlarmDefinition] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.data_type_name:
@@ -456,6 +510,8 @@ def _attribute_to_json(attribute: GalaxyAttribute) -> dict[str, Any]:
     data["initial_value"] = value_to_json(attribute.initial_value)
     if attribute.simulation is not None:
         data["simulation"] = attribute.simulation.to_json()
+    if attribute.alarms:
+        data["alarms"] = [alarm.to_json() for alarm in attribute.alarms]
     return data
 
 
@@ -485,6 +541,7 @@ def _attribute_from_json(data: dict[str, Any]) -> GalaxyAttribute:
         is_alarm=bool(data.get("is_alarm", False)),
         initial_value=value_from_json(data.get("initial_value"), data_type, is_array),
         simulation=Simulation.from_json(simulation) if simulation else None,
+        alarms=[AlarmDefinition.from_json(a) for a in data.get("alarms", [])],
     )
 
 

@@ -17,6 +17,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
+from mxgateway.simulator.alarm_service import AlarmRpcs
+from mxgateway.simulator.alarms import AlarmMonitor
 from mxgateway.simulator.commands import CommandProcessor
 from mxgateway.simulator.sessions import SessionRegistry
 from mxgateway.simulator.stats import SimulatorStats
@@ -35,7 +37,7 @@ def _not_found(session_id: str) -> pb.ProtocolStatus:
     )
 
 
-class MxAccessGatewayService(pb_grpc.MxAccessGatewayServicer):
+class MxAccessGatewayService(AlarmRpcs, pb_grpc.MxAccessGatewayServicer):
     """Serves the MXAccess side of the contract from the simulator's state."""
 
     def __init__(
@@ -43,9 +45,11 @@ class MxAccessGatewayService(pb_grpc.MxAccessGatewayServicer):
         sessions: SessionRegistry,
         commands: CommandProcessor,
         stats: SimulatorStats,
+        alarms: AlarmMonitor | None = None,
         *,
         max_event_subscribers: int = 1,
     ) -> None:
+        self.alarm_monitor = alarms
         self._sessions = sessions
         self._commands = commands
         self._stats = stats

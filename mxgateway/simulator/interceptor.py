@@ -30,6 +30,8 @@ def _fault_reply(method: str, request: Any, fault: Fault) -> Any | None:
         return pb.OpenSessionReply(backend_name="simulator", protocol_status=status)
     if method == _GATEWAY + "CloseSession":
         return pb.CloseSessionReply(session_id=request.session_id, protocol_status=status)
+    if method == _GATEWAY + "AcknowledgeAlarm":
+        return pb.AcknowledgeAlarmReply(protocol_status=status)
     if method == _GATEWAY + "Invoke":
         return pb.MxCommandReply(
             session_id=request.session_id, kind=request.command.kind, protocol_status=status

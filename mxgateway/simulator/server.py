@@ -21,6 +21,7 @@ import grpc.aio
 
 from mxgateway.generated import galaxy_repository_pb2_grpc, mxaccess_gateway_pb2_grpc
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.simulator.alarms import AlarmMonitor
 from mxgateway.simulator.auth import ApiKeys
 from mxgateway.simulator.commands import CommandProcessor
 from mxgateway.simulator.faults import Faults
@@ -91,10 +92,13 @@ class Simulator:
             replay_max_age_s=replay_max_age_s,
             subscriber_queue_size=subscriber_queue_size,
         )
+        #: The gateway-owned alarm monitor (fault injection: ``fail_over()``, ``end_streams()``).
+        self.alarms = AlarmMonitor(self.galaxy, self._tags)
         self._gateway = MxAccessGatewayService(
             self._sessions,
             CommandProcessor(self._tags, self.stats, self.faults),
             self.stats,
+            self.alarms,
             max_event_subscribers=max_event_subscribers,
         )
         self._repository = GalaxyRepositoryService(self.galaxy)
@@ -186,6 +190,7 @@ class Simulator:
         if server is not None:
             # Streams never finish by themselves: end them first so stop() need not wait.
             self._gateway.end_streams(grpc.StatusCode.UNAVAILABLE, "simulator stopping")
+            self.alarms.end_streams(grpc.StatusCode.UNAVAILABLE, "simulator stopping")
             await server.stop(grace=0.2)
 
     # -------------------------------------------------------------------- control
@@ -193,6 +198,11 @@ class Simulator:
     async def drop_event_streams(self) -> None:
         """Fail every open StreamEvents call with UNAVAILABLE; sessions survive."""
         self._gateway.end_streams(grpc.StatusCode.UNAVAILABLE, "event stream dropped by the simulator")
+        await asyncio.sleep(0)
+
+    async def drop_alarm_streams(self) -> None:
+        """Fail every open StreamAlarms call with UNAVAILABLE; the alarms go on."""
+        self.alarms.end_streams(grpc.StatusCode.UNAVAILABLE, "alarm stream dropped by the simulator")
         await asyncio.sleep(0)
 
     async def advance(self, seconds: float) -> None:
@@ -209,6 +219,7 @@ class Simulator:
             self.galaxy = galaxy
         await self._repository.deploy(galaxy)
         self._tags.reset(self.galaxy)
+        self.alarms.reset(self.galaxy)
         now_ns = time.time_ns()
         for session in self._sessions.all():
             for item in session.items.values():

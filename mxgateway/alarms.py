@@ -1,0 +1,323 @@
+"""Typed alarms: the gateway's alarm feed as immutable Python objects.
+
+- ``Alarm``: one alarm of the active set (an ``ActiveAlarmSnapshot``), or an alarm
+  as a transition left it;
+- ``AlarmTransition``: RAISE, ACKNOWLEDGE, CLEAR or RETRIGGER of one alarm, with
+  the alarm after it; ``synthetic`` marks the ones an ``AlarmFeed`` made up to
+  reconcile what changed while it was disconnected;
+- ``AlarmProviderStatus``: where the gateway reads alarms (the alarm manager, or
+  the degraded subtag fallback);
+- ``AlarmSnapshotComplete``: the end of the feed's opening snapshot.
+
+``reconcile(before, after)`` computes the transitions that turn one active set
+into another. Severity stays on the native MXAccess scale (1-999).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+
+from mxgateway.errors import (
+    MxGatewayCommandError,
+    MxGatewayInvalidRequestError,
+    MxGatewayNotFoundError,
+    error_for_protocol_status,
+)
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.values import MxPythonValue, from_mx_value, timestamp_to_datetime
+
+__all__ = [
+    "Alarm",
+    "AlarmFeedItem",
+    "AlarmProviderMode",
+    "AlarmProviderStatus",
+    "AlarmSnapshotComplete",
+    "AlarmState",
+    "AlarmTransition",
+    "AlarmTransitionKind",
+    "MxGatewayAlarmNotFoundError",
+    "alarm_from_proto",
+    "apply_transition",
+    "feed_item_from_proto",
+    "provider_status_from_proto",
+    "raise_for_acknowledge_reply",
+    "reconcile",
+    "transition_from_proto",
+]
+
+
+class AlarmState(IntEnum):
+    """Where an alarm stands (``AlarmConditionState``)."""
+
+    #: Cleared and acknowledged: not (or no longer) in the active set.
+    INACTIVE = pb.ALARM_CONDITION_STATE_UNSPECIFIED
+    #: The condition holds and nobody acknowledged it yet.
+    ACTIVE = pb.ALARM_CONDITION_STATE_ACTIVE
+    #: The condition holds; an operator acknowledged it.
+    ACTIVE_ACKNOWLEDGED = pb.ALARM_CONDITION_STATE_ACTIVE_ACKNOWLEDGED
+    #: The condition ended, but the alarm still waits for an acknowledgement.
+    CLEARED_UNACKNOWLEDGED = pb.ALARM_CONDITION_STATE_CLEARED_UNACKNOWLEDGED
+
+
+class AlarmTransitionKind(IntEnum):
+    """What happened to an alarm (``AlarmTransitionKind``)."""
+
+    UNSPECIFIED = pb.ALARM_TRANSITION_KIND_UNSPECIFIED
+    RAISE = pb.ALARM_TRANSITION_KIND_RAISE
+    ACKNOWLEDGE = pb.ALARM_TRANSITION_KIND_ACKNOWLEDGE
+    CLEAR = pb.ALARM_TRANSITION_KIND_CLEAR
+    RETRIGGER = pb.ALARM_TRANSITION_KIND_RETRIGGER
+
+
+class AlarmProviderMode(IntEnum):
+    """Where the gateway's alarm monitor reads alarms (``AlarmProviderMode``)."""
+
+    UNSPECIFIED = pb.ALARM_PROVIDER_MODE_UNSPECIFIED
+    #: The Galaxy's alarm manager: full reports.
+    ALARMMGR = pb.ALARM_PROVIDER_MODE_ALARMMGR
+    #: The fallback on alarm subtags: degraded reports (no raise time, fewer fields).
+    SUBTAG = pb.ALARM_PROVIDER_MODE_SUBTAG
+
+
+# Dict lookups rather than Enum calls: the feed converts every transition it receives.
+_STATES: dict[int, AlarmState] = {int(member): member for member in AlarmState}
+_KINDS: dict[int, AlarmTransitionKind] = {int(member): member for member in AlarmTransitionKind}
+_MODES: dict[int, AlarmProviderMode] = {int(member): member for member in AlarmProviderMode}
+
+
+def _kind(value: int) -> AlarmTransitionKind:
+    return _KINDS.get(value, AlarmTransitionKind.UNSPECIFIED)
+
+
+def _mode(value: int) -> AlarmProviderMode:
+    return _MODES.get(value, AlarmProviderMode.UNSPECIFIED)
+
+
+class MxGatewayAlarmNotFoundError(MxGatewayNotFoundError, MxGatewayInvalidRequestError):
+    """AcknowledgeAlarm named an alarm the gateway does not know; ``reference`` is that name."""
+
+    def __init__(self, message: str, *, reference: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.reference = reference
+
+
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """One alarm as the gateway reports it.
+
+    ``reference`` is the full reference (``Galaxy!Area.Object.Alarm``), the key of
+    the active set; ``source_reference`` the ``Object.Alarm`` part. ``severity`` is
+    the native scale, 1-999. Times are aware UTC datetimes; ``original_raise_time``
+    is None in degraded (subtag) reports. ``current_value`` and ``limit_value`` are
+    Python values (None when not reported).
+    """
+
+    reference: str
+    source_reference: str
+    alarm_type: str
+    severity: int
+    state: AlarmState
+    original_raise_time: dt.datetime | None
+    last_transition_time: dt.datetime | None
+    category: str
+    description: str
+    current_value: MxPythonValue
+    limit_value: MxPythonValue
+    operator_user: str
+    operator_comment: str
+    degraded: bool
+
+    @property
+    def condition_active(self) -> bool:
+        """The alarm condition holds (ACTIVE or ACTIVE_ACKNOWLEDGED)."""
+        return self.state in (AlarmState.ACTIVE, AlarmState.ACTIVE_ACKNOWLEDGED)
+
+    @property
+    def acknowledged(self) -> bool:
+        """Nothing waits for an acknowledgement (ACTIVE_ACKNOWLEDGED or INACTIVE)."""
+        return self.state in (AlarmState.ACTIVE_ACKNOWLEDGED, AlarmState.INACTIVE)
+
+    @property
+    def in_active_set(self) -> bool:
+        """Still in the active set: active, or cleared and not acknowledged."""
+        return self.state is not AlarmState.INACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmTransition:
+    """A change of one alarm: ``kind``, the ``alarm`` after it and when it happened.
+
+    ``synthetic`` is True for a transition an ``AlarmFeed`` derived from the
+    difference between the active set it held and the one it found after a
+    reconnect; the gateway never sent it, and its ``transition_time`` is the
+    alarm's last transition time as the gateway reports it.
+    """
+
+    kind: AlarmTransitionKind
+    alarm: Alarm
+    transition_time: dt.datetime | None
+    synthetic: bool = False
+
+    @property
+    def reference(self) -> str:
+        """The alarm's full reference."""
+        return self.alarm.reference
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmProviderStatus:
+    """Where the gateway reads alarms now; ``degraded`` while it falls back on subtags."""
+
+    mode: AlarmProviderMode
+    degraded: bool
+    reason: str
+    since: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSnapshotComplete:
+    """The feed's opening snapshot is over: ``active_alarm_count`` alarms were in it."""
+
+    active_alarm_count: int
+
+
+#: What ``stream_alarms()`` yields, in the feed's order: every ``Alarm`` of the
+#: snapshot, one ``AlarmSnapshotComplete``, one ``AlarmProviderStatus``, then
+#: ``AlarmTransition``s (and an ``AlarmProviderStatus`` on each fail-over or fail-back).
+AlarmFeedItem = Alarm | AlarmSnapshotComplete | AlarmProviderStatus | AlarmTransition
+
+
+def alarm_from_proto(message: pb.ActiveAlarmSnapshot | pb.OnAlarmTransitionEvent) -> Alarm:
+    """The ``Alarm`` of a snapshot, or of the alarm after a transition."""
+    has = message.HasField
+    return Alarm(
+        message.alarm_full_reference,
+        message.source_object_reference,
+        message.alarm_type_name,
+        message.severity,
+        _STATES.get(message.current_state, AlarmState.INACTIVE),
+        timestamp_to_datetime(message.original_raise_time) if has("original_raise_time") else None,
+        timestamp_to_datetime(message.last_transition_time) if has("last_transition_time") else None,
+        message.category,
+        message.description,
+        from_mx_value(message.current_value) if has("current_value") else None,
+        from_mx_value(message.limit_value) if has("limit_value") else None,
+        message.operator_user,
+        message.operator_comment,
+        message.degraded,
+    )
+
+
+def transition_from_proto(message: pb.OnAlarmTransitionEvent) -> AlarmTransition:
+    """The typed form of an ``OnAlarmTransitionEvent``."""
+    stamp = timestamp_to_datetime(message.transition_time) if message.HasField("transition_time") else None
+    return AlarmTransition(_kind(message.transition_kind), alarm_from_proto(message), stamp)
+
+
+def provider_status_from_proto(message: pb.AlarmProviderStatus) -> AlarmProviderStatus:
+    """The typed form of an ``AlarmProviderStatus``."""
+    since = timestamp_to_datetime(message.since) if message.HasField("since") else None
+    return AlarmProviderStatus(_mode(message.mode), message.degraded, message.reason, since)
+
+
+def feed_item_from_proto(message: pb.AlarmFeedMessage) -> AlarmFeedItem | None:
+    """The typed form of one feed message (None for a payload this SDK does not know)."""
+    payload = message.WhichOneof("payload")
+    if payload == "transition":
+        return transition_from_proto(message.transition)
+    if payload == "active_alarm":
+        return alarm_from_proto(message.active_alarm)
+    if payload == "snapshot_complete":
+        return AlarmSnapshotComplete(message.snapshot_complete.active_alarm_count)
+    if payload == "provider_status":
+        return provider_status_from_proto(message.provider_status)
+    return None
+
+
+def apply_transition(active: dict[str, Alarm], transition: AlarmTransition) -> None:
+    """Update an active set (keyed by reference) with one transition."""
+    alarm = transition.alarm
+    if alarm.in_active_set:
+        active[alarm.reference] = alarm
+    else:
+        active.pop(alarm.reference, None)
+
+
+def _changed_kind(before: Alarm, after: Alarm) -> AlarmTransitionKind:
+    """The transition that best explains ``before`` becoming ``after`` (both in the set)."""
+    if after.state is AlarmState.CLEARED_UNACKNOWLEDGED:
+        return AlarmTransitionKind.CLEAR
+    if after.state is AlarmState.ACTIVE_ACKNOWLEDGED and before.state is AlarmState.ACTIVE:
+        return AlarmTransitionKind.ACKNOWLEDGE
+    # Active again after having cleared (or cleared, acknowledged and raised anew).
+    return AlarmTransitionKind.RETRIGGER
+
+
+def reconcile(before: Mapping[str, Alarm], after: Mapping[str, Alarm]) -> list[AlarmTransition]:
+    """The synthetic transitions that turn the active set ``before`` into ``after``.
+
+    An alarm only in ``after`` was RAISEd; one only in ``before`` left the set: it
+    was acknowledged if it had cleared already, else it CLEARed (and its alarm is
+    reported INACTIVE). One in both whose state or last transition time differs
+    is a CLEAR, ACKNOWLEDGE or RETRIGGER by its new state. Ordered by reference.
+    """
+    transitions: list[AlarmTransition] = []
+    for reference in sorted(set(before) | set(after)):
+        old, new = before.get(reference), after.get(reference)
+        if old is None and new is not None:
+            transitions.append(
+                AlarmTransition(AlarmTransitionKind.RAISE, new, new.last_transition_time, synthetic=True)
+            )
+        elif old is not None and new is None:
+            kind = (
+                AlarmTransitionKind.ACKNOWLEDGE
+                if old.state is AlarmState.CLEARED_UNACKNOWLEDGED
+                else AlarmTransitionKind.CLEAR
+            )
+            gone = dataclasses.replace(old, state=AlarmState.INACTIVE)
+            transitions.append(AlarmTransition(kind, gone, None, synthetic=True))
+        elif old is not None and new is not None:
+            if old.state is new.state and old.last_transition_time == new.last_transition_time:
+                continue
+            transitions.append(
+                AlarmTransition(_changed_kind(old, new), new, new.last_transition_time, synthetic=True)
+            )
+    return transitions
+
+
+def raise_for_acknowledge_reply(reply: pb.AcknowledgeAlarmReply, reference: str) -> None:
+    """Raise the typed error when an AcknowledgeAlarm reply reports a failure.
+
+    INVALID_REQUEST naming the reference is ``MxGatewayAlarmNotFoundError``; another
+    failed protocol status its usual error; a non-zero ``native_status`` or
+    ``hresult`` (the alarm manager refused) ``MxGatewayCommandError``.
+    """
+    status = reply.protocol_status
+    if status.code not in (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED):
+        if (
+            status.code == pb.PROTOCOL_STATUS_CODE_INVALID_REQUEST
+            and reference
+            and reference in status.message
+        ):
+            raise MxGatewayAlarmNotFoundError(
+                f"AcknowledgeAlarm failed: {status.message or f'unknown alarm {reference!r}'}",
+                reference=reference,
+                method="AcknowledgeAlarm",
+                protocol_code=status.code,
+                details=status.message,
+                reply=reply,
+            )
+        raise error_for_protocol_status(status, method="AcknowledgeAlarm", reply=reply)
+    hresult = reply.hresult if reply.HasField("hresult") else 0
+    if reply.native_status or hresult:
+        raise MxGatewayCommandError(
+            f"AcknowledgeAlarm of {reference!r} refused by the alarm manager: native status "
+            f"{reply.native_status}" + (f", hresult 0x{hresult & 0xFFFFFFFF:08X}" if hresult else ""),
+            method="AcknowledgeAlarm",
+            protocol_code=status.code,
+            reply=reply,
+        )
