@@ -25,6 +25,7 @@ from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protoco
 from mxgateway.events import RawEventStream, StreamCall, StreamOpener, _StreamBase
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
+from mxgateway.hints import add_hint
 from mxgateway.options import ClientOptions, resolve_options
 from mxgateway.session import Session
 
@@ -143,8 +144,12 @@ class GatewayClient:
             )
         except grpc.aio.AioRpcError as exc:
             error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self._secrets)
+            add_hint(error, self._options)
             raise error from error.__cause__
         check_protocol_status(reply, method="OpenSession")
+        _log.info(
+            "opened session %s (%s) on %s", reply.session_id, client_session_name, self._options.endpoint
+        )
         return reply
 
     async def open_session(
@@ -164,7 +169,6 @@ class GatewayClient:
             await self._close_quietly(reply.session_id)
             raise MxGatewayClosedError("the client was closed while the session opened", method="OpenSession")
         self._sessions[session.session_id] = session
-        _log.debug("opened session %s", session.session_id)
         return session
 
     def attach_session(self, session_id: str, *, client_session_name: str = "") -> Session:
@@ -214,7 +218,7 @@ class GatewayClient:
                 request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
-            error = map_rpc_error(exc, method="Invoke", secrets=self._secrets)
+            error = add_hint(map_rpc_error(exc, method="Invoke", secrets=self._secrets), self._options)
             raise error from error.__cause__
         check_protocol_status(reply, method="Invoke")
         return reply

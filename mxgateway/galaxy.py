@@ -51,6 +51,7 @@ from mxgateway.events import _task_cancelling
 from mxgateway.galaxy_export import GalaxyFileWriter, to_dict
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
+from mxgateway.hints import add_hint
 from mxgateway.options import ClientOptions, resolve_options
 
 if TYPE_CHECKING:
@@ -379,7 +380,7 @@ class GalaxyRepositoryClient:
                     attempt += 1
                     await asyncio.sleep(0.05 * 2 ** (attempt - 1))
                     continue
-                error = _map_error(exc, method, self._secrets)
+                error = add_hint(_map_error(exc, method, self._secrets), self._options)
                 raise error from error.__cause__
 
     async def _discover_page(self, request: gr.DiscoverHierarchyRequest) -> gr.DiscoverHierarchyReply:

@@ -28,6 +28,7 @@ import grpc.aio
 from mxgateway.errors import (
     MxAccessError,
     MxGatewayError,
+    MxGatewaySessionClosedError,
     MxGatewaySessionNotFoundError,
     MxGatewayTimeoutError,
     MxGatewayUnavailableError,
@@ -47,7 +48,7 @@ from mxgateway.events import (
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, statuses_of
-from mxgateway.values import MxPythonValue, from_mx_value, to_mx_value
+from mxgateway.values import MxPythonValue, from_mx_value, tag_value, to_mx_value
 from mxgateway.views import ValueView
 
 if TYPE_CHECKING:
@@ -372,7 +373,7 @@ class Session:
         # Already gone on the gateway is what closing wants.
         with contextlib.suppress(MxGatewaySessionNotFoundError):
             await self._client.close_session_raw(self._session_id)
-        _log.debug("closed session %s", self._session_id)
+        _log.info("closed session %s", self._session_id)
 
     def _cancel_streams(self) -> None:
         for stream in list(self._streams):
@@ -395,7 +396,7 @@ class Session:
 
     async def _call(self, request: pb.MxCommandRequest, timeout: float | None) -> pb.MxCommandReply:
         if self._closed:
-            raise MxGatewaySessionNotFoundError(f"session {self._session_id} is closed", method="Invoke")
+            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
         try:
             reply: pb.MxCommandReply = await self._invoke_rpc(
                 request, timeout=timeout or self._default_timeout, metadata=self._metadata
@@ -776,9 +777,7 @@ class Session:
         retained events after N. No deadline applies to the stream.
         """
         if self._closed:
-            raise MxGatewaySessionNotFoundError(
-                f"session {self._session_id} is closed", method="StreamEvents"
-            )
+            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="StreamEvents")
         stream = EventStream(
             self._client._stream_opener(self._session_id),
             after_worker_sequence=after_worker_sequence,
@@ -884,6 +883,7 @@ class Session:
         """
         item = await self._item_handle(tag)
         data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
+        value = tag_value(tag, value, data_type)
         server = await self.default_server_handle()
         await self.write(server, item, value, user_id=user_id, data_type=data_type, timeout=timeout)
 
@@ -897,6 +897,7 @@ class Session:
         """
         item = await self._item_handle(tag)
         data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
+        value = tag_value(tag, value, data_type)
         server = await self.default_server_handle()
         async with self.events() as stream:
             await stream.wait_connected()
