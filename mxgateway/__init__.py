@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from mxgateway.channel import call_metadata, create_channel
     from mxgateway.client import GatewayClient
     from mxgateway.connector import Connector
+    from mxgateway.datatypes import DataType
+    from mxgateway.display import ResultList
     from mxgateway.errors import (
         MxAccessError,
         MxGatewayAuthenticationError,
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
         MxGatewayNotFoundError,
         MxGatewayPermissionError,
         MxGatewayProtocolViolationError,
+        MxGatewaySessionClosedError,
         MxGatewaySessionLostError,
         MxGatewaySessionNotFoundError,
         MxGatewaySessionNotReadyError,
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
         MxGatewayPageTokenError,
         MxGatewayStalePageTokenError,
     )
+    from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
     from mxgateway.lazy_client import Client
     from mxgateway.options import ClientOptions
     from mxgateway.reconnect import ReconnectPolicy
@@ -67,6 +71,10 @@ _EXPORTS: dict[str, str] = {
     "create_channel": "channel",
     "GatewayClient": "client",
     "Connector": "connector",
+    "DataType": "datatypes",
+    "ResultList": "display",
+    "GalaxyAttribute": "galaxy_types",
+    "GalaxyObject": "galaxy_types",
     "ClientOptions": "options",
     "ReconnectPolicy": "reconnect",
     "Client": "lazy_client",
@@ -86,6 +94,7 @@ _EXPORTS: dict[str, str] = {
             "MxGatewayNotFoundError",
             "MxGatewayPermissionError",
             "MxGatewayProtocolViolationError",
+            "MxGatewaySessionClosedError",
             "MxGatewaySessionLostError",
             "MxGatewaySessionNotFoundError",
             "MxGatewaySessionNotReadyError",
@@ -137,9 +146,12 @@ __all__ = [
     "BufferedSample",
     "ClientOptions",
     "DataChange",
+    "DataType",
     "DeployEventStream",
     "Event",
     "EventStream",
+    "GalaxyAttribute",
+    "GalaxyObject",
     "GalaxyRepositoryClient",
     "GatewayClient",
     "Connector",
@@ -157,6 +169,7 @@ __all__ = [
     "MxGatewayPageTokenError",
     "MxGatewayPermissionError",
     "MxGatewayProtocolViolationError",
+    "MxGatewaySessionClosedError",
     "MxGatewaySessionLostError",
     "MxGatewaySessionNotFoundError",
     "MxGatewaySessionNotReadyError",
@@ -170,6 +183,7 @@ __all__ = [
     "ReadResult",
     "ReconnectPolicy",
     "ReplayGap",
+    "ResultList",
     "SequenceGap",
     "Session",
     "Subscription",

@@ -26,6 +26,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
+from mxgateway import display
 from mxgateway.errors import MxGatewayError, MxGatewayUnavailableError, map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, Quality, is_failure_status, statuses_of
@@ -110,6 +111,12 @@ class DataChange(ValueView[pb.MxEvent]):
 
     def _fields(self) -> tuple[object, ...]:
         return (self.raw, self.tag)
+
+    def __repr__(self) -> str:
+        return display.data_change_repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc.aio
 
+from mxgateway import display
 from mxgateway.errors import (
     MxAccessError,
     MxGatewayError,
@@ -201,6 +202,12 @@ class ReadResult(ValueView[pb.BulkReadResult]):
     def item_handle(self) -> int:
         """The item handle the gateway used (0 for a one-off snapshot)."""
         return self.raw.item_handle
+
+    def __repr__(self) -> str:
+        return display.read_result_repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
 
     def raise_for_error(self) -> None:
         """Raise ``MxAccessError`` when this tag could not be read."""
@@ -831,7 +838,9 @@ class Session:
                 self._handles[tag] = handle
             return handle
 
-    async def read(self, tags: Sequence[str], *, timeout: float | None = None) -> list[ReadResult]:
+    async def read(
+        self, tags: Sequence[str], *, timeout: float | None = None
+    ) -> display.ResultList[ReadResult]:
         """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
 
         ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
@@ -853,7 +862,7 @@ class Session:
                 attempt += 1
                 await asyncio.sleep(0.1 * 2 ** (attempt - 1))
         by_tag = {r.tag: r for r in results}
-        ordered = []
+        ordered: display.ResultList[ReadResult] = display.ResultList()
         for index, tag in enumerate(tag_list):
             result = results[index] if index < len(results) and results[index].tag == tag else by_tag.get(tag)
             if result is None:

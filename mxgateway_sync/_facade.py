@@ -14,8 +14,11 @@ import mxgateway.galaxy as _a_mxgateway_galaxy
 import mxgateway.lazy_client as _a_mxgateway_lazy_client
 import mxgateway.session as _a_mxgateway_session
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from mxgateway import display
+from mxgateway.display import ResultList
 from mxgateway.events import DataChange, Event, WriteComplete
 from mxgateway.galaxy import DEFAULT_PAGE_SIZE
+from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
 from mxgateway.lazy_client import DEFAULT_SESSION_NAME
 from mxgateway.options import ClientOptions
@@ -525,7 +528,7 @@ class Session:
         """The server handle the tag conveniences use (registered on first use)."""
         return _runtime.run(self._async.default_server_handle())
 
-    def read(self, tags: Sequence[str], *, timeout: float | None = None) -> list[ReadResult]:
+    def read(self, tags: Sequence[str], *, timeout: float | None = None) -> display.ResultList[ReadResult]:
         """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
 
         ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
@@ -972,7 +975,7 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[gr.GalaxyObject]:
+    ) -> ResultList[GalaxyObject]:
         """Every object of the filtered hierarchy, parents before children (filters as ``iter_hierarchy``)."""
         return _runtime.run(
             self._async.discover_hierarchy(
@@ -1003,14 +1006,14 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[BrowseNode]:
+    ) -> ResultList[BrowseNode]:
         """The direct children of one parent (none given = the Galaxy's roots), every page.
 
         Areas come first, then by name. Each child is a ``BrowseNode`` with a
         has-children hint; ``expand()`` on it browses one level further with the
         same filters. An unknown parent raises ``MxGatewayObjectNotFoundError``.
         """
-        return [
+        return ResultList(
             BrowseNode._wrap(_v)
             for _v in _runtime.run(
                 self._async.browse_children(
@@ -1026,7 +1029,7 @@ class GalaxyRepositoryClient:
                     page_size=page_size,
                 )
             )
-        ]
+        )
 
     def browse(
         self,
@@ -1038,12 +1041,12 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[BrowseNode]:
+    ) -> ResultList[BrowseNode]:
         """The top of a lazy tree: the Galaxy's roots as nodes to ``expand()`` on demand.
 
         The filters apply at every level (a node filtered out hides its subtree).
         """
-        return [
+        return ResultList(
             BrowseNode._wrap(_v)
             for _v in _runtime.run(
                 self._async.browse(
@@ -1056,7 +1059,7 @@ class GalaxyRepositoryClient:
                     page_size=page_size,
                 )
             )
-        ]
+        )
 
     def watch_deploy_events(self, last_seen_deploy_time: dt.datetime | None = None) -> DeployEventStream:
         """Deploy events: the current state first (bootstrap), then one event per deploy.
@@ -1070,13 +1073,13 @@ class GalaxyRepositoryClient:
             _runtime.on_loop(self._async.watch_deploy_events, last_seen_deploy_time)
         )
 
-    def find_objects(self, glob: str, *, include_attributes: bool = True) -> list[gr.GalaxyObject]:
+    def find_objects(self, glob: str, *, include_attributes: bool = True) -> ResultList[GalaxyObject]:
         """Objects whose tag name matches ``glob`` (``*``, ``?``; case-insensitive), parents first."""
         return _runtime.run(self._async.find_objects(glob, include_attributes=include_attributes))
 
     def find_attributes(
         self, glob: str, *, historized_only: bool = False, alarm_only: bool = False
-    ) -> list[gr.GalaxyAttribute]:
+    ) -> ResultList[GalaxyAttribute]:
         """Attributes whose ``Tag.Attr`` reference matches ``glob`` (``*``, ``?``; case-insensitive).
 
         ``historized_only`` / ``alarm_only`` keep only historized / alarm attributes.
@@ -1135,7 +1138,7 @@ class BrowseNode:
         return self._async
 
     @property
-    def object(self) -> gr.GalaxyObject:
+    def object(self) -> GalaxyObject:
         """The Galaxy object of this node."""
         return self._async.object
 
@@ -1155,13 +1158,13 @@ class BrowseNode:
         return self._async.expanded
 
     @property
-    def children(self) -> list[BrowseNode] | None:
+    def children(self) -> ResultList[BrowseNode] | None:
         """The children once expanded, else None."""
-        return _optional(self._async.children, lambda _v: [BrowseNode._wrap(_v) for _v in _v])
+        return _optional(self._async.children, lambda _v: ResultList(BrowseNode._wrap(_v) for _v in _v))
 
-    def expand(self) -> list[BrowseNode]:
+    def expand(self) -> ResultList[BrowseNode]:
         """The children (fetched, every page, on the first call only; no call without children)."""
-        return [BrowseNode._wrap(_v) for _v in _runtime.run(self._async.expand())]
+        return ResultList(BrowseNode._wrap(_v) for _v in _runtime.run(self._async.expand()))
 
 
 class DeployEventStream:
@@ -1312,7 +1315,7 @@ class HierarchyIterator:
     def __iter__(self) -> HierarchyIterator:
         return self
 
-    def __next__(self) -> gr.GalaxyObject:
+    def __next__(self) -> GalaxyObject:
         try:
             item = _runtime.run(_anext(self._async))
         except StopAsyncIteration:

@@ -12,7 +12,7 @@ call onto the facade's loop thread (``mxgateway_sync._runtime``):
 - an async context manager returned by an awaitable factory (``connect``) becomes
   a blocking factory;
 - results whose type is another listed class are wrapped in its facade class
-  (also inside ``X | None``, ``list[X]`` and ``AsyncIterator[X]``).
+  (also inside ``X | None``, ``list[X]``, ``ResultList[X]`` and ``AsyncIterator[X]``).
 
 The facade adds no behaviour. ``--check`` regenerates in memory and exits 1 when
 the committed file differs.
@@ -225,6 +225,9 @@ class _Emitter:
             inner = self._converter_for(node.slice)
             if node.value.id in {"list", "Sequence"} and inner:
                 return f"[{inner.format('_v')} for _v in {{}}]"
+            if node.value.id == "ResultList" and inner:
+                # A list that displays itself: keep that type around the wrapped items.
+                return f"ResultList({inner.format('_v')} for _v in {{}})"
             if node.value.id in {"AsyncIterator", "AsyncGenerator", "AsyncIterable"}:
                 element = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
                 conv = self._converter_for(element)

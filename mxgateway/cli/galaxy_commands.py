@@ -65,7 +65,7 @@ def _filters(
 def _object_record(obj: Any) -> dict[str, Any]:
     from mxgateway.galaxy_export import object_to_dict
 
-    return object_to_dict(obj)
+    return object_to_dict(obj.raw)
 
 
 def _table_row(record: dict[str, Any]) -> dict[str, Any]:
