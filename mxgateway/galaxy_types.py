@@ -214,6 +214,7 @@ class GalaxyObject(_View):
         parts = [self.tag_name, f"id={self.gobject_id}"]
         if self.template:
             parts.append(self.template)
-        if self.raw.attributes:
-            parts.append(f"{len(self.raw.attributes)} attributes")
+        count = len(self.raw.attributes)
+        if count:
+            parts.append(f"{count} attribute{'s' if count > 1 else ''}")
         return f"GalaxyObject({', '.join(parts)})"
