@@ -56,6 +56,8 @@ class GatewayClient:
     """
 
     _async: _a_mxgateway_client.GatewayClient
+    #: True when this facade made its async object (it then closes it when dropped).
+    _owned: bool = False
 
     @classmethod
     def _wrap(cls, inner: _a_mxgateway_client.GatewayClient) -> GatewayClient:
@@ -77,6 +79,7 @@ class GatewayClient:
     ) -> None:
         self._async = _runtime.on_loop(_a_mxgateway_client.GatewayClient, options, channel=channel)
         _runtime.register_for_exit(self._async)
+        self._owned = True
 
     @classmethod
     def connect(
@@ -99,7 +102,7 @@ class GatewayClient:
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``).
         """
-        return GatewayClient._wrap(
+        facade = GatewayClient._wrap(
             _runtime.call(
                 _await,
                 _a_mxgateway_client.GatewayClient.connect(
@@ -117,6 +120,8 @@ class GatewayClient:
                 ),
             )
         )
+        facade._owned = True
+        return facade
 
     @property
     def options(self) -> ClientOptions:
@@ -198,6 +203,10 @@ class GatewayClient:
         Idempotent; after it no call of this client is pending.
         """
         return _runtime.run(self._async.close())
+
+    def __del__(self) -> None:
+        if self.__dict__.get("_owned"):
+            _runtime.close_soon(self._async)
 
 
 class Session:
@@ -811,6 +820,8 @@ class GalaxyRepositoryClient:
     """
 
     _async: _a_mxgateway_galaxy.GalaxyRepositoryClient
+    #: True when this facade made its async object (it then closes it when dropped).
+    _owned: bool = False
 
     @classmethod
     def _wrap(cls, inner: _a_mxgateway_galaxy.GalaxyRepositoryClient) -> GalaxyRepositoryClient:
@@ -832,6 +843,7 @@ class GalaxyRepositoryClient:
     ) -> None:
         self._async = _runtime.on_loop(_a_mxgateway_galaxy.GalaxyRepositoryClient, options, channel=channel)
         _runtime.register_for_exit(self._async)
+        self._owned = True
 
     @classmethod
     def connect(
@@ -855,7 +867,7 @@ class GalaxyRepositoryClient:
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``channel``
         shares an open channel (for example ``GatewayClient.channel``).
         """
-        return GalaxyRepositoryClient._wrap(
+        facade = GalaxyRepositoryClient._wrap(
             _runtime.call(
                 _await,
                 _a_mxgateway_galaxy.GalaxyRepositoryClient.connect(
@@ -873,6 +885,8 @@ class GalaxyRepositoryClient:
                 ),
             )
         )
+        facade._owned = True
+        return facade
 
     @property
     def options(self) -> ClientOptions:
@@ -1109,6 +1123,10 @@ class GalaxyRepositoryClient:
             self._async.export_galaxy_file(path, name=name, page_size=page_size, on_progress=on_progress)
         )
 
+    def __del__(self) -> None:
+        if self.__dict__.get("_owned"):
+            _runtime.close_soon(self._async)
+
 
 class BrowseNode:
     """One object of a lazily browsed tree: the object, a has-children hint and ``expand()``.
@@ -1342,6 +1360,8 @@ class Client(Session):
     """
 
     _async: _a_mxgateway_lazy_client.Client
+    #: True when this facade made its async object (it then closes it when dropped).
+    _owned: bool = False
 
     @classmethod
     def _wrap(cls, inner: _a_mxgateway_lazy_client.Client) -> Client:  # type: ignore[override]
@@ -1388,6 +1408,7 @@ class Client(Session):
             options=options,
         )
         _runtime.register_for_exit(self._async)
+        self._owned = True
 
     def __enter__(self) -> Client:
         _runtime.run(self._async.__aenter__())
@@ -1425,6 +1446,10 @@ class Client(Session):
     def detach(self) -> None:
         """Leave the session open on the gateway (for another client to attach to) and disconnect."""
         return _runtime.run(self._async.detach())
+
+    def __del__(self) -> None:
+        if self.__dict__.get("_owned"):
+            _runtime.close_soon(self._async)
 
 
 __all__ = [

@@ -289,6 +289,9 @@ class _Emitter:
         )
         out.append("")
         out.append(f"    _async: {async_ref}")
+        if info.name in CLOSED_AT_EXIT and not (info.base and info.base.name in CLOSED_AT_EXIT):
+            out.append("    #: True when this facade made its async object (it then closes it when dropped).")
+            out.append("    _owned: bool = False")
         out.append("")
         out.append("    @classmethod")
         # A subclass's facade wraps only its own async class (narrower than the base's).
@@ -312,6 +315,14 @@ class _Emitter:
             if name in {"__aiter__", "__anext__", "__await__"}:
                 continue
             self._emit_member(info, member, async_ref)
+        if info.name in CLOSED_AT_EXIT:
+            # A connection dropped while open (a re-run notebook cell re-binding its
+            # name) is closed on its own loop, embedded simulator included; a facade
+            # that only wraps a shared object (client.galaxy()) leaves it alone.
+            out.append("")
+            out.append("    def __del__(self) -> None:")
+            out.append('        if self.__dict__.get("_owned"):')
+            out.append("            _runtime.close_soon(self._async)")
         if "__anext__" in members:
             ret = self._returns(members["__anext__"]) or "object"
             conv = self._converter(ret)
@@ -361,6 +372,7 @@ class _Emitter:
             )
             if info.name in CLOSED_AT_EXIT:
                 out.append("        _runtime.register_for_exit(self._async)")
+                out.append("        self._owned = True")
             return
         if name == "__aenter__":
             out.append(f"    def __enter__(self) -> {info.name}:")
@@ -384,8 +396,11 @@ class _Emitter:
             out.append(f"    def {sync_name}({params}) -> {info.name}:")
             out.extend(self._doc(member, "        "))
             out.append(
-                f"        return {info.name}._wrap(_runtime.call(_await, {target}.{name}({call_args})))"
+                f"        facade = {info.name}._wrap(_runtime.call(_await, {target}.{name}({call_args})))"
             )
+            if info.name in CLOSED_AT_EXIT:
+                out.append("        facade._owned = True")
+            out.append("        return facade")
             return
         out.append(f"    def {sync_name}({params}) -> {sync_ret}:")
         out.extend(self._doc(member, "        "))
