@@ -25,6 +25,7 @@ __all__ = [
     "read_result_repr",
     "result_line",
     "rows_of",
+    "write_complete_repr",
 ]
 
 T = TypeVar("T")
@@ -99,6 +100,18 @@ def data_change_repr(change: Any) -> str:
         target, ok=True, value=change.value, quality=change.quality, timestamp=change.source_timestamp
     )
     return f"#{change.worker_sequence} {line}"
+
+
+def write_complete_repr(outcome: Any) -> str:
+    """``WriteComplete(#3 Tank_001.Volume succeeded)``, or the failed statuses."""
+    target = outcome.tag or f"item {outcome.server_handle}/{outcome.item_handle}"
+    if outcome.succeeded:
+        result = "succeeded"
+    else:
+        failed = "; ".join(s.readable for s in outcome.statuses if s.is_failure)
+        hresult = f"hresult 0x{outcome.hresult & 0xFFFFFFFF:08X}" if outcome.hresult else ""
+        result = "failed: " + (", ".join(p for p in (hresult, failed) if p) or "no reason given")
+    return f"WriteComplete(#{outcome.worker_sequence} {target} {result})"
 
 
 # ------------------------------------------------------------------ rows of known result types

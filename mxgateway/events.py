@@ -136,6 +136,12 @@ class WriteComplete:
         """No HRESULT failure and no failed status."""
         return self.hresult == 0 and not any(is_failure_status(s) for s in self.raw.statuses)
 
+    def __repr__(self) -> str:
+        return display.write_complete_repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
 
 @dataclass(frozen=True, slots=True)
 class OperationComplete:

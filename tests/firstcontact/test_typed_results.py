@@ -107,6 +107,11 @@ async def test_html_tables_and_pretty_printing(client: Client) -> None:
     assert pretty(objects[0]) == repr(objects[0])
 
 
+async def test_write_outcome_repr_is_one_line(client: Client) -> None:
+    outcome = await client.write_and_confirm("Tank_001.Volume", 1100)
+    assert repr(outcome) == f"WriteComplete(#{outcome.worker_sequence} Tank_001.Volume succeeded)"
+
+
 def test_html_escapes_and_bounds_rows() -> None:
     many = ResultList(range(250))
     html = many._repr_html_()
