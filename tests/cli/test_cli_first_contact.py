@@ -83,6 +83,11 @@ def test_a_typo_of_every_command_gets_a_suggestion(name: str) -> None:
     assert f"Did you mean '{name}'" in result.output
 
 
+def test_galaxy_subcommands_get_suggestions() -> None:
+    result = runner.invoke(app, ["galaxy", "hierarchi"])
+    assert result.exit_code == 2 and "Did you mean 'hierarchy'" in result.output
+
+
 def test_lazy_commands_are_suggested_in_a_real_process() -> None:
     done = subprocess.run(
         cli_command("subscrib"), capture_output=True, text=True, timeout=60, env=subprocess_env({})
