@@ -37,6 +37,16 @@ def _optional(value: T | None, convert: Callable[[T], U]) -> U | None:
     return None if value is None else convert(value)
 
 
+def _kept(owner: object, made: T) -> T:
+    # A facade handed out by a method keeps its maker alive: a connection
+    # closes when its facade is dropped, and Client(...).subscribe(...) or
+    # client.galaxy() must not outlive the client they came from.
+    for item in made if isinstance(made, list) else (made,):
+        if item is not None and hasattr(item, "_async"):
+            setattr(item, "_owner", owner)
+    return made
+
+
 async def _anext(source: AsyncIterator[T]) -> T:
     return await source.__anext__()
 
@@ -161,18 +171,26 @@ class GatewayClient:
         self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
     ) -> Session:
         """Open a session (one MXAccess worker on the gateway); close it when done."""
-        return Session._wrap(
-            _runtime.run(
-                self._async.open_session(
-                    client_session_name, client_correlation_id=client_correlation_id, timeout=timeout
+        return _kept(
+            self,
+            Session._wrap(
+                _runtime.run(
+                    self._async.open_session(
+                        client_session_name, client_correlation_id=client_correlation_id, timeout=timeout
+                    )
                 )
-            )
+            ),
         )
 
     def attach_session(self, session_id: str, *, client_session_name: str = "") -> Session:
         """A ``Session`` for an existing session id (for example after reconnecting)."""
-        return Session._wrap(
-            _runtime.on_loop(self._async.attach_session, session_id, client_session_name=client_session_name)
+        return _kept(
+            self,
+            Session._wrap(
+                _runtime.on_loop(
+                    self._async.attach_session, session_id, client_session_name=client_session_name
+                )
+            ),
         )
 
     def close_session_raw(
@@ -191,10 +209,13 @@ class GatewayClient:
 
     def stream_events_raw(self, session_id: str, *, after_worker_sequence: int = 0) -> RawEventStream:
         """StreamEvents: the generated ``MxEvent`` messages (the call starts on first use)."""
-        return RawEventStream._wrap(
-            _runtime.on_loop(
-                self._async.stream_events_raw, session_id, after_worker_sequence=after_worker_sequence
-            )
+        return _kept(
+            self,
+            RawEventStream._wrap(
+                _runtime.on_loop(
+                    self._async.stream_events_raw, session_id, after_worker_sequence=after_worker_sequence
+                )
+            ),
         )
 
     def close(self) -> None:
@@ -531,7 +552,7 @@ class Session:
         ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
         retained events after N. No deadline applies to the stream.
         """
-        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
+        return _kept(self, EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence)))
 
     def default_server_handle(self) -> int:
         """The server handle the tag conveniences use (registered on first use)."""
@@ -568,7 +589,9 @@ class Session:
 
         Entering registers, adds and advises as needed; leaving unsubscribes.
         """
-        return Subscription._wrap(_runtime.on_loop(self._async.subscribe, tags, supervisory=supervisory))
+        return _kept(
+            self, Subscription._wrap(_runtime.on_loop(self._async.subscribe, tags, supervisory=supervisory))
+        )
 
 
 class EventStream:
@@ -958,21 +981,24 @@ class GalaxyRepositoryClient:
         ``include_attributes=False`` for the skeleton only; ``alarm_bearing_only``;
         ``historized_only``. ``page_size`` 0 is the gateway's default.
         """
-        return HierarchyIterator._wrap(
-            _runtime.on_loop(
-                self._async.iter_hierarchy,
-                root_gobject_id=root_gobject_id,
-                root_tag_name=root_tag_name,
-                root_contained_path=root_contained_path,
-                max_depth=max_depth,
-                category_ids=category_ids,
-                template_chain_contains=template_chain_contains,
-                tag_name_glob=tag_name_glob,
-                include_attributes=include_attributes,
-                alarm_bearing_only=alarm_bearing_only,
-                historized_only=historized_only,
-                page_size=page_size,
-            )
+        return _kept(
+            self,
+            HierarchyIterator._wrap(
+                _runtime.on_loop(
+                    self._async.iter_hierarchy,
+                    root_gobject_id=root_gobject_id,
+                    root_tag_name=root_tag_name,
+                    root_contained_path=root_contained_path,
+                    max_depth=max_depth,
+                    category_ids=category_ids,
+                    template_chain_contains=template_chain_contains,
+                    tag_name_glob=tag_name_glob,
+                    include_attributes=include_attributes,
+                    alarm_bearing_only=alarm_bearing_only,
+                    historized_only=historized_only,
+                    page_size=page_size,
+                )
+            ),
         )
 
     def discover_hierarchy(
@@ -1027,22 +1053,25 @@ class GalaxyRepositoryClient:
         has-children hint; ``expand()`` on it browses one level further with the
         same filters. An unknown parent raises ``MxGatewayObjectNotFoundError``.
         """
-        return ResultList(
-            BrowseNode._wrap(_v)
-            for _v in _runtime.run(
-                self._async.browse_children(
-                    parent_gobject_id=parent_gobject_id,
-                    parent_tag_name=parent_tag_name,
-                    parent_contained_path=parent_contained_path,
-                    category_ids=category_ids,
-                    template_chain_contains=template_chain_contains,
-                    tag_name_glob=tag_name_glob,
-                    include_attributes=include_attributes,
-                    alarm_bearing_only=alarm_bearing_only,
-                    historized_only=historized_only,
-                    page_size=page_size,
+        return _kept(
+            self,
+            ResultList(
+                BrowseNode._wrap(_v)
+                for _v in _runtime.run(
+                    self._async.browse_children(
+                        parent_gobject_id=parent_gobject_id,
+                        parent_tag_name=parent_tag_name,
+                        parent_contained_path=parent_contained_path,
+                        category_ids=category_ids,
+                        template_chain_contains=template_chain_contains,
+                        tag_name_glob=tag_name_glob,
+                        include_attributes=include_attributes,
+                        alarm_bearing_only=alarm_bearing_only,
+                        historized_only=historized_only,
+                        page_size=page_size,
+                    )
                 )
-            )
+            ),
         )
 
     def browse(
@@ -1060,19 +1089,22 @@ class GalaxyRepositoryClient:
 
         The filters apply at every level (a node filtered out hides its subtree).
         """
-        return ResultList(
-            BrowseNode._wrap(_v)
-            for _v in _runtime.run(
-                self._async.browse(
-                    category_ids=category_ids,
-                    template_chain_contains=template_chain_contains,
-                    tag_name_glob=tag_name_glob,
-                    include_attributes=include_attributes,
-                    alarm_bearing_only=alarm_bearing_only,
-                    historized_only=historized_only,
-                    page_size=page_size,
+        return _kept(
+            self,
+            ResultList(
+                BrowseNode._wrap(_v)
+                for _v in _runtime.run(
+                    self._async.browse(
+                        category_ids=category_ids,
+                        template_chain_contains=template_chain_contains,
+                        tag_name_glob=tag_name_glob,
+                        include_attributes=include_attributes,
+                        alarm_bearing_only=alarm_bearing_only,
+                        historized_only=historized_only,
+                        page_size=page_size,
+                    )
                 )
-            )
+            ),
         )
 
     def watch_deploy_events(self, last_seen_deploy_time: dt.datetime | None = None) -> DeployEventStream:
@@ -1083,8 +1115,9 @@ class GalaxyRepositoryClient:
         ``with`` or ``close()`` (breaking out of ``for`` over an
         unreferenced stream, or cancelling the reading task, closes it too).
         """
-        return DeployEventStream._wrap(
-            _runtime.on_loop(self._async.watch_deploy_events, last_seen_deploy_time)
+        return _kept(
+            self,
+            DeployEventStream._wrap(_runtime.on_loop(self._async.watch_deploy_events, last_seen_deploy_time)),
         )
 
     def find_objects(self, glob: str, *, include_attributes: bool = True) -> ResultList[GalaxyObject]:
@@ -1178,11 +1211,13 @@ class BrowseNode:
     @property
     def children(self) -> ResultList[BrowseNode] | None:
         """The children once expanded, else None."""
-        return _optional(self._async.children, lambda _v: ResultList(BrowseNode._wrap(_v) for _v in _v))
+        return _kept(
+            self, _optional(self._async.children, lambda _v: ResultList(BrowseNode._wrap(_v) for _v in _v))
+        )
 
     def expand(self) -> ResultList[BrowseNode]:
         """The children (fetched, every page, on the first call only; no call without children)."""
-        return ResultList(BrowseNode._wrap(_v) for _v in _runtime.run(self._async.expand()))
+        return _kept(self, ResultList(BrowseNode._wrap(_v) for _v in _runtime.run(self._async.expand())))
 
 
 class DeployEventStream:
@@ -1421,7 +1456,7 @@ class Client(Session):
 
     def gateway(self) -> GatewayClient:
         """The connection to the gateway (connecting on first use)."""
-        return GatewayClient._wrap(_runtime.run(self._async.gateway()))
+        return _kept(self, GatewayClient._wrap(_runtime.run(self._async.gateway())))
 
     def open(self) -> None:
         """Connect and open the session now (any call does it on first use)."""
@@ -1429,7 +1464,7 @@ class Client(Session):
 
     def galaxy(self) -> GalaxyRepositoryClient:
         """The Galaxy Repository client of the same gateway, sharing the connection."""
-        return GalaxyRepositoryClient._wrap(_runtime.run(self._async.galaxy()))
+        return _kept(self, GalaxyRepositoryClient._wrap(_runtime.run(self._async.galaxy())))
 
     def events(self, after_worker_sequence: int = 0) -> EventStream:
         """The session's events as typed objects (the session opens on first use).
@@ -1437,7 +1472,7 @@ class Client(Session):
         ``after_worker_sequence`` 0 means live events only; N > 0 first replays the
         retained events after N.
         """
-        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
+        return _kept(self, EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence)))
 
     def close(self) -> None:
         """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""

@@ -348,7 +348,11 @@ class _Emitter:
         name = member.name
         ret = self._returns(member)
         conv = self._converter(ret)
-        wrap = (lambda expr: conv.format(expr)) if conv else (lambda expr: expr)
+        if conv and member.kind not in {"classmethod", "staticmethod"}:
+            # What a method hands out keeps this facade alive (see _kept).
+            wrap = lambda expr: f"_kept(self, {conv.format(expr)})"  # noqa: E731
+        else:
+            wrap = (lambda expr: conv.format(expr)) if conv else (lambda expr: expr)
         sync_ret = self._sync_annotation(ret) if ret else "None"
         out.append("")
         if member.kind == "property":
@@ -435,6 +439,16 @@ class _Emitter:
             "",
             "def _optional(value: T | None, convert: Callable[[T], U]) -> U | None:",
             "    return None if value is None else convert(value)",
+            "",
+            "",
+            "def _kept(owner: object, made: T) -> T:",
+            "    # A facade handed out by a method keeps its maker alive: a connection",
+            "    # closes when its facade is dropped, and Client(...).subscribe(...) or",
+            "    # client.galaxy() must not outlive the client they came from.",
+            "    for item in made if isinstance(made, list) else (made,):",
+            "        if item is not None and hasattr(item, '_async'):",
+            "            setattr(item, '_owner', owner)",
+            "    return made",
             "",
             "",
             "async def _anext(source: AsyncIterator[T]) -> T:",

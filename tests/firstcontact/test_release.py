@@ -53,6 +53,25 @@ LEFT_OPEN = textwrap.dedent(
 )
 
 
+CHAINED = textwrap.dedent(
+    """
+    import gc
+    from mxgateway_sync import Client
+
+    # The temporary Client is dropped at once; what it handed out keeps it alive.
+    with Client(endpoint="simulator").subscribe(["Tank_001.Level"]) as changes:
+        gc.collect()
+        print(next(iter(changes)).tag)
+    galaxy = Client(endpoint="simulator").galaxy()
+    gc.collect()
+    nodes = galaxy.browse()
+    gc.collect()
+    print(len(nodes[0].expand()) > 0)
+    print([o.tag_name for o in Client(endpoint="simulator").galaxy().iter_hierarchy(tag_name_glob="Tank_*")])
+    """
+)
+
+
 def _run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90)
 
@@ -61,6 +80,13 @@ def test_rebinding_a_simulator_client_releases_the_old_simulator() -> None:
     done = _run(REBIND)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["first released: True", "second serving: True"]
+    assert done.stderr == ""
+
+
+def test_objects_handed_out_keep_a_dropped_client_alive() -> None:
+    done = _run(CHAINED)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["Tank_001.Level", "True", "['Tank_001', 'Tank_002']"]
     assert done.stderr == ""
 
 
