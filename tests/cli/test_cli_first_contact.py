@@ -45,7 +45,9 @@ def on_terminal(*args: str, env: dict[str, str] | None = None, timeout: float = 
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:  # bounded in time; each read is bounded in size
+        for _ in range(100_000):  # bounded in count, and by the deadline below
+            if time.monotonic() > deadline:
+                break
             ready, _, _ = select.select([master], [], [], 0.2)
             if ready:
                 try:

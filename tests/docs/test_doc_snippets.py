@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,8 @@ def simulate_endpoint() -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready, "mxgw-py simulate printed no endpoint within 30 s"
         line = process.stdout.readline()  # the first line is the endpoint document
         yield str(json.loads(line)["endpoint"])
     finally:

@@ -52,6 +52,7 @@ def test_asyncio_service_forwards_changes_and_closes_cleanly() -> None:
 
 
 def test_asyncio_service_stops_on_sigterm() -> None:
+    import select
     import signal
     import time
 
@@ -65,8 +66,12 @@ def test_asyncio_service_stops_on_sigterm() -> None:
     try:
         assert process.stderr is not None
         deadline = time.monotonic() + 60
-        for line in process.stderr:  # bounded by the deadline and the process's end
-            if "example.service: #" in line or time.monotonic() > deadline:
+        for _ in range(1000):  # bounded in count and by the deadline
+            if time.monotonic() > deadline:
+                break
+            ready, _, _ = select.select([process.stderr], [], [], 0.5)
+            line = process.stderr.readline() if ready else ""
+            if "example.service: #" in line or (ready and not line):
                 break
         process.send_signal(signal.SIGTERM)
         rest = process.communicate(timeout=30)[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -75,6 +76,8 @@ def test_grpcurl_style_listing_of_a_simulate_process() -> None:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 30)
+        assert ready, "mxgw-py simulate printed no endpoint within 30 s"
         endpoint = json.loads(process.stdout.readline())["endpoint"]
         with grpc.insecure_channel(endpoint) as channel:
             assert set(ProtoReflectionDescriptorDatabase(channel).get_services()) == SERVICES
