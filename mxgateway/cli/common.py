@@ -29,7 +29,13 @@ from typer._click.exceptions import ClickException, UsageError
 
 from mxgateway.cli.credentials import DEFAULT_API_KEY_ENV, REDACTOR, SecretSourceError, read_api_key
 from mxgateway.cli.exit_codes import ExitCode
-from mxgateway.cli.hints import CONNECTION_ORIGIN, ConnectionOrigin, cli_hint, endpoint_origin, key_origin
+from mxgateway.cli.hints import (
+    CONNECTION_ORIGIN,
+    ConnectionOrigin,
+    endpoint_origin,
+    key_origin,
+    message_with_cli_hint,
+)
 from mxgateway.cli.human import TAG_WIDTH, human_line, is_value_record, tag_width
 from mxgateway.cli.output import dumps, is_terminal, text_line
 from mxgateway.cli.value_parsing import ValueParseError
@@ -427,21 +433,11 @@ def _session_note(exc: BaseException) -> str:
     return f" (the session id came from {origin})"
 
 
-def _with_cli_hint(exc: BaseException) -> str | None:
-    """The message with the CLI's hint instead of the core's, for failures the CLI can explain."""
-    errors = sys.modules.get("mxgateway.errors")
-    if errors is None or not isinstance(exc, errors.MxGatewayError) or not exc.hint:
-        return None
-    kind = "unavailable" if isinstance(exc, errors.MxGatewayUnavailableError) else "authentication"
-    hint = cli_hint(kind)
-    return f"{exc.message}; hint: {hint}" if hint else None
-
-
 def _message(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     text = exc.format_message() if isinstance(exc, ClickException) else (str(exc) or type(exc).__name__)
-    text = _with_cli_hint(exc) or text
+    text = message_with_cli_hint(exc) or text
     if not _expected(exc):
         # One line even for a multi-line message; MXGW_PY_DEBUG=1 adds the traceback.
         text = f"unexpected {type(exc).__name__}: {' '.join(text.split())}"

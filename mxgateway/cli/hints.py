@@ -8,11 +8,19 @@ the key from.
 from __future__ import annotations
 
 import os
+import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["CONNECTION_ORIGIN", "ConnectionOrigin", "cli_hint", "key_origin"]
+__all__ = [
+    "CONNECTION_ORIGIN",
+    "ConnectionOrigin",
+    "cli_hint",
+    "endpoint_origin",
+    "key_origin",
+    "message_with_cli_hint",
+]
 
 ENV_ENDPOINT = "MXGATEWAY_ENDPOINT"
 ENV_API_KEY = "MXGATEWAY_API_KEY"
@@ -70,3 +78,14 @@ def cli_hint(kind: str) -> str:
             )
         return f"the API key from {origin.key_origin} was sent and refused: check that the gateway knows it"
     return ""
+
+
+def message_with_cli_hint(exc: BaseException) -> str | None:
+    """The message with the CLI's hint instead of the core's, for failures the CLI can explain."""
+    # By module lookup: importing the SDK's errors here would pull grpc into every start.
+    errors = sys.modules.get("mxgateway.errors")
+    if errors is None or not isinstance(exc, errors.MxGatewayError) or not exc.hint:
+        return None
+    kind = "unavailable" if isinstance(exc, errors.MxGatewayUnavailableError) else "authentication"
+    hint = cli_hint(kind)
+    return f"{exc.message}; hint: {hint}" if hint else None
