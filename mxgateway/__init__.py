@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from mxgateway.client import GatewayClient
     from mxgateway.connection_state import ConnectionState, StateChange
     from mxgateway.connector import Connector
+    from mxgateway.datatypes import DataType
+    from mxgateway.display import ResultList
     from mxgateway.errors import (
         MxAccessError,
         MxGatewayAuthenticationError,
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
         MxGatewayNotFoundError,
         MxGatewayPermissionError,
         MxGatewayProtocolViolationError,
+        MxGatewaySessionClosedError,
         MxGatewaySessionLostError,
         MxGatewaySessionNotFoundError,
         MxGatewaySessionNotReadyError,
@@ -70,6 +73,7 @@ if TYPE_CHECKING:
         MxGatewayPageTokenError,
         MxGatewayStalePageTokenError,
     )
+    from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
     from mxgateway.lazy_client import Client
     from mxgateway.options import ClientOptions
     from mxgateway.raw_stream import RawEventStream
@@ -101,6 +105,10 @@ _EXPORTS: dict[str, str] = {
     "create_channel": "channel",
     "GatewayClient": "client",
     "Connector": "connector",
+    "DataType": "datatypes",
+    "ResultList": "display",
+    "GalaxyAttribute": "galaxy_types",
+    "GalaxyObject": "galaxy_types",
     "ClientOptions": "options",
     "ReconnectPolicy": "reconnect",
     "Client": "lazy_client",
@@ -120,6 +128,7 @@ _EXPORTS: dict[str, str] = {
             "MxGatewayNotFoundError",
             "MxGatewayPermissionError",
             "MxGatewayProtocolViolationError",
+            "MxGatewaySessionClosedError",
             "MxGatewaySessionLostError",
             "MxGatewaySessionNotFoundError",
             "MxGatewaySessionNotReadyError",
@@ -187,10 +196,13 @@ __all__ = [
     "ClientOptions",
     "ConnectionState",
     "DataChange",
+    "DataType",
     "DeployEventStream",
     "Event",
     "EventStream",
     "EventsDropped",
+    "GalaxyAttribute",
+    "GalaxyObject",
     "GalaxyRepositoryClient",
     "GatewayClient",
     "Connector",
@@ -209,6 +221,7 @@ __all__ = [
     "MxGatewayPageTokenError",
     "MxGatewayPermissionError",
     "MxGatewayProtocolViolationError",
+    "MxGatewaySessionClosedError",
     "MxGatewaySessionLostError",
     "MxGatewaySessionNotFoundError",
     "MxGatewaySessionNotReadyError",
@@ -223,6 +236,7 @@ __all__ = [
     "ReadResult",
     "ReconnectPolicy",
     "ReplayGap",
+    "ResultList",
     "SequenceGap",
     "Session",
     "SessionRecovered",

@@ -28,6 +28,7 @@ from mxgateway.endpoints import EmbeddedGateway
 from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
+from mxgateway.hints import add_hint
 from mxgateway.options import ClientOptions, join_endpoints, resolve_options
 from mxgateway.raw_stream import RawEventStream, StreamBase, StreamCall, StreamOpener
 from mxgateway.session import Session
@@ -186,8 +187,10 @@ class GatewayClient:
                 error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self._secrets)
                 last = attempt == len(self._endpoints) - 1
                 if last or exc.code() is not grpc.StatusCode.UNAVAILABLE or not self._fail_over():
+                    add_hint(error, self._options)
                     raise error from error.__cause__
         check_protocol_status(reply, method="OpenSession")
+        _log.info("opened session %s (%s) on %s", reply.session_id, client_session_name, self._endpoint)
         return reply
 
     async def open_session(
@@ -216,7 +219,6 @@ class GatewayClient:
             await self._close_quietly(reply.session_id)
             raise MxGatewayClosedError("the client was closed while the session opened", method="OpenSession")
         self._sessions[session.session_id] = session
-        _log.info("opened session %s on %s", session.session_id, self._endpoint)
         return session
 
     def attach_session(
@@ -282,7 +284,7 @@ class GatewayClient:
                 request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
             )
         except grpc.aio.AioRpcError as exc:
-            error = map_rpc_error(exc, method="Invoke", secrets=self._secrets)
+            error = add_hint(map_rpc_error(exc, method="Invoke", secrets=self._secrets), self._options)
             raise error from error.__cause__
         check_protocol_status(reply, method="Invoke")
         return reply

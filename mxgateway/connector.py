@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
     from mxgateway.options import ClientOptions
 
 __all__ = ["Connector", "client_connector"]
+
+_log = logging.getLogger("mxgateway.connect")
 
 
 class _Closable(Protocol):
@@ -72,6 +75,14 @@ def client_connector(
         if channel is not None:
             return client_type(options, channel=channel)
         local, embedded = await open_endpoint(options)
+        if embedded is not None:
+            _log.info("started embedded gateway %r on %s", options.endpoint, embedded.endpoint)
+        _log.info(
+            "connecting to %s (%s, %s)",
+            local.endpoint,
+            "plaintext" if local.plaintext else "TLS",
+            "API key" if local.has_api_key else "no API key",
+        )
         try:
             client = client_type(local)
         except BaseException:

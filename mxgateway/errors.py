@@ -36,6 +36,7 @@ __all__ = [
     "MxGatewayNotFoundError",
     "MxGatewayPermissionError",
     "MxGatewayProtocolViolationError",
+    "MxGatewaySessionClosedError",
     "MxGatewaySessionLostError",
     "MxGatewaySessionNotFoundError",
     "MxGatewaySessionNotReadyError",
@@ -69,7 +70,8 @@ class MxGatewayError(Exception):
     ``method`` is the RPC (``"Invoke"``, ``"StreamEvents"`` ...); ``grpc_code`` the
     gRPC status code when the call itself failed; ``protocol_code`` the
     ``ProtocolStatusCode`` value when a reply reported the failure, with that
-    ``reply`` kept; ``details`` the gateway's own explanation.
+    ``reply`` kept; ``details`` the gateway's own explanation; ``hint`` what to
+    do next, when the SDK knows (also the last part of ``str(error)``).
     """
 
     def __init__(
@@ -89,16 +91,17 @@ class MxGatewayError(Exception):
         self.protocol_code = protocol_code
         self.details = details
         self.reply = reply
+        self.hint = ""
 
     def __str__(self) -> str:
-        return self.message
+        return f"{self.message}; hint: {self.hint}" if self.hint else self.message
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
 
 class MxGatewayClosedError(MxGatewayError):
-    """The client was closed: it makes no further calls."""
+    """The client (or session) was closed: it makes no further calls."""
 
 
 class MxGatewayUnavailableError(MxGatewayError):
@@ -149,6 +152,14 @@ class MxGatewaySessionLostError(MxGatewaySessionNotFoundError):
     def __init__(self, message: str, *, old_session_id: str = "", **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.old_session_id = old_session_id
+
+
+class MxGatewaySessionClosedError(MxGatewayClosedError, MxGatewaySessionNotFoundError):
+    """A call on a session (or ``Client``) this process closed.
+
+    An ``MxGatewayClosedError`` like every call on a closed object, and still an
+    ``MxGatewaySessionNotFoundError`` for code written against the session's id.
+    """
 
 
 class MxGatewaySessionNotReadyError(MxGatewayError):

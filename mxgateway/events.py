@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mxgateway import display
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, Quality, is_failure_status, statuses_of
 from mxgateway.values import MxPythonValue, from_mx_value, timestamp_to_datetime
@@ -107,6 +108,12 @@ class DataChange(ValueView[pb.MxEvent]):
     def _fields(self) -> tuple[object, ...]:
         return (self.raw, self.tag)
 
+    def __repr__(self) -> str:
+        return display.data_change_repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
 
 @dataclass(frozen=True, slots=True)
 class WriteComplete:
@@ -124,6 +131,12 @@ class WriteComplete:
     def succeeded(self) -> bool:
         """No HRESULT failure and no failed status."""
         return self.hresult == 0 and not any(is_failure_status(s) for s in self.raw.statuses)
+
+    def __repr__(self) -> str:
+        return display.write_complete_repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ from google.protobuf.wrappers_pb2 import Int32Value
 
 from mxgateway.channel import call_metadata, create_channel
 from mxgateway.connector import Connector, client_connector
+from mxgateway.display import ResultList
 from mxgateway.endpoints import EmbeddedGateway
 from mxgateway.errors import (
     MxGatewayClosedError,
@@ -48,8 +49,10 @@ from mxgateway.errors import (
     map_rpc_error,
 )
 from mxgateway.galaxy_export import GalaxyFileWriter, to_dict
+from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
+from mxgateway.hints import add_hint
 from mxgateway.options import ClientOptions, resolve_options
 from mxgateway.raw_stream import task_cancelling
 
@@ -379,7 +382,7 @@ class GalaxyRepositoryClient:
                     attempt += 1
                     await asyncio.sleep(0.05 * 2 ** (attempt - 1))
                     continue
-                error = _map_error(exc, method, self._secrets)
+                error = add_hint(_map_error(exc, method, self._secrets), self._options)
                 raise error from error.__cause__
 
     async def _discover_page(self, request: gr.DiscoverHierarchyRequest) -> gr.DiscoverHierarchyReply:
@@ -388,9 +391,11 @@ class GalaxyRepositoryClient:
         )
         return reply
 
-    async def _browse_nodes(self, request: gr.BrowseChildrenRequest, scope: _BrowseScope) -> list[BrowseNode]:
+    async def _browse_nodes(
+        self, request: gr.BrowseChildrenRequest, scope: _BrowseScope
+    ) -> ResultList[BrowseNode]:
         """Every page of one BrowseChildren request, as tree nodes."""
-        nodes: list[BrowseNode] = []
+        nodes: ResultList[BrowseNode] = ResultList()
         while True:
             reply: gr.BrowseChildrenReply = await self._unary(
                 "BrowseChildren", self._stub.BrowseChildren, request
@@ -485,7 +490,7 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[gr.GalaxyObject]:
+    ) -> ResultList[GalaxyObject]:
         """Every object of the filtered hierarchy, parents before children (filters as ``iter_hierarchy``)."""
         iterator = self.iter_hierarchy(
             root_gobject_id=root_gobject_id,
@@ -500,10 +505,10 @@ class GalaxyRepositoryClient:
             historized_only=historized_only,
             page_size=page_size,
         )
-        objects: list[gr.GalaxyObject] = []
+        objects: ResultList[GalaxyObject] = ResultList()
         async with aclosing(iterator._pages()) as pages:
             async for page in pages:
-                objects.extend(page)
+                objects.extend(map(GalaxyObject, page))
         return objects
 
     async def browse_children(
@@ -519,7 +524,7 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[BrowseNode]:
+    ) -> ResultList[BrowseNode]:
         """The direct children of one parent (none given = the Galaxy's roots), every page.
 
         Areas come first, then by name. Each child is a ``BrowseNode`` with a
@@ -551,7 +556,7 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[BrowseNode]:
+    ) -> ResultList[BrowseNode]:
         """The top of a lazy tree: the Galaxy's roots as nodes to ``expand()`` on demand.
 
         The filters apply at every level (a node filtered out hides its subtree).
@@ -592,19 +597,19 @@ class GalaxyRepositoryClient:
 
     # ------------------------------------------------------------------ conveniences
 
-    async def find_objects(self, glob: str, *, include_attributes: bool = True) -> list[gr.GalaxyObject]:
+    async def find_objects(self, glob: str, *, include_attributes: bool = True) -> ResultList[GalaxyObject]:
         """Objects whose tag name matches ``glob`` (``*``, ``?``; case-insensitive), parents first."""
         return await self.discover_hierarchy(tag_name_glob=glob, include_attributes=include_attributes)
 
     async def find_attributes(
         self, glob: str, *, historized_only: bool = False, alarm_only: bool = False
-    ) -> list[gr.GalaxyAttribute]:
+    ) -> ResultList[GalaxyAttribute]:
         """Attributes whose ``Tag.Attr`` reference matches ``glob`` (``*``, ``?``; case-insensitive).
 
         ``historized_only`` / ``alarm_only`` keep only historized / alarm attributes.
         """
         pattern = glob_matcher(glob)
-        found: list[gr.GalaxyAttribute] = []
+        found: ResultList[GalaxyAttribute] = ResultList()
         async for obj in self.iter_hierarchy(
             tag_name_glob=_object_glob_for_reference(glob),
             historized_only=historized_only,
@@ -616,7 +621,7 @@ class GalaxyRepositoryClient:
                 if alarm_only and not attribute.is_alarm:
                     continue
                 if pattern.fullmatch(attribute.full_tag_reference):
-                    found.append(attribute)
+                    found.append(attribute)  # already a view: iter_hierarchy yields GalaxyObject
         return found
 
     async def export_galaxy_file(
@@ -733,18 +738,18 @@ class HierarchyIterator:
     def __aiter__(self) -> HierarchyIterator:
         return self
 
-    async def __anext__(self) -> gr.GalaxyObject:
+    async def __anext__(self) -> GalaxyObject:
         # The hot path: one index check per object, no copy, no conversion.
         index = self._index
         page = self._page
         if index < len(page):
             self._index = index + 1
-            return page[index]
+            return GalaxyObject(page[index])
         while not self._done:
             page = await self._fetch()
             if page:
                 self._index = 1
-                return page[0]
+                return GalaxyObject(page[0])
         raise StopAsyncIteration
 
     async def _fetch(self) -> Sequence[gr.GalaxyObject]:
@@ -822,7 +827,7 @@ class BrowseNode:
     __slots__ = ("_children", "_has_children", "_lock", "_object", "_scope")
 
     _scope: _BrowseScope
-    _object: gr.GalaxyObject
+    _object: GalaxyObject
     _has_children: bool
     _children: tuple[BrowseNode, ...] | None
     _lock: asyncio.Lock | None
@@ -831,7 +836,7 @@ class BrowseNode:
     def _create(cls, scope: _BrowseScope, obj: gr.GalaxyObject, has_children: bool) -> BrowseNode:
         self = cls.__new__(cls)
         self._scope = scope
-        self._object = obj
+        self._object = GalaxyObject(obj)
         self._has_children = bool(has_children)
         self._children = None if has_children else ()
         self._lock = None
@@ -841,8 +846,11 @@ class BrowseNode:
         state = "unexpanded" if self._children is None else f"{len(self._children)} children"
         return f"BrowseNode({self._object.tag_name!r}, has_children={self._has_children}, {state})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
     @property
-    def object(self) -> gr.GalaxyObject:
+    def object(self) -> GalaxyObject:
         """The Galaxy object of this node."""
         return self._object
 
@@ -862,11 +870,11 @@ class BrowseNode:
         return self._children is not None
 
     @property
-    def children(self) -> list[BrowseNode] | None:
+    def children(self) -> ResultList[BrowseNode] | None:
         """The children once expanded, else None."""
-        return None if self._children is None else list(self._children)
+        return None if self._children is None else ResultList(self._children)
 
-    async def expand(self) -> list[BrowseNode]:
+    async def expand(self) -> ResultList[BrowseNode]:
         """The children (fetched, every page, on the first call only; no call without children)."""
         if self._children is None:
             if self._lock is None:
@@ -878,7 +886,7 @@ class BrowseNode:
                         scope.children_request(self._object.gobject_id), scope
                     )
                     self._children = tuple(nodes)
-        return list(self._children)
+        return ResultList(self._children)
 
 
 # ---------------------------------------------------------------------- deploy events

@@ -97,13 +97,15 @@ def _deploy_event_to_dict(event: gr.DeployEvent) -> dict[str, Any]:
     }
 
 
-def to_dict(message: gr.GalaxyObject | gr.GalaxyAttribute | gr.DeployEvent) -> dict[str, Any]:
-    """A plain, JSON-ready dict of a Galaxy object, attribute or deploy event.
+def to_dict(message: Any) -> dict[str, Any]:
+    """A plain, JSON-ready dict of a Galaxy object, attribute (either as a view or a message) or deploy event.
 
     Keys are the proto field names and every field is present (defaults too).
     Times of a deploy event are ISO-8601 UTC strings, or None when absent
     (``time_of_last_deploy_present`` is folded into ``time_of_last_deploy``).
     """
+    # Typed views (GalaxyObject, GalaxyAttribute) carry their message as ``raw``.
+    message = getattr(message, "raw", message)
     if isinstance(message, gr.GalaxyObject):
         return object_to_dict(message)
     if isinstance(message, gr.GalaxyAttribute):

@@ -116,6 +116,8 @@ class Client(Session):
 
     async def open(self) -> None:
         """Connect and open the session now (any call does it on first use)."""
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="OpenSession")
         if self._opened:
             return
         gateway = await self.gateway()

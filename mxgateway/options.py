@@ -95,15 +95,28 @@ class ClientOptions:
     recover_sessions: bool = True
     event_queue_size: int = 32_768
     event_backlog_size: int = 32_768
+    #: Where ``endpoint`` and ``api_key`` came from (``"argument"``, ``"environment"``,
+    #: ``"default"``), for errors that tell what to check; the CLI names its flags here.
+    endpoint_source: str = field(default="", compare=False)
+    api_key_source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.endpoint:
-            object.__setattr__(self, "endpoint", os.environ.get(ENV_ENDPOINT) or DEFAULT_ENDPOINT)
+            from_env = os.environ.get(ENV_ENDPOINT)
+            object.__setattr__(self, "endpoint", from_env or DEFAULT_ENDPOINT)
+            object.__setattr__(self, "endpoint_source", ENV_ENDPOINT if from_env else "default")
+        elif not self.endpoint_source:
+            object.__setattr__(self, "endpoint_source", "argument")
         split_endpoints(self.endpoint)  # an empty entry is an error now, not at connect time
         if self.api_key is None:
-            object.__setattr__(self, "api_key", os.environ.get(ENV_API_KEY) or None)
+            from_env = os.environ.get(ENV_API_KEY)
+            object.__setattr__(self, "api_key", from_env or None)
+            object.__setattr__(self, "api_key_source", ENV_API_KEY if from_env else "")
         elif self.api_key == "":
             object.__setattr__(self, "api_key", None)
+            object.__setattr__(self, "api_key_source", "")
+        elif not self.api_key_source:
+            object.__setattr__(self, "api_key_source", "argument")
         if self.api_key is not None and any(c in self.api_key for c in "\r\n"):
             raise ValueError("api_key must not contain line breaks")
         if (self.client_cert_file is None) != (self.client_key_file is None):
@@ -139,6 +152,8 @@ class ClientOptions:
         shown = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in ("endpoint_source", "api_key_source"):
+                continue
             if f.name == "api_key":
                 shown.append(f"api_key={'<redacted>' if value else None}")
             elif value != f.default or f.name in ("endpoint", "plaintext"):
@@ -149,6 +164,11 @@ class ClientOptions:
 
     def replace(self, **changes: object) -> ClientOptions:
         """A copy with some fields changed (the key is kept unless ``api_key`` is given)."""
+        # A changed endpoint or key has a new origin unless the caller names one.
+        if "endpoint" in changes:
+            changes.setdefault("endpoint_source", "")
+        if "api_key" in changes:
+            changes.setdefault("api_key_source", "")
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from mxgateway import display
 from mxgateway.errors import MxAccessError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, statuses_of
@@ -137,6 +138,12 @@ class ReadResult(ValueView[pb.BulkReadResult]):
     def item_handle(self) -> int:
         """The item handle the gateway used (0 for a one-off snapshot)."""
         return self.raw.item_handle
+
+    def __repr__(self) -> str:
+        return display.read_result_repr(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
 
     def raise_for_error(self) -> None:
         """Raise ``MxAccessError`` when this tag could not be read."""

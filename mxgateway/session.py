@@ -29,6 +29,7 @@ from mxgateway.errors import (
     MxGatewayClosedError,
     MxGatewayError,
     MxGatewayPermissionError,
+    MxGatewaySessionClosedError,
     MxGatewaySessionLostError,
     MxGatewaySessionNotFoundError,
     MxGatewayTimeoutError,
@@ -286,7 +287,7 @@ class Session(TagAccess):
 
     async def _call(self, request: pb.MxCommandRequest, timeout: float | None) -> pb.MxCommandReply:
         if self._closed:
-            raise MxGatewayClosedError(f"session {self._session_id} is closed", method="Invoke")
+            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
         kind = request.command.kind
         if kind in _EVENT_KINDS and not self._pump.running:
             await self._attach_for_events()
@@ -376,7 +377,7 @@ class Session(TagAccess):
         gateway stream, which attaches on the first read (or ``wait_connected()``).
         """
         if self._closed:
-            raise MxGatewayClosedError(f"session {self._session_id} is closed", method="StreamEvents")
+            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="StreamEvents")
         if after_worker_sequence < 0:
             raise ValueError(f"after_worker_sequence must not be negative, not {after_worker_sequence}")
         consumer = self._pump.add_consumer(
@@ -386,7 +387,7 @@ class Session(TagAccess):
 
     async def _ensure_open(self) -> None:
         if self._closed:
-            raise MxGatewayClosedError(f"session {self._session_id} is closed", method="StreamEvents")
+            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="StreamEvents")
 
     async def _attach_session_id(self) -> str:
         await self._ensure_open()
@@ -403,7 +404,7 @@ class Session(TagAccess):
 
     def _new_subscription(self, tags: list[str], supervisory: bool) -> Subscription:
         if self._closed:
-            raise MxGatewayClosedError(f"session {self._session_id} is closed", method="Invoke")
+            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
         subscription = Subscription(self, self._pump, tags, supervisory=supervisory)
         self._subscriptions.add(subscription)
         return subscription

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from mxgateway import display
 from mxgateway.commands import MxAccessCommands
 from mxgateway.errors import (
     MxAccessError,
@@ -24,6 +25,7 @@ from mxgateway.events import WriteComplete
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
 from mxgateway.results import ReadResult
+from mxgateway.values import tag_value
 
 if TYPE_CHECKING:
     from mxgateway.pump import EventPump
@@ -112,7 +114,9 @@ class TagAccess(MxAccessCommands):
 
     # ------------------------------------------------------------------ reading
 
-    async def read(self, tags: Sequence[str], *, timeout: float | None = None) -> list[ReadResult]:
+    async def read(
+        self, tags: Sequence[str], *, timeout: float | None = None
+    ) -> display.ResultList[ReadResult]:
         """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
 
         ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
@@ -140,7 +144,7 @@ class TagAccess(MxAccessCommands):
                 attempt += 1
                 await asyncio.sleep(0.1 * 2 ** (attempt - 1))
         by_tag = {r.tag: r for r in results}
-        ordered = []
+        ordered: display.ResultList[ReadResult] = display.ResultList()
         for index, tag in enumerate(tag_list):
             result = results[index] if index < len(results) and results[index].tag == tag else by_tag.get(tag)
             if result is None:
@@ -176,6 +180,7 @@ class TagAccess(MxAccessCommands):
             try:
                 item = await self._item_handle(tag)
                 data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
+                value = tag_value(tag, value, data_type)
                 server = await self.default_server_handle()
                 await self.write(server, item, value, user_id=user_id, data_type=data_type, timeout=timeout)
                 return
@@ -198,6 +203,7 @@ class TagAccess(MxAccessCommands):
             try:
                 item = await self._item_handle(tag)
                 data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
+                value = tag_value(tag, value, data_type)
                 server = await self.default_server_handle()
                 await self._pump.ensure_attached()
                 break

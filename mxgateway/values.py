@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
@@ -46,7 +47,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
-__all__ = ["MxPythonValue", "data_type_name", "from_mx_value", "timestamp_to_datetime", "to_mx_value"]
+__all__ = [
+    "MxPythonValue",
+    "data_type_name",
+    "from_mx_value",
+    "tag_value",
+    "timestamp_to_datetime",
+    "to_mx_value",
+]
 
 #: What ``from_mx_value`` returns.
 MxPythonValue = bool | int | float | str | dt.datetime | dt.timedelta | bytes | list[Any] | None
@@ -242,6 +250,17 @@ def to_mx_value(value: object, data_type: int | None = None) -> pb.MxValue:
     else:
         _scalar(value, requested, out)
     return out
+
+
+def tag_value(tag: str, value: object, data_type: int | None) -> pb.MxValue:
+    """``to_mx_value`` for a write of ``tag``: a value that does not fit names the tag and the value."""
+    if isinstance(value, pb.MxValue):
+        return value
+    try:
+        return to_mx_value(value, data_type)
+    except (TypeError, ValueError) as exc:
+        shown = reprlib.repr(value)
+        raise type(exc)(f"cannot write {shown} to {tag}: {exc}") from None
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final, Generic, TypeVar, cast
 
+from mxgateway.datatypes import DataType
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.status import MxStatus, Quality, statuses_of
 from mxgateway.values import MxPythonValue, from_mx_value, timestamp_to_datetime
@@ -83,9 +84,9 @@ class ValueView(Generic[MessageT]):
         return cast("tuple[MxStatus, ...]", statuses)
 
     @property
-    def data_type(self) -> int:
-        """The value's ``MxDataType``."""
-        return self.raw.value.data_type
+    def data_type(self) -> DataType:
+        """The value's MXAccess data type."""
+        return DataType.of(self.raw.value.data_type)
 
     def _fields(self) -> tuple[object, ...]:
         return (self.raw,)

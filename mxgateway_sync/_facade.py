@@ -18,12 +18,15 @@ import mxgateway.raw_stream as _a_mxgateway_raw_stream
 import mxgateway.session as _a_mxgateway_session
 import mxgateway.subscription as _a_mxgateway_subscription
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from mxgateway import display
 from mxgateway.alarm_feed import AlarmFeedEvent
 from mxgateway.alarm_streams import AlarmCall
 from mxgateway.alarms import Alarm, AlarmFeedItem, AlarmProviderMode, AlarmProviderStatus
 from mxgateway.connection_state import ConnectionState, StateChange
+from mxgateway.display import ResultList
 from mxgateway.events import DataChange, Event, WriteComplete
 from mxgateway.galaxy import DEFAULT_PAGE_SIZE
+from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
 from mxgateway.lazy_client import DEFAULT_SESSION_NAME
 from mxgateway.options import ClientOptions
@@ -46,6 +49,16 @@ def _optional(value: T | None, convert: Callable[[T], U]) -> U | None:
     return None if value is None else convert(value)
 
 
+def _kept(owner: object, made: T) -> T:
+    # A facade handed out by a method keeps its maker alive: a connection
+    # closes when its facade is dropped, and Client(...).subscribe(...) or
+    # client.galaxy() must not outlive the client they came from.
+    for item in made if isinstance(made, list) else (made,):
+        if item is not None and hasattr(item, "_async"):
+            setattr(item, "_owner", owner)
+    return made
+
+
 async def _anext(source: AsyncIterator[T]) -> T:
     return await source.__anext__()
 
@@ -65,6 +78,8 @@ class GatewayClient:
     """
 
     _async: _a_mxgateway_client.GatewayClient
+    #: True when this facade made its async object (it then closes it when dropped).
+    _owned: bool = False
 
     @classmethod
     def _wrap(cls, inner: _a_mxgateway_client.GatewayClient) -> GatewayClient:
@@ -86,6 +101,7 @@ class GatewayClient:
     ) -> None:
         self._async = _runtime.on_loop(_a_mxgateway_client.GatewayClient, options, channel=channel)
         _runtime.register_for_exit(self._async)
+        self._owned = True
 
     @classmethod
     def connect(
@@ -111,7 +127,7 @@ class GatewayClient:
         lists gateways to fail over to, in order (the same as a comma list in
         ``endpoint``).
         """
-        return GatewayClient._wrap(
+        facade = GatewayClient._wrap(
             _runtime.call(
                 _await,
                 _a_mxgateway_client.GatewayClient.connect(
@@ -130,6 +146,8 @@ class GatewayClient:
                 ),
             )
         )
+        facade._owned = True
+        return facade
 
     @property
     def options(self) -> ClientOptions:
@@ -178,15 +196,18 @@ class GatewayClient:
         ``recover`` (None: ``ClientOptions.recover_sessions``) lets its tag-level
         API continue on a new session when the gateway loses this one.
         """
-        return Session._wrap(
-            _runtime.run(
-                self._async.open_session(
-                    client_session_name,
-                    client_correlation_id=client_correlation_id,
-                    timeout=timeout,
-                    recover=recover,
+        return _kept(
+            self,
+            Session._wrap(
+                _runtime.run(
+                    self._async.open_session(
+                        client_session_name,
+                        client_correlation_id=client_correlation_id,
+                        timeout=timeout,
+                        recover=recover,
+                    )
                 )
-            )
+            ),
         )
 
     def attach_session(
@@ -197,13 +218,16 @@ class GatewayClient:
         Its handles belong to whoever opened it, so by default it is not replaced
         when the gateway loses it (``recover``).
         """
-        return Session._wrap(
-            _runtime.on_loop(
-                self._async.attach_session,
-                session_id,
-                client_session_name=client_session_name,
-                recover=recover,
-            )
+        return _kept(
+            self,
+            Session._wrap(
+                _runtime.on_loop(
+                    self._async.attach_session,
+                    session_id,
+                    client_session_name=client_session_name,
+                    recover=recover,
+                )
+            ),
         )
 
     def close_session_raw(
@@ -222,10 +246,13 @@ class GatewayClient:
 
     def stream_events_raw(self, session_id: str, *, after_worker_sequence: int = 0) -> RawEventStream:
         """StreamEvents: the generated ``MxEvent`` messages (the call starts on first use)."""
-        return RawEventStream._wrap(
-            _runtime.on_loop(
-                self._async.stream_events_raw, session_id, after_worker_sequence=after_worker_sequence
-            )
+        return _kept(
+            self,
+            RawEventStream._wrap(
+                _runtime.on_loop(
+                    self._async.stream_events_raw, session_id, after_worker_sequence=after_worker_sequence
+                )
+            ),
         )
 
     def close(self) -> None:
@@ -302,7 +329,7 @@ class GatewayClient:
 
     def stream_alarms_raw(self, prefix: str = "") -> RawAlarmStream:
         """StreamAlarms: the generated feed messages of one call (starts on first use; no reconnect)."""
-        return RawAlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms_raw, prefix))
+        return _kept(self, RawAlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms_raw, prefix)))
 
     def stream_alarms(self, prefix: str = "") -> AlarmStream:
         """StreamAlarms as typed items, in the feed's order (one call; no reconnect).
@@ -310,11 +337,17 @@ class GatewayClient:
         The snapshot's ``Alarm``s, ``AlarmSnapshotComplete``, ``AlarmProviderStatus``,
         then ``AlarmTransition``s.
         """
-        return AlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms, prefix))
+        return _kept(self, AlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms, prefix)))
 
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
-        return AlarmFeed._wrap(_runtime.on_loop(self._async.alarm_feed, prefix, queue_size=queue_size))
+        return _kept(
+            self, AlarmFeed._wrap(_runtime.on_loop(self._async.alarm_feed, prefix, queue_size=queue_size))
+        )
+
+    def __del__(self) -> None:
+        if self.__dict__.get("_owned"):
+            _runtime.close_soon(self._async)
 
 
 class Session:
@@ -601,7 +634,7 @@ class Session:
         """The server handle the tag conveniences use (registered on first use)."""
         return _runtime.run(self._async.default_server_handle())
 
-    def read(self, tags: Sequence[str], *, timeout: float | None = None) -> list[ReadResult]:
+    def read(self, tags: Sequence[str], *, timeout: float | None = None) -> display.ResultList[ReadResult]:
         """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
 
         ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
@@ -637,7 +670,9 @@ class Session:
 
         Entering registers, adds and advises as needed; leaving unsubscribes.
         """
-        return Subscription._wrap(_runtime.on_loop(self._async.subscribe, tags, supervisory=supervisory))
+        return _kept(
+            self, Subscription._wrap(_runtime.on_loop(self._async.subscribe, tags, supervisory=supervisory))
+        )
 
     def __init__(self) -> None:
         raise TypeError("Session objects come from the facade's factory methods")
@@ -669,7 +704,7 @@ class Session:
 
     def state_changes(self) -> Iterator[StateChange]:
         """Every later change of ``connection_state``, as ``StateChange`` records, until closed."""
-        return _runtime.SyncIterator(_runtime.on_loop(self._async.state_changes), _identity)
+        return _kept(self, _runtime.SyncIterator(_runtime.on_loop(self._async.state_changes), _identity))
 
     def __enter__(self) -> Session:
         _runtime.run(self._async.__aenter__())
@@ -703,7 +738,7 @@ class Session:
         what the session still holds. Every reader shares the session's one
         gateway stream, which attaches on the first read (or ``wait_connected()``).
         """
-        return EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence))
+        return _kept(self, EventStream._wrap(_runtime.on_loop(self._async.events, after_worker_sequence)))
 
 
 class EventStream:
@@ -965,6 +1000,8 @@ class GalaxyRepositoryClient:
     """
 
     _async: _a_mxgateway_galaxy.GalaxyRepositoryClient
+    #: True when this facade made its async object (it then closes it when dropped).
+    _owned: bool = False
 
     @classmethod
     def _wrap(cls, inner: _a_mxgateway_galaxy.GalaxyRepositoryClient) -> GalaxyRepositoryClient:
@@ -986,6 +1023,7 @@ class GalaxyRepositoryClient:
     ) -> None:
         self._async = _runtime.on_loop(_a_mxgateway_galaxy.GalaxyRepositoryClient, options, channel=channel)
         _runtime.register_for_exit(self._async)
+        self._owned = True
 
     @classmethod
     def connect(
@@ -1009,7 +1047,7 @@ class GalaxyRepositoryClient:
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``channel``
         shares an open channel (for example ``GatewayClient.channel``).
         """
-        return GalaxyRepositoryClient._wrap(
+        facade = GalaxyRepositoryClient._wrap(
             _runtime.call(
                 _await,
                 _a_mxgateway_galaxy.GalaxyRepositoryClient.connect(
@@ -1027,6 +1065,8 @@ class GalaxyRepositoryClient:
                 ),
             )
         )
+        facade._owned = True
+        return facade
 
     @property
     def options(self) -> ClientOptions:
@@ -1098,21 +1138,24 @@ class GalaxyRepositoryClient:
         ``include_attributes=False`` for the skeleton only; ``alarm_bearing_only``;
         ``historized_only``. ``page_size`` 0 is the gateway's default.
         """
-        return HierarchyIterator._wrap(
-            _runtime.on_loop(
-                self._async.iter_hierarchy,
-                root_gobject_id=root_gobject_id,
-                root_tag_name=root_tag_name,
-                root_contained_path=root_contained_path,
-                max_depth=max_depth,
-                category_ids=category_ids,
-                template_chain_contains=template_chain_contains,
-                tag_name_glob=tag_name_glob,
-                include_attributes=include_attributes,
-                alarm_bearing_only=alarm_bearing_only,
-                historized_only=historized_only,
-                page_size=page_size,
-            )
+        return _kept(
+            self,
+            HierarchyIterator._wrap(
+                _runtime.on_loop(
+                    self._async.iter_hierarchy,
+                    root_gobject_id=root_gobject_id,
+                    root_tag_name=root_tag_name,
+                    root_contained_path=root_contained_path,
+                    max_depth=max_depth,
+                    category_ids=category_ids,
+                    template_chain_contains=template_chain_contains,
+                    tag_name_glob=tag_name_glob,
+                    include_attributes=include_attributes,
+                    alarm_bearing_only=alarm_bearing_only,
+                    historized_only=historized_only,
+                    page_size=page_size,
+                )
+            ),
         )
 
     def discover_hierarchy(
@@ -1129,7 +1172,7 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[gr.GalaxyObject]:
+    ) -> ResultList[GalaxyObject]:
         """Every object of the filtered hierarchy, parents before children (filters as ``iter_hierarchy``)."""
         return _runtime.run(
             self._async.discover_hierarchy(
@@ -1160,30 +1203,33 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[BrowseNode]:
+    ) -> ResultList[BrowseNode]:
         """The direct children of one parent (none given = the Galaxy's roots), every page.
 
         Areas come first, then by name. Each child is a ``BrowseNode`` with a
         has-children hint; ``expand()`` on it browses one level further with the
         same filters. An unknown parent raises ``MxGatewayObjectNotFoundError``.
         """
-        return [
-            BrowseNode._wrap(_v)
-            for _v in _runtime.run(
-                self._async.browse_children(
-                    parent_gobject_id=parent_gobject_id,
-                    parent_tag_name=parent_tag_name,
-                    parent_contained_path=parent_contained_path,
-                    category_ids=category_ids,
-                    template_chain_contains=template_chain_contains,
-                    tag_name_glob=tag_name_glob,
-                    include_attributes=include_attributes,
-                    alarm_bearing_only=alarm_bearing_only,
-                    historized_only=historized_only,
-                    page_size=page_size,
+        return _kept(
+            self,
+            ResultList(
+                BrowseNode._wrap(_v)
+                for _v in _runtime.run(
+                    self._async.browse_children(
+                        parent_gobject_id=parent_gobject_id,
+                        parent_tag_name=parent_tag_name,
+                        parent_contained_path=parent_contained_path,
+                        category_ids=category_ids,
+                        template_chain_contains=template_chain_contains,
+                        tag_name_glob=tag_name_glob,
+                        include_attributes=include_attributes,
+                        alarm_bearing_only=alarm_bearing_only,
+                        historized_only=historized_only,
+                        page_size=page_size,
+                    )
                 )
-            )
-        ]
+            ),
+        )
 
     def browse(
         self,
@@ -1195,25 +1241,28 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
-    ) -> list[BrowseNode]:
+    ) -> ResultList[BrowseNode]:
         """The top of a lazy tree: the Galaxy's roots as nodes to ``expand()`` on demand.
 
         The filters apply at every level (a node filtered out hides its subtree).
         """
-        return [
-            BrowseNode._wrap(_v)
-            for _v in _runtime.run(
-                self._async.browse(
-                    category_ids=category_ids,
-                    template_chain_contains=template_chain_contains,
-                    tag_name_glob=tag_name_glob,
-                    include_attributes=include_attributes,
-                    alarm_bearing_only=alarm_bearing_only,
-                    historized_only=historized_only,
-                    page_size=page_size,
+        return _kept(
+            self,
+            ResultList(
+                BrowseNode._wrap(_v)
+                for _v in _runtime.run(
+                    self._async.browse(
+                        category_ids=category_ids,
+                        template_chain_contains=template_chain_contains,
+                        tag_name_glob=tag_name_glob,
+                        include_attributes=include_attributes,
+                        alarm_bearing_only=alarm_bearing_only,
+                        historized_only=historized_only,
+                        page_size=page_size,
+                    )
                 )
-            )
-        ]
+            ),
+        )
 
     def watch_deploy_events(self, last_seen_deploy_time: dt.datetime | None = None) -> DeployEventStream:
         """Deploy events: the current state first (bootstrap), then one event per deploy.
@@ -1223,17 +1272,18 @@ class GalaxyRepositoryClient:
         ``with`` or ``close()`` (breaking out of ``for`` over an
         unreferenced stream, or cancelling the reading task, closes it too).
         """
-        return DeployEventStream._wrap(
-            _runtime.on_loop(self._async.watch_deploy_events, last_seen_deploy_time)
+        return _kept(
+            self,
+            DeployEventStream._wrap(_runtime.on_loop(self._async.watch_deploy_events, last_seen_deploy_time)),
         )
 
-    def find_objects(self, glob: str, *, include_attributes: bool = True) -> list[gr.GalaxyObject]:
+    def find_objects(self, glob: str, *, include_attributes: bool = True) -> ResultList[GalaxyObject]:
         """Objects whose tag name matches ``glob`` (``*``, ``?``; case-insensitive), parents first."""
         return _runtime.run(self._async.find_objects(glob, include_attributes=include_attributes))
 
     def find_attributes(
         self, glob: str, *, historized_only: bool = False, alarm_only: bool = False
-    ) -> list[gr.GalaxyAttribute]:
+    ) -> ResultList[GalaxyAttribute]:
         """Attributes whose ``Tag.Attr`` reference matches ``glob`` (``*``, ``?``; case-insensitive).
 
         ``historized_only`` / ``alarm_only`` keep only historized / alarm attributes.
@@ -1262,6 +1312,10 @@ class GalaxyRepositoryClient:
         return _runtime.run(
             self._async.export_galaxy_file(path, name=name, page_size=page_size, on_progress=on_progress)
         )
+
+    def __del__(self) -> None:
+        if self.__dict__.get("_owned"):
+            _runtime.close_soon(self._async)
 
 
 class BrowseNode:
@@ -1292,7 +1346,7 @@ class BrowseNode:
         return self._async
 
     @property
-    def object(self) -> gr.GalaxyObject:
+    def object(self) -> GalaxyObject:
         """The Galaxy object of this node."""
         return self._async.object
 
@@ -1312,13 +1366,15 @@ class BrowseNode:
         return self._async.expanded
 
     @property
-    def children(self) -> list[BrowseNode] | None:
+    def children(self) -> ResultList[BrowseNode] | None:
         """The children once expanded, else None."""
-        return _optional(self._async.children, lambda _v: [BrowseNode._wrap(_v) for _v in _v])
+        return _kept(
+            self, _optional(self._async.children, lambda _v: ResultList(BrowseNode._wrap(_v) for _v in _v))
+        )
 
-    def expand(self) -> list[BrowseNode]:
+    def expand(self) -> ResultList[BrowseNode]:
         """The children (fetched, every page, on the first call only; no call without children)."""
-        return [BrowseNode._wrap(_v) for _v in _runtime.run(self._async.expand())]
+        return _kept(self, ResultList(BrowseNode._wrap(_v) for _v in _runtime.run(self._async.expand())))
 
 
 class DeployEventStream:
@@ -1469,7 +1525,7 @@ class HierarchyIterator:
     def __iter__(self) -> HierarchyIterator:
         return self
 
-    def __next__(self) -> gr.GalaxyObject:
+    def __next__(self) -> GalaxyObject:
         try:
             item = _runtime.run(_anext(self._async))
         except StopAsyncIteration:
@@ -1498,6 +1554,8 @@ class Client(Session):
     """
 
     _async: _a_mxgateway_lazy_client.Client
+    #: True when this facade made its async object (it then closes it when dropped).
+    _owned: bool = False
 
     @classmethod
     def _wrap(cls, inner: _a_mxgateway_lazy_client.Client) -> Client:  # type: ignore[override]
@@ -1548,6 +1606,7 @@ class Client(Session):
             options=options,
         )
         _runtime.register_for_exit(self._async)
+        self._owned = True
 
     def __enter__(self) -> Client:
         _runtime.run(self._async.__aenter__())
@@ -1560,7 +1619,7 @@ class Client(Session):
 
     def gateway(self) -> GatewayClient:
         """The connection to the gateway (connecting on first use)."""
-        return GatewayClient._wrap(_runtime.run(self._async.gateway()))
+        return _kept(self, GatewayClient._wrap(_runtime.run(self._async.gateway())))
 
     def open(self) -> None:
         """Connect and open the session now (any call does it on first use)."""
@@ -1568,7 +1627,7 @@ class Client(Session):
 
     def galaxy(self) -> GalaxyRepositoryClient:
         """The Galaxy Repository client of the same gateway, sharing the connection."""
-        return GalaxyRepositoryClient._wrap(_runtime.run(self._async.galaxy()))
+        return _kept(self, GalaxyRepositoryClient._wrap(_runtime.run(self._async.galaxy())))
 
     def close(self) -> None:
         """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""
@@ -1615,11 +1674,17 @@ class Client(Session):
         The snapshot's ``Alarm``s, ``AlarmSnapshotComplete``, ``AlarmProviderStatus``,
         then ``AlarmTransition``s.
         """
-        return AlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms, prefix))
+        return _kept(self, AlarmStream._wrap(_runtime.on_loop(self._async.stream_alarms, prefix)))
 
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
-        return AlarmFeed._wrap(_runtime.on_loop(self._async.alarm_feed, prefix, queue_size=queue_size))
+        return _kept(
+            self, AlarmFeed._wrap(_runtime.on_loop(self._async.alarm_feed, prefix, queue_size=queue_size))
+        )
+
+    def __del__(self) -> None:
+        if self.__dict__.get("_owned"):
+            _runtime.close_soon(self._async)
 
 
 class AlarmFeed:

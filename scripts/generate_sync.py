@@ -12,7 +12,7 @@ call onto the facade's loop thread (``mxgateway_sync._runtime``):
 - an async context manager returned by an awaitable factory (``connect``) becomes
   a blocking factory;
 - results whose type is another listed class are wrapped in its facade class
-  (also inside ``X | None``, ``list[X]`` and ``AsyncIterator[X]``).
+  (also inside ``X | None``, ``list[X]``, ``ResultList[X]`` and ``AsyncIterator[X]``).
 
 The facade adds no behaviour; a result shape it cannot convert, or a listed class
 that does not exist, stops the generator. ``mxgateway_sync/__init__.py`` re-exports
@@ -257,6 +257,9 @@ class _Emitter:
             inner = self._converter_for(node.slice)
             if node.value.id in {"list", "Sequence"} and inner:
                 return f"[{inner.format('_v')} for _v in {{}}]"
+            if node.value.id == "ResultList" and inner:
+                # A list that displays itself: keep that type around the wrapped items.
+                return f"ResultList({inner.format('_v')} for _v in {{}})"
             if node.value.id in {"AsyncIterator", "AsyncGenerator", "AsyncIterable"}:
                 element = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
                 conv = self._converter_for(element)
@@ -318,6 +321,9 @@ class _Emitter:
         )
         out.append("")
         out.append(f"    _async: {async_ref}")
+        if info.name in CLOSED_AT_EXIT and not (info.base and info.base.name in CLOSED_AT_EXIT):
+            out.append("    #: True when this facade made its async object (it then closes it when dropped).")
+            out.append("    _owned: bool = False")
         out.append("")
         out.append("    @classmethod")
         # A subclass's facade wraps only its own async class (narrower than the base's).
@@ -341,6 +347,14 @@ class _Emitter:
             if name in {"__aiter__", "__anext__", "__await__"}:
                 continue
             self._emit_member(info, member, async_ref)
+        if info.name in CLOSED_AT_EXIT:
+            # A connection dropped while open (a re-run notebook cell re-binding its
+            # name) is closed on its own loop, embedded simulator included; a facade
+            # that only wraps a shared object (client.galaxy()) leaves it alone.
+            out.append("")
+            out.append("    def __del__(self) -> None:")
+            out.append('        if self.__dict__.get("_owned"):')
+            out.append("            _runtime.close_soon(self._async)")
         if "__anext__" in members:
             ret = self._returns(members["__anext__"]) or "object"
             conv = self._converter(ret)
@@ -384,7 +398,11 @@ class _Emitter:
         )
         if name not in {"__aenter__", "__init__"} and not factory:
             self._check_convertible(info, member, ret, conv)
-        wrap = (lambda expr: conv.format(expr)) if conv else (lambda expr: expr)
+        if conv and member.kind not in {"classmethod", "staticmethod"}:
+            # What a method hands out keeps this facade alive (see _kept).
+            wrap = lambda expr: f"_kept(self, {conv.format(expr)})"  # noqa: E731
+        else:
+            wrap = (lambda expr: conv.format(expr)) if conv else (lambda expr: expr)
         sync_ret = self._sync_annotation(ret) if ret else "None"
         out.append("")
         if member.kind == "property":
@@ -408,6 +426,7 @@ class _Emitter:
             )
             if info.name in CLOSED_AT_EXIT:
                 out.append("        _runtime.register_for_exit(self._async)")
+                out.append("        self._owned = True")
             return
         if name == "__aenter__":
             out.append(f"    def __enter__(self) -> {info.name}:")
@@ -431,8 +450,11 @@ class _Emitter:
             out.append(f"    def {sync_name}({params}) -> {info.name}:")
             out.extend(self._doc(member, "        "))
             out.append(
-                f"        return {info.name}._wrap(_runtime.call(_await, {target}.{name}({call_args})))"
+                f"        facade = {info.name}._wrap(_runtime.call(_await, {target}.{name}({call_args})))"
             )
+            if info.name in CLOSED_AT_EXIT:
+                out.append("        facade._owned = True")
+            out.append("        return facade")
             return
         out.append(f"    def {sync_name}({params}) -> {sync_ret}:")
         out.extend(self._doc(member, "        "))
@@ -467,6 +489,16 @@ class _Emitter:
             "",
             "def _optional(value: T | None, convert: Callable[[T], U]) -> U | None:",
             "    return None if value is None else convert(value)",
+            "",
+            "",
+            "def _kept(owner: object, made: T) -> T:",
+            "    # A facade handed out by a method keeps its maker alive: a connection",
+            "    # closes when its facade is dropped, and Client(...).subscribe(...) or",
+            "    # client.galaxy() must not outlive the client they came from.",
+            "    for item in made if isinstance(made, list) else (made,):",
+            "        if item is not None and hasattr(item, '_async'):",
+            "            setattr(item, '_owner', owner)",
+            "    return made",
             "",
             "",
             "async def _anext(source: AsyncIterator[T]) -> T:",

@@ -17,7 +17,8 @@ app = typer.Typer(
     name="mxgw-py",
     help="Command line for the MXAccess Gateway.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion for bash, zsh, fish and PowerShell.
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain help: rendering it with rich costs more start-up time than the rest of the CLI.
     rich_markup_mode=None,
@@ -26,8 +27,19 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mxgw-py {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """Command line for the MXAccess Gateway."""
 
 
@@ -80,6 +92,9 @@ def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["version"] and set(args[1:]) <= {"--json"}:
         version(as_json="--json" in args)
+        return
+    if args == ["--version"]:
+        typer.echo(f"mxgw-py {__version__}")
         return
     try:
         app()

@@ -29,7 +29,15 @@ from typer._click.exceptions import ClickException, UsageError
 
 from mxgateway.cli.credentials import DEFAULT_API_KEY_ENV, REDACTOR, SecretSourceError, read_api_key
 from mxgateway.cli.exit_codes import ExitCode
-from mxgateway.cli.output import dumps, text_line
+from mxgateway.cli.hints import (
+    CONNECTION_ORIGIN,
+    ConnectionOrigin,
+    endpoint_origin,
+    key_origin,
+    message_with_cli_hint,
+)
+from mxgateway.cli.human import TAG_WIDTH, human_line, is_value_record, tag_width
+from mxgateway.cli.output import dumps, is_terminal, text_line
 from mxgateway.cli.value_parsing import ValueParseError
 
 if TYPE_CHECKING:
@@ -98,6 +106,8 @@ class CommonOptions:
     api_key: str | None = field(default=None, repr=False)
     plaintext: bool | None = None
     ca_file: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
     server_name_override: str | None = None
     timeout: float | None = None
     json: bool = False
@@ -140,6 +150,8 @@ class CommonOptions:
                 # None: the core's rule, plaintext on loopback without TLS settings.
                 plaintext=self.plaintext,
                 ca_file=self.ca_file,
+                client_cert_file=self.client_cert,
+                client_key_file=self.client_key,
                 server_name_override=self.server_name_override,
                 default_timeout=self.timeout if self.timeout is not None else 30.0,
                 allow_insecure_api_key=self.allow_insecure_api_key,
@@ -179,6 +191,10 @@ _API_KEY_FILE_OPT = typer.Option("--api-key-file", help="Read the API key from t
 _PLAINTEXT_OPT = typer.Option("--plaintext", help="No TLS (the default for loopback endpoints).")
 _TLS_OPT = typer.Option("--tls", help="Use TLS even on a loopback endpoint.")
 _CA_FILE_OPT = typer.Option("--ca-file", help="PEM file of the CA that signed the gateway's certificate.")
+_CLIENT_CERT_OPT = typer.Option(
+    "--client-cert", help="PEM client certificate, for gateways that require one (with --client-key)."
+)
+_CLIENT_KEY_OPT = typer.Option("--client-key", help="PEM private key of --client-cert.")
 _SERVER_NAME_OPT = typer.Option(
     "--server-name-override", help="Name to check the server certificate against."
 )
@@ -201,6 +217,8 @@ _GATEWAY_PARAMS: list[tuple[str, Any, Any]] = [
     ("plaintext", Annotated[bool, _PLAINTEXT_OPT], False),
     ("tls", Annotated[bool, _TLS_OPT], False),
     ("ca_file", Annotated[Path | None, _CA_FILE_OPT], None),
+    ("client_cert", Annotated[Path | None, _CLIENT_CERT_OPT], None),
+    ("client_key", Annotated[Path | None, _CLIENT_KEY_OPT], None),
     ("server_name_override", Annotated[str | None, _SERVER_NAME_OPT], None),
     ("timeout", Annotated[float | None, _TIMEOUT_OPT], None),
     ("json", Annotated[bool, _JSON_OPT], False),
@@ -215,6 +233,12 @@ def build_common_options(values: dict[str, Any]) -> CommonOptions:
     """``CommonOptions`` from the raw option values (resolves the API key)."""
     if values.get("plaintext") and values.get("tls"):
         raise CliUsageError("--plaintext and --tls contradict each other")
+    if values.get("simulator") and values.get("endpoint"):
+        raise CliUsageError(
+            "--simulator and --endpoint contradict each other: give one (--endpoint simulator is --simulator)"
+        )
+    if (values.get("client_cert") is None) != (values.get("client_key") is None):
+        raise CliUsageError("--client-cert and --client-key go together")
     plaintext: bool | None = True if values.get("plaintext") else (False if values.get("tls") else None)
     key_given = any(values.get(n) is not None for n in ("api_key", "api_key_env", "api_key_file"))
     base = _BATCH_DEFAULTS.get()
@@ -227,6 +251,8 @@ def build_common_options(values: dict[str, Any]) -> CommonOptions:
         api_key=api_key,
         plaintext=plaintext,
         ca_file=values.get("ca_file"),
+        client_cert=values.get("client_cert"),
+        client_key=values.get("client_key"),
         server_name_override=values.get("server_name_override") or None,
         timeout=values.get("timeout"),
         json=bool(values.get("json")),
@@ -243,6 +269,8 @@ def _merge(base: CommonOptions, line: CommonOptions) -> CommonOptions:
         api_key=line.api_key,
         plaintext=line.plaintext if line.plaintext is not None else base.plaintext,
         ca_file=line.ca_file or base.ca_file,
+        client_cert=line.client_cert or base.client_cert,
+        client_key=line.client_key or base.client_key,
         server_name_override=line.server_name_override or base.server_name_override,
         timeout=line.timeout if line.timeout is not None else base.timeout,
         json=line.json or base.json,
@@ -273,13 +301,26 @@ def _decorate(fn: F, extra: list[tuple[str, Any, Any]], *, connects: bool) -> F:
         base = _BATCH_DEFAULTS.get()
         json_token = _JSON_MODE.set(bool(values.get("json")) or (base is not None and base.json))
         origin_token = _SESSION_ORIGIN.set(None)
+        tags = kwargs.get("tags")
+        width_token = TAG_WIDTH.set(tag_width(tags) if isinstance(tags, list) else 0)
+        connection_token = CONNECTION_ORIGIN.set(None)
         try:
             with guarded():
                 common = (
                     build_common_options(values) if connects else CommonOptions(json=bool(values["json"]))
                 )
+                if connects:
+                    CONNECTION_ORIGIN.set(
+                        ConnectionOrigin(
+                            common.resolved_endpoint,
+                            endpoint_origin(common.endpoint, common.simulator),
+                            key_origin(values, common.api_key),
+                        )
+                    )
                 return fn(common=common, **kwargs)
         finally:
+            CONNECTION_ORIGIN.reset(connection_token)
+            TAG_WIDTH.reset(width_token)
             _SESSION_ORIGIN.reset(origin_token)
             _JSON_MODE.reset(json_token)
 
@@ -307,6 +348,8 @@ def emit(record: Any, *, as_json: bool | None = None) -> None:
     json_mode = _JSON_MODE.get() if as_json is None else as_json
     if json_mode:
         line = dumps(record)
+    elif isinstance(record, dict) and is_value_record(record) and is_terminal(sys.stdout):
+        line = human_line(record, TAG_WIDTH.get())
     elif isinstance(record, dict):
         line = text_line(record)
     else:
@@ -394,6 +437,7 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     text = exc.format_message() if isinstance(exc, ClickException) else (str(exc) or type(exc).__name__)
+    text = message_with_cli_hint(exc) or text
     if not _expected(exc):
         # One line even for a multi-line message; MXGW_PY_DEBUG=1 adds the traceback.
         text = f"unexpected {type(exc).__name__}: {' '.join(text.split())}"

@@ -62,10 +62,30 @@ def _filters(
     }
 
 
+TableOpt = Annotated[
+    bool,
+    typer.Option(
+        "--table",
+        help="Show a table on stderr even when stdout is redirected (the default on a terminal without --json).",
+    ),
+]
+
+
+def _output_modes(common: CommonOptions, table: bool) -> tuple[bool, bool]:
+    """(show a table on stderr, print JSON lines on stdout) for a listing command.
+
+    On a terminal, people get the table; piped or with --json, programs get JSON.
+    """
+    stdout_terminal = is_terminal(sys.stdout)
+    show_table = (table or (stdout_terminal and not common.json)) and is_terminal(sys.stderr)
+    print_json = common.json or not (show_table and stdout_terminal)
+    return show_table, print_json
+
+
 def _object_record(obj: Any) -> dict[str, Any]:
     from mxgateway.galaxy_export import object_to_dict
 
-    return object_to_dict(obj)
+    return object_to_dict(obj.raw)
 
 
 def _table_row(record: dict[str, Any]) -> dict[str, Any]:
@@ -117,18 +137,13 @@ def hierarchy(
     alarm_only: AlarmOpt = False,
     historized_only: HistorizedOpt = False,
     page_size: PageSizeOpt = 0,
-    table: Annotated[
-        bool,
-        typer.Option("--table", help="Show a table on the terminal (stderr) instead of JSON lines on it."),
-    ] = False,
+    table: TableOpt = False,
 ) -> None:
-    """Print the deployed hierarchy, parents first: one JSON object per line.
+    """Print the deployed hierarchy, parents first: a table on a terminal, else one JSON object per line.
 
     A progress bar is shown on stderr when it is a terminal.
     """
-    show_table = table and is_terminal(sys.stderr)
-    # JSON lines still go to a redirected stdout; on the terminal the table replaces them.
-    print_json = not (show_table and is_terminal(sys.stdout))
+    show_table, print_json = _output_modes(common, table)
     rows: list[dict[str, Any]] = []
     with shared_connections() as connections, Progress("objects") as progress:
         iterator = connections.galaxy(common).iter_hierarchy(
@@ -168,8 +183,11 @@ def browse(
     alarm_only: AlarmOpt = False,
     historized_only: HistorizedOpt = False,
     page_size: PageSizeOpt = 0,
+    table: TableOpt = False,
 ) -> None:
-    """Print the direct children of a parent (none given: the roots), one JSON object per line."""
+    """Print the children of a parent (none: the roots): a table on a terminal, else JSON lines."""
+    show_table, print_json = _output_modes(common, table)
+    rows: list[dict[str, Any]] = []
     with shared_connections() as connections:
         nodes = connections.galaxy(common).browse_children(
             parent_gobject_id=parent_id,
@@ -178,7 +196,13 @@ def browse(
             **_filters(category, template, glob, no_attributes, alarm_only, historized_only, page_size),
         )
         for node in nodes:
-            emit({**_object_record(node.object), "has_children": node.has_children}, as_json=True)
+            record = {**_object_record(node.object), "has_children": node.has_children}
+            if print_json:
+                emit(record, as_json=True)
+            if show_table:
+                rows.append({**_table_row(record), "has_children": node.has_children})
+    if show_table:
+        sys.stderr.write(format_table(rows, [*_TABLE_COLUMNS, "has_children"]) + "\n")
 
 
 @app.command("export")

@@ -15,8 +15,10 @@ from typing import Any
 
 import typer
 import typer.main
-from typer._click.exceptions import ClickException
+from typer._click.exceptions import ClickException, UsageError
 from typer.core import TyperGroup
+
+from mxgateway.cli.help_format import panel_rows, suggest, tidy_metavars
 
 __all__ = ["LAZY_COMMANDS", "LazyCommandGroup", "load_command"]
 
@@ -142,7 +144,17 @@ class LazyCommandGroup(TyperGroup):
         if command is None and cmd_name in LAZY_COMMANDS:
             command = load_command(cmd_name)
             self.add_command(command, cmd_name)
-        return command
+        return tidy_metavars(command) if command is not None else None
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Resolve the command name; a typo gets suggestions from every command, lazy ones too."""
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as exc:
+            matches = suggest(args[0], self.list_commands(ctx)) if args else []
+            if matches and "Did you mean" not in exc.message:
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         """Parse the root's options; with ``--json`` a usage error is reported as JSON."""
@@ -180,5 +192,7 @@ class LazyCommandGroup(TyperGroup):
                 rows.append((name, make_default_short_help(LAZY_COMMANDS[name][2], limit)))
             elif loaded is not None and not loaded.hidden:
                 rows.append((name, loaded.get_short_help_str(limit)))
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+        by_name = dict(rows)
+        for title, members in panel_rows(name for name, _ in rows):
+            with formatter.section(title):
+                formatter.write_dl([(name, by_name[name]) for name in members])

@@ -82,11 +82,34 @@ def jsonable(value: Any) -> Any:
 
 
 def message_to_dict(message: Message) -> dict[str, Any]:
-    """A protobuf message as a dict: proto field names, enum names as strings."""
+    """A protobuf message as a dict: proto field names, enum names as strings, integers as numbers."""
     from google.protobuf import json_format
 
     result: dict[str, Any] = json_format.MessageToDict(message, preserving_proto_field_name=True)
-    return result
+    return _numbers(message, result)
+
+
+#: Field types that protobuf-JSON writes as strings (64-bit integers).
+_INT64_TYPES = frozenset({3, 4, 6, 16, 18})  # INT64, UINT64, FIXED64, SFIXED64, SINT64
+
+
+def _numbers(message: Message, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with 64-bit integers as JSON numbers, like every other integer of the CLI's output."""
+    for field in message.DESCRIPTOR.fields:
+        if field.name not in data:
+            continue
+        value = data[field.name]
+        if field.type in _INT64_TYPES:
+            data[field.name] = [int(v) for v in value] if isinstance(value, list) else int(value)
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            inner = getattr(message, field.name)
+            if isinstance(value, list):
+                data[field.name] = [
+                    _numbers(m, v) if isinstance(v, dict) else v for m, v in zip(inner, value, strict=False)
+                ]
+            elif isinstance(value, dict) and field.message_type.full_name.startswith(("mxaccess", "galaxy")):
+                data[field.name] = _numbers(inner, value)
+    return data
 
 
 def dumps(value: Any) -> str:

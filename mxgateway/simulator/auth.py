@@ -80,8 +80,8 @@ def required_scope(method: str, request: object) -> str:
     """The scope a call of the full gRPC ``method`` name needs (``admin`` for unknown methods)."""
     if method == _GATEWAY + "Invoke" and isinstance(request, pb.MxCommandRequest):
         return invoke_scope(request.command.kind)
-    if method.startswith(_REPOSITORY):
-        return METADATA_READ
+    if method.startswith((_REPOSITORY, "/grpc.reflection.")):
+        return METADATA_READ  # reflection describes the services, like the Galaxy metadata
     return _METHOD_SCOPES.get(method, ADMIN)
 
 

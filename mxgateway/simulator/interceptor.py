@@ -16,6 +16,7 @@ import grpc.aio
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.auth import ApiKeys, required_scope
 from mxgateway.simulator.faults import Fault, Faults
+from mxgateway.simulator.probes import HEALTH_PREFIX
 from mxgateway.simulator.stats import SimulatorStats
 
 _GATEWAY = "/mxaccess_gateway.v1.MxAccessGateway/"
@@ -63,6 +64,8 @@ class CallGuard(_Interceptor):
         if handler is None:  # an unknown method: gRPC answers UNIMPLEMENTED
             return handler
         method = handler_call_details.method
+        if method.startswith(HEALTH_PREFIX):
+            return handler  # probes carry no key, and health reveals nothing
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._guard_unary(method, handler.unary_unary),
@@ -72,6 +75,12 @@ class CallGuard(_Interceptor):
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._guard_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_stream is not None:  # server reflection
+            return grpc.stream_stream_rpc_method_handler(
+                self._guard_bidi(method, handler.stream_stream),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -104,6 +113,16 @@ class CallGuard(_Interceptor):
             if injected is not None:
                 return injected
             return await behavior(request, context)
+
+        return guarded
+
+    def _guard_bidi(self, method: str, behavior: Any) -> Callable[..., AsyncIterator[Any]]:
+        async def guarded(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            # The key is checked before the first request is read: metadata is all it needs.
+            if await self._admit(method, None, context) is not None:
+                return
+            async for message in behavior(requests, context):
+                yield message
 
         return guarded
 

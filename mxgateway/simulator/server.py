@@ -28,6 +28,7 @@ from mxgateway.simulator.faults import Faults
 from mxgateway.simulator.galaxy import Galaxy, demo_galaxy
 from mxgateway.simulator.gateway import MAX_EVENT_SUBSCRIBERS_LIMIT, MxAccessGatewayService
 from mxgateway.simulator.interceptor import CallGuard
+from mxgateway.simulator.probes import HealthServicer, add_probes, mark_serving, mark_stopping
 from mxgateway.simulator.repository import GalaxyRepositoryService
 from mxgateway.simulator.sessions import SessionRegistry
 from mxgateway.simulator.stats import SimulatorStats
@@ -103,6 +104,7 @@ class Simulator:
         )
         self._repository = GalaxyRepositoryService(self.galaxy)
         self._server: grpc.aio.Server | None = None
+        self._health: HealthServicer | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
@@ -173,6 +175,7 @@ class Simulator:
         )
         mxaccess_gateway_pb2_grpc.add_MxAccessGatewayServicer_to_server(self._gateway, server)
         galaxy_repository_pb2_grpc.add_GalaxyRepositoryServicer_to_server(self._repository, server)
+        checker = add_probes(server)
         address = f"{self.host}:{self.port}"
         if self._tls_files is not None:
             cert, key = (p.read_bytes() for p in self._tls_files)
@@ -183,11 +186,16 @@ class Simulator:
             raise OSError(f"cannot bind {address}")
         self.port = port
         await server.start()
+        await mark_serving(checker)
+        self._health = checker
         self._server = server
 
     async def _stop_server(self) -> None:
         server, self._server = self._server, None
         if server is not None:
+            checker, self._health = self._health, None
+            if checker is not None:
+                await mark_stopping(checker)
             # Streams never finish by themselves: end them first so stop() need not wait.
             self._gateway.end_streams(grpc.StatusCode.UNAVAILABLE, "simulator stopping")
             self.alarms.end_streams(grpc.StatusCode.UNAVAILABLE, "simulator stopping")

@@ -60,7 +60,13 @@ EXPECTED_GALAXY = {"test-connection", "last-deploy", "hierarchy", "browse", "exp
 def test_the_root_lists_every_command() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
+    # Commands are listed in panels (everyday ones first), each a "Title:" heading.
+    after_options = result.output.split("Options:")[1]
+    listed = {
+        line.split()[0]
+        for line in after_options.splitlines()
+        if line.startswith("  ") and not line.lstrip().startswith("-") and line[2] != " "
+    }
     assert listed == EXPECTED
     paths = _command_paths()
     assert {p[1] for p in paths if len(p) == 2 and p[0] == "galaxy"} == EXPECTED_GALAXY

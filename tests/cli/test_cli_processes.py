@@ -261,7 +261,7 @@ def test_the_sessions_walkthrough_of_the_docs_runs_as_written(
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    documented = [line.removeprefix("# ") for line in script.splitlines() if line.startswith('# ["')]
+    documented = [line.removeprefix("# ") for line in script.splitlines() if line.startswith("# [")]
     lines = completed.stdout.splitlines()
     assert documented and all(line in lines for line in documented), completed.stdout
     assert lines[-1] == "left: unset"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mxgateway.galaxy import BrowseNode, MxGatewayObjectNotFoundError, glob_matcher, to_dict
+from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
 from .support import Repo
@@ -28,7 +29,8 @@ async def test_browse_children_of_the_roots_and_of_a_parent(repo: Repo) -> None:
     children = await repo.client.browse_children(parent_tag_name="plant")
     assert tags(children) == ["Alpha", "North", "Beta_Pump", "Zeta_Engine"]
     assert [n.has_children for n in children] == [True, True, False, False]
-    assert isinstance(children[0].object, gr.GalaxyObject)
+    assert isinstance(children[0].object, GalaxyObject)
+    assert isinstance(children[0].object.raw, gr.GalaxyObject)
     assert children[0].object.contained_name == "alpha"
 
 
@@ -156,7 +158,7 @@ async def test_find_attributes_by_glob_on_tag_dot_attribute(
 ) -> None:
     found = await repo.client.find_attributes(glob, **options)
     assert [a.full_tag_reference for a in found] == expected
-    assert all(isinstance(a, gr.GalaxyAttribute) for a in found)
+    assert all(isinstance(a, GalaxyAttribute) and isinstance(a.raw, gr.GalaxyAttribute) for a in found)
 
 
 def test_glob_semantics() -> None:

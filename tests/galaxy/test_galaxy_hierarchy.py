@@ -21,6 +21,7 @@ from mxgateway.galaxy import (
     MxGatewayStalePageTokenError,
     _map_error,
 )
+from mxgateway.galaxy_types import GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
 from .support import WALK_ORDER, Repo
@@ -80,9 +81,10 @@ async def test_attributes_by_default_and_a_skeleton_on_request(repo: Repo) -> No
     assert skeleton[3].contained_path == "Plant/North/Tank_N1"
 
 
-async def test_results_are_the_generated_messages(repo: Repo) -> None:
+async def test_results_are_typed_views_of_the_generated_messages(repo: Repo) -> None:
     objects = await repo.client.discover_hierarchy(root_tag_name="Plant", max_depth=0)
-    assert isinstance(objects[0], gr.GalaxyObject)
+    assert isinstance(objects[0], GalaxyObject)
+    assert isinstance(objects[0].raw, gr.GalaxyObject)
     plant = objects[0]
     assert (plant.tag_name, plant.is_area, plant.category_id, list(plant.template_chain)) == (
         "Plant",

@@ -1,0 +1,241 @@
+"""How results look: one-line reprs, IPython pretty printing, Jupyter tables, pandas frames.
+
+Results and events keep only small hooks (``__repr__``, ``_repr_pretty_``) that
+call into this module; ``ResultList`` (what ``read()`` and the Galaxy queries
+return) adds an HTML table for notebooks and ``to_pandas()``. pandas is imported
+only by ``to_pandas()`` (install the ``pandas`` extra).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import reprlib
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = [
+    "ResultList",
+    "data_change_repr",
+    "format_time",
+    "format_value",
+    "read_result_repr",
+    "result_line",
+    "rows_of",
+    "write_complete_repr",
+]
+
+T = TypeVar("T")
+
+#: Rows an HTML table shows before it says how many more there are.
+HTML_MAX_ROWS = 200
+
+_short = reprlib.Repr()
+_short.maxstring = 60
+_short.maxother = 60
+_short.maxlist = 8
+_short.maxtuple = 8
+
+
+def format_time(stamp: dt.datetime | None, *, now: dt.datetime | None = None) -> str:
+    """``08:05:56Z`` for a time of today (UTC), else ``2026-01-02T08:05:56Z``; '' for None."""
+    if stamp is None:
+        return ""
+    utc = stamp.astimezone(dt.timezone.utc)
+    today = (now or dt.datetime.now(dt.timezone.utc)).date()
+    clock = utc.strftime("%H:%M:%SZ")
+    return clock if utc.date() == today else f"{utc.date().isoformat()}T{clock}"
+
+
+def format_value(value: object) -> str:
+    """A value as a short Python literal: strings quoted, long lists and strings shortened."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.timedelta):
+        return f"{value.total_seconds():g}s"
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    return _short.repr(value)
+
+
+def _quality_name(quality: object) -> str:
+    return "" if quality is None else str(getattr(quality, "name", quality))
+
+
+def result_line(
+    target: str,
+    *,
+    ok: bool,
+    value: object = None,
+    quality: object = None,
+    timestamp: dt.datetime | None = None,
+    error: str = "",
+) -> str:
+    """``Tank_001.Level = 60.0 (good, 08:05:56Z)``, or ``Tank_001.Nope: failed: <why>``."""
+    if not ok:
+        return f"{target}: failed: {error or 'no reason given'}"
+    details = ", ".join(p for p in (_quality_name(quality), format_time(timestamp)) if p)
+    return f"{target} = {format_value(value)}" + (f" ({details})" if details else "")
+
+
+def read_result_repr(result: Any) -> str:
+    """The one-line repr of a ``ReadResult``."""
+    return result_line(
+        result.tag,
+        ok=result.ok,
+        value=result.value,
+        quality=result.quality,
+        timestamp=result.source_timestamp,
+        error=result.error_message,
+    )
+
+
+def data_change_repr(change: Any) -> str:
+    """The one-line repr of a ``DataChange``: ``#12 Tank_001.Level = 60.0 (good, 08:05:56Z)``."""
+    target = change.tag or f"item {change.server_handle}/{change.item_handle}"
+    line = result_line(
+        target, ok=True, value=change.value, quality=change.quality, timestamp=change.source_timestamp
+    )
+    return f"#{change.worker_sequence} {line}"
+
+
+def write_complete_repr(outcome: Any) -> str:
+    """``WriteComplete(#3 Tank_001.Volume succeeded)``, or the failed statuses."""
+    target = outcome.tag or f"item {outcome.server_handle}/{outcome.item_handle}"
+    if outcome.succeeded:
+        result = "succeeded"
+    else:
+        failed = "; ".join(s.readable for s in outcome.statuses if s.is_failure)
+        hresult = f"hresult 0x{outcome.hresult & 0xFFFFFFFF:08X}" if outcome.hresult else ""
+        result = "failed: " + (", ".join(p for p in (hresult, failed) if p) or "no reason given")
+    return f"WriteComplete(#{outcome.worker_sequence} {target} {result})"
+
+
+# ------------------------------------------------------------------ rows of known result types
+
+Row = dict[str, Any]
+
+
+def _read_row(result: Any) -> Row:
+    return {
+        "tag": result.tag,
+        "ok": result.ok,
+        "value": result.value,
+        "quality": _quality_name(result.quality) if result.ok else "",
+        "source_timestamp": result.source_timestamp,
+        "error": result.error_message,
+    }
+
+
+def _change_row(change: Any) -> Row:
+    return {
+        "worker_sequence": change.worker_sequence,
+        "tag": change.tag or f"{change.server_handle}/{change.item_handle}",
+        "value": change.value,
+        "quality": _quality_name(change.quality),
+        "source_timestamp": change.source_timestamp,
+    }
+
+
+def _object_row(obj: Any) -> Row:
+    return {
+        "tag_name": obj.tag_name,
+        "gobject_id": obj.gobject_id,
+        "parent_gobject_id": obj.parent_gobject_id,
+        "template": obj.template,
+        "contained_path": obj.contained_path,
+        "attributes": len(obj.attributes),
+    }
+
+
+def _attribute_row(attribute: Any) -> Row:
+    return {
+        "full_tag_reference": attribute.full_tag_reference,
+        "data_type": attribute.data_type_name,
+        "flags": " ".join(attribute.flags),
+        "security_classification": attribute.security_classification,
+    }
+
+
+def _node_row(node: Any) -> Row:
+    return {**_object_row(node.object), "has_children": node.has_children}
+
+
+_ROWS: dict[str, Callable[[Any], Row]] = {
+    "ReadResult": _read_row,
+    "DataChange": _change_row,
+    "GalaxyObject": _object_row,
+    "GalaxyAttribute": _attribute_row,
+    "BrowseNode": _node_row,
+}
+
+
+def _row(item: object) -> Row:
+    for cls in type(item).__mro__:
+        make = _ROWS.get(cls.__name__)
+        if make is not None:
+            return make(item)
+    return {"item": repr(item)}
+
+
+def rows_of(items: Iterable[object]) -> list[Row]:
+    """One dict per item, with the columns of its type (``{"item": repr}`` for others)."""
+    return [_row(item) for item in items]
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, dt.datetime):
+        return format_time(value)
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return format_value(value)
+
+
+def html_table(items: list[Any]) -> str:
+    """An HTML table of ``items`` (the first ``HTML_MAX_ROWS``), columns by item type."""
+    rows = rows_of(items[:HTML_MAX_ROWS])
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(c for c in row if c not in columns)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
+        for row in rows
+    )
+    more = len(items) - len(rows)
+    note = f"<p>... {more} more</p>" if more > 0 else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}"
+
+
+class ResultList(list[T]):
+    """A list of results that also displays well: one per line in IPython, a table in Jupyter.
+
+    ``to_pandas()`` gives a ``pandas.DataFrame`` with one row per result.
+    """
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        if cycle or not self:
+            printer.text("[...]" if cycle else "[]")
+            return
+        with printer.group(1, "[", "]"):
+            for index, item in enumerate(self):
+                if index:
+                    printer.text(",")
+                    printer.breakable()
+                printer.pretty(item)
+
+    def _repr_html_(self) -> str:
+        return html_table(self)
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """The results as a ``pandas.DataFrame`` (needs pandas: ``pip install 'mxgateway[pandas]'``)."""
+        try:
+            import pandas
+        except ImportError:
+            raise ImportError("to_pandas() needs pandas: pip install 'mxgateway[pandas]'") from None
+        return pandas.DataFrame.from_records(rows_of(self))
