@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mxgateway.display import ResultList
     from mxgateway.errors import (
         MxAccessError,
+        MxGatewayArgumentError,
         MxGatewayAuthenticationError,
         MxGatewayCancelledError,
         MxGatewayClosedError,
@@ -119,6 +120,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         [
             "MxAccessError",
+            "MxGatewayArgumentError",
             "MxGatewayAuthenticationError",
             "MxGatewayCancelledError",
             "MxGatewayClosedError",
@@ -210,6 +212,7 @@ __all__ = [
     "ItemResult",
     "MxAccessError",
     "MxGatewayAlarmNotFoundError",
+    "MxGatewayArgumentError",
     "MxGatewayAuthenticationError",
     "MxGatewayCancelledError",
     "MxGatewayClosedError",

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from mxgateway.checks import checked
 from mxgateway.events import Event, event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.results import (
@@ -56,6 +57,7 @@ class MxAccessCommands:
     def _forget_server(self, server_handle: int) -> None:
         raise NotImplementedError
 
+    @checked
     async def invoke(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
         """Run any command; raises ``MxAccessError`` when MXAccess reports a failure.
 
@@ -64,6 +66,7 @@ class MxAccessCommands:
         request = pb.MxCommandRequest(session_id=self._session_id, command=command)
         return await self._run(request, timeout)
 
+    @checked
     async def invoke_raw(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
         """Run any command and return the reply as is (gateway failures still raise)."""
         request = pb.MxCommandRequest(session_id=self._session_id, command=command)
@@ -71,6 +74,7 @@ class MxAccessCommands:
 
     # ------------------------------------------------------------------ commands
 
+    @checked
     async def register(self, client_name: str, *, timeout: float | None = None) -> int:
         """Register with MXAccess; returns the server handle."""
         request, command = self._request(pb.MX_COMMAND_KIND_REGISTER)
@@ -79,6 +83,7 @@ class MxAccessCommands:
         self._note_registered(handle)
         return handle
 
+    @checked
     async def unregister(self, server_handle: int, *, timeout: float | None = None) -> None:
         """Unregister a server handle (its items go with it)."""
         request, command = self._request(pb.MX_COMMAND_KIND_UNREGISTER)
@@ -86,6 +91,7 @@ class MxAccessCommands:
         await self._run(request, timeout)
         self._forget_server(server_handle)
 
+    @checked
     async def add_item(
         self, server_handle: int, item_definition: str, *, timeout: float | None = None
     ) -> int:
@@ -98,6 +104,7 @@ class MxAccessCommands:
         self._tags.add(server_handle, handle, item_definition)
         return handle
 
+    @checked
     async def add_item2(
         self, server_handle: int, item_definition: str, item_context: str, *, timeout: float | None = None
     ) -> int:
@@ -111,6 +118,7 @@ class MxAccessCommands:
         self._tags.add(server_handle, handle, item_definition)
         return handle
 
+    @checked
     async def remove_item(
         self, server_handle: int, item_handle: int, *, timeout: float | None = None
     ) -> None:
@@ -121,6 +129,7 @@ class MxAccessCommands:
         await self._run(request, timeout)
         self._forget_item(server_handle, item_handle)
 
+    @checked
     async def advise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
         """Advise an item: its current value, then its changes, arrive as DataChange events."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADVISE)
@@ -128,6 +137,7 @@ class MxAccessCommands:
         command.advise.item_handle = item_handle
         await self._run(request, timeout)
 
+    @checked
     async def advise_supervisory(
         self, server_handle: int, item_handle: int, *, timeout: float | None = None
     ) -> None:
@@ -137,6 +147,7 @@ class MxAccessCommands:
         command.advise_supervisory.item_handle = item_handle
         await self._run(request, timeout)
 
+    @checked
     async def unadvise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
         """Stop the data changes of an item."""
         request, command = self._request(pb.MX_COMMAND_KIND_UNADVISE)
@@ -144,6 +155,7 @@ class MxAccessCommands:
         command.unadvise.item_handle = item_handle
         await self._run(request, timeout)
 
+    @checked
     async def write(
         self,
         server_handle: int,
@@ -163,6 +175,7 @@ class MxAccessCommands:
         fill_value(payload.value, value, data_type)
         await self._run(request, timeout)
 
+    @checked
     async def write2(
         self,
         server_handle: int,
@@ -184,6 +197,7 @@ class MxAccessCommands:
         fill_time(payload.timestamp_value, timestamp)
         await self._run(request, timeout)
 
+    @checked
     async def write_secured(
         self,
         server_handle: int,
@@ -205,6 +219,7 @@ class MxAccessCommands:
         fill_value(payload.value, value, data_type)
         await self._run(request, timeout)
 
+    @checked
     async def write_secured2(
         self,
         server_handle: int,
@@ -228,6 +243,7 @@ class MxAccessCommands:
         fill_time(payload.timestamp_value, timestamp)
         await self._run(request, timeout)
 
+    @checked
     async def authenticate_user(
         self, server_handle: int, user_name: str, password: str, *, timeout: float | None = None
     ) -> int:
@@ -239,6 +255,7 @@ class MxAccessCommands:
         payload.password = password
         return (await self._run(request, timeout)).authenticate_user.user_id
 
+    @checked
     async def drain_events(self, max_events: int = 0, *, timeout: float | None = None) -> list[Event]:
         """Events not drained before, oldest first, without a stream (0 = all retained)."""
         request, command = self._request(pb.MX_COMMAND_KIND_DRAIN_EVENTS)
@@ -252,6 +269,7 @@ class MxAccessCommands:
     async def _bulk_items(self, request: pb.MxCommandRequest, timeout: float | None) -> list[ItemResult]:
         return item_results(await self._run(request, timeout))
 
+    @checked
     async def add_item_bulk(
         self, server_handle: int, tag_addresses: Sequence[str], *, timeout: float | None = None
     ) -> list[ItemResult]:
@@ -263,6 +281,7 @@ class MxAccessCommands:
         self._remember(server_handle, tag_addresses, results)
         return results
 
+    @checked
     async def advise_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
     ) -> list[ItemResult]:
@@ -272,6 +291,7 @@ class MxAccessCommands:
         command.advise_item_bulk.item_handles.extend(item_handles)
         return await self._bulk_items(request, timeout)
 
+    @checked
     async def remove_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
     ) -> list[ItemResult]:
@@ -284,6 +304,7 @@ class MxAccessCommands:
             self._forget_item(server_handle, handle)
         return results
 
+    @checked
     async def unadvise_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
     ) -> list[ItemResult]:
@@ -293,6 +314,7 @@ class MxAccessCommands:
         command.unadvise_item_bulk.item_handles.extend(item_handles)
         return await self._bulk_items(request, timeout)
 
+    @checked
     async def subscribe_bulk(
         self,
         server_handle: int,
@@ -311,6 +333,7 @@ class MxAccessCommands:
         self._remember(server_handle, tag_addresses, results)
         return results
 
+    @checked
     async def unsubscribe_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
     ) -> list[ItemResult]:
@@ -323,6 +346,7 @@ class MxAccessCommands:
             self._forget_item(server_handle, handle)
         return results
 
+    @checked
     async def read_bulk(
         self,
         server_handle: int,
@@ -384,24 +408,28 @@ class MxAccessCommands:
                 fill_time(item4.timestamp_value, entry.timestamp)
         return write_results(await self._run(request, timeout))
 
+    @checked
     async def write_bulk(
         self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
     ) -> list[WriteResult]:
         """Write many items; one result per entry, in order."""
         return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE_BULK, server_handle, entries, timeout)
 
+    @checked
     async def write2_bulk(
         self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
     ) -> list[WriteResult]:
         """Write2 for many items (each entry needs ``timestamp``)."""
         return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE2_BULK, server_handle, entries, timeout)
 
+    @checked
     async def write_secured_bulk(
         self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
     ) -> list[WriteResult]:
         """WriteSecured for many items (each entry needs ``current_user_id``)."""
         return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE_SECURED_BULK, server_handle, entries, timeout)
 
+    @checked
     async def write_secured2_bulk(
         self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
     ) -> list[WriteResult]:

@@ -27,6 +27,7 @@ from mxgateway.status import MxStatus, is_failure_status, statuses_of
 __all__ = [
     "KNOWN_SCOPES",
     "MxAccessError",
+    "MxGatewayArgumentError",
     "MxGatewayAuthenticationError",
     "MxGatewayCancelledError",
     "MxGatewayClosedError",
@@ -102,6 +103,17 @@ class MxGatewayError(Exception):
 
 class MxGatewayClosedError(MxGatewayError):
     """The client (or session) was closed: it makes no further calls."""
+
+
+class MxGatewayArgumentError(MxGatewayError, TypeError, ValueError):
+    """An argument is not what the call takes; ``argument`` names it. Nothing was sent.
+
+    Also a ``TypeError`` and a ``ValueError``, whichever the caller already catches.
+    """
+
+    def __init__(self, message: str, *, argument: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.argument = argument
 
 
 class MxGatewayUnavailableError(MxGatewayError):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mxgateway.errors import MxGatewayArgumentError
 from mxgateway.reconnect import ReconnectPolicy
 
 __all__ = [
@@ -99,8 +101,11 @@ class ClientOptions:
     #: ``"default"``), for errors that tell what to check; the CLI names its flags here.
     endpoint_source: str = field(default="", compare=False)
     api_key_source: str = field(default="", compare=False)
+    #: True when ``plaintext`` was derived from the endpoint (so ``replace`` derives it again).
+    _plaintext_derived: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self._check_types()
         if not self.endpoint:
             from_env = os.environ.get(ENV_ENDPOINT)
             object.__setattr__(self, "endpoint", from_env or DEFAULT_ENDPOINT)
@@ -121,6 +126,7 @@ class ClientOptions:
             raise ValueError("api_key must not contain line breaks")
         if (self.client_cert_file is None) != (self.client_key_file is None):
             raise ValueError("client_cert_file and client_key_file go together")
+        object.__setattr__(self, "_plaintext_derived", self.plaintext is None)
         if self.plaintext is None:
             # Loopback needs no TLS (a local gateway or the simulator); anything else,
             # or any TLS setting given, gets TLS.
@@ -132,27 +138,71 @@ class ClientOptions:
             self.ca_file is not None or self.client_cert_file is not None or self.server_name_override
         ):
             raise ValueError("ca_file, client certificates and server_name_override need TLS, not plaintext")
-        if self.default_timeout is not None and self.default_timeout <= 0:
-            raise ValueError("default_timeout must be positive or None")
-        if self.keepalive_time_s is not None and self.keepalive_time_s <= 0:
-            raise ValueError("keepalive_time_s must be positive or None")
-        if self.keepalive_timeout_s <= 0:
-            raise ValueError("keepalive_timeout_s must be positive")
-        if self.read_retries < 0:
-            raise ValueError("read_retries must not be negative")
+        object.__setattr__(self, "channel_options", tuple(tuple(o) for o in self.channel_options))
+
+    def _check_types(self) -> None:
+        """Every field of the right type and range: a typed error naming it, before any use."""
+
+        def fail(name: str, expected: str) -> MxGatewayArgumentError:
+            shown = "<redacted>" if name == "api_key" else repr(getattr(self, name))
+            return MxGatewayArgumentError(
+                f"ClientOptions.{name} must be {expected}, not {shown}", argument=name
+            )
+
+        def seconds(name: str, value: object, optional: bool) -> None:
+            if value is None and optional:
+                return
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise fail(name, "a finite number of seconds" + (" or None" if optional else ""))
+            if value <= 0:
+                raise fail(name, "positive" + (" or None" if optional else ""))
+
+        for name in ("endpoint",):
+            if not isinstance(getattr(self, name), str):
+                raise fail(name, "a host:port string")
+        if self.api_key is not None and not isinstance(self.api_key, str):
+            raise fail("api_key", "a string or None")
+        for name in ("plaintext",):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool):
+                raise fail(name, "True, False or None")
+        for name in ("allow_insecure_api_key", "keepalive_permit_without_calls", "recover_sessions"):
+            if not isinstance(getattr(self, name), bool):
+                raise fail(name, "True or False")
+        for name in ("ca_file", "client_cert_file", "client_key_file"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, Path)):
+                raise fail(name, "a path or None")
+        if self.server_name_override is not None and not isinstance(self.server_name_override, str):
+            raise fail("server_name_override", "a string or None")
+        seconds("default_timeout", self.default_timeout, optional=True)
+        seconds("keepalive_time_s", self.keepalive_time_s, optional=True)
+        seconds("keepalive_timeout_s", self.keepalive_timeout_s, optional=False)
+        for name, low in (("read_retries", 0), ("max_receive_message_bytes", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise fail(name, f"an int of at least {low}")
         if not isinstance(self.reconnect, ReconnectPolicy):
-            raise ValueError("reconnect must be a ReconnectPolicy")
+            raise fail("reconnect", "a ReconnectPolicy")
         for name in ("event_queue_size", "event_backlog_size"):
             size = getattr(self, name)
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ValueError(f"{name} must be a positive int, not {size!r}")
-        object.__setattr__(self, "channel_options", tuple(tuple(o) for o in self.channel_options))
+                raise fail(name, "a positive int")
+        options = self.channel_options
+        if not isinstance(options, (tuple, list)) or not all(
+            isinstance(o, (tuple, list))
+            and len(o) == 2
+            and isinstance(o[0], str)
+            and isinstance(o[1], (str, int))
+            for o in options
+        ):
+            raise fail("channel_options", "(name, value) pairs")
 
     def __repr__(self) -> str:
         shown = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name in ("endpoint_source", "api_key_source"):
+            if f.name in ("endpoint_source", "api_key_source") or f.name.startswith("_"):
                 continue
             if f.name == "api_key":
                 shown.append(f"api_key={'<redacted>' if value else None}")
@@ -163,12 +213,18 @@ class ClientOptions:
     __str__ = __repr__
 
     def replace(self, **changes: object) -> ClientOptions:
-        """A copy with some fields changed (the key is kept unless ``api_key`` is given)."""
+        """A copy with some fields changed (the key is kept unless ``api_key`` is given).
+
+        A ``plaintext`` that was derived from the endpoint is derived again for the
+        copy's endpoint: a remote host never inherits loopback's plaintext.
+        """
         # A changed endpoint or key has a new origin unless the caller names one.
         if "endpoint" in changes:
             changes.setdefault("endpoint_source", "")
         if "api_key" in changes:
             changes.setdefault("api_key_source", "")
+        if self._plaintext_derived:
+            changes.setdefault("plaintext", None)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @property

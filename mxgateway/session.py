@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import grpc.aio
 
+from mxgateway.checks import checked
 from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
@@ -366,6 +367,7 @@ class Session(TagAccess):
 
     # ------------------------------------------------------------------ events
 
+    @checked
     def events(self, after_worker_sequence: int = 0) -> EventStream:
         """The session's events as typed objects and markers, in order.
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mxgateway import display
+from mxgateway.checks import checked
 from mxgateway.commands import MxAccessCommands
 from mxgateway.errors import (
     MxAccessError,
@@ -114,6 +115,7 @@ class TagAccess(MxAccessCommands):
 
     # ------------------------------------------------------------------ reading
 
+    @checked
     async def read(
         self, tags: Sequence[str], *, timeout: float | None = None
     ) -> display.ResultList[ReadResult]:
@@ -166,6 +168,7 @@ class TagAccess(MxAccessCommands):
 
     # ------------------------------------------------------------------ writing
 
+    @checked
     async def write_tag(
         self, tag: str, value: Any, *, user_id: int = 0, timeout: float | None = None
     ) -> None:
@@ -189,6 +192,7 @@ class TagAccess(MxAccessCommands):
                     raise
                 await self._await_recovery(exc)
 
+    @checked
     async def write_and_confirm(
         self, tag: str, value: Any, *, user_id: int = 0, timeout: float = 10.0
     ) -> WriteComplete:
@@ -245,6 +249,7 @@ class TagAccess(MxAccessCommands):
 
     # ------------------------------------------------------------------ subscribing
 
+    @checked
     def subscribe(self, tags: Sequence[str], *, supervisory: bool = False) -> Subscription:
         """Data changes of ``tags`` only: use ``async with session.subscribe([...]) as sub``.
 

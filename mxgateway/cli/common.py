@@ -364,6 +364,8 @@ def emit(record: Any, *, as_json: bool | None = None) -> None:
 _GATEWAY_CODES: tuple[tuple[str, ExitCode], ...] = (
     # Most specific first: MxGatewaySessionNotFoundError is an MxGatewayNotFoundError.
     ("MxAccessError", ExitCode.MXACCESS),
+    # A refused argument is the command line's mistake, whatever part of the SDK checked it.
+    ("MxGatewayArgumentError", ExitCode.USAGE),
     ("MxGatewayAuthenticationError", ExitCode.AUTHENTICATION),
     ("MxGatewayPermissionError", ExitCode.PERMISSION),
     ("MxGatewayUnavailableError", ExitCode.UNAVAILABLE),

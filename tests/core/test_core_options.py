@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mxgateway.channel import call_metadata, channel_arguments
+from mxgateway.errors import MxGatewayArgumentError
 from mxgateway.options import DEFAULT_ENDPOINT, ClientOptions, endpoint_host, is_loopback_endpoint
 
 SECRET = "mxgw_k1_s3cr3t-value"
@@ -126,3 +127,51 @@ def test_plaintext_by_default_only_for_loopback_without_tls_settings() -> None:
     assert ClientOptions(endpoint="localhost:5000", ca_file="plant-ca.pem").plaintext is False
     assert ClientOptions(endpoint="127.0.0.1:5000", plaintext=False).plaintext is False
     assert ClientOptions(endpoint="10.0.0.5:5000", plaintext=True, allow_insecure_api_key=True).plaintext
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [
+        ("endpoint", 123),
+        ("keepalive_time_s", float("nan")),
+        ("keepalive_time_s", float("inf")),
+        ("default_timeout", -1),
+        ("default_timeout", float("nan")),
+        ("read_retries", 1.5),
+        ("read_retries", -1),
+        ("plaintext", "yes"),
+        ("recover_sessions", None),
+        ("event_queue_size", 0),
+        ("channel_options", (("grpc.x",),)),
+        ("api_key", 42),
+    ],
+)
+def test_bad_options_are_typed_errors_naming_the_field(field: str, bad: object) -> None:
+    with pytest.raises(MxGatewayArgumentError) as info:
+        ClientOptions(**{field: bad})  # type: ignore[arg-type]
+    assert info.value.argument == field and f"ClientOptions.{field}" in str(info.value)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+    if field == "api_key":
+        assert "42" not in str(info.value)
+
+
+def test_replace_derives_plaintext_again_for_a_remote_endpoint() -> None:
+    local = ClientOptions(endpoint="127.0.0.1:5000")
+    assert local.plaintext is True
+    remote = local.replace(endpoint="gateway.plant:5001")
+    assert remote.plaintext is False
+    forced = ClientOptions(endpoint="127.0.0.1:5000", plaintext=True).replace(
+        endpoint="10.0.0.5:1", allow_insecure_api_key=True
+    )
+    assert forced.plaintext is True  # given explicitly: kept
+
+
+def test_the_plaintext_key_guard_checks_every_address() -> None:
+    mixed = ClientOptions(
+        endpoint="ipv4:127.0.0.1:5000,192.0.2.10:5000", plaintext=True, api_key="k-123456789"
+    )
+    with pytest.raises(ValueError, match="refusing to send the API key in plaintext"):
+        mixed.check_key_transport()
+    both = ClientOptions(endpoint="127.0.0.1:5000,127.0.0.2:5000", api_key="k-123456789")
+    assert both.plaintext is True
+    both.check_key_transport()

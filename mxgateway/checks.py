@@ -1,0 +1,225 @@
+"""Argument checks: a bad argument is a typed error naming it, raised before anything is sent.
+
+``@checked`` looks at a method's parameter names once, when the class is defined,
+and checks each call's arguments by the rule its name has here (``server_handle``
+is an int32 handle, ``tag_addresses`` a list of tag names, ``timeout`` a finite
+number of seconds or None ...). Parameters without a rule (``value``) are left to
+the code that converts them. The failure is ``MxGatewayArgumentError``, which is
+also a ``TypeError`` and a ``ValueError``, so existing ``except`` clauses still work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from mxgateway.errors import MxGatewayArgumentError
+
+__all__ = ["RULES", "checked", "check_timeout"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+INT32_MAX = 2**31 - 1
+UINT64_MAX = 2**64 - 1
+_MISSING = object()
+
+
+def _fail(name: str, expected: str, value: object) -> MxGatewayArgumentError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return MxGatewayArgumentError(f"{name} must be {expected}, not {shown}", argument=name)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_in(label: str, low: int, high: int, expected: str) -> Callable[[str, object], None]:
+    def check(name: str, value: object) -> None:
+        if not _is_int(value) or not low <= value <= high:  # type: ignore[operator]
+            raise _fail(name, expected, value)
+
+    check.__name__ = check.__qualname__ = label
+    return check
+
+
+handle = _int_in("handle", 0, INT32_MAX, "an int32 handle (0 to 2**31-1)")
+user_id = _int_in("user_id", 0, INT32_MAX, "an int32 user id (0 to 2**31-1, 0 for none)")
+count32 = _int_in("count32", 0, INT32_MAX, "a count from 0 to 2**31-1")
+sequence64 = _int_in("sequence64", 0, UINT64_MAX, "a worker sequence from 0 to 2**64-1")
+
+
+def text(name: str, value: object) -> None:
+    """A string (empty allowed)."""
+    if not isinstance(value, str):
+        raise _fail(name, "a string", value)
+    _check_utf8(name, value)
+
+
+def nonempty_text(name: str, value: object) -> None:
+    """A non-empty string."""
+    text(name, value)
+    if not value:
+        raise _fail(name, "a non-empty string", value)
+
+
+def tag(name: str, value: object) -> None:
+    """One tag reference such as ``Tank_001.Level``."""
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(name, "a tag name such as 'Tank_001.Level'", value)
+    _check_utf8(name, value)
+
+
+def tags(name: str, value: object) -> None:
+    """A tag name, or a list of them (not empty)."""
+    if isinstance(value, str):
+        tag(name, value)
+        return
+    if not isinstance(value, Sequence) or isinstance(value, (bytes, bytearray)):
+        raise _fail(name, "a list of tag names", value)
+    if not value:
+        raise _fail(name, "a list of at least one tag name", value)
+    for index, item in enumerate(value):
+        tag(f"{name}[{index}]", item)
+
+
+def handles(name: str, value: object) -> None:
+    """A list of item handles."""
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes, bytearray)):
+        raise _fail(name, "a list of int32 handles", value)
+    for index, item in enumerate(value):
+        handle(f"{name}[{index}]", item)
+
+
+def boolean(name: str, value: object) -> None:
+    """True or False."""
+    if not isinstance(value, bool):
+        raise _fail(name, "True or False", value)
+
+
+def optional_boolean(name: str, value: object) -> None:
+    """True, False or None."""
+    if value is not None:
+        boolean(name, value)
+
+
+def check_timeout(name: str, value: object) -> None:
+    """Seconds: a finite number not below 0, or None."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(name, "a number of seconds or None", value)
+    if not math.isfinite(value) or value < 0:
+        raise _fail(name, "a finite number of seconds, not negative (None: no limit)", value)
+
+
+def timestamp(name: str, value: object) -> None:
+    """A ``datetime``."""
+    if not isinstance(value, dt.datetime):
+        raise _fail(name, "a datetime", value)
+
+
+def optional_data_type(name: str, value: object) -> None:
+    """An ``MxDataType`` number, or None."""
+    if value is not None and (not _is_int(value) or not 0 <= value <= 255):  # type: ignore[operator]
+        raise _fail(name, "an MxDataType (such as DataType.DOUBLE) or None", value)
+
+
+def entries(name: str, value: object) -> None:
+    """A list of ``WriteEntry``."""
+    from mxgateway.results import WriteEntry
+
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+        raise _fail(name, "a list of WriteEntry", value)
+    for index, entry in enumerate(value):
+        if not isinstance(entry, WriteEntry):
+            raise _fail(f"{name}[{index}]", "a WriteEntry", entry)
+        handle(f"{name}[{index}].item_handle", entry.item_handle)
+        user_id(f"{name}[{index}].user_id", entry.user_id)
+        user_id(f"{name}[{index}].current_user_id", entry.current_user_id)
+        user_id(f"{name}[{index}].verifier_user_id", entry.verifier_user_id)
+        optional_data_type(f"{name}[{index}].data_type", entry.data_type)
+        if entry.timestamp is not None:
+            timestamp(f"{name}[{index}].timestamp", entry.timestamp)
+
+
+def command(name: str, value: object) -> None:
+    """A generated ``MxCommand``."""
+    from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+    if not isinstance(value, pb.MxCommand):
+        raise _fail(name, "an MxCommand", value)
+
+
+def _check_utf8(name: str, value: str) -> None:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(name, "valid text (it holds an unpaired surrogate)", value) from None
+
+
+#: The rule for each parameter name of the public API.
+RULES: dict[str, Callable[[str, Any], None]] = {
+    "server_handle": handle,
+    "item_handle": handle,
+    "item_handles": handles,
+    "client_name": text,
+    "item_definition": tag,
+    "item_context": text,
+    "user_name": nonempty_text,
+    "password": text,
+    "tag_addresses": tags,
+    "tags": tags,
+    "tag": tag,
+    "user_id": user_id,
+    "current_user_id": user_id,
+    "verifier_user_id": user_id,
+    "max_events": count32,
+    "timeout_ms": count32,
+    "timeout": check_timeout,
+    "supervisory": boolean,
+    "recover": optional_boolean,
+    "entries": entries,
+    "timestamp": timestamp,
+    "data_type": optional_data_type,
+    "after_worker_sequence": sequence64,
+    "client_session_name": text,
+    "client_correlation_id": text,
+    "session_id": nonempty_text,
+    "command": command,
+}
+
+
+def checked(function: F) -> F:
+    """Check ``function``'s arguments by ``RULES`` before it runs (sync, or returning a coroutine)."""
+    signature = inspect.signature(function)
+    plan: list[tuple[int, str, Callable[[str, Any], None], object]] = []
+    for position, parameter in enumerate(signature.parameters.values()):
+        rule = RULES.get(parameter.name)
+        if rule is None:
+            continue
+        index = position if parameter.kind is parameter.POSITIONAL_OR_KEYWORD else -1
+        default = parameter.default if parameter.default is not parameter.empty else _MISSING
+        plan.append((index, parameter.name, rule, default))
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for index, name, rule, default in plan:
+            if 0 <= index < len(args):
+                value = args[index]
+            else:
+                value = kwargs.get(name, default)
+                if value is _MISSING:
+                    continue  # left to Python's own "missing argument" error
+            if value is not default or default is _MISSING:
+                rule(name, value)
+        return function(*args, **kwargs)
+
+    if inspect.iscoroutinefunction(function) and hasattr(inspect, "markcoroutinefunction"):
+        inspect.markcoroutinefunction(wrapper)
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,150 @@
+"""Every public method checks its arguments before anything is sent: a typed error naming the argument.
+
+The session here is attached to a closed loopback port, so any call that reached
+the network would fail as unavailable instead: an ``MxGatewayArgumentError`` proves
+the argument was refused first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+import math
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mxgateway import GatewayClient, MxGatewayArgumentError, MxGatewayError, Session, WriteEntry
+from mxgateway.checks import RULES
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+VALID: dict[str, Any] = {
+    "server_handle": 1,
+    "item_handle": 1,
+    "item_handles": [1],
+    "client_name": "client",
+    "item_definition": "Tank_001.Level",
+    "item_context": "",
+    "user_name": "operator",
+    "password": "operator",
+    "tag_addresses": ["Tank_001.Level"],
+    "tags": ["Tank_001.Level"],
+    "tag": "Tank_001.Level",
+    "value": 1.5,
+    "timestamp": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+    "entries": [WriteEntry(1, 1.5)],
+    "command": pb.MxCommand(kind=pb.MX_COMMAND_KIND_REGISTER),
+    "current_user_id": 1,
+}
+
+not_int = st.one_of(st.none(), st.text(max_size=3), st.floats(allow_nan=True), st.booleans(), st.just([1]))
+BAD: dict[str, st.SearchStrategy[Any]] = {
+    "handle": st.one_of(not_int, st.integers(max_value=-1), st.integers(min_value=2**31)),
+    "user_id": st.one_of(not_int, st.integers(max_value=-1), st.integers(min_value=2**31)),
+    "count32": st.one_of(not_int, st.integers(max_value=-1), st.integers(min_value=2**31)),
+    "sequence64": st.one_of(not_int, st.integers(max_value=-1), st.integers(min_value=2**64)),
+    "text": st.one_of(st.none(), st.integers(), st.binary(max_size=3), st.just("\ud800")),
+    "nonempty_text": st.one_of(st.none(), st.integers(), st.just("")),
+    "tag": st.one_of(st.none(), st.integers(), st.just(""), st.just("   "), st.just(b"Tank_001.Level")),
+    "tags": st.one_of(st.none(), st.integers(), st.just([]), st.just([""]), st.just([None]), st.just(b"x")),
+    "handles": st.one_of(st.none(), st.just("1"), st.just([-1]), st.just([2**31]), st.just([None])),
+    "check_timeout": st.one_of(
+        st.just(math.nan), st.just(math.inf), st.floats(max_value=-1e-9), st.just("5"), st.just(True)
+    ),
+    "boolean": st.one_of(st.none(), st.integers(), st.just("yes")),
+    "optional_boolean": st.one_of(st.integers(), st.just("yes")),
+    "entries": st.one_of(st.none(), st.just("x"), st.just([None]), st.just([WriteEntry(-1, 1.0)])),
+    "timestamp": st.one_of(st.none(), st.integers(), st.just("2024-01-01")),
+    "optional_data_type": st.one_of(st.just("DOUBLE"), st.just(-1), st.just(1.5), st.just(256)),
+    "command": st.one_of(st.none(), st.just("register"), st.just(pb.MxCommandRequest())),
+}
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def public_methods() -> Iterator[tuple[str, Callable[..., Any], list[inspect.Parameter]]]:
+    for name, member in inspect.getmembers(Session):
+        if name.startswith("_") or not callable(member):
+            continue
+        parameters = list(inspect.signature(member).parameters.values())[1:]
+        checked = [p for p in parameters if p.name in RULES]
+        if checked:
+            yield name, member, parameters
+
+
+CASES = [
+    (name, parameter.name)
+    for name, _, parameters in public_methods()
+    for parameter in parameters
+    if parameter.name in RULES
+]
+
+
+def test_every_public_method_has_its_arguments_checked() -> None:
+    methods = {name for name, _ in CASES}
+    for expected in ("register", "add_item", "advise", "write", "write_bulk", "read", "subscribe", "events"):
+        assert expected in methods
+
+
+def arguments(
+    parameters: list[inspect.Parameter], bad_name: str, bad_value: Any
+) -> tuple[list[Any], dict[str, Any]]:
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for parameter in parameters:
+        if parameter.name == bad_name:
+            value = bad_value
+        elif parameter.default is not parameter.empty:
+            continue
+        else:
+            value = VALID[parameter.name]
+        if parameter.kind is parameter.KEYWORD_ONLY:
+            kwargs[parameter.name] = value
+        else:
+            args.append(value)
+    return args, kwargs
+
+
+@pytest.mark.parametrize(("method", "argument"), CASES, ids=[f"{m}-{a}" for m, a in CASES])
+def test_a_bad_argument_is_refused_by_name(method: str, argument: str) -> None:
+    rule = RULES[argument].__name__
+    strategy = BAD[rule]
+    loop = asyncio.new_event_loop()
+
+    async def open_session() -> tuple[GatewayClient, Session]:
+        client = await GatewayClient.connect(f"127.0.0.1:{closed_port()}", default_timeout=2.0)
+        return client, client.attach_session("session-under-test")
+
+    client, session = loop.run_until_complete(open_session())
+    parameters = list(inspect.signature(getattr(Session, method)).parameters.values())[1:]
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(bad=strategy)
+    def check(bad: Any) -> None:
+        args, kwargs = arguments(parameters, argument, bad)
+
+        async def call() -> object:
+            result = getattr(session, method)(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        with pytest.raises(MxGatewayError) as info:
+            loop.run_until_complete(asyncio.wait_for(call(), 5))
+        assert type(info.value) is MxGatewayArgumentError, info.value
+        assert info.value.argument.split("[")[0] == argument
+        assert argument in str(info.value)
+        assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
+
+    try:
+        check()
+    finally:
+        loop.run_until_complete(client.close())
+        loop.close()
