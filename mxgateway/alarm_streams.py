@@ -23,6 +23,7 @@ from mxgateway.alarms import AlarmFeedItem, feed_item_from_proto
 from mxgateway.errors import map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
+from mxgateway.raw_stream import task_cancelling
 
 __all__ = [
     "AlarmCall",
@@ -68,13 +69,6 @@ def gateway_secrets(gateway: AlarmGateway) -> tuple[str, ...]:
     """The secrets to keep out of error messages: the connection's API key."""
     key = gateway.options.api_key
     return (key,) if key else ()
-
-
-def task_cancelling() -> bool:
-    """True when the current task itself is being cancelled (unknowable before 3.11)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return True if cancelling is None else bool(cancelling())
 
 
 class _AlarmCallReader:
