@@ -505,6 +505,10 @@ class EventPump:
             # The first attach failed: report it to the caller and stay idle.
             if not self._closed:
                 self._set_state(ConnectionState.IDLE, "attach failed")
+            if isinstance(exc, grpc.aio.AioRpcError) and exc.code() is grpc.StatusCode.OUT_OF_RANGE:
+                # One reader's resume point beyond the newest event: refused for
+                # that reader, and not kept for every later attach of the session.
+                self._first_after = 0
             if not attached.done():
                 attached.set_exception(self._typed(exc) if isinstance(exc, grpc.aio.AioRpcError) else exc)
                 attached.exception()  # retrieved: a caller that went away must not warn
@@ -750,9 +754,16 @@ class EventPump:
         self._set_state(ConnectionState.CLOSED, "session closed")
         for consumer in self._consumers + self._state_consumers:
             consumer.end()
+        # An exception, not cancel(): the writer's task was not cancelled, and a
+        # CancelledError escaping into it would look like one to its callers.
+        closed = MxGatewayClosedError(
+            "the session was closed before the write's outcome arrived", method="StreamEvents"
+        )
         for waiters in self._write_waiters.values():
             for future in waiters:
-                future.cancel()
+                if not future.done():
+                    future.set_exception(closed)
+                    future.exception()  # retrieved: a writer that gave up must not warn
         self._write_waiters.clear()
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from mxgateway.errors import MxAccessError, MxGatewayError
+from mxgateway.errors import MxAccessError, MxGatewayError, MxGatewaySessionLostError
 from mxgateway.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.pump import EventConsumer, EventPump
@@ -50,6 +50,9 @@ class Subscription:
         self._consumer: EventConsumer | None = None
         self._server_handle = 0
         self._handles: dict[int, str] = {}
+        #: The session the handles belong to: after a recovery the same numbers
+        #: name other items of the new session, which must never be touched.
+        self._handles_session = ""
         self._latest: dict[str, DataChange] = {}
         self._pending: deque[DataChange] = deque()
         self._missed = 0
@@ -94,7 +97,13 @@ class Subscription:
             self._consumer = self._pump.add_consumer()
             # Attached before advising: the first value of every tag is captured.
             await self._pump.ensure_attached()
-            await self._subscribe_tags()
+            try:
+                await self._subscribe_tags()
+            except MxGatewaySessionLostError as exc:
+                # The gateway lost the session before the pump noticed: the
+                # tag-level API recovers, and the recovery's marker is then skipped.
+                await self._session._await_recovery(exc)
+                await self._subscribe_tags()
         except BaseException:
             await self.aclose()
             raise
@@ -102,8 +111,11 @@ class Subscription:
     async def _subscribe_tags(self) -> None:
         session = self._session
         self._server_handle = await session.default_server_handle()
+        # Taken right before the command, which is built with this id.
+        session_id = session.session_id
         results = await session.subscribe_bulk(self._server_handle, self._tags, supervisory=self._supervisory)
         self._handles = {r.item_handle: r.tag_address for r in results if r.ok}
+        self._handles_session = session_id
         failed = [r for r in results if not r.ok]
         if failed:
             await self.aclose()
@@ -123,8 +135,8 @@ class Subscription:
 
     async def _reread(self) -> None:
         """Events were lost: read the tags now so ``latest`` (and the reader) catch up."""
-        if not self._handles:
-            return
+        if not self._handles or self._handles_session != self._session.session_id:
+            return  # the handles died with their session; SessionRecovered follows
         by_tag = {tag: handle for handle, tag in self._handles.items()}
         results = await self._session.read_bulk(self._server_handle, list(by_tag))
         for result in results:
@@ -148,7 +160,8 @@ class Subscription:
             consumer.end_now()
             self._pump.remove_consumer(consumer)
         handles, self._handles = list(self._handles), {}
-        if handles and not self._session.closed:
+        current = self._handles_session == self._session.session_id
+        if handles and current and not self._session.closed:
             try:
                 await self._session.unsubscribe_bulk(self._server_handle, handles)
             except MxGatewayError as exc:
@@ -179,7 +192,10 @@ class Subscription:
                     self._latest[tag] = event
                     return event
             elif kind is SessionRecovered:
-                await self._resubscribe()
+                # Already on the current session when start() recovered it itself,
+                # or when a later marker of a chain of recoveries already moved it.
+                if self._handles_session != self._session.session_id:
+                    await self._resubscribe()
             elif kind is SequenceGap or kind is ReplayGap or kind is EventsDropped:
                 assert isinstance(event, (SequenceGap, ReplayGap, EventsDropped))
                 self._missed += event.missed

@@ -1,0 +1,91 @@
+"""Edge cases found by attacking the event pump: closes, recoveries and odd requests at awkward moments."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from mxgateway import (
+    DataChange,
+    GatewayClient,
+    MxGatewayClosedError,
+    MxGatewayInvalidRequestError,
+)
+from mxgateway.simulator.server import Simulator
+
+from .conftest import TAGS, Plant, until
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_closing_the_session_fails_a_pending_write_and_confirm_with_a_typed_error(plant: Plant) -> None:
+    sim = plant.simulator
+    async with GatewayClient.connect(options=plant.options()) as client:
+        session = await client.open_session("close while confirming")
+        sim.faults.withhold_write_outcomes = True
+        confirming = asyncio.create_task(session.write_and_confirm("Tank_001.Notes", "never confirmed"))
+        await until(lambda: sim.stats.unary_calls["Invoke"] >= 4, 5, "the write to be sent")
+        await asyncio.sleep(0.1)
+        await session.close()
+        # The caller's task was not cancelled: it must get an error, not a CancelledError.
+        with pytest.raises(MxGatewayClosedError):
+            await asyncio.wait_for(confirming, 5)
+
+
+async def test_closing_a_stale_subscription_leaves_the_new_sessions_subscriptions_alone(
+    anyio_backend: str,
+) -> None:
+    async with (
+        Simulator(update_rate_hz=0) as sim,
+        GatewayClient.connect(sim.endpoint) as client,
+    ):
+        session = await client.open_session("stale subscription handles")
+        stale = session.subscribe(TAGS[:1])
+        await stale.start()
+        assert isinstance(await asyncio.wait_for(stale.__anext__(), 5), DataChange)
+        old_id = session.session_id
+        async with GatewayClient.connect(sim.endpoint) as other:
+            await other.close_session_raw(old_id)  # as a gateway restart that lost it would
+        await until(lambda: session.session_id != old_id, 5, "the pump to recover the session")
+        # On the new session the fresh subscription's item gets the numbers the
+        # stale one's dead handles had.
+        async with session.subscribe(TAGS[1:2]) as fresh:
+            first = await asyncio.wait_for(fresh.__anext__(), 5)
+            assert first.tag == TAGS[1]
+            await stale.aclose()  # never read SessionRecovered: its handles are the old session's
+            await sim.advance(5.0)
+            change = await asyncio.wait_for(fresh.__anext__(), 5)
+            assert change.tag == TAGS[1] and change.worker_sequence > first.worker_sequence
+
+
+async def test_subscribing_on_a_session_the_gateway_just_lost_recovers(anyio_backend: str) -> None:
+    async with (
+        Simulator(update_rate_hz=0) as sim,
+        GatewayClient.connect(sim.endpoint) as client,
+    ):
+        session = await client.open_session("subscribe after a loss")
+        await session.write_tag("Tank_001.Notes", "the stream is attached")
+        old_id = session.session_id
+        async with GatewayClient.connect(sim.endpoint) as other:
+            await other.close_session_raw(old_id)
+        # The tag-level API recovers a lost session, subscribe included.
+        async with session.subscribe(TAGS[:1]) as subscription:
+            change = await asyncio.wait_for(subscription.__anext__(), 5)
+        assert change.tag == TAGS[0]
+        assert session.session_id != old_id
+
+
+async def test_a_refused_resume_point_does_not_stick_to_the_session(plant: Plant) -> None:
+    async with GatewayClient.connect(options=plant.options()) as client:
+        session = await client.open_session("resume point beyond the newest")
+        beyond = session.events(after_worker_sequence=5)
+        with pytest.raises(MxGatewayInvalidRequestError, match="beyond the newest event"):
+            await asyncio.wait_for(beyond.__anext__(), 5)
+        await beyond.aclose()
+        # The session and its later readers must not inherit that reader's mistake.
+        server = await session.register("after the refusal")
+        item = await session.add_item(server, "Tank_001.Level")
+        await asyncio.wait_for(session.advise(server, item), 5)
+        first = await asyncio.wait_for(session.events().__anext__(), 5)
+        assert isinstance(first, DataChange) and first.worker_sequence == 1
