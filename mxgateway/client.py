@@ -265,7 +265,8 @@ class GatewayClient:
         """``session`` now stands for a new gateway session (it recovered)."""
         if self._sessions.get(old_session_id) is session:
             del self._sessions[old_session_id]
-        self._sessions[new_session_id] = session
+            self._sessions[new_session_id] = session
+        # Else it was closed or forgotten meanwhile: whoever closes it closes the new id.
 
     # ------------------------------------------------------------------ commands and events
 
@@ -338,7 +339,7 @@ class GatewayClient:
         try:
             if sessions:
                 results = await asyncio.gather(
-                    *(self._close_quietly(s.session_id) for s in sessions), return_exceptions=True
+                    *(self._close_settled(s) for s in sessions), return_exceptions=True
                 )
                 for result in results:
                     if isinstance(result, BaseException) and not isinstance(result, Exception):
@@ -353,6 +354,11 @@ class GatewayClient:
             finally:
                 if embedded is not None:
                     await embedded.aclose()
+
+    async def _close_settled(self, session: Session) -> None:
+        # A recovery in flight may be about to replace the session: close that one.
+        await session._settle_recovery(_CLOSE_TIMEOUT_S)
+        await self._close_quietly(session.session_id)
 
     async def _close_quietly(self, session_id: str) -> None:
         try:

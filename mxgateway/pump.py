@@ -432,6 +432,10 @@ class EventPump:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._state is ConnectionState.LOST:
+            # The pump gave up on the old session, but the owner has a new one:
+            # staying lost would refuse every later event-raising command.
+            self._set_state(ConnectionState.RECOVERING, "the session was replaced by a command")
         await self.ensure_attached()
 
     # ------------------------------------------------------------------ attaching

@@ -258,6 +258,7 @@ class Session(TagAccess):
             return
         self._mark_closed()
         self._client._forget(self)
+        await self._settle_recovery()
         # Already gone on the gateway is what closing wants.
         with contextlib.suppress(MxGatewaySessionNotFoundError):
             await self._client.close_session_raw(self._session_id)
@@ -266,6 +267,15 @@ class Session(TagAccess):
     async def aclose(self) -> None:
         """Same as ``close()``."""
         await self.close()
+
+    async def _settle_recovery(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) for a recovery in flight, so closing closes the session it opened."""
+        lock = self._recover_lock
+        if not lock.locked():
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(lock.acquire(), timeout)
+            lock.release()
 
     def _mark_closed(self) -> None:
         """No further calls: end the event stream and every reader."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import grpc
 import pytest
 
 from mxgateway import (
+    ConnectionState,
     DataChange,
     GatewayClient,
     MxGatewayClosedError,
@@ -89,3 +91,45 @@ async def test_a_refused_resume_point_does_not_stick_to_the_session(plant: Plant
         await asyncio.wait_for(session.advise(server, item), 5)
         first = await asyncio.wait_for(session.events().__anext__(), 5)
         assert isinstance(first, DataChange) and first.worker_sequence == 1
+
+
+async def test_closing_the_client_while_a_command_recovers_leaves_no_session_open(anyio_backend: str) -> None:
+    async with Simulator(update_rate_hz=0) as sim:
+        client = await GatewayClient.connect(sim.endpoint)
+        try:
+            session = await client.open_session("closing while recovering")
+            (before,) = await session.read(["Tank_001.Level"])
+            assert before.ok
+            async with GatewayClient.connect(sim.endpoint) as other:
+                await other.close_session_raw(session.session_id)
+            sim.faults.latency_s = 0.5  # the replacement's OpenSession is in flight while closing
+            reading = asyncio.create_task(session.read(["Tank_001.Level"]))
+            await until(
+                lambda: sim.stats.unary_calls["OpenSession"] >= 2, 5, "the replacement to be asked for"
+            )
+            await client.close()
+            with pytest.raises(MxGatewayClosedError):
+                await asyncio.wait_for(reading, 5)
+        finally:
+            await client.close()
+        await asyncio.sleep(0.6)  # anything still in flight on the gateway lands
+        assert sim.session_ids() == []
+
+
+async def test_a_stream_that_gave_up_follows_a_session_the_commands_recovered(anyio_backend: str) -> None:
+    async with (
+        Simulator(update_rate_hz=0) as sim,
+        GatewayClient.connect(sim.endpoint) as client,
+    ):
+        session = await client.open_session("the stream gave up")
+        await session.write_tag("Tank_001.Notes", "the stream is attached")
+        # The pump's own recovery is refused once (a gateway at its session limit).
+        sim.faults.fail_next(1, grpc_code=grpc.StatusCode.RESOURCE_EXHAUSTED, methods=["OpenSession"])
+        async with GatewayClient.connect(sim.endpoint) as other:
+            await other.close_session_raw(session.session_id)
+        await until(lambda: session.connection_state is ConnectionState.LOST, 5, "the stream to give up")
+        # The tag-level API recovers the session; its events must come along.
+        await asyncio.wait_for(session.write_tag("Tank_001.Notes", "on the new session"), 5)
+        outcome = await asyncio.wait_for(session.write_and_confirm("Tank_001.Notes", "confirmed"), 5)
+        assert outcome.succeeded
+        assert session.connection_state is ConnectionState.RECOVERED
