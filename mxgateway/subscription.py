@@ -53,6 +53,10 @@ class Subscription:
         #: The session the handles belong to: after a recovery the same numbers
         #: name other items of the new session, which must never be touched.
         self._handles_session = ""
+        #: Set when a marker asked for work that is not done yet: a reader cancelled
+        #: (a timeout) or failed half-way must not lose it, or the tags go silent.
+        self._resubscribe_due = False
+        self._reread_due = False
         self._latest: dict[str, DataChange] = {}
         self._pending: deque[DataChange] = deque()
         self._missed = 0
@@ -123,7 +127,6 @@ class Subscription:
 
     async def _resubscribe(self) -> None:
         """The session was replaced: the old handles are gone; subscribe on the new session."""
-        self._recoveries += 1
         self._handles = {}
         try:
             await self._subscribe_tags()
@@ -132,6 +135,7 @@ class Subscription:
         except MxGatewayError as exc:
             _log.warning("subscribing again on the recovered session failed: %s", exc)
             raise
+        self._recoveries += 1
 
     async def _reread(self) -> None:
         """Events were lost: read the tags now so ``latest`` (and the reader) catch up."""
@@ -177,6 +181,12 @@ class Subscription:
         if consumer is None or self._closed:
             raise StopAsyncIteration
         while True:
+            if self._resubscribe_due:
+                await self._resubscribe()
+                self._resubscribe_due = False
+            if self._reread_due:
+                await self._reread()
+                self._reread_due = False
             if self._pending:
                 change = self._pending.popleft()
                 self._latest[change.tag or ""] = change
@@ -194,12 +204,11 @@ class Subscription:
             elif kind is SessionRecovered:
                 # Already on the current session when start() recovered it itself,
                 # or when a later marker of a chain of recoveries already moved it.
-                if self._handles_session != self._session.session_id:
-                    await self._resubscribe()
+                self._resubscribe_due = self._handles_session != self._session.session_id
             elif kind is SequenceGap or kind is ReplayGap or kind is EventsDropped:
                 assert isinstance(event, (SequenceGap, ReplayGap, EventsDropped))
                 self._missed += event.missed
-                await self._reread()
+                self._reread_due = True
             elif event is None:
                 raise StopAsyncIteration
 

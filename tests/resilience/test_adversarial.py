@@ -133,3 +133,29 @@ async def test_a_stream_that_gave_up_follows_a_session_the_commands_recovered(an
         outcome = await asyncio.wait_for(session.write_and_confirm("Tank_001.Notes", "confirmed"), 5)
         assert outcome.succeeded
         assert session.connection_state is ConnectionState.RECOVERED
+
+
+async def test_a_reader_timing_out_during_a_resubscribe_does_not_leave_the_subscription_silent(
+    anyio_backend: str,
+) -> None:
+    async with (
+        Simulator(update_rate_hz=0) as sim,
+        GatewayClient.connect(sim.endpoint) as client,
+    ):
+        session = await client.open_session("timeout while resubscribing")
+        async with session.subscribe(TAGS[:1]) as subscription:
+            assert isinstance(await asyncio.wait_for(subscription.__anext__(), 5), DataChange)
+            old_id = session.session_id
+            async with GatewayClient.connect(sim.endpoint) as other:
+                await other.close_session_raw(old_id)
+            await until(lambda: session.session_id != old_id, 5, "the pump to recover the session")
+            sim.faults.latency_s = 0.5  # the new session answers slowly at first
+            # A common reader pattern: wait a bounded time for the next change.
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(subscription.__anext__(), 0.2)
+            sim.faults.latency_s = 0.0
+            change = await asyncio.wait_for(subscription.__anext__(), 5)
+            assert change.tag == TAGS[0] and subscription.recoveries >= 1
+            await sim.advance(5.0)
+            later = await asyncio.wait_for(subscription.__anext__(), 5)
+            assert later.tag == TAGS[0] and later.worker_sequence > change.worker_sequence
