@@ -14,6 +14,7 @@ from mxgateway import (
     MxGatewayClosedError,
     MxGatewayInvalidRequestError,
 )
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.server import Simulator
 
 from .conftest import TAGS, Plant, until
@@ -159,3 +160,20 @@ async def test_a_reader_timing_out_during_a_resubscribe_does_not_leave_the_subsc
             await sim.advance(5.0)
             later = await asyncio.wait_for(subscription.__anext__(), 5)
             assert later.tag == TAGS[0] and later.worker_sequence > change.worker_sequence
+
+
+async def test_write_tag_never_sends_a_handle_of_the_lost_session_to_its_replacement(
+    anyio_backend: str,
+) -> None:
+    async with (
+        Simulator(update_rate_hz=0) as sim,
+        GatewayClient.connect(sim.endpoint) as client,
+    ):
+        session = await client.open_session("handles resolved across a recovery")
+        # A ready MxValue needs no type: the item handle is cached, the type is not.
+        await session.write_tag("Tank_001.Notes", pb.MxValue(string_value="typed by hand"))
+        # The session is lost exactly when write_tag looks the type up.
+        sim.faults.fail_next(1, protocol_status=pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND, methods=["Invoke"])
+        await asyncio.wait_for(session.write_tag("Tank_001.Notes", "after the recovery"), 5)
+        (result,) = await session.read(["Tank_001.Notes"])
+        assert result.ok and result.value == "after the recovery"
