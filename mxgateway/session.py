@@ -459,6 +459,8 @@ class Session(TagAccess):
                 if loop.time() > deadline:
                     raise
                 await asyncio.sleep(backoff.next_delay())
+                if self._closed:  # closing waits for this loop: stop trying at once
+                    raise MxGatewayClosedError("the session was closed", method="OpenSession") from None
 
     def _replace(self, reply: pb.OpenSessionReply) -> None:
         old_id = self._session_id

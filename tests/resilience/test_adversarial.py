@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import grpc
 import pytest
@@ -177,3 +178,20 @@ async def test_write_tag_never_sends_a_handle_of_the_lost_session_to_its_replace
         await asyncio.wait_for(session.write_tag("Tank_001.Notes", "after the recovery"), 5)
         (result,) = await session.read(["Tank_001.Notes"])
         assert result.ok and result.value == "after the recovery"
+
+
+async def test_closing_a_session_stops_a_recovery_that_cannot_reach_the_gateway(plant: Plant) -> None:
+    sim = plant.simulator
+    async with GatewayClient.connect(options=plant.options()) as client:
+        session = await client.open_session("close while the replacement cannot open")
+        (before,) = await session.read(["Tank_001.Level"])
+        assert before.ok
+        sim.faults.fail_next(1, protocol_status=pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND, methods=["Invoke"])
+        sim.faults.fail_next(1_000, grpc_code=grpc.StatusCode.UNAVAILABLE, methods=["OpenSession"])
+        reading = asyncio.create_task(session.read(["Tank_001.Level"]))
+        await until(lambda: sim.stats.unary_calls["OpenSession"] >= 3, 5, "the replacement to be retried")
+        started = time.monotonic()
+        await asyncio.wait_for(session.close(), 10)
+        assert time.monotonic() - started < 1.5
+        with pytest.raises(MxGatewayClosedError):
+            await asyncio.wait_for(reading, 5)
