@@ -8,6 +8,8 @@ session was replaced it subscribes its tags on the new session.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -211,6 +213,30 @@ class Subscription:
                 self._reread_due = True
             elif event is None:
                 raise StopAsyncIteration
+
+    def __del__(self) -> None:
+        # ``async for ... break`` without ``async with`` never closes it: its queue
+        # must stop taking every later event of the session. The collector may run
+        # on any thread; the pump belongs to its loop.
+        consumer = getattr(self, "_consumer", None)
+        if consumer is None or getattr(self, "_closed", True):
+            return
+        pump = self._pump
+
+        def finish() -> None:
+            consumer.end_now()
+            pump.remove_consumer(consumer)
+
+        loop = consumer.loop
+        try:
+            on_own_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_own_loop = False
+        if on_own_loop:
+            finish()
+        elif not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(finish)
 
     async def __aenter__(self) -> Subscription:
         await self.start()

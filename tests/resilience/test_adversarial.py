@@ -195,3 +195,20 @@ async def test_closing_a_session_stops_a_recovery_that_cannot_reach_the_gateway(
         assert time.monotonic() - started < 1.5
         with pytest.raises(MxGatewayClosedError):
             await asyncio.wait_for(reading, 5)
+
+
+async def test_a_subscription_left_by_break_stops_taking_a_share_of_the_events(plant: Plant) -> None:
+    sim = plant.simulator
+    async with GatewayClient.connect(options=plant.options(event_queue_size=100_000)) as client:
+        session = await client.open_session("abandoned subscriptions")
+        pump = session._pump  # what a dropped reader still holds is only visible here
+        baseline = len(pump._consumers)
+        for _ in range(3):
+            async for change in session.subscribe(TAGS):  # no ``async with``: never closed
+                assert change.tag in TAGS
+                break
+        for _ in range(20):
+            await sim.advance(1.0)
+        await asyncio.sleep(0.2)
+        # Each abandoned subscription would otherwise queue every later event forever.
+        assert len(pump._consumers) == baseline
