@@ -55,6 +55,9 @@ class GatewayClient:
         self._embedded: EmbeddedGateway | None = None
         self._endpoints = self._options.endpoints
         self._endpoint_index = 0
+        #: Counts fail-overs: a caller whose failures were seen on an older
+        #: connection must not move the client on again (back to a dead endpoint).
+        self._generation = 0
         self._channel = channel if channel is not None else self._new_channel()
         self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
         self._retired_channels: set[asyncio.Task[None]] = set()
@@ -74,15 +77,22 @@ class GatewayClient:
     def _endpoint(self) -> str:
         return self._endpoints[self._endpoint_index]
 
-    def _fail_over(self) -> bool:
-        """Move to the next endpoint of the list (sessions rebind); False when there is none."""
+    def _fail_over(self, generation: int | None = None) -> bool:
+        """Move to the next endpoint of the list (sessions rebind); False when there is none.
+
+        ``generation`` is the connection the caller's failures were seen on; when
+        another caller has moved on since, this one only follows (True, no move).
+        """
         if self._closed or not self._owns_channel or len(self._endpoints) < 2:
             return False
+        if generation is not None and generation != self._generation:
+            return True
         previous = self._endpoint
         self._endpoint_index = (self._endpoint_index + 1) % len(self._endpoints)
         old_channel = self._channel
         self._channel = self._new_channel()
         self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
+        self._generation += 1
         for session in list(self._sessions.values()):
             session._bind_transport()
         # Calls still on the old channel are failing anyway; close it without waiting.
@@ -174,6 +184,7 @@ class GatewayClient:
         )
         # An unreachable gateway never saw the request: try the next endpoint, if any.
         for attempt in range(len(self._endpoints)):
+            generation = self._generation
             try:
                 reply: pb.OpenSessionReply = await self._stub.OpenSession(
                     request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
@@ -182,7 +193,7 @@ class GatewayClient:
             except grpc.aio.AioRpcError as exc:
                 error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self._secrets)
                 last = attempt == len(self._endpoints) - 1
-                if last or exc.code() is not grpc.StatusCode.UNAVAILABLE or not self._fail_over():
+                if last or exc.code() is not grpc.StatusCode.UNAVAILABLE or not self._fail_over(generation):
                     raise error from error.__cause__
         check_protocol_status(reply, method="OpenSession")
         return reply

@@ -244,8 +244,9 @@ class EventPump:
     ``open_call(session_id, after)`` starts a StreamEvents call on the current
     connection; ``recover(old_session_id)`` opens a replacement session and
     returns its id, or None when recovery is off (``recovers()`` tells which);
-    ``fail_over()`` moves the connection to the next endpoint (True when there
-    was one).
+    ``fail_over(generation)`` moves the connection to the next endpoint (True when
+    there was one, or another caller already moved on from ``generation``), and
+    ``generation()`` tells which connection is current.
     """
 
     def __init__(
@@ -255,7 +256,8 @@ class EventPump:
         open_call: CallOpener,
         recover: Recoverer,
         recovers: Callable[[], bool],
-        fail_over: Callable[[], bool],
+        fail_over: Callable[[int], bool],
+        generation: Callable[[], int],
         tags: Mapping[tuple[int, int], str],
         secrets: tuple[str, ...],
         policy: ReconnectPolicy,
@@ -268,6 +270,7 @@ class EventPump:
         self._recover = recover
         self._recovers = recovers
         self._fail_over = fail_over
+        self._generation = generation
         self._tags = tags
         self._secrets = secrets
         self._policy = policy
@@ -571,6 +574,9 @@ class EventPump:
         """Resume after ``failure``, recovering the session when it is gone; None when done."""
         outage_started = time.monotonic()
         failed_connects = 0
+        # The connection the last failure was seen on: failures count towards a
+        # fail-over only while they come from the endpoint that is still current.
+        seen_on = counted_on = self._generation()
         while not self._closed:
             if _session_gone(failure):
                 call = await self._recover_and_attach(self._reason(failure))
@@ -593,10 +599,13 @@ class EventPump:
             if self._closed:
                 return None
             if _connect_failure(failure):
+                if seen_on != counted_on:
+                    counted_on, failed_connects = seen_on, 0
                 failed_connects += 1
-                if failed_connects >= self._policy.endpoint_attempts and self._fail_over():
+                if failed_connects >= self._policy.endpoint_attempts and self._fail_over(seen_on):
                     failed_connects = 0
                     _log.info("session %s: moved to the next gateway endpoint", self._session_id)
+            seen_on = self._generation()
             try:
                 call = await self._attach(self._session_id, self._high_water)
             except grpc.aio.AioRpcError as exc:

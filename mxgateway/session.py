@@ -159,6 +159,7 @@ class Session(TagAccess):
             recover=self._recover_session,
             recovers=self._recovers,
             fail_over=self._fail_over,
+            generation=self._connection_generation,
             tags=self._tags,
             secrets=self._secrets,
             policy=options.reconnect,
@@ -403,11 +404,14 @@ class Session(TagAccess):
     def _open_event_call(self, session_id: str, after: int) -> StreamCall:
         return self._client._open_events_call(session_id, after)
 
-    def _fail_over(self) -> bool:
-        moved = self._client._fail_over()
+    def _fail_over(self, generation: int | None = None) -> bool:
+        moved = self._client._fail_over(generation)
         if moved:
             self._bind_transport()
         return moved
+
+    def _connection_generation(self) -> int:
+        return self._client._generation
 
     def _new_subscription(self, tags: list[str], supervisory: bool) -> Subscription:
         if self._closed:
@@ -450,12 +454,13 @@ class Session(TagAccess):
         deadline = loop.time() + max(policy.window_s, policy.max_backoff_s)
         failures = 0
         while True:
+            generation = self._client._generation
             try:
                 return await self._client.open_session_raw(self._client_session_name)
             except (MxGatewayUnavailableError, MxGatewayTimeoutError):
                 failures += 1
                 if failures % policy.endpoint_attempts == 0:
-                    self._fail_over()
+                    self._fail_over(generation)
                 if loop.time() > deadline:
                     raise
                 await asyncio.sleep(backoff.next_delay())

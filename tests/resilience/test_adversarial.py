@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import grpc
 import pytest
 
 from mxgateway import (
+    ClientOptions,
     ConnectionState,
     DataChange,
     GatewayClient,
     MxGatewayClosedError,
     MxGatewayInvalidRequestError,
+    ReconnectPolicy,
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.simulator.faultproxy import FaultProxy
 from mxgateway.simulator.server import Simulator
 
 from .conftest import TAGS, Plant, until
@@ -212,3 +216,30 @@ async def test_a_subscription_left_by_break_stops_taking_a_share_of_the_events(p
         await asyncio.sleep(0.2)
         # Each abandoned subscription would otherwise queue every later event forever.
         assert len(pump._consumers) == baseline
+
+
+async def test_sessions_failing_over_together_never_fail_back_to_the_dead_primary(
+    anyio_backend: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mxgateway.client")
+    async with (
+        Simulator(update_rate_hz=0) as primary,
+        Simulator(update_rate_hz=0) as backup,
+        FaultProxy(primary.host, primary.port) as proxy,
+    ):
+        policy = ReconnectPolicy(initial_backoff_s=0.05, max_backoff_s=0.2, endpoint_attempts=2)
+        options = ClientOptions(endpoint=f"{proxy.endpoint},{backup.endpoint}", reconnect=policy)
+        async with GatewayClient.connect(options=options) as client:
+            sessions = [await client.open_session(f"fail-over {i}") for i in range(4)]
+            subscriptions = [s.subscribe(TAGS[:1]) for s in sessions]
+            for subscription in subscriptions:
+                await subscription.start()
+                await asyncio.wait_for(subscription.__anext__(), 5)
+            await proxy.cut(None)  # the primary stays down
+            await until(
+                lambda: all(s.session_id in backup.session_ids() for s in sessions), 20, "all on the backup"
+            )
+            for subscription in subscriptions:
+                await subscription.aclose()
+        moves = [r.getMessage() for r in caplog.records if "failing over to" in r.getMessage()]
+        assert moves == [f"gateway {proxy.endpoint} unreachable; failing over to {backup.endpoint}"]
