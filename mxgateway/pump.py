@@ -294,6 +294,10 @@ class EventPump:
         self._attached_id = ""
         self._state = ConnectionState.IDLE
         self._task: asyncio.Task[None] | None = None
+        #: The connection (see ``generation``) the current call was opened on.
+        self._call_generation = 0
+        #: True while ``follow()`` cancels the task on purpose.
+        self._restarting = False
         self._attached: asyncio.Future[None] | None = None
         self._closed = False
         self.events_received = 0
@@ -437,9 +441,13 @@ class EventPump:
         if task is None or self._closed:
             return
         if not task.done() and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._restarting = True
+            try:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            finally:
+                self._restarting = False
         if self._state is ConnectionState.LOST:
             # The pump gave up on the old session, but the owner has a new one:
             # staying lost would refuse every later event-raising command.
@@ -475,6 +483,7 @@ class EventPump:
         )
 
     async def _attach(self, session_id: str, after: int) -> StreamCall:
+        generation = self._generation()
         call = self._open_call(session_id, after)
         try:
             await asyncio.wait_for(call.initial_metadata(), ATTACH_CONFIRM_TIMEOUT_S)
@@ -482,9 +491,15 @@ class EventPump:
             _log.debug(
                 "session %s: no headers within %.1f s; reading anyway", session_id, ATTACH_CONFIRM_TIMEOUT_S
             )
+        except asyncio.CancelledError:
+            call.cancel()
+            if self._channel_retired(generation):
+                raise _retired_call() from None
+            raise
         except BaseException:
             call.cancel()
             raise
+        self._call_generation = generation
         if call.done():
             code = await call.code()
             if code is not grpc.StatusCode.OK:
@@ -568,7 +583,18 @@ class EventPump:
         except asyncio.CancelledError:
             if self._closed:
                 return _Closed()
+            if self._channel_retired(self._call_generation):
+                return _retired_call()
             raise
+
+    def _channel_retired(self, generation: int) -> bool:
+        """True when a CancelledError came from the call's channel, closed by a fail-over.
+
+        grpc.aio raises CancelledError from a call whose channel was closed, as if the
+        task had been cancelled; only the pump's own close and ``follow()`` cancel
+        the task, so without them a moved-on connection explains it.
+        """
+        return not self._closed and not self._restarting and generation != self._generation()
 
     async def _reconnect(self, failure: BaseException, backoff: Backoff) -> StreamCall | None:
         """Resume after ``failure``, recovering the session when it is gone; None when done."""
@@ -625,6 +651,10 @@ class EventPump:
         if not isinstance(failure, grpc.aio.AioRpcError):
             return False
         code = failure.code()
+        if code is grpc.StatusCode.CANCELLED:
+            # Not cancelled here (closing returns before this): the channel was
+            # closed under the call, as a fail-over of the client does.
+            return not self._closed
         # A resumed stream can be refused while the gateway still holds the dead
         # connection's stream as the session's one subscriber: that clears itself.
         return is_transient_code(code) or code is grpc.StatusCode.FAILED_PRECONDITION
@@ -788,6 +818,17 @@ class EventPump:
 def _in_session(item: object, session_id: str) -> bool:
     raw = getattr(item, "raw", None)
     return raw is None or getattr(raw, "session_id", session_id) in ("", session_id)
+
+
+def _retired_call() -> grpc.aio.AioRpcError:
+    # Retryable (see ``_retryable``): the pump reopens the call on the new connection.
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.CANCELLED,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(),
+        "the connection was replaced by a fail-over",
+        None,
+    )
 
 
 def _session_gone(failure: BaseException) -> bool:

@@ -25,6 +25,7 @@ import grpc.aio
 
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
+    MxGatewayCancelledError,
     MxGatewayClosedError,
     MxGatewayError,
     MxGatewayPermissionError,
@@ -457,7 +458,8 @@ class Session(TagAccess):
             generation = self._client._generation
             try:
                 return await self._client.open_session_raw(self._client_session_name)
-            except (MxGatewayUnavailableError, MxGatewayTimeoutError):
+            except (MxGatewayUnavailableError, MxGatewayTimeoutError, MxGatewayCancelledError):
+                # Cancelled: a fail-over closed the channel the open was sent on.
                 failures += 1
                 if failures % policy.endpoint_attempts == 0:
                     self._fail_over(generation)

@@ -22,7 +22,7 @@ from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.faultproxy import FaultProxy
 from mxgateway.simulator.server import Simulator
 
-from .conftest import TAGS, Plant, until
+from .conftest import FAST, TAGS, Plant, until
 
 pytestmark = pytest.mark.anyio
 
@@ -243,3 +243,25 @@ async def test_sessions_failing_over_together_never_fail_back_to_the_dead_primar
                 await subscription.aclose()
         moves = [r.getMessage() for r in caplog.records if "failing over to" in r.getMessage()]
         assert moves == [f"gateway {proxy.endpoint} unreachable; failing over to {backup.endpoint}"]
+
+
+async def test_a_stream_cut_by_a_fail_over_of_its_client_follows_to_the_next_gateway(
+    anyio_backend: str,
+) -> None:
+    async with Simulator(update_rate_hz=0) as primary, Simulator(update_rate_hz=0) as backup:
+        options = ClientOptions(endpoint=f"{primary.endpoint},{backup.endpoint}", reconnect=FAST)
+        async with GatewayClient.connect(options=options) as client:
+            session = await client.open_session("streaming on the primary")
+            async with session.subscribe(TAGS[:1]) as subscription:
+                await asyncio.wait_for(subscription.__anext__(), 5)
+                # Another open meets an unreachable primary and moves the client on,
+                # closing the channel this session's stream runs on.
+                primary.faults.fail_next(1, grpc_code=grpc.StatusCode.UNAVAILABLE, methods=["OpenSession"])
+                other = await client.open_session("opened on the backup")
+                assert other.session_id in backup.session_ids()
+                await until(
+                    lambda: session.session_id in backup.session_ids(), 10, "the session on the backup"
+                )
+                change = await asyncio.wait_for(subscription.__anext__(), 5)
+                assert change.tag == TAGS[0] and change.worker_sequence >= 1
+            assert session.connection_state is ConnectionState.RECOVERED
