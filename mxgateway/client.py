@@ -22,7 +22,13 @@ from mxgateway._version import GATEWAY_PROTOCOL_VERSION
 from mxgateway.channel import call_metadata, create_channel
 from mxgateway.connector import Connector, client_connector
 from mxgateway.endpoints import EmbeddedGateway
-from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
+from mxgateway.errors import (
+    MxGatewayClosedError,
+    MxGatewayError,
+    MxGatewayUnavailableError,
+    check_protocol_status,
+    map_rpc_error,
+)
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 from mxgateway.options import ClientOptions, join_endpoints, resolve_options
@@ -190,6 +196,16 @@ class GatewayClient:
                     request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
                 )
                 break
+            except asyncio.CancelledError:
+                # grpc.aio cancels the calls of a channel a fail-over closed (another
+                # session moved the client on): not the caller's cancellation.
+                if generation == self._generation:
+                    raise
+                if attempt == len(self._endpoints) - 1:
+                    raise MxGatewayUnavailableError(
+                        "the connection moved to the next gateway while the session opened",
+                        method="OpenSession",
+                    ) from None
             except grpc.aio.AioRpcError as exc:
                 error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self._secrets)
                 last = attempt == len(self._endpoints) - 1

@@ -302,10 +302,21 @@ class Session(TagAccess):
             await self._attach_for_events()
         if self._stale_servers:
             self._check_handles(request)
+        generation = self._client._generation
         try:
             reply: pb.MxCommandReply = await self._invoke_rpc(
                 request, timeout=timeout or self._default_timeout, metadata=self._metadata
             )
+        except asyncio.CancelledError:
+            # grpc.aio cancels the calls of a channel closed by a fail-over, raising
+            # CancelledError into a caller nobody cancelled: make it a typed failure.
+            if self._client._generation != generation:
+                raise MxGatewayUnavailableError(
+                    "the connection moved to the next gateway while the command was in flight; "
+                    "its outcome is unknown",
+                    method="Invoke",
+                ) from None
+            raise
         except grpc.aio.AioRpcError as exc:
             error = map_rpc_error(
                 exc, method="Invoke", scope=_SCOPES.get(kind, _READ_SCOPE), secrets=self._secrets

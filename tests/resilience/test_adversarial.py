@@ -265,3 +265,40 @@ async def test_a_stream_cut_by_a_fail_over_of_its_client_follows_to_the_next_gat
                 change = await asyncio.wait_for(subscription.__anext__(), 5)
                 assert change.tag == TAGS[0] and change.worker_sequence >= 1
             assert session.connection_state is ConnectionState.RECOVERED
+
+
+async def test_a_command_in_flight_when_its_client_fails_over_is_not_cancelled(anyio_backend: str) -> None:
+    async with Simulator(update_rate_hz=0) as primary, Simulator(update_rate_hz=0) as backup:
+        options = ClientOptions(endpoint=f"{primary.endpoint},{backup.endpoint}", reconnect=FAST)
+        async with GatewayClient.connect(options=options) as client:
+            session = await client.open_session("reading on the primary")
+            await session.default_server_handle()
+            primary.faults.latency_s = 1.0
+            reading = asyncio.create_task(session.read(["Tank_001.Level"]))
+            await until(lambda: primary.stats.unary_calls["Invoke"] >= 2, 5, "the read to be sent")
+            primary.faults.latency_s = 0.0  # only the read is slow
+            # Another open meets an unreachable primary and moves the client on,
+            # closing the channel the read is waiting on.
+            primary.faults.fail_next(1, grpc_code=grpc.StatusCode.UNAVAILABLE, methods=["OpenSession"])
+            await client.open_session("opened on the backup")
+            # The caller's task was not cancelled: the read completes on the backup,
+            # or fails with a typed error, never with a CancelledError.
+            (result,) = await asyncio.wait_for(reading, 10)
+            assert result.ok
+            assert session.session_id in backup.session_ids()
+
+
+async def test_an_open_in_flight_when_its_client_fails_over_continues_on_the_next_gateway(
+    anyio_backend: str,
+) -> None:
+    async with Simulator(update_rate_hz=0) as primary, Simulator(update_rate_hz=0) as backup:
+        options = ClientOptions(endpoint=f"{primary.endpoint},{backup.endpoint}", reconnect=FAST)
+        async with GatewayClient.connect(options=options) as client:
+            primary.faults.latency_s = 1.0
+            opening = asyncio.create_task(client.open_session("slow to open"))
+            await until(lambda: primary.stats.unary_calls["OpenSession"] >= 1, 5, "the open to be sent")
+            primary.faults.latency_s = 0.0
+            primary.faults.fail_next(1, grpc_code=grpc.StatusCode.UNAVAILABLE, methods=["OpenSession"])
+            await client.open_session("moves the client on")
+            session = await asyncio.wait_for(opening, 10)
+            assert session.session_id in backup.session_ids()
