@@ -25,7 +25,13 @@ from mxgateway.alarms import Alarm, alarm_from_proto, raise_for_acknowledge_repl
 from mxgateway.channel import call_metadata, create_channel
 from mxgateway.connector import Connector, client_connector
 from mxgateway.endpoints import EmbeddedGateway
-from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
+from mxgateway.errors import (
+    MxGatewayClosedError,
+    MxGatewayError,
+    MxGatewayUnavailableError,
+    check_protocol_status,
+    map_rpc_error,
+)
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 from mxgateway.hints import add_hint
@@ -59,6 +65,9 @@ class GatewayClient:
         self._embedded: EmbeddedGateway | None = None
         self._endpoints = self._options.endpoints
         self._endpoint_index = 0
+        #: Counts fail-overs: a caller whose failures were seen on an older
+        #: connection must not move the client on again (back to a dead endpoint).
+        self._generation = 0
         self._channel = channel if channel is not None else self._new_channel()
         self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
         self._retired_channels: set[asyncio.Task[None]] = set()
@@ -78,15 +87,22 @@ class GatewayClient:
     def _endpoint(self) -> str:
         return self._endpoints[self._endpoint_index]
 
-    def _fail_over(self) -> bool:
-        """Move to the next endpoint of the list (sessions rebind); False when there is none."""
+    def _fail_over(self, generation: int | None = None) -> bool:
+        """Move to the next endpoint of the list (sessions rebind); False when there is none.
+
+        ``generation`` is the connection the caller's failures were seen on; when
+        another caller has moved on since, this one only follows (True, no move).
+        """
         if self._closed or not self._owns_channel or len(self._endpoints) < 2:
             return False
+        if generation is not None and generation != self._generation:
+            return True
         previous = self._endpoint
         self._endpoint_index = (self._endpoint_index + 1) % len(self._endpoints)
         old_channel = self._channel
         self._channel = self._new_channel()
         self._stub = pb_grpc.MxAccessGatewayStub(self._channel)
+        self._generation += 1
         for session in list(self._sessions.values()):
             session._bind_transport()
         # Calls still on the old channel are failing anyway; close it without waiting.
@@ -178,15 +194,26 @@ class GatewayClient:
         )
         # An unreachable gateway never saw the request: try the next endpoint, if any.
         for attempt in range(len(self._endpoints)):
+            generation = self._generation
             try:
                 reply: pb.OpenSessionReply = await self._stub.OpenSession(
                     request, timeout=timeout or self._options.default_timeout, metadata=self._metadata
                 )
                 break
+            except asyncio.CancelledError:
+                # grpc.aio cancels the calls of a channel a fail-over closed (another
+                # session moved the client on): not the caller's cancellation.
+                if generation == self._generation:
+                    raise
+                if attempt == len(self._endpoints) - 1:
+                    raise MxGatewayUnavailableError(
+                        "the connection moved to the next gateway while the session opened",
+                        method="OpenSession",
+                    ) from None
             except grpc.aio.AioRpcError as exc:
                 error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self._secrets)
                 last = attempt == len(self._endpoints) - 1
-                if last or exc.code() is not grpc.StatusCode.UNAVAILABLE or not self._fail_over():
+                if last or exc.code() is not grpc.StatusCode.UNAVAILABLE or not self._fail_over(generation):
                     add_hint(error, self._options)
                     raise error from error.__cause__
         check_protocol_status(reply, method="OpenSession")
@@ -270,7 +297,8 @@ class GatewayClient:
         """``session`` now stands for a new gateway session (it recovered)."""
         if self._sessions.get(old_session_id) is session:
             del self._sessions[old_session_id]
-        self._sessions[new_session_id] = session
+            self._sessions[new_session_id] = session
+        # Else it was closed or forgotten meanwhile: whoever closes it closes the new id.
 
     # ------------------------------------------------------------------ commands and events
 
@@ -343,7 +371,7 @@ class GatewayClient:
         try:
             if sessions:
                 results = await asyncio.gather(
-                    *(self._close_quietly(s.session_id) for s in sessions), return_exceptions=True
+                    *(self._close_settled(s) for s in sessions), return_exceptions=True
                 )
                 for result in results:
                     if isinstance(result, BaseException) and not isinstance(result, Exception):
@@ -358,6 +386,11 @@ class GatewayClient:
             finally:
                 if embedded is not None:
                     await embedded.aclose()
+
+    async def _close_settled(self, session: Session) -> None:
+        # A recovery in flight may be about to replace the session: close that one.
+        await session._settle_recovery(_CLOSE_TIMEOUT_S)
+        await self._close_quietly(session.session_id)
 
     async def _close_quietly(self, session_id: str) -> None:
         try:

@@ -119,6 +119,11 @@ class EventConsumer:
         self.end()
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the consumer (and its pump) belongs to."""
+        return self._loop
+
+    @property
     def queued(self) -> int:
         """Items waiting in the queue."""
         return len(self._queue)

@@ -40,6 +40,11 @@ class Fanout:
         self._cursor_sequence = 0
 
     @property
+    def consumer_count(self) -> int:
+        """Readers being fed."""
+        return len(self._consumers)
+
+    @property
     def backlog_empty(self) -> bool:
         """True before anything was published."""
         return not self._backlog
@@ -158,11 +163,17 @@ class Fanout:
                 if not future.done():
                     future.set_exception(error)
 
-    def cancel_writes(self) -> None:
-        """Cancel every waiter (the session is closing)."""
+    def close_writes(self, error: BaseException) -> None:
+        """Fail every waiter with ``error`` (the session is closing).
+
+        An exception, not ``cancel()``: the writer's task was not cancelled, and a
+        CancelledError escaping into it would look like one to its callers.
+        """
         for waiters in self._waiters.values():
             for future in waiters:
-                future.cancel()
+                if not future.done():
+                    future.set_exception(error)
+                    future.exception()  # retrieved: a writer that gave up must not warn
         self._waiters.clear()
 
 

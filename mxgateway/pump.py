@@ -87,8 +87,9 @@ class EventPump:
     ``open_call(session_id, after)`` starts a StreamEvents call on the current
     connection; ``recover(old_session_id)`` opens a replacement session and
     returns its id, or None when recovery is off (``recovers()`` tells which);
-    ``fail_over()`` moves the connection to the next endpoint (True when there
-    was one).
+    ``fail_over(generation)`` moves the connection to the next endpoint (True when
+    there was one, or another caller already moved on from ``generation``), and
+    ``generation()`` tells which connection is current.
     """
 
     def __init__(
@@ -98,7 +99,8 @@ class EventPump:
         open_call: CallOpener,
         recover: Recoverer,
         recovers: Callable[[], bool],
-        fail_over: Callable[[], bool],
+        fail_over: Callable[[int], bool],
+        generation: Callable[[], int],
         tags: TagLookup,
         secrets: tuple[str, ...],
         policy: ReconnectPolicy,
@@ -111,6 +113,7 @@ class EventPump:
         self._recover = recover
         self._recovers = recovers
         self._fail_over = fail_over
+        self._generation = generation
         self._tags = tags
         self._secrets = secrets
         self._policy = policy
@@ -124,6 +127,10 @@ class EventPump:
         self._attached_id = ""
         self._states = StateTracker()
         self._task: asyncio.Task[None] | None = None
+        #: The connection (see ``generation``) the current call was opened on.
+        self._call_generation = 0
+        #: True while ``follow()`` cancels the task on purpose.
+        self._restarting = False
         self._attached: asyncio.Future[None] | None = None
         self._closed = False
         self.events_received = 0
@@ -195,9 +202,17 @@ class EventPump:
         if task is None or self._closed:
             return
         if not task.done() and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._restarting = True
+            try:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            finally:
+                self._restarting = False
+        if self._states.state is ConnectionState.LOST:
+            # The pump gave up on the old session, but the owner has a new one:
+            # staying lost would refuse every later event-raising command.
+            self._set_state(ConnectionState.RECOVERING, "the session was replaced by a command")
         await self.ensure_attached()
 
     # ------------------------------------------------------------------ attaching
@@ -229,6 +244,7 @@ class EventPump:
         )
 
     async def _attach(self, session_id: str, after: int) -> StreamCall:
+        generation = self._generation()
         call = self._open_call(session_id, after)
         try:
             await asyncio.wait_for(call.initial_metadata(), ATTACH_CONFIRM_TIMEOUT_S)
@@ -236,9 +252,15 @@ class EventPump:
             _log.debug(
                 "session %s: no headers within %.1f s; reading anyway", session_id, ATTACH_CONFIRM_TIMEOUT_S
             )
+        except asyncio.CancelledError:
+            call.cancel()
+            if self._channel_retired(generation):
+                raise _retired_call() from None
+            raise
         except BaseException:
             call.cancel()
             raise
+        self._call_generation = generation
         if call.done():
             code = await call.code()
             if code is not grpc.StatusCode.OK:
@@ -271,6 +293,10 @@ class EventPump:
             # The first attach failed: report it to the caller and stay idle.
             if not self._closed:
                 self._set_state(ConnectionState.IDLE, "attach failed")
+            if isinstance(exc, grpc.aio.AioRpcError) and exc.code() is grpc.StatusCode.OUT_OF_RANGE:
+                # One reader's resume point beyond the newest event: refused for
+                # that reader, and not kept for every later attach of the session.
+                self._first_after = 0
             if not attached.done():
                 attached.set_exception(self._typed(exc) if isinstance(exc, grpc.aio.AioRpcError) else exc)
                 attached.exception()  # retrieved: a caller that went away must not warn
@@ -318,12 +344,26 @@ class EventPump:
         except asyncio.CancelledError:
             if self._closed:
                 return _Closed()
+            if self._channel_retired(self._call_generation):
+                return _retired_call()
             raise
+
+    def _channel_retired(self, generation: int) -> bool:
+        """True when a CancelledError came from the call's channel, closed by a fail-over.
+
+        grpc.aio raises CancelledError from a call whose channel was closed, as if the
+        task had been cancelled; only the pump's own close and ``follow()`` cancel
+        the task, so without them a moved-on connection explains it.
+        """
+        return not self._closed and not self._restarting and generation != self._generation()
 
     async def _reconnect(self, failure: BaseException, backoff: Backoff) -> StreamCall | None:
         """Resume after ``failure``, recovering the session when it is gone; None when done."""
         outage_started = time.monotonic()
         failed_connects = 0
+        # The connection the last failure was seen on: failures count towards a
+        # fail-over only while they come from the endpoint that is still current.
+        seen_on = counted_on = self._generation()
         while not self._closed:
             if _session_gone(failure):
                 call = await self._recover_and_attach(self._reason(failure))
@@ -346,10 +386,13 @@ class EventPump:
             if self._closed:
                 return None
             if _connect_failure(failure):
+                if seen_on != counted_on:
+                    counted_on, failed_connects = seen_on, 0
                 failed_connects += 1
-                if failed_connects >= self._policy.endpoint_attempts and self._fail_over():
+                if failed_connects >= self._policy.endpoint_attempts and self._fail_over(seen_on):
                     failed_connects = 0
                     _log.info("session %s: moved to the next gateway endpoint", self._session_id)
+            seen_on = self._generation()
             try:
                 call = await self._attach(self._session_id, self._high_water)
             except grpc.aio.AioRpcError as exc:
@@ -369,6 +412,10 @@ class EventPump:
         if not isinstance(failure, grpc.aio.AioRpcError):
             return False
         code = failure.code()
+        if code is grpc.StatusCode.CANCELLED:
+            # Not cancelled here (closing returns before this): the channel was
+            # closed under the call, as a fail-over of the client does.
+            return not self._closed
         # A resumed stream can be refused while the gateway still holds the dead
         # connection's stream as the session's one subscriber: that clears itself.
         return is_transient_code(code) or code is grpc.StatusCode.FAILED_PRECONDITION
@@ -486,7 +533,22 @@ class EventPump:
         self._set_state(ConnectionState.CLOSED, "session closed")
         self._fanout.end_all()
         self._states.end()
-        self._fanout.cancel_writes()
+        self._fanout.close_writes(
+            MxGatewayClosedError(
+                "the session was closed before the write's outcome arrived", method="StreamEvents"
+            )
+        )
+
+
+def _retired_call() -> grpc.aio.AioRpcError:
+    # Retryable (see ``_retryable``): the pump reopens the call on the new connection.
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.CANCELLED,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(),
+        "the connection was replaced by a fail-over",
+        None,
+    )
 
 
 def _session_gone(failure: BaseException) -> bool:

@@ -27,6 +27,7 @@ from mxgateway.checks import checked
 from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
+    MxGatewayCancelledError,
     MxGatewayClosedError,
     MxGatewayError,
     MxGatewayPermissionError,
@@ -163,6 +164,7 @@ class Session(TagAccess):
             recover=self._recover_session,
             recovers=self._recovers,
             fail_over=self._fail_over,
+            generation=self._connection_generation,
             tags=self._tags,
             secrets=self._secrets,
             policy=options.reconnect,
@@ -262,6 +264,7 @@ class Session(TagAccess):
             return
         self._mark_closed()
         self._client._forget(self)
+        await self._settle_recovery()
         # Already gone on the gateway is what closing wants.
         with contextlib.suppress(MxGatewaySessionNotFoundError):
             await self._client.close_session_raw(self._session_id)
@@ -270,6 +273,15 @@ class Session(TagAccess):
     async def aclose(self) -> None:
         """Same as ``close()``."""
         await self.close()
+
+    async def _settle_recovery(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) for a recovery in flight, so closing closes the session it opened."""
+        lock = self._recover_lock
+        if not lock.locked():
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(lock.acquire(), timeout)
+            lock.release()
 
     def _mark_closed(self) -> None:
         """No further calls: end the event stream and every reader."""
@@ -294,10 +306,21 @@ class Session(TagAccess):
             await self._attach_for_events()
         if self._stale_servers:
             self._check_handles(request)
+        generation = self._client._generation
         try:
             reply: pb.MxCommandReply = await self._invoke_rpc(
                 request, timeout=timeout or self._default_timeout, metadata=self._metadata
             )
+        except asyncio.CancelledError:
+            # grpc.aio cancels the calls of a channel closed by a fail-over, raising
+            # CancelledError into a caller nobody cancelled: make it a typed failure.
+            if self._client._generation != generation:
+                raise MxGatewayUnavailableError(
+                    "the connection moved to the next gateway while the command was in flight; "
+                    "its outcome is unknown",
+                    method="Invoke",
+                ) from None
+            raise
         except grpc.aio.AioRpcError as exc:
             error = map_rpc_error(
                 exc, method="Invoke", scope=_SCOPES.get(kind, _READ_SCOPE), secrets=self._secrets
@@ -398,11 +421,14 @@ class Session(TagAccess):
     def _open_event_call(self, session_id: str, after: int) -> StreamCall:
         return self._client._open_events_call(session_id, after)
 
-    def _fail_over(self) -> bool:
-        moved = self._client._fail_over()
+    def _fail_over(self, generation: int | None = None) -> bool:
+        moved = self._client._fail_over(generation)
         if moved:
             self._bind_transport()
         return moved
+
+    def _connection_generation(self) -> int:
+        return self._client._generation
 
     def _new_subscription(self, tags: list[str], supervisory: bool) -> Subscription:
         if self._closed:
@@ -445,15 +471,19 @@ class Session(TagAccess):
         deadline = loop.time() + max(policy.window_s, policy.max_backoff_s)
         failures = 0
         while True:
+            generation = self._client._generation
             try:
                 return await self._client.open_session_raw(self._client_session_name)
-            except (MxGatewayUnavailableError, MxGatewayTimeoutError):
+            except (MxGatewayUnavailableError, MxGatewayTimeoutError, MxGatewayCancelledError):
+                # Cancelled: a fail-over closed the channel the open was sent on.
                 failures += 1
                 if failures % policy.endpoint_attempts == 0:
-                    self._fail_over()
+                    self._fail_over(generation)
                 if loop.time() > deadline:
                     raise
                 await asyncio.sleep(backoff.next_delay())
+                if self._closed:  # closing waits for this loop: stop trying at once
+                    raise MxGatewayClosedError("the session was closed", method="OpenSession") from None
 
     def _replace(self, reply: pb.OpenSessionReply) -> None:
         old_id = self._session_id

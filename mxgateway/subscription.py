@@ -8,13 +8,15 @@ session was replaced it subscribes its tags on the new session.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from mxgateway.errors import MxAccessError, MxGatewayError
+from mxgateway.errors import MxAccessError, MxGatewayError, MxGatewaySessionLostError
 from mxgateway.event_queue import EventConsumer
 from mxgateway.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
@@ -51,6 +53,13 @@ class Subscription:
         self._consumer: EventConsumer | None = None
         self._server_handle = 0
         self._handles: dict[int, str] = {}
+        #: The session the handles belong to: after a recovery the same numbers
+        #: name other items of the new session, which must never be touched.
+        self._handles_session = ""
+        #: Set when a marker asked for work that is not done yet: a reader cancelled
+        #: (a timeout) or failed half-way must not lose it, or the tags go silent.
+        self._resubscribe_due = False
+        self._reread_due = False
         self._latest: dict[str, DataChange] = {}
         self._pending: deque[DataChange] = deque()
         self._missed = 0
@@ -95,7 +104,13 @@ class Subscription:
             self._consumer = self._pump.add_consumer()
             # Attached before advising: the first value of every tag is captured.
             await self._pump.ensure_attached()
-            await self._subscribe_tags()
+            try:
+                await self._subscribe_tags()
+            except MxGatewaySessionLostError as exc:
+                # The gateway lost the session before the pump noticed: the
+                # tag-level API recovers, and the recovery's marker is then skipped.
+                await self._session._await_recovery(exc)
+                await self._subscribe_tags()
         except BaseException:
             await self.aclose()
             raise
@@ -103,12 +118,15 @@ class Subscription:
     async def _subscribe_tags(self) -> None:
         session = self._session
         self._server_handle = await session.default_server_handle()
+        # Taken right before the command, which is built with this id.
+        session_id = session.session_id
         results = await session.subscribe_bulk(self._server_handle, self._tags, supervisory=self._supervisory)
         # The caller's own tag strings (the gateway answers in input order): no copies.
         pairs = zip(self._tags, results, strict=True) if len(results) == len(self._tags) else ()
         self._handles = {r.item_handle: tag for tag, r in pairs if r.ok} or {
             r.item_handle: r.tag_address for r in results if r.ok
         }
+        self._handles_session = session_id
         failed = [r for r in results if not r.ok]
         if failed:
             await self.aclose()
@@ -116,7 +134,6 @@ class Subscription:
 
     async def _resubscribe(self) -> None:
         """The session was replaced: the old handles are gone; subscribe on the new session."""
-        self._recoveries += 1
         self._handles = {}
         try:
             await self._subscribe_tags()
@@ -125,11 +142,12 @@ class Subscription:
         except MxGatewayError as exc:
             _log.warning("subscribing again on the recovered session failed: %s", exc)
             raise
+        self._recoveries += 1
 
     async def _reread(self) -> None:
         """Events were lost: read the tags now so ``latest`` (and the reader) catch up."""
-        if not self._handles:
-            return
+        if not self._handles or self._handles_session != self._session.session_id:
+            return  # the handles died with their session; SessionRecovered follows
         by_tag = {tag: handle for handle, tag in self._handles.items()}
         results = await self._session.read_bulk(self._server_handle, list(by_tag))
         for result in results:
@@ -153,7 +171,8 @@ class Subscription:
             consumer.end_now()
             self._pump.fanout.remove(consumer)
         handles, self._handles = list(self._handles), {}
-        if handles and not self._session.closed:
+        current = self._handles_session == self._session.session_id
+        if handles and current and not self._session.closed:
             try:
                 await self._session.unsubscribe_bulk(self._server_handle, handles)
             except MxGatewayError as exc:
@@ -169,6 +188,12 @@ class Subscription:
         if consumer is None or self._closed:
             raise StopAsyncIteration
         while True:
+            if self._resubscribe_due:
+                await self._resubscribe()
+                self._resubscribe_due = False
+            if self._reread_due:
+                await self._reread()
+                self._reread_due = False
             if self._pending:
                 change = self._pending.popleft()
                 self._latest[change.tag or ""] = change
@@ -184,13 +209,39 @@ class Subscription:
                     self._latest[tag] = event
                     return event
             elif kind is SessionRecovered:
-                await self._resubscribe()
+                # Already on the current session when start() recovered it itself,
+                # or when a later marker of a chain of recoveries already moved it.
+                self._resubscribe_due = self._handles_session != self._session.session_id
             elif kind is SequenceGap or kind is ReplayGap or kind is EventsDropped:
                 assert isinstance(event, (SequenceGap, ReplayGap, EventsDropped))
                 self._missed += event.missed
-                await self._reread()
+                self._reread_due = True
             elif event is None:
                 raise StopAsyncIteration
+
+    def __del__(self) -> None:
+        # ``async for ... break`` without ``async with`` never closes it: its queue
+        # must stop taking every later event of the session. The collector may run
+        # on any thread; the pump belongs to its loop.
+        consumer = getattr(self, "_consumer", None)
+        if consumer is None or getattr(self, "_closed", True):
+            return
+        pump = self._pump
+
+        def finish() -> None:
+            consumer.end_now()
+            pump.fanout.remove(consumer)
+
+        loop = consumer.loop
+        try:
+            on_own_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_own_loop = False
+        if on_own_loop:
+            finish()
+        elif not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(finish)
 
     async def __aenter__(self) -> Subscription:
         await self.start()

@@ -168,6 +168,28 @@ class TagAccess(MxAccessCommands):
 
     # ------------------------------------------------------------------ writing
 
+    async def _write_target(
+        self, tag: str, value: Any, *, attach: bool = False
+    ) -> tuple[int, int, int | None]:
+        """Server handle, item handle and type for writing ``tag``, all of one session.
+
+        Looking them up can recover a lost session half-way (the type is read); a
+        handle of the lost session then names nothing, or another item, on its
+        replacement, so the lookup starts again until the session held still.
+        """
+        for _ in range(3):
+            session_id = self.session_id
+            item = await self._item_handle(tag)
+            data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
+            server = await self.default_server_handle()
+            if attach:
+                await self._pump.ensure_attached()
+            if self.session_id == session_id:
+                return server, item, data_type
+        raise MxGatewaySessionLostError(
+            f"session {self.session_id} kept being replaced while {tag} was looked up", method="Invoke"
+        )
+
     @checked
     async def write_tag(
         self, tag: str, value: Any, *, user_id: int = 0, timeout: float | None = None
@@ -181,10 +203,8 @@ class TagAccess(MxAccessCommands):
         """
         for attempt in range(2):
             try:
-                item = await self._item_handle(tag)
-                data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
+                server, item, data_type = await self._write_target(tag, value)
                 value = tag_value(tag, value, data_type)
-                server = await self.default_server_handle()
                 await self.write(server, item, value, user_id=user_id, data_type=data_type, timeout=timeout)
                 return
             except MxGatewaySessionLostError as exc:
@@ -205,11 +225,8 @@ class TagAccess(MxAccessCommands):
         """
         for attempt in range(2):
             try:
-                item = await self._item_handle(tag)
-                data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
+                server, item, data_type = await self._write_target(tag, value, attach=True)
                 value = tag_value(tag, value, data_type)
-                server = await self.default_server_handle()
-                await self._pump.ensure_attached()
                 break
             except MxGatewaySessionLostError as exc:
                 if attempt:
