@@ -86,6 +86,7 @@ class BrokerConfig:
     cert_file: str | None = None
     key_file: str | None = None
     keepalive_s: int = 30
+    connect_timeout_s: float = 5.0
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 10.0
 
@@ -328,6 +329,7 @@ def parse_config(text: str, source: str = "<config>") -> BridgeConfig:
         cert_file=r.optional_string("broker", "cert_file"),
         key_file=r.optional_string("broker", "key_file"),
         keepalive_s=r.integer("broker", "keepalive_s", 30, 1, 65535),
+        connect_timeout_s=r.number("broker", "connect_timeout_s", 5.0, 0.1),
         reconnect_min_s=r.number("broker", "reconnect_min_s", 0.5, 0.01),
         reconnect_max_s=r.number("broker", "reconnect_max_s", 10.0, 0.01),
     )

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import random
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
@@ -30,6 +31,7 @@ __all__ = ["Hooks", "Publisher"]
 _log = logging.getLogger("mxgateway.bridge")
 _BATCH = 256
 _FINAL_TIMEOUT_S = 2.0
+_PUBACK_TIMEOUT_S = 60.0
 
 
 class Hooks(Protocol):
@@ -74,6 +76,7 @@ class Publisher:
         self._stopping = asyncio.Event()
         self._connected = asyncio.Event()
         self.state = "connecting"
+        self._connected_at = 0.0
 
     def __repr__(self) -> str:
         return f"Publisher({self._config.host}:{self._config.port}, {self.state})"
@@ -98,7 +101,7 @@ class Publisher:
             tls = ssl.create_default_context(cafile=c.ca_file)
             if c.cert_file:
                 tls.load_cert_chain(c.cert_file, c.key_file)
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             c.host,
             c.port,
             username=c.username,
@@ -107,9 +110,13 @@ class Publisher:
             will=aiomqtt.Will(will.topic, will.payload, will.qos, will.retain),
             keepalive=c.keepalive_s,
             tls_context=tls,
-            timeout=10.0,
+            # The connect timeout: a broker (or proxy) that closes before CONNACK is noticed only by it.
+            timeout=c.connect_timeout_s,
             logger=logging.getLogger("mxgateway.bridge.mqtt"),
         )
+        # A batch in flight is by design, not a backlog worth a warning per message.
+        client.pending_calls_threshold = _BATCH + 16
+        return client
 
     async def run(self) -> None:
         """Connect, publish, reconnect with back-off, until ``stop()``."""
@@ -148,6 +155,7 @@ class Publisher:
         await client.publish(self._status_topic, status_payload(True, self._counters), qos=1, retain=True)
         for birth in self._hooks.births():
             await client.publish(birth.topic, self._hooks.finalize(birth, False), birth.qos, birth.retain)
+        self._connected_at = time.time()
         self._outbox.set_connected(True)
         self._connected.set()
         self.state = "connected"
@@ -211,7 +219,12 @@ class Publisher:
 
     async def _send(self, client: aiomqtt.Client, entry: Entry) -> None:
         m = entry.message
-        await client.publish(m.topic, self._hooks.finalize(m, entry.stored), m.qos, m.retain)
+        # Late: queued before this connection began, i.e. while the broker was away.
+        late = entry.stored and entry.enqueued < self._connected_at
+        # No short timeout: a dropped connection ends the wait (the incoming loop notices it).
+        await client.publish(
+            m.topic, self._hooks.finalize(m, late), m.qos, m.retain, timeout=_PUBACK_TIMEOUT_S
+        )
 
     async def _incoming(self, client: aiomqtt.Client) -> None:
         # Also the disconnect detector: iteration raises MqttError when the connection drops.

@@ -158,6 +158,7 @@ plaintext = true
 [broker]
 port = {broker_port}
 client_id = "bridge-under-test"
+connect_timeout_s = 0.5
 reconnect_min_s = 0.05
 reconnect_max_s = 0.3
 
