@@ -305,10 +305,13 @@ def parse_config(text: str, source: str = "<config>") -> BridgeConfig:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        # The decoder's message ends with "(at line N, column M)".
+        # The decoder's message ends with "(at line N, column M)" or "(at end of document)".
         found = re.search(r"at line (\d+), column (\d+)", str(exc))
-        where = f"{source}:{found.group(1)}" if found else source
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        line = found.group(1) if found else str(max(len(text.splitlines()), 1))
+        where = f"{source}:{line}"
+        reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        if not found:
+            reason += " (at the end of the file)"
         raise ConfigError(f"{where}: not valid TOML: {reason}") from None
     r = _Reader(text, source, data)
     gateway = GatewayConfig(

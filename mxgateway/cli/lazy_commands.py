@@ -91,6 +91,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         'Run one command per stdin line; each result ends with a line "---".',
     ),
     "galaxy": ("mxgateway.cli.galaxy_commands", "app", "Browse the Galaxy Repository and watch deploys."),
+    "bridge": (
+        "mxgateway.cli.bridge_commands",
+        "app",
+        "Bridge plant data to another system: `mxgw-py bridge mqtt --config bridge.toml`.",
+    ),
 }
 
 
