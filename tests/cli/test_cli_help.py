@@ -52,6 +52,7 @@ EXPECTED = {
     "demo",
     "batch",
     "galaxy",
+    "bridge",
 }
 EXPECTED_GALAXY = {"test-connection", "last-deploy", "hierarchy", "browse", "export", "watch-deploy-events"}
 
@@ -62,7 +63,8 @@ def test_the_root_lists_every_command() -> None:
     listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines() if line.strip()}
     assert listed == EXPECTED
     paths = _command_paths()
-    assert {p[1] for p in paths if len(p) == 2} == EXPECTED_GALAXY
+    assert {p[1] for p in paths if len(p) == 2 and p[0] == "galaxy"} == EXPECTED_GALAXY
+    assert {p[1] for p in paths if len(p) == 2 and p[0] == "bridge"} == {"mqtt"}
 
 
 @pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
