@@ -1,10 +1,11 @@
 """Store-and-forward: every message the bridge publishes passes through the outbox, in order.
 
-While the broker is connected and nothing waits on disk, messages stay in a small
-memory queue and cost no disk write. While it is not (or when the memory queue is
-full), they go to the ``DiskQueue``. One rule keeps the order: memory holds only
-messages older than everything on disk, so the publisher sends memory first, then
-disk; when the connection drops, memory moves to the front of the disk queue.
+Each message gets a sequence number when it is queued; the order is that number,
+wherever the message waits. While the broker is connected, messages wait in a small
+memory queue and cost no disk write; while it is not (and whenever memory would
+exceed its limit), they go to the ``DiskQueue``, keyed by their number. ``take``
+merges the two by number, so the broker sees them in the order they were queued,
+however often they moved between memory and disk.
 """
 
 from __future__ import annotations
@@ -22,20 +23,17 @@ from mxgateway.bridge.topics import Message
 __all__ = ["Entry", "Outbox"]
 
 _log = logging.getLogger("mxgateway.bridge")
+_FULL = "the queue is full (store.max_messages)"
 
 
 @dataclass(frozen=True)
 class Entry:
-    """A message taken for publishing: ``row_id`` is set when it came from disk."""
+    """A queued message, its sequence number, when it was queued and whether it is on disk."""
 
+    seq: int
     message: Message
     enqueued: float
-    row_id: int | None = None
-
-    @property
-    def stored(self) -> bool:
-        """True when the message waited on disk (Sparkplug flags it historical)."""
-        return self.row_id is not None
+    stored: bool = False
 
 
 class Outbox:
@@ -50,13 +48,14 @@ class Outbox:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._disk = disk
-        self._memory: deque[tuple[Message, float]] = deque()
+        self._memory: deque[Entry] = deque()
         self._memory_limit = memory_limit
         self._on_drop = on_drop
         self._clock = clock
         self._connected = False
         self._wakeup = asyncio.Event()
-        #: Highest disk row handed out and not yet acknowledged or returned.
+        self._next_seq = disk.last_id + 1
+        #: The highest disk row handed out by ``take`` (and not returned since).
         self._disk_cursor: int | None = None
 
     def __repr__(self) -> str:
@@ -64,7 +63,7 @@ class Outbox:
 
     @property
     def queued(self) -> int:
-        """Messages waiting, in memory and on disk."""
+        """Messages waiting (including those handed out and not yet acknowledged on disk)."""
         return len(self._memory) + len(self._disk)
 
     @property
@@ -78,34 +77,46 @@ class Outbox:
             if self._on_drop is not None:
                 self._on_drop(count, reason)
 
-    def put(self, messages: Sequence[Message]) -> None:
-        """Queue messages behind everything queued before them."""
+    def _to_disk(self, entries: Sequence[Entry]) -> None:
+        self._dropped(self._disk.push([(e.seq, e.message, e.enqueued) for e in entries]), _FULL)
+
+    def put(self, messages: Sequence[Message]) -> int:
+        """Queue messages behind everything queued before them; returns how many went to disk."""
         if not messages:
-            return
+            return 0
         now = self._clock()
-        fits = len(self._memory) + len(messages) <= self._memory_limit
-        if self._connected and not len(self._disk) and fits:
-            self._memory.extend((m, now) for m in messages)
+        first = self._next_seq
+        self._next_seq += len(messages)
+        entries = [Entry(first + i, m, now) for i, m in enumerate(messages)]
+        stored = 0
+        if not self._connected:
+            self._to_disk(entries)
+            stored = len(entries)
         else:
-            self._dropped(self._disk.push(messages, now), "the queue is full (store.max_messages)")
+            if len(self._memory) + len(entries) > self._memory_limit:
+                # The broker is slower than the gateway: what waits in memory moves to disk.
+                stored = len(self._memory)
+                self._to_disk(list(self._memory))
+                self._memory.clear()
+            self._memory.extend(entries)
         self._wakeup.set()
+        return stored
 
     def set_connected(self, connected: bool) -> None:
-        """The publisher's connection state; losing it moves memory to the front of the disk queue."""
+        """The publisher's connection state; losing it moves memory to disk."""
         self._connected = connected
         if not connected:
             self.spill()
 
     def spill(self) -> None:
-        """Move what waits in memory to disk, ahead of what is there (on disconnect and on close)."""
+        """Move what waits in memory to disk (on disconnect and on close)."""
         if self._memory:
-            pending = list(self._memory)
+            self._to_disk(list(self._memory))
             self._memory.clear()
-            self._dropped(self._disk.push_front(pending), "the queue is full (store.max_messages)")
         self._disk_cursor = None
 
     async def take(self, limit: int) -> list[Entry]:
-        """The oldest messages not yet handed out (memory first), waiting until there is one."""
+        """The oldest messages not yet handed out, waiting until there is one."""
         while True:
             entries = self._take_now(limit)
             if entries:
@@ -114,30 +125,32 @@ class Outbox:
             await self._wakeup.wait()
 
     def _take_now(self, limit: int) -> list[Entry]:
+        rows: list[Entry] = []
+        if len(self._disk):
+            self._dropped(self._disk.expire(), "older than store.max_age_s")
+            rows = [Entry(i, m, at, True) for i, m, at in self._disk.peek(limit, self._disk_cursor)]
         out: list[Entry] = []
         memory = self._memory
-        while memory and len(out) < limit:
-            message, at = memory.popleft()
-            out.append(Entry(message, at))
-        if len(out) < limit and len(self._disk):
-            self._dropped(self._disk.expire(), "older than store.max_age_s")
-            for row_id, message, at in self._disk.peek(limit - len(out), self._disk_cursor):
-                out.append(Entry(message, at, row_id))
-                self._disk_cursor = row_id
+        r = 0
+        while len(out) < limit and (memory or r < len(rows)):
+            if r < len(rows) and (not memory or rows[r].seq < memory[0].seq):
+                out.append(rows[r])
+                self._disk_cursor = rows[r].seq
+                r += 1
+            else:
+                out.append(memory.popleft())
         return out
 
     def done(self, entries: Sequence[Entry]) -> None:
         """Entries the broker acknowledged (a prefix of what ``take`` returned, in order)."""
-        last = max((e.row_id for e in entries if e.row_id is not None), default=None)
+        last = max((e.seq for e in entries if e.stored), default=None)
         if last is not None:
+            # Every row up to it was handed out before it and acknowledged: take merges in order.
             self._disk.remove_through(last)
-            if self._disk_cursor is not None and self._disk_cursor <= last and not len(self._disk):
-                self._disk_cursor = None
 
     def give_back(self, entries: Sequence[Entry]) -> None:
         """Entries taken but not acknowledged: they go out again first, in the same order."""
-        from_memory = [(e.message, e.enqueued) for e in entries if e.row_id is None]
-        self._memory.extendleft(reversed(from_memory))
+        self._memory.extendleft(reversed([e for e in entries if not e.stored]))
         # Disk rows were never removed: reading from the start finds them again.
         self._disk_cursor = None
         self._wakeup.set()

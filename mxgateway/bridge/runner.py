@@ -122,9 +122,7 @@ class Bridge:
     def _enqueue(self, messages: Sequence[Message]) -> None:
         outbox = self._outbox
         assert outbox is not None
-        before = outbox.stored
-        outbox.put(messages)
-        self.counters.queued += max(outbox.stored - before, 0)
+        self.counters.queued += outbox.put(messages)
 
     async def run(self) -> None:
         """Run until ``stop()``; the gateway client is closed on the way out when the bridge made it."""

@@ -1,6 +1,6 @@
 """The on-disk part of store-and-forward: a bounded FIFO of MQTT messages in SQLite.
 
-Rows keep their order by id. Limits are enforced here: beyond ``max_messages`` the
+Rows keep their order by id (the outbox's sequence number of each message). Limits are enforced here: beyond ``max_messages`` the
 oldest rows go (the newest plant data is worth more than the oldest), and rows older
 than ``max_age_s`` go when they come up to be sent. Both are counted and returned to
 the caller, which logs and counts them.
@@ -62,15 +62,24 @@ class DiskQueue:
     def __len__(self) -> int:
         return self._count
 
-    def _bounds(self) -> tuple[int, int]:
-        low, high = self._db.execute("SELECT MIN(id), MAX(id) FROM queue").fetchone()
-        return (int(low) if low is not None else 1, int(high) if high is not None else 0)
+    @property
+    def last_id(self) -> int:
+        """The highest id queued (0 when empty): ids of new rows continue above it."""
+        high = self._db.execute("SELECT MAX(id) FROM queue").fetchone()[0]
+        return int(high) if high is not None else 0
 
-    def _insert(self, rows: list[tuple[int, float, str, bytes, int, int]]) -> int:
+    def push(self, rows: Sequence[tuple[int, Message, float]]) -> int:
+        """Add ``(id, message, time enqueued)`` rows; returns how many of the oldest were dropped.
+
+        Ids decide the order, wherever the rows were inserted.
+        """
+        if not rows:
+            return 0
+        values = [(i, at, m.topic, m.payload, m.qos, int(m.retain)) for i, m, at in rows]
         self._db.execute("BEGIN")
         try:
-            self._db.executemany("INSERT INTO queue VALUES (?, ?, ?, ?, ?, ?)", rows)
-            self._count += len(rows)
+            self._db.executemany("INSERT INTO queue VALUES (?, ?, ?, ?, ?, ?)", values)
+            self._count += len(values)
             dropped = self._trim()
             self._db.execute("COMMIT")
         except BaseException:
@@ -78,26 +87,6 @@ class DiskQueue:
             self._count = int(self._db.execute("SELECT COUNT(*) FROM queue").fetchone()[0])
             raise
         return dropped
-
-    def push(self, messages: Sequence[Message], enqueued: float | None = None) -> int:
-        """Append messages; returns how many of the oldest were dropped to stay within the limit."""
-        if not messages:
-            return 0
-        now = self._clock() if enqueued is None else enqueued
-        _, high = self._bounds()
-        rows = [(high + i, now, m.topic, m.payload, m.qos, int(m.retain)) for i, m in enumerate(messages, 1)]
-        return self._insert(rows)
-
-    def push_front(self, messages: Sequence[tuple[Message, float]]) -> int:
-        """Put messages (with their enqueue times) before every queued one, in the order given."""
-        if not messages:
-            return 0
-        low, _ = self._bounds()
-        start = low - len(messages)
-        rows = [
-            (start + i, at, m.topic, m.payload, m.qos, int(m.retain)) for i, (m, at) in enumerate(messages)
-        ]
-        return self._insert(rows)
 
     def _trim(self) -> int:
         excess = self._count - self._max_messages
