@@ -30,7 +30,7 @@ class Clock:
 
 
 def rows(start: int, stop: int, at: float = 1000.0) -> list[tuple[int, Message, float]]:
-    return [(i + 1, m, at) for i, m in zip(range(start, stop), messages(start, stop))]
+    return [(i + 1, m, at) for i, m in zip(range(start, stop), messages(start, stop), strict=True)]
 
 
 def test_the_size_limit_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
