@@ -29,7 +29,7 @@ from mxgateway.bridge.topics import Message
 __all__ = ["Hooks", "Publisher"]
 
 _log = logging.getLogger("mxgateway.bridge")
-_BATCH = 256
+_BATCH = 200
 _FINAL_TIMEOUT_S = 2.0
 _PUBACK_TIMEOUT_S = 60.0
 
@@ -110,6 +110,8 @@ class Publisher:
             will=aiomqtt.Will(will.topic, will.payload, will.qos, will.retain),
             keepalive=c.keepalive_s,
             tls_context=tls,
+            # The whole batch in flight: paho's default (20) would make throughput one RTT per 20.
+            max_inflight_messages=_BATCH,
             # The connect timeout: a broker (or proxy) that closes before CONNACK is noticed only by it.
             timeout=c.connect_timeout_s,
             logger=logging.getLogger("mxgateway.bridge.mqtt"),
