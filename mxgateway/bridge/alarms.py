@@ -9,6 +9,7 @@ acknowledged. ``find_alarm_feed`` returns the SDK's feed when the client offers 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -23,18 +24,27 @@ _log = logging.getLogger("mxgateway.bridge")
 
 
 class AlarmFeed(Protocol):
-    """Anything that yields alarm records: mappings with at least ``source`` and ``name``.
+    """Anything that yields alarm records: mappings or dataclasses with ``source`` and ``name``.
 
     Other keys (``active``, ``acknowledged``, ``priority``, ``message``, ``time``, ...)
     are carried in the payload as they are.
     """
 
-    def __aiter__(self) -> AsyncIterator[Mapping[str, Any]]:
+    def __aiter__(self) -> AsyncIterator[Any]:
         """The records, each state change of an alarm one record."""
 
 
-def alarm_message(prefix: str, record: Mapping[str, Any], *, qos: int = 1) -> Message:
-    """The message of one alarm record; an inactive, acknowledged alarm clears its retained topic."""
+def _as_mapping(record: object) -> Mapping[str, Any]:
+    if isinstance(record, Mapping):
+        return record
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return dataclasses.asdict(record)
+    raise TypeError(f"an alarm record must be a mapping or a dataclass, not {type(record).__name__}")
+
+
+def alarm_message(prefix: str, record: object, *, qos: int = 1) -> Message:
+    """The message of one alarm record (a mapping or a dataclass); inactive and acknowledged clears it."""
+    record = _as_mapping(record)
     source = str(record.get("source", "") or "_")
     name = str(record.get("name", "") or "_")
     topic = f"{prefix}/{topic_level(source)}/{topic_level(name)}"
