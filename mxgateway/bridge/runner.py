@@ -80,7 +80,6 @@ class Bridge:
         self._ready = asyncio.Event()
         self._publisher: Publisher | None = None
         self._outbox: Outbox | None = None
-        self._client_in_use: Client | None = None
         self.tags: list[TagInfo] = []
         self.topics: Mapping[str, str] = {}
 
@@ -128,21 +127,20 @@ class Bridge:
         """Run until ``stop()``; the gateway client is closed on the way out when the bridge made it."""
         owned = self._client is None
         client = self._client or self._new_client()
-        self._client_in_use = client
         disk = DiskQueue(
             self.config.store.path,
             max_messages=self.config.store.max_messages,
             max_age_s=self.config.store.max_age_s,
         )
-        self._outbox = Outbox(disk, on_drop=self._dropped)
+        outbox = self._outbox = Outbox(disk, on_drop=self._dropped)
         try:
             galaxy = await client.galaxy()
             self.tags = await resolve_tags(self.config.publish, galaxy)
             _log.info("bridging %d tags (%s layout)", len(self.tags), self.config.topics.layout)
             async with client.subscribe([t.tag for t in self.tags]) as subscription:
-                await self._run_with(client, subscription)
+                await self._run_with(client, subscription, outbox)
         finally:
-            self._outbox.close()
+            outbox.close()
             if self._state_line is not None:
                 self._state_line.close()
             if owned:
@@ -154,7 +152,7 @@ class Bridge:
             return SparkplugLayout(c.topics.group_id, c.topics.edge_node_id, self.tags, qos=c.publish.qos)
         return UnsLayout(c.topics.prefix, self.tags, qos=c.publish.qos, retain=c.publish.retain)
 
-    async def _run_with(self, client: Client, subscription: Subscription) -> None:
+    async def _run_with(self, client: Client, subscription: Subscription, outbox: Outbox) -> None:
         c = self.config
         layout = self._layout()
         uns = UnsLayout(c.topics.prefix, self.tags)
@@ -166,7 +164,7 @@ class Bridge:
             )
         publisher = self._publisher = Publisher(
             c.broker,
-            self._outbox,  # type: ignore[arg-type]
+            outbox,
             self.counters,
             _Hooks(layout, subscription),
             status_topic=c.status_topic,
@@ -191,8 +189,9 @@ class Bridge:
         try:
             done, _ = await asyncio.wait([*tasks, stop], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                if task is not stop and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+                error = None if task is stop or task.cancelled() else task.exception()
+                if error is not None:
+                    raise error
         finally:
             publisher.stop()
             for task in [*tasks, *side, stop]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mxgateway.bridge import Bridge, Counters
+from mxgateway.bridge import Bridge, Counters, parse_config
 from mxgateway.bridge.health import StateLine
 from mxgateway.simulator.faultproxy import FaultProxy
 from mxgateway.simulator.server import Simulator
@@ -147,3 +147,28 @@ def test_an_alarm_record_may_be_a_dataclass() -> None:
     assert alarm_message("a", Alarm("P", "F", False, True)).payload == b""
     with pytest.raises(TypeError, match="mapping or a dataclass"):
         alarm_message("a", 42)
+
+
+async def test_the_broker_password_never_reaches_a_log_or_repr(
+    broker: Mosquitto,
+    sim: Simulator,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import logging
+
+    monkeypatch.setenv("TEST_MQTT_PASSWORD", "pw-must-stay-hidden")
+    caplog.set_level(logging.DEBUG)
+    config = parse_config(
+        f'[broker]\nport = {broker.port}\nusername = "bridge"\npassword_env = "TEST_MQTT_PASSWORD"\n'
+        f'connect_timeout_s = 1\n[gateway]\nendpoint = "{sim.endpoint}"\nplaintext = true\n'
+        f'[publish]\ntags = ["Tank_001.Level"]\n[store]\npath = "{tmp_path / "q.sqlite3"}"\n',
+        "b.toml",
+    )
+    bridge = Bridge(config)
+    async with Recorder(broker.port, "mxgateway/#") as recorder, running(bridge):
+        await until(lambda: bool(recorder.messages), 5, "a message")
+    everything = caplog.text + repr(bridge) + repr(config) + str(config.broker)
+    assert "pw-must-stay-hidden" not in everything
+    assert "Secret('***')" in repr(config.broker)
