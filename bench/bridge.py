@@ -91,6 +91,8 @@ interval_s = 60
         "bridge_cpu_us_per_change": round(cpu / max(published, 1) * 1e6, 1),
         "bridge_cpu_share": round(cpu / wall, 2),
         "waiting_at_end": bridge.waiting,
+        "changes_total": c.changes,
+        "published_total": c.published,
         "dropped": c.dropped,
     }
 

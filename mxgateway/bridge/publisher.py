@@ -32,6 +32,7 @@ _log = logging.getLogger("mxgateway.bridge")
 _BATCH = 200
 _FINAL_TIMEOUT_S = 2.0
 _PUBACK_TIMEOUT_S = 60.0
+_SUBSCRIBE_CHUNK = 100
 
 
 class Hooks(Protocol):
@@ -152,8 +153,10 @@ class Publisher:
     async def _connection(self, client: aiomqtt.Client) -> None:
         """One connection's life; returns on stop, raises ``MqttError`` when it drops."""
         self._counters.broker_connects += 1
-        for topic in self._subscriptions:
-            await client.subscribe(topic, qos=1)
+        # Many topics per SUBSCRIBE: one round trip per hundred command topics, not per tag.
+        for start in range(0, len(self._subscriptions), _SUBSCRIBE_CHUNK):
+            chunk = self._subscriptions[start : start + _SUBSCRIBE_CHUNK]
+            await client.subscribe([(topic, 1) for topic in chunk])
         await client.publish(self._status_topic, status_payload(True, self._counters), qos=1, retain=True)
         for birth in self._hooks.births():
             await client.publish(birth.topic, self._hooks.finalize(birth, False), birth.qos, birth.retain)
