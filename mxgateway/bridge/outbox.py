@@ -115,14 +115,18 @@ class Outbox:
             self._memory.clear()
         self._disk_cursor = None
 
-    async def take(self, limit: int) -> list[Entry]:
-        """The oldest messages not yet handed out, waiting until there is one."""
+    async def take(self, limit: int, interrupt: asyncio.Event | None = None) -> list[Entry]:
+        """The oldest messages not yet handed out, waiting until there is one (or ``interrupt`` is set)."""
         while True:
             entries = self._take_now(limit)
-            if entries:
+            if entries or (interrupt is not None and interrupt.is_set()):
                 return entries
             self._wakeup.clear()
             await self._wakeup.wait()
+
+    def wake(self) -> None:
+        """Make a waiting ``take`` look again (at its ``interrupt``)."""
+        self._wakeup.set()
 
     def _take_now(self, limit: int) -> list[Entry]:
         rows: list[Entry] = []

@@ -75,6 +75,7 @@ class Publisher:
         self._subscriptions = list(subscriptions)
         self._on_message = on_message
         self._stopping = asyncio.Event()
+        self._rebirth = asyncio.Event()
         self._connected = asyncio.Event()
         self.state = "connecting"
         self._connected_at = 0.0
@@ -158,8 +159,8 @@ class Publisher:
             chunk = self._subscriptions[start : start + _SUBSCRIBE_CHUNK]
             await client.subscribe([(topic, 1) for topic in chunk])
         await client.publish(self._status_topic, status_payload(True, self._counters), qos=1, retain=True)
-        for birth in self._hooks.births():
-            await client.publish(birth.topic, self._hooks.finalize(birth, False), birth.qos, birth.retain)
+        self._rebirth.clear()
+        await self._births(client)
         self._connected_at = time.time()
         self._outbox.set_connected(True)
         self._connected.set()
@@ -201,10 +202,26 @@ class Publisher:
                         message.topic, message.payload, message.qos, message.retain, timeout=_FINAL_TIMEOUT_S
                     )
 
+    async def _births(self, client: aiomqtt.Client) -> None:
+        for birth in self._hooks.births():
+            await client.publish(birth.topic, self._hooks.finalize(birth, False), birth.qos, birth.retain)
+
+    def rebirth(self) -> None:
+        """Publish the births again before the next message (a Sparkplug host asked with NCMD)."""
+        self._rebirth.set()
+        self._outbox.wake()
+
     async def _drain(self, client: aiomqtt.Client) -> None:
         outbox = self._outbox
         while True:
-            entries = await outbox.take(_BATCH)
+            if self._rebirth.is_set():
+                # Here, between batches: the drain is the only sender of sequenced messages,
+                # so the births' seq restart cannot interleave with a batch in flight.
+                self._rebirth.clear()
+                await self._births(client)
+            entries = await outbox.take(_BATCH, self._rebirth)
+            if not entries:
+                continue
             acked = 0
             try:
                 # Started in order: paho writes them to the socket in this order.

@@ -162,6 +162,18 @@ class Bridge:
             writes = WriteHandler(
                 client, uns.topics, c.writes.allow, self._enqueue, self.counters, timeout_s=c.writes.timeout_s
             )
+        subscriptions = writes.command_topics if writes is not None else []
+        if isinstance(layout, SparkplugLayout):
+            subscriptions.append(layout.ncmd_topic)
+
+        async def on_message(topic: str, payload: bytes) -> None:
+            if isinstance(layout, SparkplugLayout) and topic == layout.ncmd_topic:
+                if layout.is_rebirth(payload):
+                    _log.info("a Sparkplug host asked for a rebirth")
+                    publisher.rebirth()
+            elif writes is not None:
+                await writes.handle(topic, payload)
+
         publisher = self._publisher = Publisher(
             c.broker,
             outbox,
@@ -169,8 +181,8 @@ class Bridge:
             _Hooks(layout, subscription),
             status_topic=c.status_topic,
             status_interval_s=c.health.interval_s,
-            subscriptions=writes.command_topics if writes is not None else (),
-            on_message=writes.handle if writes is not None else None,
+            subscriptions=subscriptions,
+            on_message=on_message,
         )
         tasks = [
             asyncio.create_task(self._forward(subscription, layout), name="bridge-forward"),

@@ -17,6 +17,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from mxgateway.bridge.topics import Message, TagInfo, json_value, topic_level
 from mxgateway.events import DataChange
 from mxgateway.generated import mxaccess_gateway_pb2 as mx
@@ -119,6 +121,20 @@ class SparkplugLayout:
     def _topic(self, kind: str, device: str | None = None) -> str:
         base = f"{NAMESPACE}/{self._group}/{kind}/{self._node}"
         return f"{base}/{device}" if device else base
+
+    @property
+    def ncmd_topic(self) -> str:
+        """Where Sparkplug host applications send node commands (Rebirth)."""
+        return self._topic("NCMD")
+
+    @staticmethod
+    def is_rebirth(payload: bytes) -> bool:
+        """True for an NCMD payload that asks for ``Node Control/Rebirth``."""
+        try:
+            command = spb.Payload.FromString(payload)
+        except DecodeError:
+            return False
+        return any(m.name == "Node Control/Rebirth" and m.boolean_value for m in command.metrics)
 
     @property
     def bd_seq(self) -> int:

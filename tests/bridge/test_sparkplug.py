@@ -110,3 +110,32 @@ async def test_a_new_broker_connection_is_a_new_birth_with_the_next_bd_seq(
     assert {m.name: m.long_value for m in messages[0][1].metrics}["bdSeq"] >= 1
     # The change that waited on disk is flagged historical.
     assert messages[2][1].metrics[0].is_historical
+
+
+async def test_an_ncmd_rebirth_publishes_the_births_again_and_seq_restarts(
+    broker: Mosquitto, sim: Simulator, tmp_path: Path
+) -> None:
+    import aiomqtt
+
+    publish = 'tags = ["Tank_001.Level", "Pump_001.Speed"]'
+    config = bridge_config(broker.port, sim.endpoint, tmp_path / "q.sqlite3", SPARKPLUG, publish)
+    async with Recorder(broker.port, "spBv1.0/#") as recorder, running(Bridge(config)):
+        await until(lambda: len(decoded(recorder)) >= 5, 10, "births and the first values")
+        for _ in range(3):
+            await sim.advance(0.1)
+        await until(lambda: len(decoded(recorder)) >= 11, 10, "data")
+        command = spb.Payload(timestamp=1)
+        command.metrics.add(name="Node Control/Rebirth", datatype=spb.Boolean, boolean_value=True)
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="host-app") as host:
+            await host.publish(f"{BASE}/NCMD/bridge1", command.SerializeToString(), qos=1)
+        await until(lambda: sum("/NBIRTH/" in t for t, _ in decoded(recorder)) == 2, 10, "the rebirth")
+        await sim.advance(0.1)
+        await until(lambda: "/DDATA/" in decoded(recorder)[-1][0], 10, "data after the rebirth")
+    messages = [(t, p) for t, p in decoded(recorder) if "/NCMD/" not in t and "/NDEATH/" not in t]
+    second = next(i for i, (t, _) in enumerate(messages) if "/NBIRTH/" in t and i > 0)
+    assert [t.split("/")[2] for t, _ in messages[second : second + 3]] == ["NBIRTH", "DBIRTH", "DBIRTH"]
+    # seq restarts at 0 with the NBIRTH and counts on through the data that follows.
+    after = [p.seq for _, p in messages[second:]]
+    assert after == list(range(len(after)))
+    before = [p.seq for _, p in messages[:second]]
+    assert before == list(range(len(before)))
