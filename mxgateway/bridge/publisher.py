@@ -187,7 +187,8 @@ class Publisher:
         for task in done:
             error = task.exception()
             if error is not None:
-                raise error if isinstance(error, aiomqtt.MqttError) else aiomqtt.MqttError(str(error))
+                # MqttError means reconnect; anything else (a full disk, a bug) ends the bridge visibly.
+                raise error
         raise aiomqtt.MqttError("connection ended")
 
     async def _goodbye(self, client: aiomqtt.Client) -> None:
