@@ -94,6 +94,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "galaxy": ("mxgateway.cli.galaxy_commands", "app", "Browse the Galaxy Repository and watch deploys."),
     "alarms": ("mxgateway.cli.alarm_commands", "app", "Show, watch and acknowledge the gateway's alarms."),
+    "bridge": (
+        "mxgateway.cli.bridge_commands",
+        "app",
+        "Bridge plant data to another system: `mxgw-py bridge mqtt --config bridge.toml`.",
+    ),
 }
 
 

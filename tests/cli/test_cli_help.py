@@ -53,6 +53,7 @@ EXPECTED = {
     "batch",
     "galaxy",
     "alarms",
+    "bridge",
 }
 EXPECTED_GALAXY = {"test-connection", "last-deploy", "hierarchy", "browse", "export", "watch-deploy-events"}
 
@@ -71,6 +72,7 @@ def test_the_root_lists_every_command() -> None:
     paths = _command_paths()
     assert {p[1] for p in paths if len(p) == 2 and p[0] == "galaxy"} == EXPECTED_GALAXY
     assert {p[1] for p in paths if len(p) == 2 and p[0] == "alarms"} == {"active", "watch", "ack"}
+    assert {p[1] for p in paths if len(p) == 2 and p[0] == "bridge"} == {"mqtt"}
 
 
 @pytest.mark.parametrize("path", _command_paths(), ids=" ".join)

@@ -1,0 +1,115 @@
+"""Tags as the bridge knows them, MQTT messages, and the Unified Namespace (UNS) layout.
+
+A UNS topic follows the Galaxy hierarchy: ``{prefix}/{area path}/{object}/{attribute}``
+(``mxgateway/WaterPlant/Intake/Tank_001/Level``); its payload is JSON with the value,
+the quality, the source timestamp and the data type.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mxgateway.events import DataChange
+from mxgateway.values import data_type_name
+
+__all__ = ["Message", "TagInfo", "UnsLayout", "json_value", "topic_level"]
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """One published tag: its reference and where it sits in the Galaxy."""
+
+    tag: str
+    object: str
+    attribute: str
+    area_path: tuple[str, ...] = ()
+    data_type: str = ""
+
+    @classmethod
+    def bare(cls, tag: str) -> TagInfo:
+        """A tag the Galaxy did not describe: ``Object.Attribute`` split at the first dot."""
+        obj, _, attribute = tag.partition(".")
+        return cls(tag, obj, attribute or "value")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One MQTT message, as queued and published."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+def topic_level(name: str) -> str:
+    """A name made safe for one topic level (MQTT wildcards and separators replaced)."""
+    return name.replace("/", "_").replace("+", "_").replace("#", "_") or "_"
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON can carry it: times as ISO 8601, durations in seconds, bytes as base64."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return value
+
+
+class UnsLayout:
+    """Topics and JSON payloads of the Unified Namespace."""
+
+    kind = "uns"
+
+    def __init__(self, prefix: str, tags: Sequence[TagInfo], *, qos: int = 1, retain: bool = True) -> None:
+        self._prefix = prefix
+        self._qos = qos
+        self._retain = retain
+        self._topics = {info.tag: self.topic_of(info) for info in tags}
+        self._types = {info.tag: info.data_type for info in tags}
+
+    def topic_of(self, info: TagInfo) -> str:
+        """The value topic of a tag."""
+        levels = [self._prefix, *info.area_path, info.object, *info.attribute.split(".")]
+        return "/".join(topic_level(level) for level in levels)
+
+    @property
+    def topics(self) -> Mapping[str, str]:
+        """Tag reference -> value topic."""
+        return self._topics
+
+    def data_messages(self, changes: Sequence[DataChange]) -> list[Message]:
+        """One retained JSON message per change, in order."""
+        out = []
+        for change in changes:
+            tag = change.tag or ""
+            topic = self._topics.get(tag)
+            if topic is None:
+                continue
+            out.append(
+                Message(topic, self.payload(change, self._types.get(tag, "")), self._qos, self._retain)
+            )
+        return out
+
+    @staticmethod
+    def payload(change: DataChange, data_type: str = "") -> bytes:
+        """The JSON payload of a change (keys sorted, so equal changes give equal bytes)."""
+        stamp = change.source_timestamp
+        quality = change.quality
+        document = {
+            "value": json_value(change.value),
+            "quality": int(quality),
+            "quality_name": quality.name,
+            "timestamp": stamp.isoformat() if stamp is not None else None,
+            "data_type": data_type or data_type_name(change.data_type).title(),
+        }
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
