@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         MxGatewaySessionNotFoundError,
         MxGatewaySessionNotReadyError,
         MxGatewayTimeoutError,
+        MxGatewayTlsError,
         MxGatewayUnavailableError,
         map_rpc_error,
     )
@@ -135,6 +136,7 @@ _EXPORTS: dict[str, str] = {
             "MxGatewaySessionNotFoundError",
             "MxGatewaySessionNotReadyError",
             "MxGatewayTimeoutError",
+            "MxGatewayTlsError",
             "MxGatewayUnavailableError",
             "map_rpc_error",
         ],
@@ -230,6 +232,7 @@ __all__ = [
     "MxGatewaySessionNotReadyError",
     "MxGatewayStalePageTokenError",
     "MxGatewayTimeoutError",
+    "MxGatewayTlsError",
     "MxGatewayUnavailableError",
     "MxStatus",
     "OperationComplete",

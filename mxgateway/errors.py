@@ -42,9 +42,11 @@ __all__ = [
     "MxGatewaySessionNotFoundError",
     "MxGatewaySessionNotReadyError",
     "MxGatewayTimeoutError",
+    "MxGatewayTlsError",
     "MxGatewayUnavailableError",
     "check_protocol_status",
     "error_for_protocol_status",
+    "is_tls_failure",
     "is_mxaccess_failure",
     "map_rpc_error",
     "raise_for_mxaccess_failure",
@@ -118,6 +120,14 @@ class MxGatewayArgumentError(MxGatewayError, TypeError, ValueError):
 
 class MxGatewayUnavailableError(MxGatewayError):
     """The gateway or its worker cannot be reached (UNAVAILABLE, WORKER_UNAVAILABLE, TLS failures)."""
+
+
+class MxGatewayTlsError(MxGatewayUnavailableError):
+    """The TLS handshake failed, which waiting does not fix: it is never retried like an outage.
+
+    A wrong ``ca_file``, a host name the certificate does not name (see
+    ``server_name_override``), or a refused client certificate.
+    """
 
 
 class MxGatewayTimeoutError(MxGatewayError, TimeoutError):
@@ -267,6 +277,12 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
+def is_tls_failure(details: str) -> bool:
+    """True when a failure's details tell of a TLS handshake or certificate problem."""
+    lowered = details.lower()
+    return any(hint in lowered for hint in _TLS_HINTS)
+
+
 def _short_method(method: str) -> str:
     return method.rsplit("/", 1)[-1]
 
@@ -305,8 +321,12 @@ def _map_rpc_error(
     message = f"{name} failed: {code.name}"
     if details:
         message += f": {details}"
-    if code is grpc.StatusCode.UNAVAILABLE and any(h in details.lower() for h in _TLS_HINTS):
-        message += " (TLS: check ca_file, the server certificate and server_name_override)"
+    if code is grpc.StatusCode.UNAVAILABLE and is_tls_failure(details):
+        cls = MxGatewayTlsError
+        message += (
+            " (TLS: check ca_file, that the server certificate names this host or server_name_override,"
+            " and the client certificate)"
+        )
     if cls is MxGatewayPermissionError:
         found = _SCOPE_PATTERN.search(details)
         missing = found.group(1) if found else scope

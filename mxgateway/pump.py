@@ -38,6 +38,7 @@ from mxgateway.errors import (
     MxGatewayClosedError,
     MxGatewayError,
     MxGatewaySessionLostError,
+    is_tls_failure,
     map_rpc_error,
     redact,
 )
@@ -412,6 +413,8 @@ class EventPump:
         if not isinstance(failure, grpc.aio.AioRpcError):
             return False
         code = failure.code()
+        if code is grpc.StatusCode.UNAVAILABLE and is_tls_failure(failure.details() or ""):
+            return False  # a certificate problem does not go away by waiting
         if code is grpc.StatusCode.CANCELLED:
             # Not cancelled here (closing returns before this): the channel was
             # closed under the call, as a fail-over of the client does.

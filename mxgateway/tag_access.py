@@ -20,6 +20,7 @@ from mxgateway.errors import (
     MxAccessError,
     MxGatewaySessionLostError,
     MxGatewayTimeoutError,
+    MxGatewayTlsError,
     MxGatewayUnavailableError,
 )
 from mxgateway.events import WriteComplete
@@ -140,8 +141,8 @@ class TagAccess(MxAccessCommands):
                     raise
                 attempt += 1
                 await self._await_recovery(exc)
-            except MxGatewayUnavailableError:
-                if attempt >= retries or self._closed:
+            except MxGatewayUnavailableError as exc:
+                if attempt >= retries or self._closed or isinstance(exc, MxGatewayTlsError):
                     raise
                 attempt += 1
                 await asyncio.sleep(0.1 * 2 ** (attempt - 1))

@@ -15,6 +15,7 @@ from mxgateway import (
     MxGatewayAuthenticationError,
     MxGatewayError,
     MxGatewayPermissionError,
+    MxGatewayTlsError,
     MxGatewayUnavailableError,
 )
 from mxgateway.simulator.server import Simulator
@@ -172,7 +173,12 @@ async def test_tls_with_the_wrong_ca_fails_typed(ca: trustme.CA, tmp_path: Path,
     ):
         with pytest.raises(MxGatewayUnavailableError) as info:
             await client.open_session("untrusted")
-    assert "TLS" in str(info.value)
+        # Its own type, still an outage for code that catches those.
+        assert type(info.value) is MxGatewayTlsError
+        session = client.attach_session("session-x")
+        with pytest.raises(MxGatewayTlsError):
+            await session.read(["Tank_001.Level"])
+    assert "TLS" in str(info.value) and "ca_file" in str(info.value)
 
 
 async def test_server_name_override(ca: trustme.CA, tmp_path: Path, anyio_backend: str) -> None:

@@ -15,7 +15,7 @@ from mxgateway.simulator.repository import MAX_PAGE_SIZE
 
 from .support import Repo, serve_repository
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 OBJECT_COUNT = 100_000
 PAGE_SIZE = MAX_PAGE_SIZE

@@ -17,7 +17,7 @@ from mxgateway.simulator.repository import MAX_PAGE_SIZE, GalaxyRepositoryServic
 if TYPE_CHECKING:
     from mxgateway.generated.galaxy_repository_pb2_grpc import GalaxyRepositoryAsyncStub
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 OBJECT_COUNT = 100_000
 
