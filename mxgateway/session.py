@@ -307,6 +307,7 @@ class Session(TagAccess):
         if self._stale_servers:
             self._check_handles(request)
         generation = self._client._generation
+        failure: MxGatewayError | None = None
         try:
             reply: pb.MxCommandReply = await self._invoke_rpc(
                 request, timeout=timeout or self._default_timeout, metadata=self._metadata
@@ -322,12 +323,15 @@ class Session(TagAccess):
                 ) from None
             raise
         except grpc.aio.AioRpcError as exc:
-            error = map_rpc_error(
+            failure = map_rpc_error(
                 exc, method="Invoke", scope=_SCOPES.get(kind, _READ_SCOPE), secrets=self._secrets
             )
-            if isinstance(error, MxGatewaySessionNotFoundError):
-                raise self._lost(request.session_id, error) from None
-            raise error from error.__cause__
+        if failure is not None:
+            # Raised out here, not in the except block: the raw error, which may hold
+            # what the gateway echoed (a key included), must not become __context__.
+            if isinstance(failure, MxGatewaySessionNotFoundError):
+                raise self._lost(request.session_id, failure)
+            raise failure from failure.__cause__
         code = reply.protocol_status.code
         if code not in _OK_CODES:
             if code == _SESSION_NOT_FOUND and not self._closed:

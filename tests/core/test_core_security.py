@@ -7,6 +7,7 @@ import traceback
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import grpc
 import pytest
 import trustme
 
@@ -209,3 +210,18 @@ async def test_plaintext_client_to_tls_server_fails_typed(
     ):
         with pytest.raises(MxGatewayError):
             await client.open_session("mismatch")
+
+
+async def test_a_key_the_gateway_echoes_reaches_no_error_attribute(secured: Simulator) -> None:
+    secured.faults.fail_next(
+        1, grpc_code=grpc.StatusCode.INVALID_ARGUMENT, message=f"rejected key {ADMIN_KEY}", methods=["Invoke"]
+    )
+    async with GatewayClient.connect(secured.endpoint, api_key=ADMIN_KEY) as client:
+        session = await client.open_session("echo")
+        with pytest.raises(MxGatewayError) as info:
+            await session.register("x")
+    error = info.value
+    assert ADMIN_KEY not in str(error) and ADMIN_KEY not in error.details
+    assert ADMIN_KEY not in everything_printed(error)
+    # Neither chained nor as context: a traceback printer would show either.
+    assert error.__cause__ is None and error.__context__ is None
