@@ -77,7 +77,7 @@ if TYPE_CHECKING:
     )
     from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
     from mxgateway.lazy_client import Client
-    from mxgateway.options import ClientOptions
+    from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions
     from mxgateway.raw_stream import RawEventStream
     from mxgateway.reconnect import ReconnectPolicy
     from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
@@ -112,6 +112,7 @@ _EXPORTS: dict[str, str] = {
     "GalaxyAttribute": "galaxy_types",
     "GalaxyObject": "galaxy_types",
     "ClientOptions": "options",
+    "USE_CLIENT_DEFAULT": "options",
     "ReconnectPolicy": "reconnect",
     "Client": "lazy_client",
     "MxStatus": "status",
@@ -248,6 +249,7 @@ __all__ = [
     "SessionRecovered",
     "StateChange",
     "Subscription",
+    "USE_CLIENT_DEFAULT",
     "UnknownEvent",
     "WriteComplete",
     "WriteEntry",

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from mxgateway.errors import MxGatewayArgumentError
+from mxgateway.options import USE_CLIENT_DEFAULT
 
 __all__ = ["RULES", "checked", "check_timeout"]
 
@@ -109,7 +110,17 @@ def optional_boolean(name: str, value: object) -> None:
 
 
 def check_timeout(name: str, value: object) -> None:
-    """Seconds: a finite number not below 0, or None."""
+    """A call's deadline: positive finite seconds, None (no deadline) or ``USE_CLIENT_DEFAULT``."""
+    if value is None or value is USE_CLIENT_DEFAULT:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(name, "a number of seconds, None or USE_CLIENT_DEFAULT", value)
+    if not math.isfinite(value) or value <= 0:
+        raise _fail(name, "a positive, finite number of seconds (None: no deadline)", value)
+
+
+def seconds_or_none(name: str, value: object) -> None:
+    """A wait: finite seconds not below 0, or None."""
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -182,6 +193,8 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "max_events": count32,
     "timeout_ms": count32,
     "timeout": check_timeout,
+    "wait": seconds_or_none,
+    "outcome_timeout": seconds_or_none,
     "supervisory": boolean,
     "recover": optional_boolean,
     "entries": entries,

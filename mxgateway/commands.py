@@ -15,6 +15,7 @@ from typing import Any
 from mxgateway.checks import checked
 from mxgateway.events import Event, event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.options import USE_CLIENT_DEFAULT, Timeout
 from mxgateway.results import (
     ItemResult,
     ReadResult,
@@ -39,10 +40,12 @@ class MxAccessCommands:
     def _request(self, kind: int) -> tuple[pb.MxCommandRequest, pb.MxCommand]:
         raise NotImplementedError
 
-    async def _call(self, request: pb.MxCommandRequest, timeout: float | None) -> pb.MxCommandReply:
+    async def _call(self, request: pb.MxCommandRequest, timeout: Timeout) -> pb.MxCommandReply:
         raise NotImplementedError
 
-    async def _run(self, request: pb.MxCommandRequest, timeout: float | None = None) -> pb.MxCommandReply:
+    async def _run(
+        self, request: pb.MxCommandRequest, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> pb.MxCommandReply:
         raise NotImplementedError
 
     def _note_registered(self, server_handle: int) -> None:
@@ -58,7 +61,9 @@ class MxAccessCommands:
         raise NotImplementedError
 
     @checked
-    async def invoke(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
+    async def invoke(
+        self, command: pb.MxCommand, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> pb.MxCommandReply:
         """Run any command; raises ``MxAccessError`` when MXAccess reports a failure.
 
         Bulk commands that carry their per-item results are not failures as a whole.
@@ -67,7 +72,9 @@ class MxAccessCommands:
         return await self._run(request, timeout)
 
     @checked
-    async def invoke_raw(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
+    async def invoke_raw(
+        self, command: pb.MxCommand, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> pb.MxCommandReply:
         """Run any command and return the reply as is (gateway failures still raise)."""
         request = pb.MxCommandRequest(session_id=self._session_id, command=command)
         return await self._call(request, timeout)
@@ -75,7 +82,7 @@ class MxAccessCommands:
     # ------------------------------------------------------------------ commands
 
     @checked
-    async def register(self, client_name: str, *, timeout: float | None = None) -> int:
+    async def register(self, client_name: str, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> int:
         """Register with MXAccess; returns the server handle."""
         request, command = self._request(pb.MX_COMMAND_KIND_REGISTER)
         command.register.client_name = client_name
@@ -84,7 +91,7 @@ class MxAccessCommands:
         return handle
 
     @checked
-    async def unregister(self, server_handle: int, *, timeout: float | None = None) -> None:
+    async def unregister(self, server_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> None:
         """Unregister a server handle (its items go with it)."""
         request, command = self._request(pb.MX_COMMAND_KIND_UNREGISTER)
         command.unregister.server_handle = server_handle
@@ -93,7 +100,7 @@ class MxAccessCommands:
 
     @checked
     async def add_item(
-        self, server_handle: int, item_definition: str, *, timeout: float | None = None
+        self, server_handle: int, item_definition: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> int:
         """Add an item (a tag reference such as ``Tank_001.Level``); returns its item handle."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM)
@@ -106,7 +113,12 @@ class MxAccessCommands:
 
     @checked
     async def add_item2(
-        self, server_handle: int, item_definition: str, item_context: str, *, timeout: float | None = None
+        self,
+        server_handle: int,
+        item_definition: str,
+        item_context: str,
+        *,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> int:
         """AddItem2: add an item with an item context; returns its item handle."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM2)
@@ -120,7 +132,7 @@ class MxAccessCommands:
 
     @checked
     async def remove_item(
-        self, server_handle: int, item_handle: int, *, timeout: float | None = None
+        self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> None:
         """Remove an item."""
         request, command = self._request(pb.MX_COMMAND_KIND_REMOVE_ITEM)
@@ -130,7 +142,9 @@ class MxAccessCommands:
         self._forget_item(server_handle, item_handle)
 
     @checked
-    async def advise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
+    async def advise(
+        self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> None:
         """Advise an item: its current value, then its changes, arrive as DataChange events."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADVISE)
         command.advise.server_handle = server_handle
@@ -139,7 +153,7 @@ class MxAccessCommands:
 
     @checked
     async def advise_supervisory(
-        self, server_handle: int, item_handle: int, *, timeout: float | None = None
+        self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> None:
         """AdviseSupervisory: advise an item as a supervisory client."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADVISE_SUPERVISORY)
@@ -148,7 +162,9 @@ class MxAccessCommands:
         await self._run(request, timeout)
 
     @checked
-    async def unadvise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
+    async def unadvise(
+        self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> None:
         """Stop the data changes of an item."""
         request, command = self._request(pb.MX_COMMAND_KIND_UNADVISE)
         command.unadvise.server_handle = server_handle
@@ -164,7 +180,7 @@ class MxAccessCommands:
         *,
         user_id: int = 0,
         data_type: int | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Write a value (Python, or a ready ``MxValue``); the outcome arrives as WriteComplete."""
         request, command = self._request(pb.MX_COMMAND_KIND_WRITE)
@@ -185,7 +201,7 @@ class MxAccessCommands:
         *,
         user_id: int = 0,
         data_type: int | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Write2: a write that carries the value's timestamp."""
         request, command = self._request(pb.MX_COMMAND_KIND_WRITE2)
@@ -207,7 +223,7 @@ class MxAccessCommands:
         current_user_id: int,
         verifier_user_id: int = 0,
         data_type: int | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """WriteSecured: a write signed by an authenticated user (and a verifier)."""
         request, command = self._request(pb.MX_COMMAND_KIND_WRITE_SECURED)
@@ -230,7 +246,7 @@ class MxAccessCommands:
         current_user_id: int,
         verifier_user_id: int = 0,
         data_type: int | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """WriteSecured2: a secured write that carries the value's timestamp."""
         request, command = self._request(pb.MX_COMMAND_KIND_WRITE_SECURED2)
@@ -245,7 +261,7 @@ class MxAccessCommands:
 
     @checked
     async def authenticate_user(
-        self, server_handle: int, user_name: str, password: str, *, timeout: float | None = None
+        self, server_handle: int, user_name: str, password: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> int:
         """Authenticate a user for secured writes; returns the user id."""
         request, command = self._request(pb.MX_COMMAND_KIND_AUTHENTICATE_USER)
@@ -256,7 +272,9 @@ class MxAccessCommands:
         return (await self._run(request, timeout)).authenticate_user.user_id
 
     @checked
-    async def drain_events(self, max_events: int = 0, *, timeout: float | None = None) -> list[Event]:
+    async def drain_events(
+        self, max_events: int = 0, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> list[Event]:
         """Events not drained before, oldest first, without a stream (0 = all retained)."""
         request, command = self._request(pb.MX_COMMAND_KIND_DRAIN_EVENTS)
         command.drain_events.max_events = max_events
@@ -266,12 +284,12 @@ class MxAccessCommands:
 
     # ------------------------------------------------------------------ bulk commands
 
-    async def _bulk_items(self, request: pb.MxCommandRequest, timeout: float | None) -> list[ItemResult]:
+    async def _bulk_items(self, request: pb.MxCommandRequest, timeout: Timeout) -> list[ItemResult]:
         return item_results(await self._run(request, timeout))
 
     @checked
     async def add_item_bulk(
-        self, server_handle: int, tag_addresses: Sequence[str], *, timeout: float | None = None
+        self, server_handle: int, tag_addresses: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Add many items; one result per tag, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM_BULK)
@@ -283,7 +301,7 @@ class MxAccessCommands:
 
     @checked
     async def advise_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
+        self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Advise many items; one result per handle, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADVISE_ITEM_BULK)
@@ -293,7 +311,7 @@ class MxAccessCommands:
 
     @checked
     async def remove_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
+        self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Remove many items; one result per handle, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_REMOVE_ITEM_BULK)
@@ -306,7 +324,7 @@ class MxAccessCommands:
 
     @checked
     async def unadvise_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
+        self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Unadvise many items; one result per handle, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_UNADVISE_ITEM_BULK)
@@ -321,7 +339,7 @@ class MxAccessCommands:
         tag_addresses: Sequence[str],
         *,
         supervisory: bool = False,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> list[ItemResult]:
         """Add and advise many tags in one command; one result per tag, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_SUBSCRIBE_BULK)
@@ -335,7 +353,7 @@ class MxAccessCommands:
 
     @checked
     async def unsubscribe_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
+        self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Unadvise and remove many items in one command; one result per handle."""
         request, command = self._request(pb.MX_COMMAND_KIND_UNSUBSCRIBE_BULK)
@@ -353,7 +371,7 @@ class MxAccessCommands:
         tag_addresses: Sequence[str],
         *,
         timeout_ms: int = 0,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> list[ReadResult]:
         """Read many tags (cached value when advised, else a snapshot); one result per tag.
 
@@ -369,7 +387,7 @@ class MxAccessCommands:
         return list(map(ReadResult, reply.bulk_read.results))
 
     async def _bulk_write(
-        self, kind: int, server_handle: int, entries: Sequence[WriteEntry], timeout: float | None
+        self, kind: int, server_handle: int, entries: Sequence[WriteEntry], timeout: Timeout
     ) -> list[WriteResult]:
         request, command = self._request(kind)
         if kind == pb.MX_COMMAND_KIND_WRITE_BULK:
@@ -410,28 +428,28 @@ class MxAccessCommands:
 
     @checked
     async def write_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
+        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[WriteResult]:
         """Write many items; one result per entry, in order."""
         return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE_BULK, server_handle, entries, timeout)
 
     @checked
     async def write2_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
+        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[WriteResult]:
         """Write2 for many items (each entry needs ``timestamp``)."""
         return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE2_BULK, server_handle, entries, timeout)
 
     @checked
     async def write_secured_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
+        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[WriteResult]:
         """WriteSecured for many items (each entry needs ``current_user_id``)."""
         return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE_SECURED_BULK, server_handle, entries, timeout)
 
     @checked
     async def write_secured2_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
+        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[WriteResult]:
         """WriteSecured2 for many items (each entry needs ``timestamp`` and ``current_user_id``)."""
         return await self._bulk_write(pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK, server_handle, entries, timeout)

@@ -29,7 +29,7 @@ from mxgateway.client import GatewayClient
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions, join_endpoints, resolve_options
+from mxgateway.options import ClientOptions, Timeout, join_endpoints, resolve_options
 from mxgateway.session import Session
 
 __all__ = ["Client"]
@@ -139,7 +139,7 @@ class Client(Session):
             self._galaxy = GalaxyRepositoryClient(gateway.options, channel=gateway.channel)
         return self._galaxy
 
-    async def _call(self, request: pb.MxCommandRequest, timeout: float | None) -> pb.MxCommandReply:
+    async def _call(self, request: pb.MxCommandRequest, timeout: Timeout) -> pb.MxCommandReply:
         if not self._opened:
             await self.open()
             request.session_id = self._session_id

@@ -22,7 +22,10 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "ENV_API_KEY",
     "ENV_ENDPOINT",
+    "USE_CLIENT_DEFAULT",
     "ClientOptions",
+    "Timeout",
+    "UseClientDefault",
     "endpoint_host",
     "is_loopback_endpoint",
     "join_endpoints",
@@ -40,6 +43,31 @@ _SCHEMES = ("dns:///", "dns:", "ipv4:", "ipv6:")
 _LOCAL_SCHEMES = ("unix:", "unix-abstract:", "vsock:")
 
 ChannelOptionValue = str | int
+
+
+class UseClientDefault:
+    """The type of ``USE_CLIENT_DEFAULT``: "the deadline ``ClientOptions.default_timeout`` gives"."""
+
+    _instance: UseClientDefault | None = None
+
+    def __new__(cls) -> UseClientDefault:
+        """The one instance (so ``is`` comparisons hold after copying or pickling)."""
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+    def __reduce__(self) -> str:
+        return "USE_CLIENT_DEFAULT"
+
+
+#: A call's ``timeout`` by default: the client's ``default_timeout``. A number is the
+#: call's own deadline in seconds; None means no deadline.
+USE_CLIENT_DEFAULT = UseClientDefault()
+#: What every ``timeout`` parameter takes.
+Timeout = float | None | UseClientDefault
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from mxgateway.errors import (
 )
 from mxgateway.event_stream import EventStream
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseClientDefault
 from mxgateway.pump import EventPump
 from mxgateway.raw_stream import StreamCall
 from mxgateway.reconnect import Backoff
@@ -298,7 +298,7 @@ class Session(TagAccess):
         command.kind = kind  # type: ignore[assignment]
         return request, command
 
-    async def _call(self, request: pb.MxCommandRequest, timeout: float | None) -> pb.MxCommandReply:
+    async def _call(self, request: pb.MxCommandRequest, timeout: Timeout) -> pb.MxCommandReply:
         if self._closed:
             raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
         kind = request.command.kind
@@ -310,7 +310,9 @@ class Session(TagAccess):
         failure: MxGatewayError | None = None
         try:
             reply: pb.MxCommandReply = await self._invoke_rpc(
-                request, timeout=timeout or self._default_timeout, metadata=self._metadata
+                request,
+                timeout=self._default_timeout if isinstance(timeout, UseClientDefault) else timeout,
+                metadata=self._metadata,
             )
         except asyncio.CancelledError:
             # grpc.aio cancels the calls of a channel closed by a fail-over, raising
@@ -342,7 +344,9 @@ class Session(TagAccess):
             check_protocol_status(reply, method="Invoke")
         return reply
 
-    async def _run(self, request: pb.MxCommandRequest, timeout: float | None = None) -> pb.MxCommandReply:
+    async def _run(
+        self, request: pb.MxCommandRequest, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> pb.MxCommandReply:
         reply = await self._call(request, timeout)
         # Fast path: an OK reply with no hresult and no statuses is a success.
         if reply.hresult or reply.statuses or reply.protocol_status.code not in _OK_CODES:

@@ -25,7 +25,7 @@ from mxgateway.errors import (
 )
 from mxgateway.events import WriteComplete
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
 from mxgateway.results import ReadResult
 from mxgateway.values import tag_value
 
@@ -118,17 +118,22 @@ class TagAccess(MxAccessCommands):
 
     @checked
     async def read(
-        self, tags: Sequence[str], *, timeout: float | None = None
+        self, tags: Sequence[str], *, wait: float | None = None, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> display.ResultList[ReadResult]:
         """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
 
-        ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
-        default). Transient failures are retried (``ClientOptions.read_retries``),
-        and a lost session is replaced first (``ClientOptions.recover_sessions``).
+        ``wait`` (seconds) bounds MXAccess's own wait for values (None: the gateway's
+        default); ``timeout`` is the call's deadline (by default the client's, made
+        long enough for ``wait``). Transient failures are retried
+        (``ClientOptions.read_retries``), and a lost session is replaced first
+        (``ClientOptions.recover_sessions``).
         """
         tag_list = [tags] if isinstance(tags, str) else list(tags)
-        timeout_ms = int(timeout * 1000) if timeout else 0
-        deadline = timeout + _READ_DEADLINE_MARGIN_S if timeout else None
+        timeout_ms = int(wait * 1000) if wait else 0
+        deadline = timeout
+        if timeout is USE_CLIENT_DEFAULT and wait:
+            default = self.options.default_timeout
+            deadline = None if default is None else max(default, wait + _READ_DEADLINE_MARGIN_S)
         retries = self.options.read_retries
         attempt = 0
         while True:
@@ -193,7 +198,7 @@ class TagAccess(MxAccessCommands):
 
     @checked
     async def write_tag(
-        self, tag: str, value: Any, *, user_id: int = 0, timeout: float | None = None
+        self, tag: str, value: Any, *, user_id: int = 0, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> None:
         """Write a tag by name, converting ``value`` to the attribute's data type.
 
@@ -215,12 +220,20 @@ class TagAccess(MxAccessCommands):
 
     @checked
     async def write_and_confirm(
-        self, tag: str, value: Any, *, user_id: int = 0, timeout: float = 10.0
+        self,
+        tag: str,
+        value: Any,
+        *,
+        user_id: int = 0,
+        outcome_timeout: float | None = 10.0,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> WriteComplete:
         """Write a tag by name and wait for its OnWriteComplete outcome.
 
         Returns the ``WriteComplete``; raises ``MxAccessError`` when the write failed,
-        ``MxGatewayTimeoutError`` when no outcome arrived within ``timeout`` and
+        ``MxGatewayTimeoutError`` when no outcome arrived within ``outcome_timeout``
+        seconds (None: wait as long as it takes; ``timeout`` is the write call's own
+        deadline) and
         ``MxGatewaySessionLostError`` when the session was lost after the write was
         sent (its outcome is then unknown, and it is not sent again).
         """
@@ -238,17 +251,19 @@ class TagAccess(MxAccessCommands):
         waiter = pump.fanout.expect_write(session_id, server, item)
         try:
             try:
-                await self.write(server, item, value, user_id=user_id, data_type=data_type)
+                await self.write(server, item, value, user_id=user_id, data_type=data_type, timeout=timeout)
             except MxGatewaySessionLostError as exc:
                 # Refused: it never ran, so sending it again is safe.
                 pump.fanout.forget_write(session_id, server, item, waiter)
                 await self._await_recovery(exc)
-                return await self.write_and_confirm(tag, value, user_id=user_id, timeout=timeout)
+                return await self.write_and_confirm(
+                    tag, value, user_id=user_id, outcome_timeout=outcome_timeout, timeout=timeout
+                )
             try:
-                outcome = await asyncio.wait_for(waiter, timeout)
+                outcome = await asyncio.wait_for(waiter, outcome_timeout)
             except asyncio.TimeoutError:
                 raise MxGatewayTimeoutError(
-                    f"no write outcome for {tag} within {timeout:g} s", method="StreamEvents"
+                    f"no write outcome for {tag} within {outcome_timeout:g} s", method="StreamEvents"
                 ) from None
         finally:
             pump.fanout.forget_write(session_id, server, item, waiter)

@@ -29,7 +29,7 @@ from mxgateway.galaxy import DEFAULT_PAGE_SIZE
 from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
 from mxgateway.lazy_client import DEFAULT_SESSION_NAME
-from mxgateway.options import ClientOptions
+from mxgateway.options import ClientOptions, Timeout, USE_CLIENT_DEFAULT
 from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
 from mxgateway_sync import _runtime
 from pathlib import Path
@@ -379,52 +379,65 @@ class Session:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 
-    def invoke(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
+    def invoke(self, command: pb.MxCommand, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> pb.MxCommandReply:
         """Run any command; raises ``MxAccessError`` when MXAccess reports a failure.
 
         Bulk commands that carry their per-item results are not failures as a whole.
         """
         return _runtime.run(self._async.invoke(command, timeout=timeout))
 
-    def invoke_raw(self, command: pb.MxCommand, *, timeout: float | None = None) -> pb.MxCommandReply:
+    def invoke_raw(
+        self, command: pb.MxCommand, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> pb.MxCommandReply:
         """Run any command and return the reply as is (gateway failures still raise)."""
         return _runtime.run(self._async.invoke_raw(command, timeout=timeout))
 
-    def register(self, client_name: str, *, timeout: float | None = None) -> int:
+    def register(self, client_name: str, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> int:
         """Register with MXAccess; returns the server handle."""
         return _runtime.run(self._async.register(client_name, timeout=timeout))
 
-    def unregister(self, server_handle: int, *, timeout: float | None = None) -> None:
+    def unregister(self, server_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> None:
         """Unregister a server handle (its items go with it)."""
         return _runtime.run(self._async.unregister(server_handle, timeout=timeout))
 
-    def add_item(self, server_handle: int, item_definition: str, *, timeout: float | None = None) -> int:
+    def add_item(
+        self, server_handle: int, item_definition: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> int:
         """Add an item (a tag reference such as ``Tank_001.Level``); returns its item handle."""
         return _runtime.run(self._async.add_item(server_handle, item_definition, timeout=timeout))
 
     def add_item2(
-        self, server_handle: int, item_definition: str, item_context: str, *, timeout: float | None = None
+        self,
+        server_handle: int,
+        item_definition: str,
+        item_context: str,
+        *,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> int:
         """AddItem2: add an item with an item context; returns its item handle."""
         return _runtime.run(
             self._async.add_item2(server_handle, item_definition, item_context, timeout=timeout)
         )
 
-    def remove_item(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
+    def remove_item(
+        self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> None:
         """Remove an item."""
         return _runtime.run(self._async.remove_item(server_handle, item_handle, timeout=timeout))
 
-    def advise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
+    def advise(self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> None:
         """Advise an item: its current value, then its changes, arrive as DataChange events."""
         return _runtime.run(self._async.advise(server_handle, item_handle, timeout=timeout))
 
     def advise_supervisory(
-        self, server_handle: int, item_handle: int, *, timeout: float | None = None
+        self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> None:
         """AdviseSupervisory: advise an item as a supervisory client."""
         return _runtime.run(self._async.advise_supervisory(server_handle, item_handle, timeout=timeout))
 
-    def unadvise(self, server_handle: int, item_handle: int, *, timeout: float | None = None) -> None:
+    def unadvise(
+        self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> None:
         """Stop the data changes of an item."""
         return _runtime.run(self._async.unadvise(server_handle, item_handle, timeout=timeout))
 
@@ -436,7 +449,7 @@ class Session:
         *,
         user_id: int = 0,
         data_type: int | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Write a value (Python, or a ready ``MxValue``); the outcome arrives as WriteComplete."""
         return _runtime.run(
@@ -454,7 +467,7 @@ class Session:
         *,
         user_id: int = 0,
         data_type: int | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Write2: a write that carries the value's timestamp."""
         return _runtime.run(
@@ -478,7 +491,7 @@ class Session:
         current_user_id: int,
         verifier_user_id: int = 0,
         data_type: int | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """WriteSecured: a write signed by an authenticated user (and a verifier)."""
         return _runtime.run(
@@ -503,7 +516,7 @@ class Session:
         current_user_id: int,
         verifier_user_id: int = 0,
         data_type: int | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """WriteSecured2: a secured write that carries the value's timestamp."""
         return _runtime.run(
@@ -520,37 +533,37 @@ class Session:
         )
 
     def authenticate_user(
-        self, server_handle: int, user_name: str, password: str, *, timeout: float | None = None
+        self, server_handle: int, user_name: str, password: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> int:
         """Authenticate a user for secured writes; returns the user id."""
         return _runtime.run(
             self._async.authenticate_user(server_handle, user_name, password, timeout=timeout)
         )
 
-    def drain_events(self, max_events: int = 0, *, timeout: float | None = None) -> list[Event]:
+    def drain_events(self, max_events: int = 0, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Event]:
         """Events not drained before, oldest first, without a stream (0 = all retained)."""
         return _runtime.run(self._async.drain_events(max_events, timeout=timeout))
 
     def add_item_bulk(
-        self, server_handle: int, tag_addresses: Sequence[str], *, timeout: float | None = None
+        self, server_handle: int, tag_addresses: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Add many items; one result per tag, in order."""
         return _runtime.run(self._async.add_item_bulk(server_handle, tag_addresses, timeout=timeout))
 
     def advise_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
+        self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Advise many items; one result per handle, in order."""
         return _runtime.run(self._async.advise_item_bulk(server_handle, item_handles, timeout=timeout))
 
     def remove_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
+        self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Remove many items; one result per handle, in order."""
         return _runtime.run(self._async.remove_item_bulk(server_handle, item_handles, timeout=timeout))
 
     def unadvise_item_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
+        self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Unadvise many items; one result per handle, in order."""
         return _runtime.run(self._async.unadvise_item_bulk(server_handle, item_handles, timeout=timeout))
@@ -561,7 +574,7 @@ class Session:
         tag_addresses: Sequence[str],
         *,
         supervisory: bool = False,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> list[ItemResult]:
         """Add and advise many tags in one command; one result per tag, in order."""
         return _runtime.run(
@@ -569,7 +582,7 @@ class Session:
         )
 
     def unsubscribe_bulk(
-        self, server_handle: int, item_handles: Sequence[int], *, timeout: float | None = None
+        self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Unadvise and remove many items in one command; one result per handle."""
         return _runtime.run(self._async.unsubscribe_bulk(server_handle, item_handles, timeout=timeout))
@@ -580,7 +593,7 @@ class Session:
         tag_addresses: Sequence[str],
         *,
         timeout_ms: int = 0,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> list[ReadResult]:
         """Read many tags (cached value when advised, else a snapshot); one result per tag.
 
@@ -592,25 +605,25 @@ class Session:
         )
 
     def write_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
+        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[WriteResult]:
         """Write many items; one result per entry, in order."""
         return _runtime.run(self._async.write_bulk(server_handle, entries, timeout=timeout))
 
     def write2_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
+        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[WriteResult]:
         """Write2 for many items (each entry needs ``timestamp``)."""
         return _runtime.run(self._async.write2_bulk(server_handle, entries, timeout=timeout))
 
     def write_secured_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
+        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[WriteResult]:
         """WriteSecured for many items (each entry needs ``current_user_id``)."""
         return _runtime.run(self._async.write_secured_bulk(server_handle, entries, timeout=timeout))
 
     def write_secured2_bulk(
-        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: float | None = None
+        self, server_handle: int, entries: Sequence[WriteEntry], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[WriteResult]:
         """WriteSecured2 for many items (each entry needs ``timestamp`` and ``current_user_id``)."""
         return _runtime.run(self._async.write_secured2_bulk(server_handle, entries, timeout=timeout))
@@ -634,16 +647,22 @@ class Session:
         """The server handle the tag conveniences use (registered on first use)."""
         return _runtime.run(self._async.default_server_handle())
 
-    def read(self, tags: Sequence[str], *, timeout: float | None = None) -> display.ResultList[ReadResult]:
+    def read(
+        self, tags: Sequence[str], *, wait: float | None = None, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> display.ResultList[ReadResult]:
         """Read tags: one ``ReadResult`` per tag, in order; a tag that fails has ``ok`` False.
 
-        ``timeout`` (seconds) bounds MXAccess's wait for values (None: the gateway's
-        default). Transient failures are retried (``ClientOptions.read_retries``),
-        and a lost session is replaced first (``ClientOptions.recover_sessions``).
+        ``wait`` (seconds) bounds MXAccess's own wait for values (None: the gateway's
+        default); ``timeout`` is the call's deadline (by default the client's, made
+        long enough for ``wait``). Transient failures are retried
+        (``ClientOptions.read_retries``), and a lost session is replaced first
+        (``ClientOptions.recover_sessions``).
         """
-        return _runtime.run(self._async.read(tags, timeout=timeout))
+        return _runtime.run(self._async.read(tags, wait=wait, timeout=timeout))
 
-    def write_tag(self, tag: str, value: Any, *, user_id: int = 0, timeout: float | None = None) -> None:
+    def write_tag(
+        self, tag: str, value: Any, *, user_id: int = 0, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> None:
         """Write a tag by name, converting ``value`` to the attribute's data type.
 
         The item handle and the type are looked up once and cached. Returns when the
@@ -654,16 +673,28 @@ class Session:
         return _runtime.run(self._async.write_tag(tag, value, user_id=user_id, timeout=timeout))
 
     def write_and_confirm(
-        self, tag: str, value: Any, *, user_id: int = 0, timeout: float = 10.0
+        self,
+        tag: str,
+        value: Any,
+        *,
+        user_id: int = 0,
+        outcome_timeout: float | None = 10.0,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> WriteComplete:
         """Write a tag by name and wait for its OnWriteComplete outcome.
 
         Returns the ``WriteComplete``; raises ``MxAccessError`` when the write failed,
-        ``MxGatewayTimeoutError`` when no outcome arrived within ``timeout`` and
+        ``MxGatewayTimeoutError`` when no outcome arrived within ``outcome_timeout``
+        seconds (None: wait as long as it takes; ``timeout`` is the write call's own
+        deadline) and
         ``MxGatewaySessionLostError`` when the session was lost after the write was
         sent (its outcome is then unknown, and it is not sent again).
         """
-        return _runtime.run(self._async.write_and_confirm(tag, value, user_id=user_id, timeout=timeout))
+        return _runtime.run(
+            self._async.write_and_confirm(
+                tag, value, user_id=user_id, outcome_timeout=outcome_timeout, timeout=timeout
+            )
+        )
 
     def subscribe(self, tags: Sequence[str], *, supervisory: bool = False) -> Subscription:
         """Data changes of ``tags`` only: use ``with session.subscribe([...]) as sub``.

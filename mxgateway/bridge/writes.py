@@ -29,7 +29,7 @@ RESPONSE_SUFFIX = "/response"
 
 class _Writer(Protocol):
     async def write_and_confirm(
-        self, tag: str, value: Any, *, user_id: int = 0, timeout: float = 10.0
+        self, tag: str, value: Any, *, user_id: int = 0, outcome_timeout: float | None = 10.0
     ) -> Any:
         """Write a tag and wait for its outcome."""
 
@@ -87,7 +87,7 @@ class WriteHandler:
             self._answer(topic, tag, request_id, False, "no value to write", refused=True)
             return
         try:
-            await self._writer.write_and_confirm(tag, value, timeout=self._timeout_s)
+            await self._writer.write_and_confirm(tag, value, outcome_timeout=self._timeout_s)
         except (MxGatewayError, ValueError, TypeError) as exc:
             _log.warning("write to %s failed: %s", tag, exc)
             self._answer(topic, tag, request_id, False, str(exc))

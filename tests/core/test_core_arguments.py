@@ -54,6 +54,9 @@ BAD: dict[str, st.SearchStrategy[Any]] = {
     "tags": st.one_of(st.none(), st.integers(), st.just([]), st.just([""]), st.just([None]), st.just(b"x")),
     "handles": st.one_of(st.none(), st.just("1"), st.just([-1]), st.just([2**31]), st.just([None])),
     "check_timeout": st.one_of(
+        st.just(math.nan), st.just(math.inf), st.floats(max_value=0), st.just("5"), st.just(True)
+    ),
+    "seconds_or_none": st.one_of(
         st.just(math.nan), st.just(math.inf), st.floats(max_value=-1e-9), st.just("5"), st.just(True)
     ),
     "boolean": st.one_of(st.none(), st.integers(), st.just("yes")),

@@ -251,14 +251,14 @@ async def test_write_and_confirm(session: Session) -> None:
 async def test_write_and_confirm_times_out(session: Session, simulator: Simulator) -> None:
     simulator.faults.withhold_write_outcomes = True
     with pytest.raises(MxGatewayTimeoutError, match=r"no write outcome for Tank_001.Name"):
-        await session.write_and_confirm("Tank_001.Name", "x", timeout=0.2)
+        await session.write_and_confirm("Tank_001.Name", "x", outcome_timeout=0.2)
 
 
 async def test_write_and_confirm_reports_a_failed_stream(session: Session, simulator: Simulator) -> None:
     await session.read(["Tank_001.Name"])
     simulator.faults.fail_next(1, methods=["StreamEvents"], grpc_code=grpc.StatusCode.UNAVAILABLE)
     with pytest.raises(MxGatewayUnavailableError):
-        await session.write_and_confirm("Tank_001.Name", "x", timeout=2)
+        await session.write_and_confirm("Tank_001.Name", "x", outcome_timeout=2)
 
 
 async def test_subscribe_yields_only_its_tags_and_tears_down(session: Session, simulator: Simulator) -> None:

@@ -8,10 +8,12 @@ CLI docs tell a reader to start one). Skipped blocks must say why, and stay few.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -85,15 +87,24 @@ def test_snippet_runs_as_pasted(snippet: Snippet, simulate_endpoint: str, tmp_pa
         command = ["bash", "-euo", "pipefail", "-c", snippet.code]
         cwd = ROOT
     started = time.monotonic()
-    done = subprocess.run(
+    # Its own process group: whatever the snippet starts in the background ends with it.
+    process = subprocess.Popen(
         command,
         cwd=cwd,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=SNIPPET_TIMEOUT_S,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=SNIPPET_TIMEOUT_S)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     assert done.returncode == 0, (
         f"{snippet.id} failed ({time.monotonic() - started:.1f} s):\n{done.stderr[-3000:]}"
     )
