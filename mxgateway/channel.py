@@ -15,6 +15,7 @@ import grpc
 import grpc.aio
 
 from mxgateway._version import __version__
+from mxgateway.errors import MxGatewayArgumentError
 from mxgateway.options import ClientOptions
 
 __all__ = ["Metadata", "call_metadata", "channel_arguments", "create_channel"]
@@ -68,7 +69,9 @@ def _read(path: str | Path | None, what: str) -> bytes | None:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise ValueError(f"cannot read {what} {str(path)!r}: {exc.strerror or exc}") from None
+        raise MxGatewayArgumentError(
+            f"cannot read {what} {str(path)!r}: {exc.strerror or exc}", argument=what
+        ) from None
 
 
 def create_channel(options: ClientOptions) -> grpc.aio.Channel:

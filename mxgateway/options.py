@@ -140,7 +140,8 @@ class ClientOptions:
             object.__setattr__(self, "endpoint_source", ENV_ENDPOINT if from_env else "default")
         elif not self.endpoint_source:
             object.__setattr__(self, "endpoint_source", "argument")
-        split_endpoints(self.endpoint)  # an empty entry is an error now, not at connect time
+        for endpoint in split_endpoints(self.endpoint):  # an error now, not at connect time
+            _check_port(endpoint)
         if self.api_key is None:
             from_env = os.environ.get(ENV_API_KEY)
             object.__setattr__(self, "api_key", from_env or None)
@@ -190,6 +191,9 @@ class ClientOptions:
                 raise fail(name, "a host:port string")
         if self.api_key is not None and not isinstance(self.api_key, str):
             raise fail("api_key", "a string or None")
+        if isinstance(self.api_key, str) and not (self.api_key.isascii() and self.api_key.isprintable()):
+            # It travels as an HTTP/2 header, which carries printable ASCII only.
+            raise fail("api_key", "printable ASCII (it is sent as an HTTP header)")
         for name in ("plaintext",):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
@@ -304,6 +308,22 @@ def join_endpoints(endpoint: str, endpoints: Sequence[str] | None) -> str:
     if not parts or not all(parts):
         raise ValueError("endpoints must name at least one gateway and no empty one")
     return ",".join(parts)
+
+
+def _check_port(endpoint: str) -> None:
+    if endpoint.startswith(_LOCAL_SCHEMES) or endpoint.startswith(_SCHEMES):
+        return  # a gRPC target with a scheme is gRPC's to parse
+    host = endpoint_host(endpoint)
+    rest = endpoint[len(host) :].lstrip("]") if endpoint.startswith("[") else endpoint[len(host) :]
+    if not rest.startswith(":"):
+        return
+    port = rest[1:]
+    if not port.isdigit():
+        return  # not a number at all: an embedded gateway's argument ("simulator:plant.json")
+    if not (port.isascii() and 0 < int(port) <= 65535):
+        raise MxGatewayArgumentError(
+            f"ClientOptions.endpoint {endpoint!r} has no valid port (1 to 65535)", argument="endpoint"
+        )
 
 
 def split_endpoints(endpoint: str) -> tuple[str, ...]:

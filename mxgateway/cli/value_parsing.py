@@ -35,7 +35,9 @@ __all__ = ["TYPE_NAMES", "ParsedValue", "ValueParseError", "parse_value"]
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 _FLOAT32_MAX = 3.4028234663852886e38
-_INTEGER_TEXT = re.compile(r"[+-]?(?:\d+|0[xX][0-9a-fA-F]+)")
+#: ASCII digits only: int() and float() also take "1_000" and other scripts' digits.
+_INTEGER_TEXT = re.compile(r"[+-]?(?:[0-9]+|0[xX][0-9a-fA-F]+)")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -77,7 +79,7 @@ def _bool(text: str) -> bool:
 
 def _integer(text: str, bits: int) -> int:
     low, high = _INT32 if bits == 32 else _INT64
-    stripped = text.strip().replace("_", "")
+    stripped = text.strip()
     if not _INTEGER_TEXT.fullmatch(stripped):
         raise ValueParseError(f"{_shown(text)} is not an int{bits} (a whole number, decimal or 0x hex)")
     number = int(stripped, 0) if "x" in stripped.lower() else int(stripped, 10)
@@ -95,8 +97,16 @@ def _int64(text: str) -> int:
 
 
 def _finite(text: str, name: str) -> float:
+    # Python's float() also takes "1_000" and non-ASCII digits; a plant value does not.
+    stripped = text.strip()
+    if not _NUMBER_TEXT.fullmatch(stripped) and stripped.lower().lstrip("+-") not in (
+        "nan",
+        "inf",
+        "infinity",
+    ):
+        raise ValueParseError(f"{_shown(text)} is not a {name} (a number such as 1.5 or -2e3)")
     try:
-        number = float(text.strip())
+        number = float(stripped)
     except ValueError:
         raise ValueParseError(f"{_shown(text)} is not a {name} (a number such as 1.5 or -2e3)") from None
     if not math.isfinite(number):
@@ -131,6 +141,10 @@ def _time(text: str) -> dt.datetime:
         ) from None
     if when.tzinfo is None or when.utcoffset() is None:
         raise ValueParseError(f"{_shown(text)} has no time zone: add Z or an offset such as +02:00")
+    try:
+        when.astimezone(dt.timezone.utc).timestamp()
+    except (OverflowError, ValueError, OSError):
+        raise ValueParseError(f"{_shown(text)} is outside the times MXAccess can carry") from None
     return when
 
 
@@ -210,7 +224,7 @@ def parse_value(text: str, type_name: str) -> ParsedValue:
         return ParsedValue(parser(text), scalar, False)
     try:
         items = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         items = None
     if not isinstance(items, list):
         raise ValueParseError(f'{_shown(text)} is not a JSON array (e.g. [1, 2, 3] or ["a", "b"])')

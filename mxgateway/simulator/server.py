@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -68,8 +69,10 @@ class Simulator:
     ) -> None:
         if (tls_cert_file is None) != (tls_key_file is None):
             raise ValueError("TLS needs both tls_cert_file and tls_key_file")
-        if update_rate_hz < 0:
-            raise ValueError("update_rate_hz must not be negative")
+        if not math.isfinite(update_rate_hz) or update_rate_hz < 0:
+            raise ValueError(f"update_rate_hz must be a finite number, not negative: {update_rate_hz!r}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0 (any free port) to 65535, not {port}")
         if not 1 <= max_event_subscribers <= MAX_EVENT_SUBSCRIBERS_LIMIT:
             raise ValueError(f"max_event_subscribers must be 1 to {MAX_EVENT_SUBSCRIBERS_LIMIT}")
         self.galaxy = galaxy if galaxy is not None else demo_galaxy()
