@@ -4,8 +4,8 @@
 - ``AlarmStream``: the same call as typed items (``mxgateway.alarms.AlarmFeedItem``).
 
 Neither reconnects (``AlarmFeed`` does) and neither needs a session. The gateway
-comes from an async ``source``: the ``GatewayClient`` itself, or a lazily
-connecting ``Client``'s connection.
+comes from an async ``source``: a ``GatewayClient``'s transport, or that of a
+lazily connecting ``Client``'s connection.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ _SCOPE = "events:read"
 
 
 class AlarmGateway(Protocol):
-    """What the alarm streams need of a gateway connection (``GatewayClient`` has it)."""
+    """What the alarm streams need of a gateway connection (``GatewayTransport`` has it)."""
 
     @property
     def options(self) -> ClientOptions:

@@ -51,7 +51,7 @@ from mxgateway.tag_access import TagAccess
 from mxgateway.tag_table import TagTable
 
 if TYPE_CHECKING:
-    from mxgateway.client import GatewayClient
+    from mxgateway.transport import GatewayTransport
 
 __all__ = ["Session"]
 
@@ -122,15 +122,15 @@ class Session(TagAccess):
 
     def __init__(
         self,
-        client: GatewayClient,
+        transport: GatewayTransport,
         reply: pb.OpenSessionReply,
         *,
         client_session_name: str = "",
         recover: bool | None = None,
         fresh: bool = True,
     ) -> None:
-        self._init_state(client_session_name, client.options, recover=recover, fresh=fresh)
-        self._bind(client, reply)
+        self._init_state(client_session_name, transport.options, recover=recover, fresh=fresh)
+        self._bind(transport, reply)
 
     def _init_state(
         self, client_session_name: str, options: ClientOptions, *, recover: bool | None, fresh: bool
@@ -170,19 +170,20 @@ class Session(TagAccess):
             fresh_session=fresh,
         )
 
-    def _bind(self, client: GatewayClient, reply: pb.OpenSessionReply) -> None:
-        """Attach to the gateway session ``reply`` names, through ``client``."""
-        self._client = client
+    def _bind(self, transport: GatewayTransport, reply: pb.OpenSessionReply) -> None:
+        """Attach to the gateway session ``reply`` names, through ``transport`` (which closes it with the client)."""
+        self._transport = transport
         self._open_reply = reply
         self._session_id = reply.session_id
         self._bind_transport()
+        transport.register(reply.session_id, self, moved=self._bind_transport, closed=self._mark_closed)
 
     def _bind_transport(self) -> None:
         # Bound once (and again after a fail-over): the per-call path touches no attribute chains.
-        client = self._client
-        self._invoke_rpc = client._stub.Invoke
-        self._metadata = client._metadata
-        self._default_timeout = client.options.default_timeout
+        transport = self._transport
+        self._invoke_rpc = transport.invoke
+        self._metadata = transport.metadata
+        self._default_timeout = transport.default_timeout
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -253,17 +254,19 @@ class Session(TagAccess):
         if self._closed:
             return
         self._mark_closed()
-        self._client._forget(self)
+        self._transport.forget(self._session_id, self)
 
     async def close(self) -> None:
         """Close the session on the gateway and end its event stream; idempotent."""
         if self._closed:
             return
         self._mark_closed()
-        self._client._forget(self)
+        transport = self._transport
+        transport.forget(self._session_id, self)
+        transport.check_open("CloseSession")
         # Already gone on the gateway is what closing wants.
         with contextlib.suppress(MxGatewaySessionNotFoundError):
-            await self._client.close_session_raw(self._session_id)
+            await transport.close_session(self._session_id)
         _log.info("closed session %s", self._session_id)
 
     async def aclose(self) -> None:
@@ -394,10 +397,10 @@ class Session(TagAccess):
         return self._session_id
 
     def _open_event_call(self, session_id: str, after: int) -> StreamCall:
-        return self._client._open_events_call(session_id, after)
+        return self._transport.open_events_call(session_id, after)
 
     def _fail_over(self) -> bool:
-        moved = self._client._fail_over()
+        moved = self._transport.fail_over()
         if moved:
             self._bind_transport()
         return moved
@@ -444,7 +447,7 @@ class Session(TagAccess):
         failures = 0
         while True:
             try:
-                return await self._client.open_session_raw(self._client_session_name)
+                return await self._transport.open_session(self._client_session_name)
             except (MxGatewayUnavailableError, MxGatewayTimeoutError):
                 failures += 1
                 if failures % policy.endpoint_attempts == 0:
@@ -455,7 +458,7 @@ class Session(TagAccess):
 
     def _replace(self, reply: pb.OpenSessionReply) -> None:
         old_id = self._session_id
-        self._client._rekey(self, old_id, reply.session_id)
+        self._transport.rekey(self, old_id, reply.session_id)
         self._open_reply = reply
         self._session_id = reply.session_id
         self._stale_servers |= self._user_servers

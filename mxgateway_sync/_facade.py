@@ -20,7 +20,6 @@ import mxgateway.subscription as _a_mxgateway_subscription
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from mxgateway import display
 from mxgateway.alarm_feed import AlarmFeedEvent
-from mxgateway.alarm_streams import AlarmCall
 from mxgateway.alarms import Alarm, AlarmFeedItem, AlarmProviderMode, AlarmProviderStatus
 from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.display import ResultList
@@ -261,10 +260,6 @@ class GatewayClient:
         Idempotent; after it no call of this client is pending.
         """
         return _runtime.run(self._async.close())
-
-    def open_alarm_call(self, prefix: str = "") -> AlarmCall:
-        """Start a raw StreamAlarms call (no deadline); ``stream_alarms`` and ``alarm_feed`` build on it."""
-        return _runtime.on_loop(self._async.open_alarm_call, prefix)
 
     def query_active_alarms_raw(
         self, prefix: str = "", *, timeout: float | None = None
