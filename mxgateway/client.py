@@ -28,7 +28,7 @@ from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protoco
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.hints import add_hint
 from mxgateway.options import ClientOptions, join_endpoints, resolve_options
-from mxgateway.raw_stream import RawEventStream, StreamBase
+from mxgateway.raw_stream import LazyStream, RawEventStream
 from mxgateway.session import Session
 from mxgateway.transport import GatewayTransport
 
@@ -56,7 +56,7 @@ class GatewayClient:
         self._embedded: EmbeddedGateway | None = None
         # Weak: a raw stream dropped after ``break`` must be collectable (its
         # finaliser cancels the call); close() cancels the ones still alive.
-        self._streams: weakref.WeakSet[StreamBase] = weakref.WeakSet()
+        self._streams: weakref.WeakSet[LazyStream[pb.MxEvent]] = weakref.WeakSet()
 
     @classmethod
     def connect(

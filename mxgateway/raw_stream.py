@@ -1,5 +1,7 @@
-"""One StreamEvents call as it comes: ``RawEventStream`` and the call plumbing.
+"""Lazily opened server streams: ``LazyStream`` and ``RawEventStream``.
 
+``LazyStream`` is the plumbing every such stream shares (opening on first use,
+reading, cancelling on close or when dropped): raw events and deploy events.
 ``GatewayClient.stream_events_raw`` gives the generated ``MxEvent`` messages of a
 StreamEvents call of its own, with no conversion and no resume. It counts as the
 session's one event subscriber on a gateway that allows only one; sessions read
@@ -9,9 +11,11 @@ their events through their event pump (``Session.events()``) instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any, Generic, TypeVar, cast
 
 import grpc
 import grpc.aio
@@ -19,8 +23,10 @@ import grpc.aio
 from mxgateway.errors import map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
-__all__ = ["RawEventStream", "StreamBase", "StreamCall", "StreamOpener", "task_cancelling"]
+__all__ = ["LazyStream", "RawEventStream", "StreamBase", "StreamCall", "StreamOpener", "task_cancelling"]
 
+MessageT = TypeVar("MessageT")
+UnaryStreamCall = grpc.aio.UnaryStreamCall
 StreamCall = grpc.aio.UnaryStreamCall[pb.StreamEventsRequest, pb.MxEvent]
 #: Opens a StreamEvents call resuming after the given worker sequence; may be
 #: async (a lazily opening session opens first).
@@ -39,24 +45,25 @@ def task_cancelling() -> bool:
     return False if cancelling is None else bool(cancelling())
 
 
-class StreamBase:
-    """Opening, reading and closing one StreamEvents call (lazily, on first use)."""
+class LazyStream(Generic[MessageT]):
+    """One server-streaming call, opened on first use, read message by message, cancelled on close.
+
+    Dropping the stream (as breaking out of ``async for`` over an unreferenced
+    stream does) cancels the call, on the loop it belongs to. ``on_close`` is
+    told when the stream ends or closes (its owner stops tracking it).
+    """
 
     def __init__(
         self,
-        opener: StreamOpener,
+        opener: Callable[[], Awaitable[UnaryStreamCall[Any, MessageT]] | UnaryStreamCall[Any, MessageT]],
         *,
-        after_worker_sequence: int,
         secrets: tuple[str, ...],
-        on_close: Callable[[StreamBase], None] | None,
+        on_close: Callable[[LazyStream[MessageT]], None] | None = None,
     ) -> None:
-        if after_worker_sequence < 0:
-            raise ValueError("after_worker_sequence must not be negative")
         self._opener = opener
-        self._after = after_worker_sequence
         self._secrets = secrets
         self._on_close = on_close
-        self._call: StreamCall | None = None
+        self._call: UnaryStreamCall[Any, MessageT] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -65,10 +72,10 @@ class StreamBase:
         """True once the stream ended or was closed."""
         return self._closed
 
-    async def _open(self) -> StreamCall:
+    async def _open(self) -> UnaryStreamCall[Any, MessageT]:
         if self._call is None:
             self._loop = asyncio.get_running_loop()
-            opened = self._opener(self._after)
+            opened = self._opener()
             call = await opened if inspect.isawaitable(opened) else opened
             if self._closed:
                 # Closed while an async opener ran (a lazily opening session): the
@@ -77,6 +84,74 @@ class StreamBase:
                 return call
             self._call = call
         return self._call
+
+    def _finish(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
+        if self._on_close is not None:
+            self._on_close(self)
+
+    def __del__(self) -> None:
+        # ``break`` out of ``async for`` never calls aclose(): cancel the call when
+        # the stream is dropped, or it would run on in the channel. The collector
+        # may run on any thread; the call belongs to its loop.
+        call = getattr(self, "_call", None)
+        if call is None or call.done():
+            return
+        loop: asyncio.AbstractEventLoop | None = getattr(self, "_loop", None)
+        try:
+            on_own_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_own_loop = False
+        # A loop closing under us leaves nothing to cancel.
+        with contextlib.suppress(RuntimeError):
+            if on_own_loop or loop is None:
+                call.cancel()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(call.cancel)
+
+    def _cancel(self) -> None:
+        """Cancel at once, from the event loop's thread (the owner's close)."""
+        self._finish()
+
+    async def aclose(self) -> None:
+        """Cancel the stream; idempotent."""
+        self._finish()
+
+    async def _read(self) -> MessageT | None:
+        """The next message, None at the normal end of the stream (gRPC failures raise as is)."""
+        call = self._call or await self._open()
+        try:
+            message = await call.read()
+        except asyncio.CancelledError:
+            if self._closed and not task_cancelling():
+                return None  # closed by aclose() or the owner: the stream simply ends
+            self._finish()
+            raise
+        if message is grpc.aio.EOF:  # type: ignore[attr-defined]  # missing from grpc-stubs
+            return None
+        return cast("MessageT", message)
+
+
+class StreamBase(LazyStream[pb.MxEvent]):
+    """Opening, reading and closing one StreamEvents call (lazily, on first use)."""
+
+    def __init__(
+        self,
+        opener: StreamOpener,
+        *,
+        after_worker_sequence: int,
+        secrets: tuple[str, ...],
+        on_close: Callable[[LazyStream[pb.MxEvent]], None] | None,
+    ) -> None:
+        if after_worker_sequence < 0:
+            raise ValueError("after_worker_sequence must not be negative")
+        self._after = after_worker_sequence
+        super().__init__(lambda: opener(after_worker_sequence), secrets=secrets, on_close=on_close)
 
     async def wait_connected(self, timeout: float = 2.0) -> None:
         """Open the call now and wait until the gateway has attached it.
@@ -106,56 +181,6 @@ class StreamBase:
                 raise map_rpc_error(
                     failure, method="StreamEvents", scope="events:read", secrets=self._secrets
                 )
-
-    def _finish(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        call, self._call = self._call, None
-        if call is not None:
-            call.cancel()
-        if self._on_close is not None:
-            self._on_close(self)
-
-    def __del__(self) -> None:
-        # ``break`` out of ``async for`` never calls aclose(): cancel the call when
-        # the stream is dropped, or it would run on in the channel. The collector
-        # may run on any thread; the call belongs to its loop.
-        call = getattr(self, "_call", None)
-        if call is None or call.done():
-            return
-        loop: asyncio.AbstractEventLoop | None = getattr(self, "_loop", None)
-        try:
-            on_own_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_own_loop = False
-        if on_own_loop or loop is None:
-            call.cancel()
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(call.cancel)
-
-    def _cancel(self) -> None:
-        """Cancel at once, from the event loop's thread (the session's and client's close)."""
-        self._finish()
-
-    async def aclose(self) -> None:
-        """Cancel the stream; idempotent."""
-        self._finish()
-
-    async def _read(self) -> pb.MxEvent | None:
-        """The next message, None at the normal end of the stream."""
-        call = self._call or await self._open()
-        try:
-            message = await call.read()
-        except asyncio.CancelledError:
-            if self._closed and not task_cancelling():
-                return None  # closed by aclose() or the session: the stream simply ends
-            self._finish()
-            raise
-        if message is grpc.aio.EOF:  # type: ignore[attr-defined]
-            return None
-        assert isinstance(message, pb.MxEvent)
-        return message
 
 
 class RawEventStream(StreamBase):

@@ -24,7 +24,7 @@ from mxgateway.alarms import Alarm, AlarmFeedItem, AlarmProviderMode, AlarmProvi
 from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.display import ResultList
 from mxgateway.events import DataChange, Event, WriteComplete
-from mxgateway.galaxy import DEFAULT_PAGE_SIZE
+from mxgateway.galaxy._filters import DEFAULT_PAGE_SIZE
 from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
 from mxgateway.lazy_client import DEFAULT_SESSION_NAME
@@ -852,6 +852,10 @@ class RawEventStream:
         """True once the stream ended or was closed."""
         return self._async.closed
 
+    def close(self) -> None:
+        """Cancel the stream; idempotent."""
+        return _runtime.run(self._async.aclose())
+
     def wait_connected(self, timeout: float = 2.0) -> None:
         """Open the call now and wait until the gateway has attached it.
 
@@ -860,10 +864,6 @@ class RawEventStream:
         wait ends after ``timeout`` seconds (or with the first event).
         """
         return _runtime.run(self._async.wait_connected(timeout))
-
-    def close(self) -> None:
-        """Cancel the stream; idempotent."""
-        return _runtime.run(self._async.aclose())
 
     def __enter__(self) -> RawEventStream:
         _runtime.run(self._async.__aenter__())
@@ -1405,10 +1405,17 @@ class DeployEventStream:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 
+    def __init__(self) -> None:
+        raise TypeError("DeployEventStream objects come from the facade's factory methods")
+
     @property
     def closed(self) -> bool:
         """True once the stream ended or was closed."""
         return self._async.closed
+
+    def close(self) -> None:
+        """Cancel the stream; idempotent."""
+        return _runtime.run(self._async.aclose())
 
     @property
     def last_sequence(self) -> int:
@@ -1429,10 +1436,6 @@ class DeployEventStream:
     def last_seen_deploy_time(self) -> dt.datetime | None:
         """The deploy time of the last event (or the one given at start): the resume point."""
         return self._async.last_seen_deploy_time
-
-    def close(self) -> None:
-        """Cancel the stream; idempotent."""
-        return _runtime.run(self._async.aclose())
 
     def __enter__(self) -> DeployEventStream:
         _runtime.run(self._async.__aenter__())
