@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Sequence
-from pathlib import Path
-from types import TracebackType
 
 import grpc
 import grpc.aio
@@ -22,12 +19,10 @@ from mxgateway._version import GATEWAY_PROTOCOL_VERSION
 from mxgateway.alarm_feed import AlarmFeed
 from mxgateway.alarm_streams import AlarmStream, RawAlarmStream
 from mxgateway.alarms import Alarm, alarm_from_proto, raise_for_acknowledge_reply
-from mxgateway.connector import Connector, client_connector
-from mxgateway.endpoints import EmbeddedGateway
-from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
+from mxgateway.client_base import ClientBase
+from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.hints import add_hint
-from mxgateway.options import ClientOptions, join_endpoints, resolve_options
+from mxgateway.options import ClientOptions
 from mxgateway.raw_stream import LazyStream, RawEventStream
 from mxgateway.session import Session
 from mxgateway.transport import GatewayTransport
@@ -39,7 +34,7 @@ _log = logging.getLogger("mxgateway.client")
 _CLOSE_TIMEOUT_S = 5.0
 
 
-class GatewayClient:
+class GatewayClient(ClientBase):
     """A connection to one MXAccess Gateway (the channel connects on first use).
 
     Build it with ``GatewayClient.connect(...)``, or directly from ``ClientOptions``
@@ -50,61 +45,12 @@ class GatewayClient:
     def __init__(
         self, options: ClientOptions | None = None, *, channel: grpc.aio.Channel | None = None
     ) -> None:
-        self._transport = GatewayTransport(options if options is not None else ClientOptions(), channel)
-        self._options = self._transport.options
-        #: An embedded gateway started by ``connect("simulator")``; stopped on close.
-        self._embedded: EmbeddedGateway | None = None
+        transport = GatewayTransport(options if options is not None else ClientOptions(), channel)
+        super().__init__(transport.options)
+        self._transport = transport
         # Weak: a raw stream dropped after ``break`` must be collectable (its
         # finaliser cancels the call); close() cancels the ones still alive.
         self._streams: weakref.WeakSet[LazyStream[pb.MxEvent]] = weakref.WeakSet()
-
-    @classmethod
-    def connect(
-        cls,
-        endpoint: str = "",
-        *,
-        endpoints: Sequence[str] | None = None,
-        api_key: str | None = None,
-        plaintext: bool | None = None,
-        ca_file: str | Path | None = None,
-        client_cert_file: str | Path | None = None,
-        client_key_file: str | Path | None = None,
-        server_name_override: str | None = None,
-        default_timeout: float | None = None,
-        allow_insecure_api_key: bool | None = None,
-        options: ClientOptions | None = None,
-        channel: grpc.aio.Channel | None = None,
-    ) -> Connector[GatewayClient]:
-        """Connect to a gateway: ``await`` the result, or use it with ``async with``.
-
-        Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
-        lists gateways to fail over to, in order (the same as a comma list in
-        ``endpoint``).
-        """
-        resolved = resolve_options(
-            options,
-            endpoint=join_endpoints(endpoint, endpoints),
-            api_key=api_key,
-            plaintext=plaintext,
-            ca_file=ca_file,
-            client_cert_file=client_cert_file,
-            client_key_file=client_key_file,
-            server_name_override=server_name_override,
-            default_timeout=default_timeout,
-            allow_insecure_api_key=allow_insecure_api_key,
-        )
-        return client_connector(cls, resolved, channel)
-
-    def __repr__(self) -> str:
-        state = "closed" if self._transport.closed else "open"
-        key = "<redacted>" if self._options.api_key else None
-        return f"GatewayClient(endpoint={self._options.endpoint!r}, api_key={key}, {state})"
-
-    @property
-    def options(self) -> ClientOptions:
-        """The options the client was built with."""
-        return self._options
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -115,19 +61,6 @@ class GatewayClient:
     def transport(self) -> GatewayTransport:
         """The connection as sessions use it (for session types built on this client; async only)."""
         return self._transport
-
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called."""
-        return self._transport.closed
-
-    async def __aenter__(self) -> GatewayClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     # ------------------------------------------------------------------ sessions
 
@@ -199,13 +132,7 @@ class GatewayClient:
         """Invoke: the reply as is. Gateway failures raise; MXAccess failures do not."""
         transport = self._transport
         transport.check_open("Invoke")
-        try:
-            reply: pb.MxCommandReply = await transport.invoke(
-                request, timeout=timeout or transport.default_timeout, metadata=transport.metadata
-            )
-        except grpc.aio.AioRpcError as exc:
-            error = add_hint(map_rpc_error(exc, method="Invoke", secrets=transport.secrets), self._options)
-            raise error from error.__cause__
+        reply = await transport.unary(transport.invoke, request, method="Invoke", timeout=timeout)
         check_protocol_status(reply, method="Invoke")
         return reply
 
@@ -223,35 +150,25 @@ class GatewayClient:
 
     # ------------------------------------------------------------------ closing
 
-    async def close(self) -> None:
-        """Close the sessions this client opened, cancel its streams and close the channel.
-
-        Idempotent; after it no call of this client is pending.
-        """
-        transport = self._transport
-        if transport.closed:
-            return
-        transport.closed = True
+    def _closing(self) -> None:
+        self._transport.closed = True
         for stream in list(self._streams):
             stream._cancel()
-        session_ids = transport.release_sessions()
-        try:
-            if session_ids:
-                results = await asyncio.gather(
-                    *(self._close_quietly(session_id) for session_id in session_ids), return_exceptions=True
-                )
-                for result in results:
-                    if isinstance(result, BaseException) and not isinstance(result, Exception):
-                        raise result
-        finally:
-            # Even when closing the sessions is cancelled: a second close() returns
-            # at once, so this is the only chance to release the channel.
-            embedded, self._embedded = self._embedded, None
-            try:
-                await transport.close_channel()
-            finally:
-                if embedded is not None:
-                    await embedded.aclose()
+
+    async def _release(self) -> None:
+        """Close the sessions this client opened (each marked closed at once)."""
+        session_ids = self._transport.release_sessions()
+        if not session_ids:
+            return
+        results = await asyncio.gather(
+            *(self._close_quietly(session_id) for session_id in session_ids), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, Exception):
+                raise result
+
+    async def _close_channel(self) -> None:
+        await self._transport.close_channel()
 
     async def _close_quietly(self, session_id: str) -> None:
         try:
@@ -295,17 +212,15 @@ class GatewayClient:
             operator_domain=operator_domain,
             operator_full_name=operator_full_name,
         )
-        try:
-            # Never retried: an acknowledgement is a write.
-            reply: pb.AcknowledgeAlarmReply = await transport.stub.AcknowledgeAlarm(
-                request, timeout=timeout or transport.default_timeout, metadata=transport.metadata
-            )
-        except grpc.aio.AioRpcError as exc:
-            error = map_rpc_error(
-                exc, method="AcknowledgeAlarm", scope="invoke:write", secrets=transport.secrets
-            )
-            raise error from error.__cause__
-        return reply
+        # Never retried: an acknowledgement is a write.
+        return await transport.unary(
+            transport.stub.AcknowledgeAlarm,
+            request,
+            method="AcknowledgeAlarm",
+            scope="invoke:write",
+            timeout=timeout,
+            hint=False,
+        )
 
     async def acknowledge_alarm(
         self,

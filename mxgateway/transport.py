@@ -20,12 +20,13 @@ import grpc.aio
 
 from mxgateway.alarm_streams import AlarmCall
 from mxgateway.channel import call_metadata, create_channel
-from mxgateway.errors import MxGatewayClosedError, check_protocol_status, map_rpc_error
+from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status, map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 from mxgateway.hints import add_hint
 from mxgateway.options import ClientOptions
 from mxgateway.raw_stream import StreamCall, StreamOpener
+from mxgateway.unary import UnaryCaller
 
 __all__ = ["GatewayTransport", "InvokeRpc"]
 
@@ -65,6 +66,8 @@ class GatewayTransport:
         self.channel = channel if channel is not None else self._new_channel()
         self.stub = pb_grpc.MxAccessGatewayStub(self.channel)
         self.invoke: InvokeRpc = self.stub.Invoke
+        #: Unary calls with this connection's deadline, metadata and error mapping.
+        self.unary = UnaryCaller(options, self.metadata)
         self._sessions: dict[str, _Registration] = {}
         self._retired_channels: set[asyncio.Task[None]] = set()
 
@@ -146,16 +149,20 @@ class GatewayTransport:
         # An unreachable gateway never saw the request: try the next endpoint, if any.
         for attempt in range(len(self._endpoints)):
             try:
-                reply: pb.OpenSessionReply = await self.stub.OpenSession(
-                    request, timeout=timeout or self.default_timeout, metadata=self.metadata
+                reply: pb.OpenSessionReply = await self.unary(
+                    self.stub.OpenSession,
+                    request,
+                    method="OpenSession",
+                    scope="session:open",
+                    timeout=timeout,
+                    hint=False,
                 )
                 break
-            except grpc.aio.AioRpcError as exc:
-                error = map_rpc_error(exc, method="OpenSession", scope="session:open", secrets=self.secrets)
+            except MxGatewayError as error:
                 last = attempt == len(self._endpoints) - 1
-                if last or exc.code() is not grpc.StatusCode.UNAVAILABLE or not self.fail_over():
+                if last or error.grpc_code is not grpc.StatusCode.UNAVAILABLE or not self.fail_over():
                     add_hint(error, self.options)
-                    raise error from error.__cause__
+                    raise
         check_protocol_status(reply, method="OpenSession")
         _log.info("opened session %s (%s) on %s", reply.session_id, client_session_name, self.endpoint)
         return reply
@@ -165,13 +172,14 @@ class GatewayTransport:
     ) -> pb.CloseSessionReply:
         """CloseSession (also while the client closes): the reply; a failed status raises."""
         request = pb.CloseSessionRequest(session_id=session_id, client_correlation_id=client_correlation_id)
-        try:
-            reply: pb.CloseSessionReply = await self.stub.CloseSession(
-                request, timeout=timeout or self.default_timeout, metadata=self.metadata
-            )
-        except grpc.aio.AioRpcError as exc:
-            error = map_rpc_error(exc, method="CloseSession", scope="session:close", secrets=self.secrets)
-            raise error from error.__cause__
+        reply: pb.CloseSessionReply = await self.unary(
+            self.stub.CloseSession,
+            request,
+            method="CloseSession",
+            scope="session:close",
+            timeout=timeout,
+            hint=False,
+        )
         check_protocol_status(reply, method="CloseSession")
         return reply
 

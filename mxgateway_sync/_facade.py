@@ -124,7 +124,8 @@ class GatewayClient:
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
         lists gateways to fail over to, in order (the same as a comma list in
-        ``endpoint``).
+        ``endpoint``). ``channel`` shares an open channel (for example
+        ``GatewayClient.channel``), which the client then leaves open.
         """
         facade = GatewayClient._wrap(
             _runtime.call(
@@ -154,11 +155,6 @@ class GatewayClient:
         return self._async.options
 
     @property
-    def channel(self) -> grpc.aio.Channel:
-        """The gRPC channel (share it with other clients of the same gateway)."""
-        return self._async.channel
-
-    @property
     def closed(self) -> bool:
         """True once ``close()`` was called."""
         return self._async.closed
@@ -171,6 +167,18 @@ class GatewayClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         _runtime.run(self._async.__aexit__(exc_type, exc, tb))
+
+    def close(self) -> None:
+        """Close the client's sessions and streams, then its channel (unless shared) and any embedded gateway.
+
+        Idempotent; after it no call of this client is pending.
+        """
+        return _runtime.run(self._async.close())
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The gRPC channel (share it with other clients of the same gateway)."""
+        return self._async.channel
 
     def open_session_raw(
         self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
@@ -253,13 +261,6 @@ class GatewayClient:
                 )
             ),
         )
-
-    def close(self) -> None:
-        """Close the sessions this client opened, cancel its streams and close the channel.
-
-        Idempotent; after it no call of this client is pending.
-        """
-        return _runtime.run(self._async.close())
 
     def query_active_alarms_raw(
         self, prefix: str = "", *, timeout: float | None = None
@@ -1025,6 +1026,7 @@ class GalaxyRepositoryClient:
         cls,
         endpoint: str = "",
         *,
+        endpoints: Sequence[str] | None = None,
         api_key: str | None = None,
         plaintext: bool | None = None,
         ca_file: str | Path | None = None,
@@ -1036,17 +1038,20 @@ class GalaxyRepositoryClient:
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
     ) -> GalaxyRepositoryClient:
-        """Connect to a gateway's Galaxy Repository: returns the connected client, also a context manager.
+        """Connect to a gateway: returns the connected client, also a context manager.
 
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``channel``
-        shares an open channel (for example ``GatewayClient.channel``).
+        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
+        lists gateways to fail over to, in order (the same as a comma list in
+        ``endpoint``). ``channel`` shares an open channel (for example
+        ``GatewayClient.channel``), which the client then leaves open.
         """
         facade = GalaxyRepositoryClient._wrap(
             _runtime.call(
                 _await,
                 _a_mxgateway_galaxy.GalaxyRepositoryClient.connect(
                     endpoint,
+                    endpoints=endpoints,
                     api_key=api_key,
                     plaintext=plaintext,
                     ca_file=ca_file,
@@ -1069,11 +1074,6 @@ class GalaxyRepositoryClient:
         return self._async.options
 
     @property
-    def channel(self) -> grpc.aio.Channel:
-        """The gRPC channel (shareable with a ``GatewayClient`` of the same gateway)."""
-        return self._async.channel
-
-    @property
     def closed(self) -> bool:
         """True once ``close()`` was called."""
         return self._async.closed
@@ -1088,8 +1088,16 @@ class GalaxyRepositoryClient:
         _runtime.run(self._async.__aexit__(exc_type, exc, tb))
 
     def close(self) -> None:
-        """Close the deploy event streams and the channel (unless shared); idempotent."""
+        """Close the client's sessions and streams, then its channel (unless shared) and any embedded gateway.
+
+        Idempotent; after it no call of this client is pending.
+        """
         return _runtime.run(self._async.close())
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The gRPC channel (shareable with a ``GatewayClient`` of the same gateway)."""
+        return self._async.channel
 
     def test_connection_raw(self) -> gr.TestConnectionReply:
         """TestConnection as is: ``ok`` and, when not ok, the gateway's ``message``."""

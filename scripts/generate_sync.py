@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
+import copy
 import functools
 import importlib
 import inspect
@@ -278,6 +279,11 @@ class _Emitter:
     def _signature(self, member: _Member, drop_self: bool = False) -> tuple[str, str]:
         """The parameter list and the call arguments, copied from the async source."""
         args = member.node.args
+        first = [*args.posonlyargs, *args.args][:1]
+        if first and first[0].arg in {"self", "cls"} and first[0].annotation is not None:
+            # ``cls: type[ClientT]`` types the async class; the facade's own class is implied.
+            args = copy.deepcopy(args)
+            (args.posonlyargs or args.args)[0].annotation = None
         for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
             if arg is not None:
                 self._use(arg.annotation, member.source_module)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import logging
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import grpc.aio
 
 from mxgateway.channel import call_metadata, create_channel
-from mxgateway.connector import Connector, client_connector
+from mxgateway.client_base import ClientBase
 from mxgateway.display import ResultList
-from mxgateway.endpoints import EmbeddedGateway
-from mxgateway.errors import MxGatewayClosedError, MxGatewayStalePageTokenError, map_galaxy_rpc_error
+from mxgateway.errors import (
+    MxGatewayClosedError,
+    MxGatewayError,
+    MxGatewayStalePageTokenError,
+    map_galaxy_rpc_error,
+)
 from mxgateway.galaxy._deploy import DeployCall, DeployEventStream
 from mxgateway.galaxy._filters import (
     DEFAULT_PAGE_SIZE,
@@ -38,8 +40,8 @@ from mxgateway.galaxy_export import GalaxyFileWriter
 from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
-from mxgateway.hints import add_hint
-from mxgateway.options import ClientOptions, resolve_options
+from mxgateway.options import ClientOptions
+from mxgateway.unary import UnaryCaller
 
 if TYPE_CHECKING:
     from mxgateway.generated.galaxy_repository_pb2_grpc import GalaxyRepositoryAsyncStub
@@ -47,11 +49,12 @@ if TYPE_CHECKING:
 __all__ = ["GalaxyRepositoryClient"]
 
 _log = logging.getLogger("mxgateway.galaxy")
+ReplyT = TypeVar("ReplyT")
 #: Attempts of a whole-hierarchy export when the Galaxy is redeployed meanwhile.
 _EXPORT_ATTEMPTS = 3
 
 
-class GalaxyRepositoryClient:
+class GalaxyRepositoryClient(ClientBase):
     """The Galaxy Repository of one gateway: browse the deployed hierarchy, watch deploys.
 
     Build it with ``GalaxyRepositoryClient.connect(...)``, or directly from
@@ -64,95 +67,30 @@ class GalaxyRepositoryClient:
     def __init__(
         self, options: ClientOptions | None = None, *, channel: grpc.aio.Channel | None = None
     ) -> None:
-        self._options = options if options is not None else ClientOptions()
-        self._metadata = call_metadata(self._options)
-        self._secrets: tuple[str, ...] = (self._options.api_key,) if self._options.api_key else ()
+        super().__init__(options if options is not None else ClientOptions())
+        options = self._options
+        self._metadata = call_metadata(options)
+        self._secrets: tuple[str, ...] = (options.api_key,) if options.api_key else ()
         self._owns_channel = channel is None
-        #: An embedded gateway started by ``connect("simulator")``; stopped on close.
-        self._embedded: EmbeddedGateway | None = None
-        self._channel = channel if channel is not None else create_channel(self._options)
+        self._channel = channel if channel is not None else create_channel(options)
         self._stub: GalaxyRepositoryAsyncStub = gr_grpc.GalaxyRepositoryStub(self._channel)
-        self._streams: weakref.WeakSet[DeployEventStream] = weakref.WeakSet()
-        self._closed = False
-
-    @classmethod
-    def connect(
-        cls,
-        endpoint: str = "",
-        *,
-        api_key: str | None = None,
-        plaintext: bool | None = None,
-        ca_file: str | Path | None = None,
-        client_cert_file: str | Path | None = None,
-        client_key_file: str | Path | None = None,
-        server_name_override: str | None = None,
-        default_timeout: float | None = None,
-        allow_insecure_api_key: bool | None = None,
-        options: ClientOptions | None = None,
-        channel: grpc.aio.Channel | None = None,
-    ) -> Connector[GalaxyRepositoryClient]:
-        """Connect to a gateway's Galaxy Repository: ``await`` the result, or ``async with`` it.
-
-        Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``channel``
-        shares an open channel (for example ``GatewayClient.channel``).
-        """
-        resolved = resolve_options(
-            options,
-            endpoint=endpoint,
-            api_key=api_key,
-            plaintext=plaintext,
-            ca_file=ca_file,
-            client_cert_file=client_cert_file,
-            client_key_file=client_key_file,
-            server_name_override=server_name_override,
-            default_timeout=default_timeout,
-            allow_insecure_api_key=allow_insecure_api_key,
+        self._unary_call = UnaryCaller(
+            options, self._metadata, map_error=self._map_error, closed=lambda: self._closed
         )
-        return client_connector(cls, resolved, channel)
-
-    def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        key = "<redacted>" if self._options.api_key else None
-        return f"GalaxyRepositoryClient(endpoint={self._options.endpoint!r}, api_key={key}, {state})"
-
-    @property
-    def options(self) -> ClientOptions:
-        """The options the client was built with."""
-        return self._options
+        self._streams: weakref.WeakSet[DeployEventStream] = weakref.WeakSet()
 
     @property
     def channel(self) -> grpc.aio.Channel:
         """The gRPC channel (shareable with a ``GatewayClient`` of the same gateway)."""
         return self._channel
 
-    @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called."""
-        return self._closed
-
-    async def __aenter__(self) -> GalaxyRepositoryClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        """Close the deploy event streams and the channel (unless shared); idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+    def _closing(self) -> None:
         for stream in list(self._streams):
-            stream._finish()
-        embedded, self._embedded = self._embedded, None
-        try:
-            if self._owns_channel:
-                await self._channel.close(None)
-        finally:
-            if embedded is not None:
-                await embedded.aclose()
+            stream._cancel()
+
+    async def _close_channel(self) -> None:
+        if self._owns_channel:
+            await self._channel.close(None)
 
     # ------------------------------------------------------------------ calls
 
@@ -160,24 +98,14 @@ class GalaxyRepositoryClient:
         if self._closed:
             raise MxGatewayClosedError("the Galaxy Repository client is closed", method=method)
 
-    async def _unary(self, method: str, call: Callable[..., Any], request: Any) -> Any:
+    def _map_error(self, exc: grpc.aio.AioRpcError, method: str, scope: str | None) -> MxGatewayError:
+        return map_galaxy_rpc_error(exc, method, self._secrets)
+
+    async def _unary(self, method: str, call: Callable[..., Awaitable[ReplyT]], request: Any) -> ReplyT:
         """One unary read, retried on UNAVAILABLE up to ``options.read_retries`` times."""
         self._check_open(method)
-        retries = self._options.read_retries
-        attempt = 0
-        while True:
-            try:
-                return await call(request, metadata=self._metadata, timeout=self._options.default_timeout)
-            except grpc.aio.AioRpcError as exc:
-                # Every RPC of this service is a read, so retrying is safe.
-                if exc.code() is grpc.StatusCode.UNAVAILABLE and attempt < retries and not self._closed:
-                    attempt += 1
-                    await asyncio.sleep(0.05 * 2 ** (attempt - 1))
-                    continue
-                error = add_hint(
-                    map_galaxy_rpc_error(exc, method=method, secrets=self._secrets), self._options
-                )
-                raise error from error.__cause__
+        # Every RPC of this service is a read, so retrying is safe.
+        return await self._unary_call(call, request, method=method, retries=self._options.read_retries)
 
     async def _discover_page(self, request: gr.DiscoverHierarchyRequest) -> gr.DiscoverHierarchyReply:
         reply: gr.DiscoverHierarchyReply = await self._unary(
