@@ -23,6 +23,7 @@ from mxgateway.alarms import AlarmFeedItem, feed_item_from_proto
 from mxgateway.errors import map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
+from mxgateway.scopes import EVENTS_READ
 
 __all__ = [
     "AlarmCall",
@@ -38,7 +39,7 @@ __all__ = [
 AlarmCall = grpc.aio.UnaryStreamCall[pb.StreamAlarmsRequest, pb.AlarmFeedMessage]
 
 _METHOD = "StreamAlarms"
-_SCOPE = "events:read"
+_SCOPE = EVENTS_READ
 
 
 class AlarmGateway(Protocol):

@@ -24,6 +24,7 @@ from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protoco
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
 from mxgateway.raw_stream import LazyStream, RawEventStream
+from mxgateway.scopes import INVOKE_WRITE
 from mxgateway.session import Session
 from mxgateway.transport import GatewayTransport
 
@@ -217,7 +218,7 @@ class GatewayClient(ClientBase):
             transport.stub.AcknowledgeAlarm,
             request,
             method="AcknowledgeAlarm",
-            scope="invoke:write",
+            scope=INVOKE_WRITE,
             timeout=timeout,
             hint=False,
         )

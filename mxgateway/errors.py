@@ -23,6 +23,7 @@ import grpc
 from google.protobuf.message import Message
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.scopes import ALL_SCOPES, METADATA_READ
 from mxgateway.status import MxStatus, is_failure_status, statuses_of
 
 __all__ = [
@@ -54,16 +55,7 @@ __all__ = [
     "raise_for_mxaccess_failure",
 ]
 
-KNOWN_SCOPES = (
-    "session:open",
-    "session:close",
-    "invoke:read",
-    "invoke:write",
-    "invoke:secure",
-    "events:read",
-    "metadata:read",
-    "admin",
-)
+KNOWN_SCOPES = ALL_SCOPES
 
 #: RPCs of the MxAccessGateway service, whose NOT_FOUND means an unknown session.
 _SESSION_RPCS = frozenset({"OpenSession", "CloseSession", "Invoke", "StreamEvents"})
@@ -345,7 +337,7 @@ def map_galaxy_rpc_error(
     exc: grpc.RpcError, method: str, secrets: Iterable[str | None] = ()
 ) -> MxGatewayError:
     """The typed error of a failed Galaxy Repository call (page token and unknown-object errors refined)."""
-    error = map_rpc_error(exc, method=method, scope="metadata:read", secrets=secrets)
+    error = map_rpc_error(exc, method=method, scope=METADATA_READ, secrets=secrets)
     fields: dict[str, Any] = {"method": error.method, "grpc_code": error.grpc_code, "details": error.details}
     if type(error) is MxGatewayInvalidRequestError:
         found = _PAGE_TOKEN_PROBLEM.search(error.details)

@@ -22,6 +22,7 @@ import grpc.aio
 
 from mxgateway.errors import map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.scopes import EVENTS_READ
 
 __all__ = ["LazyStream", "RawEventStream", "StreamBase", "StreamCall", "StreamOpener", "task_cancelling"]
 
@@ -169,7 +170,7 @@ class StreamBase(LazyStream[pb.MxEvent]):
             pass
         except grpc.aio.AioRpcError as exc:
             self._finish()
-            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
+            error = map_rpc_error(exc, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
             raise error from error.__cause__
         if call.done() and not self._closed:
             # Failed while attaching (bad key, unknown session): report it now.
@@ -178,9 +179,7 @@ class StreamBase(LazyStream[pb.MxEvent]):
                 self._finish()
                 details = await call.details()
                 failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
-                raise map_rpc_error(
-                    failure, method="StreamEvents", scope="events:read", secrets=self._secrets
-                )
+                raise map_rpc_error(failure, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
 
 
 class RawEventStream(StreamBase):
@@ -199,7 +198,7 @@ class RawEventStream(StreamBase):
             message = await self._read()
         except grpc.aio.AioRpcError as exc:
             self._finish()
-            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
+            error = map_rpc_error(exc, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
             raise error from error.__cause__
         if message is None:
             self._finish()

@@ -46,6 +46,7 @@ from mxgateway.pump import EventPump
 from mxgateway.raw_stream import StreamCall
 from mxgateway.reconnect import Backoff
 from mxgateway.results import ItemResult
+from mxgateway.scopes import EVENTS_READ, INVOKE_READ, INVOKE_SECURE, INVOKE_WRITE
 from mxgateway.subscription import Subscription
 from mxgateway.tag_access import TagAccess
 from mxgateway.tag_table import TagTable
@@ -60,9 +61,9 @@ _UTC = dt.timezone.utc
 _OK_CODES = (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED)
 _SESSION_NOT_FOUND = pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND
 
-_READ_SCOPE = "invoke:read"
-_WRITE_SCOPE = "invoke:write"
-_SECURE_SCOPE = "invoke:secure"
+_READ_SCOPE = INVOKE_READ
+_WRITE_SCOPE = INVOKE_WRITE
+_SECURE_SCOPE = INVOKE_SECURE
 _SCOPES: dict[int, str] = {
     pb.MX_COMMAND_KIND_WRITE: _WRITE_SCOPE,
     pb.MX_COMMAND_KIND_WRITE2: _WRITE_SCOPE,
@@ -73,7 +74,7 @@ _SCOPES: dict[int, str] = {
     pb.MX_COMMAND_KIND_WRITE_SECURED_BULK: _SECURE_SCOPE,
     pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK: _SECURE_SCOPE,
     pb.MX_COMMAND_KIND_AUTHENTICATE_USER: _SECURE_SCOPE,
-    pb.MX_COMMAND_KIND_DRAIN_EVENTS: "events:read",
+    pb.MX_COMMAND_KIND_DRAIN_EVENTS: EVENTS_READ,
 }
 #: Bulk kinds, whose per-item failures live in the results.
 _BULK_PAYLOADS: dict[int, str] = {

@@ -26,6 +26,7 @@ from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 from mxgateway.hints import add_hint
 from mxgateway.options import ClientOptions
 from mxgateway.raw_stream import StreamCall, StreamOpener
+from mxgateway.scopes import EVENTS_READ, SESSION_CLOSE, SESSION_OPEN
 from mxgateway.unary import UnaryCaller
 
 __all__ = ["GatewayTransport", "InvokeRpc"]
@@ -153,7 +154,7 @@ class GatewayTransport:
                     self.stub.OpenSession,
                     request,
                     method="OpenSession",
-                    scope="session:open",
+                    scope=SESSION_OPEN,
                     timeout=timeout,
                     hint=False,
                 )
@@ -176,7 +177,7 @@ class GatewayTransport:
             self.stub.CloseSession,
             request,
             method="CloseSession",
-            scope="session:close",
+            scope=SESSION_CLOSE,
             timeout=timeout,
             hint=False,
         )
@@ -218,7 +219,7 @@ class GatewayTransport:
         try:
             return [snapshot async for snapshot in call]
         except grpc.aio.AioRpcError as exc:
-            error = map_rpc_error(exc, method="QueryActiveAlarms", scope="events:read", secrets=self.secrets)
+            error = map_rpc_error(exc, method="QueryActiveAlarms", scope=EVENTS_READ, secrets=self.secrets)
             raise error from error.__cause__
 
     async def close_channel(self) -> None:

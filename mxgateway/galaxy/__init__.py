@@ -36,7 +36,6 @@ from mxgateway.galaxy._client import GalaxyRepositoryClient
 from mxgateway.galaxy._deploy import DeployEventStream
 from mxgateway.galaxy._filters import (
     DEFAULT_PAGE_SIZE,
-    METADATA_READ,
     HierarchyFilter,
     deploy_time,
     glob_matcher,
@@ -44,6 +43,7 @@ from mxgateway.galaxy._filters import (
 from mxgateway.galaxy._paging import HierarchyIterator
 from mxgateway.galaxy._tree import BrowseNode
 from mxgateway.galaxy_export import to_dict
+from mxgateway.scopes import METADATA_READ
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

@@ -14,7 +14,6 @@ from mxgateway.generated import galaxy_repository_pb2 as gr
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
-    "METADATA_READ",
     "HierarchyFilter",
     "browse_request",
     "check_page_size",
@@ -26,8 +25,6 @@ __all__ = [
 
 #: Objects per page this client asks for unless told otherwise (the gateway caps it at 5,000).
 DEFAULT_PAGE_SIZE = 1000
-#: The scope every Galaxy Repository RPC needs.
-METADATA_READ = "metadata:read"
 
 _UTC = dt.timezone.utc
 
