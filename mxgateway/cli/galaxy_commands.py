@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mxgateway.cli.common import CommonOptions, emit, gateway_command, shared_connections
+from mxgateway.cli.connections import shared_connections
+from mxgateway.cli.context import emit
 from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.options import CommonOptions, gateway_command
 from mxgateway.cli.output import Progress, format_table, is_terminal
 from mxgateway.cli.value_parsing import parse_value
 

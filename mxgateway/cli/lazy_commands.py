@@ -105,13 +105,13 @@ def _wants_json(args: list[str]) -> bool:
     own = args[: args.index("--")] if "--" in args else args
     if "--json" in own:
         return True
-    # Inside a batch (common is loaded then), every line reports errors as JSON records.
-    common = sys.modules.get("mxgateway.cli.common")
-    return common is not None and bool(common.in_batch())
+    # Inside a batch (context is loaded then), every line reports errors as JSON records.
+    context = sys.modules.get("mxgateway.cli.context")
+    return context is not None and bool(context.in_batch())
 
 
 def _report_json(exc: ClickException) -> int:
-    from mxgateway.cli.common import report_error
+    from mxgateway.cli.errors import report_error
 
     return int(report_error(exc, as_json=True))
 

@@ -16,28 +16,22 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
-from mxgateway.cli.common import (
-    ENV_SESSION_ID,
-    CliUsageError,
-    CommonOptions,
-    emit,
-    forget_session,
-    gateway_command,
-    remember_session,
-    session_id_for,
-    shared_connections,
-)
+from mxgateway.cli.connections import shared_connections
+from mxgateway.cli.context import ENV_SESSION_ID, emit, forget_session, remember_session, session_id_for
 from mxgateway.cli.credentials import read_password
+from mxgateway.cli.errors import CliUsageError
 from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.options import CommonOptions, gateway_command
 from mxgateway.cli.output import message_to_dict
 from mxgateway.cli.value_parsing import TYPE_NAMES, ParsedValue, ValueParseError, parse_value
 
 if TYPE_CHECKING:
-    from mxgateway.cli.common import Connections
+    from mxgateway.cli.connections import Connections
+    from mxgateway.events import DataChange
 
 __all__ = ["change_record", "read_record"]
 
@@ -674,7 +668,10 @@ def smoke(
                 emit({"item_handle": item_handle, "step": "advise"})
                 count = 0
                 for event in events:
-                    if type(event).__name__ != "DataChange" or event.item_handle != item_handle:
+                    if (
+                        type(event).__name__ != "DataChange"
+                        or cast("DataChange", event).item_handle != item_handle
+                    ):
                         continue
                     emit({**change_record(event), "step": "event"})
                     count += 1
