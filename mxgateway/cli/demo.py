@@ -14,7 +14,7 @@ import typer
 from mxgateway.cli.connections import shared_connections
 from mxgateway.cli.context import emit
 from mxgateway.cli.options import CommonOptions, gateway_command
-from mxgateway.cli.session_commands import change_record, read_record
+from mxgateway.cli.session_support import change_record, read_record
 
 __all__ = ["demo"]
 
