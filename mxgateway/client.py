@@ -8,9 +8,10 @@ raise typed errors for gateway failures but never interpret MXAccess outcomes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
+from collections.abc import Coroutine
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -151,25 +152,17 @@ class GatewayClient(ClientBase):
 
     # ------------------------------------------------------------------ closing
 
-    def _closing(self) -> None:
-        self._transport.closed = True
+    def _closing(self) -> list[Coroutine[Any, Any, None]]:
+        transport = self._transport
+        transport.closed = True
         for stream in list(self._streams):
             stream._cancel()
+        # Each session is marked closed now; closing them on the gateway is awaited.
+        return [self._close_quietly(session_id) for session_id in transport.release_sessions()]
 
-    async def _release(self) -> None:
-        """Close the sessions this client opened (each marked closed at once)."""
-        session_ids = self._transport.release_sessions()
-        if not session_ids:
-            return
-        results = await asyncio.gather(
-            *(self._close_quietly(session_id) for session_id in session_ids), return_exceptions=True
-        )
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, Exception):
-                raise result
-
-    async def _close_channel(self) -> None:
-        await self._transport.close_channel()
+    def _owned_channel(self) -> grpc.aio.Channel | None:
+        transport = self._transport
+        return transport.channel if transport.owns_channel else None
 
     async def _close_quietly(self, session_id: str) -> None:
         try:

@@ -7,12 +7,13 @@ closing order and a repr that never shows the key.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc.aio
 
@@ -30,9 +31,11 @@ ClientT = TypeVar("ClientT", bound="ClientBase")
 class ClientBase:
     """The life cycle every gateway connection shares; subclasses add the RPCs.
 
-    A subclass is built as ``cls(options, channel=...)``, closes what it holds in
-    ``_closing()`` (at once) and ``_release()`` (awaited), and its channel in
-    ``_close_channel()``.
+    A subclass is built as ``cls(options, channel=...)``; on close it ends what
+    ends at once and names what to await in ``_closing()``, and names the channel
+    it created in ``_owned_channel()``. ``close()`` awaits it all in one coroutine:
+    extra await layers there made a close cut short at interpreter exit crash
+    grpc's teardown.
     """
 
     def __init__(self, options: ClientOptions) -> None:
@@ -136,24 +139,29 @@ class ClientBase:
             return
         # Set before the first await: no call starts while the client closes.
         self._closed = True
-        self._closing()
+        closing = self._closing()
         try:
-            await self._release()
+            if closing:
+                results = await asyncio.gather(*closing, return_exceptions=True)
+                for result in results:
+                    if isinstance(result, BaseException) and not isinstance(result, Exception):
+                        raise result
         finally:
-            # Even when the release is cancelled: a second close() returns at
-            # once, so this is the only chance to release the channel.
+            # Even when closing is cancelled: a second close() returns at once,
+            # so this is the only chance to release the channel.
             embedded, self._embedded = self._embedded, None
+            channel = self._owned_channel()
             try:
-                await self._close_channel()
+                if channel is not None:
+                    await channel.close(None)
             finally:
                 if embedded is not None:
                     await embedded.aclose()
 
-    def _closing(self) -> None:
-        """What ends at once when the client closes (streams), before any await."""
+    def _closing(self) -> list[Coroutine[Any, Any, None]]:
+        """End what ends at once (streams); the closes to await on the gateway (sessions)."""
+        return []
 
-    async def _release(self) -> None:
-        """What the client closes on the gateway before its channel goes (sessions)."""
-
-    async def _close_channel(self) -> None:
-        """Close the channel when the client created it."""
+    def _owned_channel(self) -> grpc.aio.Channel | None:
+        """The channel to close: the one the client created, None for a shared one."""
+        return None

@@ -221,8 +221,3 @@ class GatewayTransport:
         except grpc.aio.AioRpcError as exc:
             error = map_rpc_error(exc, method="QueryActiveAlarms", scope=EVENTS_READ, secrets=self.secrets)
             raise error from error.__cause__
-
-    async def close_channel(self) -> None:
-        """Close the channel when the transport created it (a shared one stays open)."""
-        if self.owns_channel:
-            await self.channel.close(None)

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import logging
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -54,6 +54,12 @@ ReplyT = TypeVar("ReplyT")
 _EXPORT_ATTEMPTS = 3
 
 
+def _map_error(
+    exc: grpc.aio.AioRpcError, method: str, scope: str | None, secrets: tuple[str, ...]
+) -> MxGatewayError:
+    return map_galaxy_rpc_error(exc, method, secrets)
+
+
 class GalaxyRepositoryClient(ClientBase):
     """The Galaxy Repository of one gateway: browse the deployed hierarchy, watch deploys.
 
@@ -74,9 +80,7 @@ class GalaxyRepositoryClient(ClientBase):
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else create_channel(options)
         self._stub: GalaxyRepositoryAsyncStub = gr_grpc.GalaxyRepositoryStub(self._channel)
-        self._unary_call = UnaryCaller(
-            options, self._metadata, map_error=self._map_error, closed=lambda: self._closed
-        )
+        self._unary_call = UnaryCaller(options, self._metadata, map_error=_map_error)
         self._streams: weakref.WeakSet[DeployEventStream] = weakref.WeakSet()
 
     @property
@@ -84,13 +88,13 @@ class GalaxyRepositoryClient(ClientBase):
         """The gRPC channel (shareable with a ``GatewayClient`` of the same gateway)."""
         return self._channel
 
-    def _closing(self) -> None:
+    def _closing(self) -> list[Coroutine[Any, Any, None]]:
         for stream in list(self._streams):
             stream._cancel()
+        return []
 
-    async def _close_channel(self) -> None:
-        if self._owns_channel:
-            await self._channel.close(None)
+    def _owned_channel(self) -> grpc.aio.Channel | None:
+        return self._channel if self._owns_channel else None
 
     # ------------------------------------------------------------------ calls
 
@@ -98,14 +102,16 @@ class GalaxyRepositoryClient(ClientBase):
         if self._closed:
             raise MxGatewayClosedError("the Galaxy Repository client is closed", method=method)
 
-    def _map_error(self, exc: grpc.aio.AioRpcError, method: str, scope: str | None) -> MxGatewayError:
-        return map_galaxy_rpc_error(exc, method, self._secrets)
-
     async def _unary(self, method: str, call: Callable[..., Awaitable[ReplyT]], request: Any) -> ReplyT:
         """One unary read, retried on UNAVAILABLE up to ``options.read_retries`` times."""
         self._check_open(method)
         # Every RPC of this service is a read, so retrying is safe.
-        return await self._unary_call(call, request, method=method, retries=self._options.read_retries)
+        return await self._unary_call(
+            call, request, method=method, retries=self._options.read_retries, retry_while=self._is_open
+        )
+
+    def _is_open(self) -> bool:
+        return not self._closed
 
     async def _discover_page(self, request: gr.DiscoverHierarchyRequest) -> gr.DiscoverHierarchyReply:
         reply: gr.DiscoverHierarchyReply = await self._unary(
