@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from mxgateway.simulator.galaxy import generate_galaxy
+from mxgateway.simulator.demo_plant import generate_galaxy
 from mxgateway.simulator.server import Simulator
 
 #: The toggle period of the generated Galaxy's alarm attributes (``5 + n`` for n = 1).

@@ -24,6 +24,7 @@ from typing import Any
 
 from bench._common import Clock, Result, Sample, ServerProcess, interleave
 from mxgateway import GatewayClient
+from mxgateway.channel import call_metadata
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 
@@ -71,7 +72,7 @@ def run(server: ServerProcess, tags: list[str], config: EventsConfig) -> list[Re
         return client, session, pb_grpc.MxAccessGatewayStub(client.channel)
 
     client, session, stub = loop.run_until_complete(setup())
-    metadata = client._metadata
+    metadata = call_metadata(client.options)
 
     async def raw() -> Sample:
         await _settle(server)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench._common import Clock, Result, Sample, ServerProcess, interleave, time_result
+from mxgateway.channel import call_metadata
 from mxgateway.galaxy import DEFAULT_PAGE_SIZE, GalaxyRepositoryClient
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
@@ -61,7 +62,7 @@ def run(server: ServerProcess, config: HierarchyConfig) -> Result:
         GalaxyRepositoryClient.connect(server.endpoint, plaintext=True)  # type: ignore[arg-type]
     )
     stub = gr_grpc.GalaxyRepositoryStub(client.channel)
-    metadata = client._metadata
+    metadata = call_metadata(client.options)
     page_bytes = 0
 
     async def raw(walk: _Walk, *, measure_pages: bool = False) -> None:

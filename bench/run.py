@@ -135,7 +135,7 @@ def main() -> int:
 
     from bench import alarms, cold_start, concurrency, events, hierarchy, memory, processes, unary
     from bench._common import Result, simulator_process
-    from mxgateway.simulator.galaxy import generate_galaxy
+    from mxgateway.simulator.demo_plant import generate_galaxy
 
     started = time.perf_counter()
     machine = _machine()

@@ -23,7 +23,7 @@ import grpc.aio
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc
-from mxgateway.simulator.galaxy import generate_galaxy
+from mxgateway.simulator.demo_plant import generate_galaxy
 
 #: The simulator process: a Simulator on the generated Galaxy, printing its endpoint.
 SERVER = """

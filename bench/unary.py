@@ -17,6 +17,7 @@ from typing import Any
 import mxgateway_sync
 from bench._common import Clock, Result, Sample, ServerProcess, interleave, time_result
 from mxgateway import GatewayClient, Session
+from mxgateway.channel import call_metadata
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 
@@ -52,7 +53,7 @@ class _Fixture:
         opened = await self.client.open_session_raw("bench")
         self.session: Session = self.client.attach_session(opened.session_id)
         self.stub = pb_grpc.MxAccessGatewayStub(self.client.channel)
-        self.metadata = self.client._metadata
+        self.metadata = call_metadata(self.client.options)
         self.server_handle = await self.session.register("bench")
         double_tag = next(t for t in self.tags if ".Double" in t)
         self.double_tag = double_tag

@@ -33,6 +33,7 @@ from mxgateway.alarms import (
 from mxgateway.errors import MxGatewayClosedError, MxGatewayError, MxGatewayUnavailableError, map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.reconnect import Backoff, ReconnectPolicy, is_transient_code
+from mxgateway.scopes import EVENTS_READ
 
 __all__ = ["AlarmFeed", "AlarmFeedEvent"]
 
@@ -42,7 +43,7 @@ _log = logging.getLogger("mxgateway.alarms")
 AlarmFeedEvent = AlarmTransition | AlarmProviderStatus
 
 _METHOD = "StreamAlarms"
-_SCOPE = "events:read"
+_SCOPE = EVENTS_READ
 
 
 class AlarmFeed:

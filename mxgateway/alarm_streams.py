@@ -4,8 +4,8 @@
 - ``AlarmStream``: the same call as typed items (``mxgateway.alarms.AlarmFeedItem``).
 
 Neither reconnects (``AlarmFeed`` does) and neither needs a session. The gateway
-comes from an async ``source``: the ``GatewayClient`` itself, or a lazily
-connecting ``Client``'s connection.
+comes from an async ``source``: a ``GatewayClient``'s transport, or that of a
+lazily connecting ``Client``'s connection.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from mxgateway.errors import map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
 from mxgateway.raw_stream import task_cancelling
+from mxgateway.scopes import EVENTS_READ
 
 __all__ = [
     "AlarmCall",
@@ -39,11 +40,11 @@ __all__ = [
 AlarmCall = grpc.aio.UnaryStreamCall[pb.StreamAlarmsRequest, pb.AlarmFeedMessage]
 
 _METHOD = "StreamAlarms"
-_SCOPE = "events:read"
+_SCOPE = EVENTS_READ
 
 
 class AlarmGateway(Protocol):
-    """What the alarm streams need of a gateway connection (``GatewayClient`` has it)."""
+    """What the alarm streams need of a gateway connection (``GatewayTransport`` has it)."""
 
     @property
     def options(self) -> ClientOptions:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.scopes import ALL_SCOPES, METADATA_READ
 from mxgateway.status import MxStatus, is_failure_status, statuses_of
 
 __all__ = [
@@ -35,12 +37,15 @@ __all__ = [
     "MxGatewayError",
     "MxGatewayInvalidRequestError",
     "MxGatewayNotFoundError",
+    "MxGatewayObjectNotFoundError",
+    "MxGatewayPageTokenError",
     "MxGatewayPermissionError",
     "MxGatewayProtocolViolationError",
     "MxGatewaySessionClosedError",
     "MxGatewaySessionLostError",
     "MxGatewaySessionNotFoundError",
     "MxGatewaySessionNotReadyError",
+    "MxGatewayStalePageTokenError",
     "MxGatewayTimeoutError",
     "MxGatewayTlsError",
     "MxGatewayUnavailableError",
@@ -48,20 +53,12 @@ __all__ = [
     "error_for_protocol_status",
     "is_tls_failure",
     "is_mxaccess_failure",
+    "map_galaxy_rpc_error",
     "map_rpc_error",
     "raise_for_mxaccess_failure",
 ]
 
-KNOWN_SCOPES = (
-    "session:open",
-    "session:close",
-    "invoke:read",
-    "invoke:write",
-    "invoke:secure",
-    "events:read",
-    "metadata:read",
-    "admin",
-)
+KNOWN_SCOPES = ALL_SCOPES
 
 #: RPCs of the MxAccessGateway service, whose NOT_FOUND means an unknown session.
 _SESSION_RPCS = frozenset({"OpenSession", "CloseSession", "Invoke", "StreamEvents"})
@@ -190,6 +187,27 @@ class MxGatewaySessionNotReadyError(MxGatewayError):
 
 class MxGatewayInvalidRequestError(MxGatewayError):
     """The gateway rejected the request as malformed (INVALID_ARGUMENT, INVALID_REQUEST)."""
+
+
+class MxGatewayPageTokenError(MxGatewayInvalidRequestError):
+    """The gateway refused a Galaxy page token (INVALID_ARGUMENT): start paging again.
+
+    ``reason`` is ``"stale"`` (the Galaxy was redeployed since the token was
+    issued), ``"foreign"`` (issued for other filters or another RPC) or
+    ``"invalid"`` (not issued by this gateway).
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reason = reason
+
+
+class MxGatewayStalePageTokenError(MxGatewayPageTokenError):
+    """The Galaxy was redeployed while paging: the walk must start again from the first page."""
+
+
+class MxGatewayObjectNotFoundError(MxGatewayNotFoundError):
+    """The Galaxy root or parent object a request names does not exist (NOT_FOUND)."""
 
 
 class MxGatewayProtocolViolationError(MxGatewayError):
@@ -342,6 +360,32 @@ def _map_rpc_error(
     error.__cause__ = None if any(secret in text for secret in secrets) else exc
     error.__suppress_context__ = True
     return error
+
+
+_PAGE_TOKEN_PROBLEM = re.compile(r"\b(stale|foreign|invalid) page token\b", re.IGNORECASE)
+
+
+def map_galaxy_rpc_error(
+    exc: grpc.RpcError, method: str, secrets: Iterable[str | None] = ()
+) -> MxGatewayError:
+    """The typed error of a failed Galaxy Repository call (page token and unknown-object errors refined)."""
+    error = map_rpc_error(exc, method=method, scope=METADATA_READ, secrets=secrets)
+    fields: dict[str, Any] = {"method": error.method, "grpc_code": error.grpc_code, "details": error.details}
+    if type(error) is MxGatewayInvalidRequestError:
+        found = _PAGE_TOKEN_PROBLEM.search(error.details)
+        if found is None:
+            return error
+        reason = found.group(1).lower()
+        cls = MxGatewayStalePageTokenError if reason == "stale" else MxGatewayPageTokenError
+        refined: MxGatewayError = cls(error.message, reason=reason, **fields)
+    elif type(error) is MxGatewayNotFoundError:
+        refined = MxGatewayObjectNotFoundError(error.message, **fields)
+    else:
+        return error
+    # map_rpc_error drops the raw gRPC error from the chain when its text holds a secret.
+    refined.__cause__ = error.__cause__
+    refined.__suppress_context__ = True
+    return refined
 
 
 def error_for_protocol_status(

@@ -31,6 +31,7 @@ from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions, Timeout, join_endpoints, resolve_options
 from mxgateway.session import Session
+from mxgateway.transport import GatewayTransport
 
 __all__ = ["Client"]
 
@@ -126,10 +127,10 @@ class Client(Session):
                 return
             if self._closed:
                 raise MxGatewayClosedError("the client is closed", method="OpenSession")
-            reply = await gateway.open_session_raw(self._client_session_name)
-            self._bind(gateway, reply)
-            # Registered like any session of the gateway client, so its close() closes it.
-            gateway._sessions[self._session_id] = self
+            transport = gateway.transport
+            reply = await transport.open_session(self._client_session_name)
+            # Bound like any session of the gateway client, so its close() closes it.
+            self._bind(transport, reply)
             self._opened = True
 
     async def galaxy(self) -> GalaxyRepositoryClient:
@@ -229,10 +230,13 @@ class Client(Session):
         """
         if self._closed:
             raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
-        return AlarmStream(self.gateway, prefix)
+        return AlarmStream(self._alarm_transport, prefix)
 
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
         if self._closed:
             raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
-        return AlarmFeed(self.gateway, prefix, queue_size=queue_size)
+        return AlarmFeed(self._alarm_transport, prefix, queue_size=queue_size)
+
+    async def _alarm_transport(self) -> GatewayTransport:
+        return (await self.gateway()).transport

@@ -1,5 +1,7 @@
-"""One StreamEvents call as it comes: ``RawEventStream`` and the call plumbing.
+"""Lazily opened server streams: ``LazyStream`` and ``RawEventStream``.
 
+``LazyStream`` is the plumbing every such stream shares (opening on first use,
+reading, cancelling on close or when dropped): raw events and deploy events.
 ``GatewayClient.stream_events_raw`` gives the generated ``MxEvent`` messages of a
 StreamEvents call of its own, with no conversion and no resume. It counts as the
 session's one event subscriber on a gateway that allows only one; sessions read
@@ -9,18 +11,23 @@ their events through their event pump (``Session.events()``) instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import Any, Generic, TypeVar, cast
 
 import grpc
 import grpc.aio
 
 from mxgateway.errors import map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.scopes import EVENTS_READ
 
-__all__ = ["RawEventStream", "StreamBase", "StreamCall", "StreamOpener", "task_cancelling"]
+__all__ = ["LazyStream", "RawEventStream", "StreamBase", "StreamCall", "StreamOpener", "task_cancelling"]
 
+MessageT = TypeVar("MessageT")
+UnaryStreamCall = grpc.aio.UnaryStreamCall
 StreamCall = grpc.aio.UnaryStreamCall[pb.StreamEventsRequest, pb.MxEvent]
 #: Opens a StreamEvents call resuming after the given worker sequence; may be
 #: async (a lazily opening session opens first).
@@ -39,24 +46,25 @@ def task_cancelling() -> bool:
     return False if cancelling is None else bool(cancelling())
 
 
-class StreamBase:
-    """Opening, reading and closing one StreamEvents call (lazily, on first use)."""
+class LazyStream(Generic[MessageT]):
+    """One server-streaming call, opened on first use, read message by message, cancelled on close.
+
+    Dropping the stream (as breaking out of ``async for`` over an unreferenced
+    stream does) cancels the call, on the loop it belongs to. ``on_close`` is
+    told when the stream ends or closes (its owner stops tracking it).
+    """
 
     def __init__(
         self,
-        opener: StreamOpener,
+        opener: Callable[[], Awaitable[UnaryStreamCall[Any, MessageT]] | UnaryStreamCall[Any, MessageT]],
         *,
-        after_worker_sequence: int,
         secrets: tuple[str, ...],
-        on_close: Callable[[StreamBase], None] | None,
+        on_close: Callable[[LazyStream[MessageT]], None] | None = None,
     ) -> None:
-        if after_worker_sequence < 0:
-            raise ValueError("after_worker_sequence must not be negative")
         self._opener = opener
-        self._after = after_worker_sequence
         self._secrets = secrets
         self._on_close = on_close
-        self._call: StreamCall | None = None
+        self._call: UnaryStreamCall[Any, MessageT] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -65,10 +73,10 @@ class StreamBase:
         """True once the stream ended or was closed."""
         return self._closed
 
-    async def _open(self) -> StreamCall:
+    async def _open(self) -> UnaryStreamCall[Any, MessageT]:
         if self._call is None:
             self._loop = asyncio.get_running_loop()
-            opened = self._opener(self._after)
+            opened = self._opener()
             call = await opened if inspect.isawaitable(opened) else opened
             if self._closed:
                 # Closed while an async opener ran (a lazily opening session): the
@@ -77,35 +85,6 @@ class StreamBase:
                 return call
             self._call = call
         return self._call
-
-    async def wait_connected(self, timeout: float = 2.0) -> None:
-        """Open the call now and wait until the gateway has attached it.
-
-        A gateway that sends its headers on attach (as the simulator does) makes
-        this exact: events published afterwards reach the stream. Otherwise the
-        wait ends after ``timeout`` seconds (or with the first event).
-        """
-        if self._closed:
-            return
-        call = await self._open()
-        try:
-            await asyncio.wait_for(call.initial_metadata(), timeout)
-        except asyncio.TimeoutError:
-            pass
-        except grpc.aio.AioRpcError as exc:
-            self._finish()
-            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
-            raise error from error.__cause__
-        if call.done() and not self._closed:
-            # Failed while attaching (bad key, unknown session): report it now.
-            code = await call.code()
-            if code is not grpc.StatusCode.OK:
-                self._finish()
-                details = await call.details()
-                failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
-                raise map_rpc_error(
-                    failure, method="StreamEvents", scope="events:read", secrets=self._secrets
-                )
 
     def _finish(self) -> None:
         if self._closed:
@@ -129,33 +108,78 @@ class StreamBase:
             on_own_loop = asyncio.get_running_loop() is loop
         except RuntimeError:
             on_own_loop = False
-        if on_own_loop or loop is None:
-            call.cancel()
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(call.cancel)
+        # A loop closing under us leaves nothing to cancel.
+        with contextlib.suppress(RuntimeError):
+            if on_own_loop or loop is None:
+                call.cancel()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(call.cancel)
 
     def _cancel(self) -> None:
-        """Cancel at once, from the event loop's thread (the session's and client's close)."""
+        """Cancel at once, from the event loop's thread (the owner's close)."""
         self._finish()
 
     async def aclose(self) -> None:
         """Cancel the stream; idempotent."""
         self._finish()
 
-    async def _read(self) -> pb.MxEvent | None:
-        """The next message, None at the normal end of the stream."""
+    async def _read(self) -> MessageT | None:
+        """The next message, None at the normal end of the stream (gRPC failures raise as is)."""
         call = self._call or await self._open()
         try:
             message = await call.read()
         except asyncio.CancelledError:
             if self._closed and not task_cancelling():
-                return None  # closed by aclose() or the session: the stream simply ends
+                return None  # closed by aclose() or the owner: the stream simply ends
             self._finish()
             raise
-        if message is grpc.aio.EOF:  # type: ignore[attr-defined]
+        if message is grpc.aio.EOF:  # type: ignore[attr-defined]  # missing from grpc-stubs
             return None
-        assert isinstance(message, pb.MxEvent)
-        return message
+        return cast("MessageT", message)
+
+
+class StreamBase(LazyStream[pb.MxEvent]):
+    """Opening, reading and closing one StreamEvents call (lazily, on first use)."""
+
+    def __init__(
+        self,
+        opener: StreamOpener,
+        *,
+        after_worker_sequence: int,
+        secrets: tuple[str, ...],
+        on_close: Callable[[LazyStream[pb.MxEvent]], None] | None,
+    ) -> None:
+        if after_worker_sequence < 0:
+            raise ValueError("after_worker_sequence must not be negative")
+        self._after = after_worker_sequence
+        super().__init__(lambda: opener(after_worker_sequence), secrets=secrets, on_close=on_close)
+
+    async def wait_connected(self, timeout: float = 2.0) -> None:
+        """Open the call now and wait until the gateway has attached it.
+
+        A gateway that sends its headers on attach (as the simulator does) makes
+        this exact: events published afterwards reach the stream. Otherwise the
+        wait ends after ``timeout`` seconds (or with the first event).
+        """
+        if self._closed:
+            return
+        call = await self._open()
+        try:
+            await asyncio.wait_for(call.initial_metadata(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        except grpc.aio.AioRpcError as exc:
+            self._finish()
+            error = map_rpc_error(exc, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
+            raise error from error.__cause__
+        if call.done() and not self._closed:
+            # Failed while attaching (bad key, unknown session): report it now.
+            code = await call.code()
+            if code is not grpc.StatusCode.OK:
+                self._finish()
+                details = await call.details()
+                failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
+                raise map_rpc_error(failure, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
 
 
 class RawEventStream(StreamBase):
@@ -174,7 +198,7 @@ class RawEventStream(StreamBase):
             message = await self._read()
         except grpc.aio.AioRpcError as exc:
             self._finish()
-            error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
+            error = map_rpc_error(exc, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
             raise error from error.__cause__
         if message is None:
             self._finish()

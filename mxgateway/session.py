@@ -48,12 +48,13 @@ from mxgateway.pump import EventPump
 from mxgateway.raw_stream import StreamCall
 from mxgateway.reconnect import Backoff
 from mxgateway.results import ItemResult
+from mxgateway.scopes import EVENTS_READ, INVOKE_READ, INVOKE_SECURE, INVOKE_WRITE
 from mxgateway.subscription import Subscription
 from mxgateway.tag_access import TagAccess
 from mxgateway.tag_table import TagTable
 
 if TYPE_CHECKING:
-    from mxgateway.client import GatewayClient
+    from mxgateway.transport import GatewayTransport
 
 __all__ = ["Session"]
 
@@ -62,9 +63,9 @@ _UTC = dt.timezone.utc
 _OK_CODES = (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED)
 _SESSION_NOT_FOUND = pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND
 
-_READ_SCOPE = "invoke:read"
-_WRITE_SCOPE = "invoke:write"
-_SECURE_SCOPE = "invoke:secure"
+_READ_SCOPE = INVOKE_READ
+_WRITE_SCOPE = INVOKE_WRITE
+_SECURE_SCOPE = INVOKE_SECURE
 _SCOPES: dict[int, str] = {
     pb.MX_COMMAND_KIND_WRITE: _WRITE_SCOPE,
     pb.MX_COMMAND_KIND_WRITE2: _WRITE_SCOPE,
@@ -75,7 +76,7 @@ _SCOPES: dict[int, str] = {
     pb.MX_COMMAND_KIND_WRITE_SECURED_BULK: _SECURE_SCOPE,
     pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK: _SECURE_SCOPE,
     pb.MX_COMMAND_KIND_AUTHENTICATE_USER: _SECURE_SCOPE,
-    pb.MX_COMMAND_KIND_DRAIN_EVENTS: "events:read",
+    pb.MX_COMMAND_KIND_DRAIN_EVENTS: EVENTS_READ,
 }
 #: Bulk kinds, whose per-item failures live in the results.
 _BULK_PAYLOADS: dict[int, str] = {
@@ -124,15 +125,15 @@ class Session(TagAccess):
 
     def __init__(
         self,
-        client: GatewayClient,
+        transport: GatewayTransport,
         reply: pb.OpenSessionReply,
         *,
         client_session_name: str = "",
         recover: bool | None = None,
         fresh: bool = True,
     ) -> None:
-        self._init_state(client_session_name, client.options, recover=recover, fresh=fresh)
-        self._bind(client, reply)
+        self._init_state(client_session_name, transport.options, recover=recover, fresh=fresh)
+        self._bind(transport, reply)
 
     def _init_state(
         self, client_session_name: str, options: ClientOptions, *, recover: bool | None, fresh: bool
@@ -173,19 +174,26 @@ class Session(TagAccess):
             fresh_session=fresh,
         )
 
-    def _bind(self, client: GatewayClient, reply: pb.OpenSessionReply) -> None:
-        """Attach to the gateway session ``reply`` names, through ``client``."""
-        self._client = client
+    def _bind(self, transport: GatewayTransport, reply: pb.OpenSessionReply) -> None:
+        """Attach to the gateway session ``reply`` names, through ``transport`` (which closes it with the client)."""
+        self._transport = transport
         self._open_reply = reply
         self._session_id = reply.session_id
         self._bind_transport()
+        transport.register(
+            reply.session_id,
+            self,
+            moved=self._bind_transport,
+            closed=self._mark_closed,
+            settle=self._settled_id,
+        )
 
     def _bind_transport(self) -> None:
         # Bound once (and again after a fail-over): the per-call path touches no attribute chains.
-        client = self._client
-        self._invoke_rpc = client._stub.Invoke
-        self._metadata = client._metadata
-        self._default_timeout = client.options.default_timeout
+        transport = self._transport
+        self._invoke_rpc = transport.invoke
+        self._metadata = transport.metadata
+        self._default_timeout = transport.default_timeout
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -256,23 +264,31 @@ class Session(TagAccess):
         if self._closed:
             return
         self._mark_closed()
-        self._client._forget(self)
+        self._transport.forget(self._session_id, self)
 
     async def close(self) -> None:
         """Close the session on the gateway and end its event stream; idempotent."""
         if self._closed:
             return
         self._mark_closed()
-        self._client._forget(self)
+        transport = self._transport
+        transport.forget(self._session_id, self)
+        # A recovery in flight finishes first, so the session it opened is the one closed.
         await self._settle_recovery()
+        transport.check_open("CloseSession")
         # Already gone on the gateway is what closing wants.
         with contextlib.suppress(MxGatewaySessionNotFoundError):
-            await self._client.close_session_raw(self._session_id)
+            await transport.close_session(self._session_id)
         _log.info("closed session %s", self._session_id)
 
     async def aclose(self) -> None:
         """Same as ``close()``."""
         await self.close()
+
+    async def _settled_id(self, timeout: float) -> str:
+        """The session's id once a recovery in flight has finished (the client is closing)."""
+        await self._settle_recovery(timeout)
+        return self._session_id
 
     async def _settle_recovery(self, timeout: float = 5.0) -> None:
         """Wait (bounded) for a recovery in flight, so closing closes the session it opened."""
@@ -306,7 +322,7 @@ class Session(TagAccess):
             await self._attach_for_events()
         if self._stale_servers:
             self._check_handles(request)
-        generation = self._client._generation
+        generation = self._transport.generation
         failure: MxGatewayError | None = None
         try:
             reply: pb.MxCommandReply = await self._invoke_rpc(
@@ -317,7 +333,7 @@ class Session(TagAccess):
         except asyncio.CancelledError:
             # grpc.aio cancels the calls of a channel closed by a fail-over, raising
             # CancelledError into a caller nobody cancelled: make it a typed failure.
-            if self._client._generation != generation:
+            if self._transport.generation != generation:
                 raise MxGatewayUnavailableError(
                     "the connection moved to the next gateway while the command was in flight; "
                     "its outcome is unknown",
@@ -427,16 +443,16 @@ class Session(TagAccess):
         return self._session_id
 
     def _open_event_call(self, session_id: str, after: int) -> StreamCall:
-        return self._client._open_events_call(session_id, after)
+        return self._transport.open_events_call(session_id, after)
 
     def _fail_over(self, generation: int | None = None) -> bool:
-        moved = self._client._fail_over(generation)
+        moved = self._transport.fail_over(generation)
         if moved:
             self._bind_transport()
         return moved
 
     def _connection_generation(self) -> int:
-        return self._client._generation
+        return self._transport.generation
 
     def _new_subscription(self, tags: list[str], supervisory: bool) -> Subscription:
         if self._closed:
@@ -479,9 +495,9 @@ class Session(TagAccess):
         deadline = loop.time() + max(policy.window_s, policy.max_backoff_s)
         failures = 0
         while True:
-            generation = self._client._generation
+            generation = self._transport.generation
             try:
-                return await self._client.open_session_raw(self._client_session_name)
+                return await self._transport.open_session(self._client_session_name)
             except (MxGatewayUnavailableError, MxGatewayTimeoutError, MxGatewayCancelledError):
                 # Cancelled: a fail-over closed the channel the open was sent on.
                 failures += 1
@@ -495,7 +511,7 @@ class Session(TagAccess):
 
     def _replace(self, reply: pb.OpenSessionReply) -> None:
         old_id = self._session_id
-        self._client._rekey(self, old_id, reply.session_id)
+        self._transport.rekey(self, old_id, reply.session_id)
         self._open_reply = reply
         self._session_id = reply.session_id
         self._stale_servers |= self._user_servers

@@ -20,12 +20,11 @@ import mxgateway.subscription as _a_mxgateway_subscription
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from mxgateway import display
 from mxgateway.alarm_feed import AlarmFeedEvent
-from mxgateway.alarm_streams import AlarmCall
 from mxgateway.alarms import Alarm, AlarmFeedItem, AlarmProviderMode, AlarmProviderStatus
 from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.display import ResultList
 from mxgateway.events import DataChange, Event, WriteComplete
-from mxgateway.galaxy import DEFAULT_PAGE_SIZE
+from mxgateway.galaxy._filters import DEFAULT_PAGE_SIZE
 from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
 from mxgateway.lazy_client import DEFAULT_SESSION_NAME
@@ -125,7 +124,8 @@ class GatewayClient:
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
         which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
         lists gateways to fail over to, in order (the same as a comma list in
-        ``endpoint``).
+        ``endpoint``). ``channel`` shares an open channel (for example
+        ``GatewayClient.channel``), which the client then leaves open.
         """
         facade = GatewayClient._wrap(
             _runtime.call(
@@ -155,11 +155,6 @@ class GatewayClient:
         return self._async.options
 
     @property
-    def channel(self) -> grpc.aio.Channel:
-        """The gRPC channel (share it with other clients of the same gateway)."""
-        return self._async.channel
-
-    @property
     def closed(self) -> bool:
         """True once ``close()`` was called."""
         return self._async.closed
@@ -172,6 +167,18 @@ class GatewayClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         _runtime.run(self._async.__aexit__(exc_type, exc, tb))
+
+    def close(self) -> None:
+        """Close the client's sessions and streams, then its channel (unless shared) and any embedded gateway.
+
+        Idempotent; after it no call of this client is pending.
+        """
+        return _runtime.run(self._async.close())
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The gRPC channel (share it with other clients of the same gateway)."""
+        return self._async.channel
 
     def open_session_raw(
         self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
@@ -254,17 +261,6 @@ class GatewayClient:
                 )
             ),
         )
-
-    def close(self) -> None:
-        """Close the sessions this client opened, cancel its streams and close the channel.
-
-        Idempotent; after it no call of this client is pending.
-        """
-        return _runtime.run(self._async.close())
-
-    def open_alarm_call(self, prefix: str = "") -> AlarmCall:
-        """Start a raw StreamAlarms call (no deadline); ``stream_alarms`` and ``alarm_feed`` build on it."""
-        return _runtime.on_loop(self._async.open_alarm_call, prefix)
 
     def query_active_alarms_raw(
         self, prefix: str = "", *, timeout: float | None = None
@@ -888,6 +884,10 @@ class RawEventStream:
         """True once the stream ended or was closed."""
         return self._async.closed
 
+    def close(self) -> None:
+        """Cancel the stream; idempotent."""
+        return _runtime.run(self._async.aclose())
+
     def wait_connected(self, timeout: float = 2.0) -> None:
         """Open the call now and wait until the gateway has attached it.
 
@@ -896,10 +896,6 @@ class RawEventStream:
         wait ends after ``timeout`` seconds (or with the first event).
         """
         return _runtime.run(self._async.wait_connected(timeout))
-
-    def close(self) -> None:
-        """Cancel the stream; idempotent."""
-        return _runtime.run(self._async.aclose())
 
     def __enter__(self) -> RawEventStream:
         _runtime.run(self._async.__aenter__())
@@ -1061,6 +1057,7 @@ class GalaxyRepositoryClient:
         cls,
         endpoint: str = "",
         *,
+        endpoints: Sequence[str] | None = None,
         api_key: str | None = None,
         plaintext: bool | None = None,
         ca_file: str | Path | None = None,
@@ -1072,17 +1069,20 @@ class GalaxyRepositoryClient:
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
     ) -> GalaxyRepositoryClient:
-        """Connect to a gateway's Galaxy Repository: returns the connected client, also a context manager.
+        """Connect to a gateway: returns the connected client, also a context manager.
 
         Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``channel``
-        shares an open channel (for example ``GatewayClient.channel``).
+        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
+        lists gateways to fail over to, in order (the same as a comma list in
+        ``endpoint``). ``channel`` shares an open channel (for example
+        ``GatewayClient.channel``), which the client then leaves open.
         """
         facade = GalaxyRepositoryClient._wrap(
             _runtime.call(
                 _await,
                 _a_mxgateway_galaxy.GalaxyRepositoryClient.connect(
                     endpoint,
+                    endpoints=endpoints,
                     api_key=api_key,
                     plaintext=plaintext,
                     ca_file=ca_file,
@@ -1105,11 +1105,6 @@ class GalaxyRepositoryClient:
         return self._async.options
 
     @property
-    def channel(self) -> grpc.aio.Channel:
-        """The gRPC channel (shareable with a ``GatewayClient`` of the same gateway)."""
-        return self._async.channel
-
-    @property
     def closed(self) -> bool:
         """True once ``close()`` was called."""
         return self._async.closed
@@ -1124,8 +1119,16 @@ class GalaxyRepositoryClient:
         _runtime.run(self._async.__aexit__(exc_type, exc, tb))
 
     def close(self) -> None:
-        """Close the deploy event streams and the channel (unless shared); idempotent."""
+        """Close the client's sessions and streams, then its channel (unless shared) and any embedded gateway.
+
+        Idempotent; after it no call of this client is pending.
+        """
         return _runtime.run(self._async.close())
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The gRPC channel (shareable with a ``GatewayClient`` of the same gateway)."""
+        return self._async.channel
 
     def test_connection_raw(self) -> gr.TestConnectionReply:
         """TestConnection as is: ``ok`` and, when not ok, the gateway's ``message``."""
@@ -1441,10 +1444,17 @@ class DeployEventStream:
         """The async object behind this facade (use it only on the facade's loop)."""
         return self._async
 
+    def __init__(self) -> None:
+        raise TypeError("DeployEventStream objects come from the facade's factory methods")
+
     @property
     def closed(self) -> bool:
         """True once the stream ended or was closed."""
         return self._async.closed
+
+    def close(self) -> None:
+        """Cancel the stream; idempotent."""
+        return _runtime.run(self._async.aclose())
 
     @property
     def last_sequence(self) -> int:
@@ -1465,10 +1475,6 @@ class DeployEventStream:
     def last_seen_deploy_time(self) -> dt.datetime | None:
         """The deploy time of the last event (or the one given at start): the resume point."""
         return self._async.last_seen_deploy_time
-
-    def close(self) -> None:
-        """Cancel the stream; idempotent."""
-        return _runtime.run(self._async.aclose())
 
     def __enter__(self) -> DeployEventStream:
         _runtime.run(self._async.__aenter__())

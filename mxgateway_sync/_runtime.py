@@ -35,6 +35,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from mxgateway.loop_thread import LoopThread
+
 __all__ = [
     "LOOP_THREAD_NAME",
     "LoopThreadCallError",
@@ -72,6 +74,7 @@ class _Runtime:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._runner: LoopThread | None = None
         self._open: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -81,33 +84,12 @@ class _Runtime:
             return loop
         with self._lock:
             if self._loop is None:
-                ready = threading.Event()
-                new_loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=self._serve, args=(new_loop, ready), name=LOOP_THREAD_NAME, daemon=True
-                )
-                thread.start()
-                ready.wait()
-                self._thread = thread
-                self._loop = new_loop
+                runner = LoopThread(LOOP_THREAD_NAME, exception_handler=_quiet_grpc_teardown)
+                self._runner = runner
+                self._thread = runner.thread
+                self._loop = runner.loop
                 _exit_on_sigterm()
             return self._loop
-
-    @staticmethod
-    def _serve(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-        asyncio.set_event_loop(loop)
-        loop.set_exception_handler(_quiet_grpc_teardown)
-        loop.call_soon(ready.set)
-        try:
-            loop.run_forever()
-        finally:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
 
     def in_loop_thread(self) -> bool:
         thread = self._thread
@@ -157,9 +139,9 @@ class _Runtime:
     def shutdown(self) -> None:
         """Close what is still open, stop the loop and join its thread."""
         with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
+            loop, thread, runner = self._loop, self._thread, self._runner
+            self._loop = self._thread = self._runner = None
+        if loop is None or thread is None or runner is None:
             return
         still_open = list(self._open)
         self._open = weakref.WeakSet()
@@ -169,9 +151,7 @@ class _Runtime:
                 closing.result(EXIT_TIMEOUT_S)
             except BaseException:  # exit-time clean-up must not raise
                 closing.cancel()
-        if thread.is_alive():
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(EXIT_TIMEOUT_S)
+        runner.stop(EXIT_TIMEOUT_S)
 
     def reset_after_fork(self) -> None:
         # The parent's loop thread does not exist in the child; forget it
@@ -179,6 +159,7 @@ class _Runtime:
         self._lock = threading.Lock()
         self._loop = None
         self._thread = None
+        self._runner = None
         self._open = weakref.WeakSet()
 
 

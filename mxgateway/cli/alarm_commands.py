@@ -14,7 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
-from mxgateway.cli.common import CommonOptions, emit, gateway_command, shared_connections
+from mxgateway.cli.connections import shared_connections
+from mxgateway.cli.context import emit
+from mxgateway.cli.options import CommonOptions, gateway_command
 from mxgateway.cli.output import format_table, is_terminal
 
 __all__ = ["alarm_record", "app", "feed_event_record"]

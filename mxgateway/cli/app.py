@@ -102,6 +102,7 @@ def main() -> None:
         # Stop the facade's loop thread before interpreter exit: grpc's own exit
         # hook, registered after the facade's, would otherwise close its poller
         # under a running loop, which then prints an error on the way out.
-        runtime = sys.modules.get("mxgateway_sync._runtime")
-        if runtime is not None:
-            runtime.shutdown()
+        if "mxgateway_sync" in sys.modules:
+            from mxgateway_sync.loop import shutdown
+
+            shutdown()

@@ -22,15 +22,11 @@ from typing import IO
 
 import typer
 
-from mxgateway.cli.common import (
-    CliUsageError,
-    CommonOptions,
-    batch_scope,
-    emit,
-    error_object,
-    gateway_command,
-)
+from mxgateway.cli.connections import batch_scope
+from mxgateway.cli.context import emit
+from mxgateway.cli.errors import CliUsageError, error_object
 from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.options import CommonOptions, gateway_command
 
 __all__ = ["END_OF_RECORD", "FORBIDDEN", "batch", "parse_batch_line", "run_batch"]
 

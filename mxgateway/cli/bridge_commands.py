@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from mxgateway.cli.common import guarded
+from mxgateway.cli.errors import guarded
 from mxgateway.cli.exit_codes import ExitCode
 
 __all__ = ["app"]

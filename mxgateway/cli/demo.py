@@ -11,8 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
-from mxgateway.cli.common import CommonOptions, emit, gateway_command, shared_connections
-from mxgateway.cli.session_commands import change_record, read_record
+from mxgateway.cli.connections import shared_connections
+from mxgateway.cli.context import emit
+from mxgateway.cli.options import CommonOptions, gateway_command
+from mxgateway.cli.session_support import change_record, read_record
 
 __all__ = ["demo"]
 
@@ -51,7 +53,7 @@ def demo(
                     f"read       {result.tag} = {result.value!r} (quality {result.quality.name})",
                 )
             with session.subscribe(list(WATCHED_TAGS)) as subscription:
-                initial: set[str] = set()
+                initial: set[str | None] = set()
                 for change in subscription:
                     if change.tag in initial:
                         continue

@@ -5,14 +5,19 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mxgateway.cli.common import CommonOptions, emit, gateway_command, shared_connections
+from mxgateway.cli.connections import shared_connections
+from mxgateway.cli.context import emit
 from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.options import CommonOptions, gateway_command
 from mxgateway.cli.output import Progress, format_table, is_terminal
 from mxgateway.cli.value_parsing import parse_value
+
+if TYPE_CHECKING:
+    from mxgateway.galaxy import HierarchyFilter
 
 __all__ = ["app"]
 
@@ -50,16 +55,18 @@ def _filters(
     alarm_only: bool,
     historized_only: bool,
     page_size: int,
-) -> dict[str, Any]:
-    return {
-        "category_ids": category or [],
-        "template_chain_contains": template or [],
-        "tag_name_glob": glob,
-        "include_attributes": not no_attributes,
-        "alarm_bearing_only": alarm_only,
-        "historized_only": historized_only,
-        "page_size": page_size,
-    }
+) -> HierarchyFilter:
+    from mxgateway.galaxy import HierarchyFilter  # lazily: keeps grpc off the CLI's start-up path
+
+    return HierarchyFilter(
+        category_ids=category or (),
+        template_chain_contains=template or (),
+        tag_name_glob=glob,
+        include_attributes=not no_attributes,
+        alarm_bearing_only=alarm_only,
+        historized_only=historized_only,
+        page_size=page_size,
+    )
 
 
 TableOpt = Annotated[
@@ -151,7 +158,9 @@ def hierarchy(
             root_tag_name=root_tag,
             root_contained_path=root_path,
             max_depth=max_depth,
-            **_filters(category, template, glob, no_attributes, alarm_only, historized_only, page_size),
+            **_filters(
+                category, template, glob, no_attributes, alarm_only, historized_only, page_size
+            ).keywords(),
         )
         with iterator:
             for obj in iterator:
@@ -193,7 +202,9 @@ def browse(
             parent_gobject_id=parent_id,
             parent_tag_name=parent_tag,
             parent_contained_path=parent_path,
-            **_filters(category, template, glob, no_attributes, alarm_only, historized_only, page_size),
+            **_filters(
+                category, template, glob, no_attributes, alarm_only, historized_only, page_size
+            ).keywords(),
         )
         for node in nodes:
             record = {**_object_record(node.object), "has_children": node.has_children}

@@ -23,6 +23,7 @@ from mxgateway.cli.help_format import panel_rows, suggest, tidy_metavars
 __all__ = ["LAZY_COMMANDS", "LazyCommandGroup", "load_command"]
 
 _SESSION = "mxgateway.cli.session_commands"
+_TAGS = "mxgateway.cli.tag_commands"
 
 #: name -> (module, attribute, short help); the attribute is a command function or a Typer app.
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -56,29 +57,29 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Write a secured or verified attribute as an authenticated user.",
     ),
     "subscribe-bulk": (
-        _SESSION,
+        _TAGS,
         "subscribe_bulk",
         "Add and advise many tags at once; one result line per tag.",
     ),
-    "read-bulk": (_SESSION, "read_bulk", "Read many tags on a server handle; one result line per tag."),
+    "read-bulk": (_TAGS, "read_bulk", "Read many tags on a server handle; one result line per tag."),
     "write-bulk": (
-        _SESSION,
+        _TAGS,
         "write_bulk",
         "Write many items at once (every value of --type); one result line per item.",
     ),
     "stream-events": (
-        _SESSION,
+        _TAGS,
         "stream_events",
         "Print the session's events as they come, one JSON document per line (raw MxEvent).",
     ),
-    "read": (_SESSION, "read", "Read tags: one line per tag, in order (exit 7 when any could not be read)."),
+    "read": (_TAGS, "read", "Read tags: one line per tag, in order (exit 7 when any could not be read)."),
     "subscribe": (
-        _SESSION,
+        _TAGS,
         "subscribe",
         "Print data changes of tags (first their current values) until Ctrl-C or --max-events.",
     ),
     "smoke": (
-        _SESSION,
+        _TAGS,
         "smoke",
         "Check a gateway end to end: open a session, register, add and advise a tag, stream events, close.",
     ),
@@ -110,13 +111,13 @@ def _wants_json(args: list[str]) -> bool:
     own = args[: args.index("--")] if "--" in args else args
     if "--json" in own:
         return True
-    # Inside a batch (common is loaded then), every line reports errors as JSON records.
-    common = sys.modules.get("mxgateway.cli.common")
-    return common is not None and bool(common.in_batch())
+    # Inside a batch (context is loaded then), every line reports errors as JSON records.
+    context = sys.modules.get("mxgateway.cli.context")
+    return context is not None and bool(context.in_batch())
 
 
 def _report_json(exc: ClickException) -> int:
-    from mxgateway.cli.common import report_error
+    from mxgateway.cli.errors import report_error
 
     return int(report_error(exc, as_json=True))
 

@@ -1,182 +1,58 @@
-"""Session commands: one per MXAccess command, plus ``read``, ``subscribe`` and ``smoke``.
+"""Session commands: one per MXAccess command on a session that outlives the invocation.
 
-The MXAccess-level commands work on a session that outlives the invocation:
 ``open-session`` prints its id, later invocations name it with ``--session-id``
 (or ``MXGATEWAY_SESSION_ID``) and leave it open, ``close-session`` ends it.
-``read``, ``subscribe`` and ``smoke`` open their own session and close it before
-they exit (also on Ctrl-C), unless given ``--session-id``.
+The bulk commands, the event stream and the tag-level commands are in
+``mxgateway.cli.tag_commands``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mxgateway.cli.common import (
-    ENV_SESSION_ID,
-    CliUsageError,
-    CommonOptions,
-    emit,
-    forget_session,
-    gateway_command,
-    remember_session,
-    session_id_for,
-    shared_connections,
-)
+from mxgateway.cli.connections import shared_connections
+from mxgateway.cli.context import ENV_SESSION_ID, emit, forget_session, remember_session, session_id_for
 from mxgateway.cli.credentials import read_password
-from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.errors import CliUsageError
+from mxgateway.cli.options import CommonOptions, gateway_command
 from mxgateway.cli.output import message_to_dict
-from mxgateway.cli.value_parsing import TYPE_NAMES, ParsedValue, ValueParseError, parse_value
+from mxgateway.cli.session_support import (
+    DEFAULT_CLIENT_NAME,
+    ItemOpt,
+    ServerOpt,
+    SessionOpt,
+    TimestampOpt,
+    TypeOpt,
+    UserIdOpt,
+    ValueOpt,
+    mx_data_type,
+    parse_time,
+    parse_typed,
+    write_done,
+)
 
 if TYPE_CHECKING:
-    from mxgateway.cli.common import Connections
+    pass
 
-__all__ = ["change_record", "read_record"]
-
-DEFAULT_CLIENT_NAME = "mxgw-py"
-DEFAULT_SMOKE_TAG = "Tank_001.Level"
-
-# No envvar= here: session_id_for reads MXGATEWAY_SESSION_ID itself, so that an
-# error can say where a stale id came from, and a batch's open-session can win.
-SessionOpt = Annotated[
-    str,
-    typer.Option("--session-id", help="Session from open-session [env MXGATEWAY_SESSION_ID]."),
+__all__ = [
+    "add_item",
+    "advise",
+    "advise_supervisory",
+    "authenticate_user",
+    "close_session",
+    "open_session",
+    "register_",
+    "remove_item",
+    "unadvise",
+    "unregister",
+    "write",
+    "write2",
+    "write_secured",
 ]
-OptionalSessionOpt = Annotated[
-    str,
-    typer.Option(
-        "--session-id",
-        help="Use this open session (left open) instead of opening one [env MXGATEWAY_SESSION_ID].",
-    ),
-]
-ServerOpt = Annotated[int, typer.Option("--server-handle", help="Server handle from register.")]
-ItemOpt = Annotated[int, typer.Option("--item-handle", help="Item handle from add-item.")]
-TypeOpt = Annotated[str, typer.Option("--type", help=f"Value type: {', '.join(TYPE_NAMES)}.")]
-ValueOpt = Annotated[str, typer.Option("--value", help="The value, as text (arrays: a JSON array).")]
-UserIdOpt = Annotated[int, typer.Option("--user-id", help="MXAccess user id of the writer (0: none).")]
-TimestampOpt = Annotated[str, typer.Option("--timestamp", help="The value's time, ISO-8601 with a zone.")]
-TagsArg = Annotated[
-    list[str], typer.Argument(help="Tag references such as Tank_001.Level.", show_default=False)
-]
-MaxEventsOpt = Annotated[
-    int, typer.Option("--max-events", min=0, help="Stop after this many (0: until Ctrl-C).")
-]
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-def _data_type_name(data_type: int) -> str:
-    from mxgateway.values import data_type_name
-
-    return data_type_name(data_type)
-
-
-def _mx_data_type(parsed: ParsedValue) -> int | None:
-    name = parsed.data_type_name
-    if name is None:
-        return None
-    from mxgateway.generated import mxaccess_gateway_pb2 as pb
-
-    return int(pb.MxDataType.Value(f"MX_DATA_TYPE_{name}"))
-
-
-def _parse(value: str, type_name: str) -> ParsedValue:
-    return parse_value(value, type_name)
-
-
-def _parse_time(text: str) -> dt.datetime:
-    parsed = parse_value(text, "time")
-    assert isinstance(parsed.value, dt.datetime)
-    return parsed.value
-
-
-def read_record(result: Any) -> dict[str, Any]:
-    """The JSON form of a ``ReadResult``."""
-    return {
-        "data_type": _data_type_name(result.data_type) if result.ok else None,
-        "error_message": result.error_message,
-        "item_handle": result.item_handle,
-        "ok": result.ok,
-        "quality": int(result.quality),
-        "quality_name": result.quality.name,
-        "source_timestamp": result.source_timestamp,
-        "tag": result.tag,
-        "value": result.value,
-        "was_cached": result.was_cached,
-    }
-
-
-def change_record(change: Any) -> dict[str, Any]:
-    """The JSON form of a ``DataChange``."""
-    return {
-        "data_type": _data_type_name(change.data_type),
-        "item_handle": change.item_handle,
-        "quality": int(change.quality),
-        "quality_name": change.quality.name,
-        "server_handle": change.server_handle,
-        "source_timestamp": change.source_timestamp,
-        "tag": change.tag,
-        "value": change.value,
-        "worker_sequence": change.worker_sequence,
-    }
-
-
-def _item_record(result: Any) -> dict[str, Any]:
-    return {
-        "error_message": result.error_message,
-        "item_handle": result.item_handle,
-        "ok": result.ok,
-        "server_handle": result.server_handle,
-        "tag": result.tag_address,
-    }
-
-
-def _write_record(result: Any) -> dict[str, Any]:
-    return {
-        "error_message": result.error_message,
-        "hresult": result.hresult,
-        "item_handle": result.item_handle,
-        "ok": result.ok,
-    }
-
-
-@contextlib.contextmanager
-def _no_interrupts() -> Iterator[None]:
-    """Hold off Ctrl-C while a session is being closed, so clean-up is not cut short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def own_or_attached_session(
-    connections: Connections, common: CommonOptions, session_id: str, name: str
-) -> Iterator[Any]:
-    """The session ``session_id`` (left open), or a new one closed on the way out (also on Ctrl-C)."""
-    session_id = session_id_for(session_id)
-    if session_id:
-        yield connections.session(common, session_id)
-        return
-    session = connections.gateway(common).open_session(name)
-    try:
-        yield session
-    finally:
-        with _no_interrupts():
-            session.close()
 
 
 def _secret_password(env: str | None, file: Path | None, label: str) -> str:
@@ -294,16 +170,6 @@ advise_supervisory = _item_command("advise_supervisory", "Advise an item as a su
 unadvise = _item_command("unadvise", "Stop the data changes of an item.")
 
 
-def _write_done(server_handle: int, item_handle: int, parsed: ParsedValue) -> dict[str, Any]:
-    return {
-        "item_handle": item_handle,
-        "ok": True,
-        "server_handle": server_handle,
-        "type": parsed.type_name + ("[]" if parsed.is_array else ""),
-        "value": parsed.value,
-    }
-
-
 @gateway_command
 def write(
     common: CommonOptions,
@@ -315,12 +181,12 @@ def write(
     user_id: UserIdOpt = 0,
 ) -> None:
     """Write a value; the outcome arrives later as an OnWriteComplete event."""
-    parsed = _parse(value, type_name)
+    parsed = parse_typed(value, type_name)
     with shared_connections() as connections:
         connections.session(common, session_id_for(session_id)).write(
-            server_handle, item_handle, parsed.value, user_id=user_id, data_type=_mx_data_type(parsed)
+            server_handle, item_handle, parsed.value, user_id=user_id, data_type=mx_data_type(parsed)
         )
-        emit(_write_done(server_handle, item_handle, parsed))
+        emit(write_done(server_handle, item_handle, parsed))
 
 
 @gateway_command
@@ -335,13 +201,13 @@ def write2(
     user_id: UserIdOpt = 0,
 ) -> None:
     """Write a value with its timestamp (Write2)."""
-    parsed = _parse(value, type_name)
-    when = _parse_time(timestamp)
+    parsed = parse_typed(value, type_name)
+    when = parse_time(timestamp)
     with shared_connections() as connections:
         connections.session(common, session_id_for(session_id)).write2(
-            server_handle, item_handle, parsed.value, when, user_id=user_id, data_type=_mx_data_type(parsed)
+            server_handle, item_handle, parsed.value, when, user_id=user_id, data_type=mx_data_type(parsed)
         )
-        emit({**_write_done(server_handle, item_handle, parsed), "timestamp": when})
+        emit({**write_done(server_handle, item_handle, parsed), "timestamp": when})
 
 
 PasswordEnvOpt = Annotated[
@@ -417,8 +283,8 @@ def write_secured(
         raise CliUsageError("give either --user (with a password source) or --current-user-id")
     if verifier is not None and verifier_user_id:
         raise CliUsageError("give either --verifier or --verifier-user-id, not both")
-    parsed = _parse(value, type_name)
-    when = _parse_time(timestamp) if timestamp is not None else None
+    parsed = parse_typed(value, type_name)
+    when = parse_time(timestamp) if timestamp is not None else None
     password = (
         _secret_password(password_env, password_file, f"Password of {user}") if user is not None else None
     )
@@ -436,7 +302,7 @@ def write_secured(
         if verifier is not None and verifier_password is not None:
             verifier_id = session.authenticate_user(server_handle, verifier, verifier_password)
         assert writer_id is not None
-        data_type = _mx_data_type(parsed)
+        data_type = mx_data_type(parsed)
         if when is None:
             session.write_secured(
                 server_handle,
@@ -457,230 +323,10 @@ def write_secured(
                 data_type=data_type,
             )
         record = {
-            **_write_done(server_handle, item_handle, parsed),
+            **write_done(server_handle, item_handle, parsed),
             "current_user_id": writer_id,
             "verifier_user_id": verifier_id,
         }
         if when is not None:
             record["timestamp"] = when
         emit(record)
-
-
-# ---------------------------------------------------------------------------- bulk commands
-
-
-@gateway_command
-def subscribe_bulk(
-    common: CommonOptions,
-    tags: TagsArg,
-    server_handle: ServerOpt,
-    session_id: SessionOpt = "",
-    supervisory: Annotated[
-        bool, typer.Option("--supervisory", help="Advise as a supervisory client.")
-    ] = False,
-) -> None:
-    """Add and advise many tags at once; one result line per tag."""
-    with shared_connections() as connections:
-        results = connections.session(common, session_id_for(session_id)).subscribe_bulk(
-            server_handle, tags, supervisory=supervisory
-        )
-        for result in results:
-            emit(_item_record(result))
-        _fail_if_any(results, "subscribed")
-
-
-@gateway_command
-def read_bulk(
-    common: CommonOptions,
-    tags: TagsArg,
-    server_handle: ServerOpt,
-    session_id: SessionOpt = "",
-    read_timeout: Annotated[
-        float,
-        typer.Option(
-            "--read-timeout",
-            min=0,
-            help="How long MXAccess may wait for values, seconds (0: gateway default).",
-        ),
-    ] = 0,
-) -> None:
-    """Read many tags on a server handle; one result line per tag."""
-    with shared_connections() as connections:
-        results = connections.session(common, session_id_for(session_id)).read_bulk(
-            server_handle, tags, timeout_ms=int(read_timeout * 1000)
-        )
-        for result in results:
-            emit(read_record(result))
-        _fail_if_any(results, "read")
-
-
-def _write_entry(text: str, type_name: str) -> tuple[int, ParsedValue]:
-    handle, sep, value = text.partition("=")
-    if not sep:
-        raise CliUsageError(f"{text!r} is not ITEM_HANDLE=VALUE")
-    try:
-        item_handle = int(handle.strip())
-    except ValueError:
-        raise CliUsageError(f"{handle!r} is not an item handle") from None
-    try:
-        return item_handle, parse_value(value, type_name)
-    except ValueParseError as exc:
-        raise ValueParseError(f"item {item_handle}: {exc}") from None
-
-
-@gateway_command
-def write_bulk(
-    common: CommonOptions,
-    entries: Annotated[list[str], typer.Argument(help="ITEM_HANDLE=VALUE pairs.", show_default=False)],
-    server_handle: ServerOpt,
-    type_name: TypeOpt,
-    session_id: SessionOpt = "",
-    user_id: UserIdOpt = 0,
-) -> None:
-    """Write many items at once (every value of --type); one result line per item."""
-    parsed = [_write_entry(e, type_name) for e in entries]
-    from mxgateway.results import WriteEntry
-
-    with shared_connections() as connections:
-        results = connections.session(common, session_id_for(session_id)).write_bulk(
-            server_handle,
-            [WriteEntry(h, p.value, user_id=user_id, data_type=_mx_data_type(p)) for h, p in parsed],
-        )
-        for result in results:
-            emit(_write_record(result))
-        _fail_if_any(results, "written")
-
-
-def _fail_if_any(results: list[Any], verb: str) -> None:
-    failed = sum(1 for r in results if not r.ok)
-    if failed:
-        sys.stderr.write(f"mxgw-py: {failed} of {len(results)} items could not be {verb}\n")
-        raise typer.Exit(ExitCode.MXACCESS)
-
-
-# ---------------------------------------------------------------------------- events
-
-
-@gateway_command
-def stream_events(
-    common: CommonOptions,
-    session_id: SessionOpt = "",
-    max_events: MaxEventsOpt = 0,
-    after_sequence: Annotated[
-        int,
-        typer.Option(
-            "--after-sequence", min=0, help="Replay retained events after this worker sequence first."
-        ),
-    ] = 0,
-) -> None:
-    """Print the session's events as they come, one JSON document per line (raw MxEvent).
-
-    A stream shows the events raised after it opened; --after-sequence N first
-    replays the retained events with a sequence above N. It survives a dropped
-    connection (resuming after the last event); what could not be kept shows as
-    a {"marker": ...} line.
-    """
-    session_id = session_id_for(session_id)
-    if not session_id:
-        raise CliUsageError(f"--session-id is required (or set {ENV_SESSION_ID})")
-    with shared_connections() as connections:
-        session = connections.session(common, session_id)
-        count = 0
-        with session.events(after_worker_sequence=after_sequence) as stream:
-            if max_events == 0 or count < max_events:
-                for event in stream:
-                    emit(event_document(event), as_json=True)
-                    count += 1
-                    if max_events and count >= max_events:
-                        break
-
-
-def event_document(event: Any) -> dict[str, Any]:
-    """An event as its raw MxEvent's JSON; a marker as ``{"marker": name, ...its fields}``."""
-    from mxgateway.events import ReplayGap, is_marker
-
-    if not is_marker(event) or isinstance(event, ReplayGap):
-        return message_to_dict(event.raw)
-    fields = {name: getattr(event, name) for name in event.__dataclass_fields__ if name != "raw"}
-    return {"marker": type(event).__name__, **fields}
-
-
-# ---------------------------------------------------------------------------- tag-level commands
-
-
-@gateway_command
-def read(common: CommonOptions, tags: TagsArg, session_id: OptionalSessionOpt = "") -> None:
-    """Read tags: one line per tag, in order (exit 7 when any could not be read)."""
-    with (
-        shared_connections() as connections,
-        own_or_attached_session(connections, common, session_id, "mxgw-py read") as session,
-    ):
-        results = session.read(tags)
-        for result in results:
-            emit(read_record(result))
-    _fail_if_any(results, "read")
-
-
-@gateway_command
-def subscribe(
-    common: CommonOptions,
-    tags: TagsArg,
-    session_id: OptionalSessionOpt = "",
-    max_events: MaxEventsOpt = 0,
-    supervisory: Annotated[
-        bool, typer.Option("--supervisory", help="Advise as a supervisory client.")
-    ] = False,
-) -> None:
-    """Print data changes of tags (first their current values) until Ctrl-C or --max-events."""
-    with (
-        shared_connections() as connections,
-        own_or_attached_session(connections, common, session_id, "mxgw-py subscribe") as session,
-    ):
-        count = 0
-        with session.subscribe(tags, supervisory=supervisory) as subscription:
-            if max_events == 0 or count < max_events:
-                for change in subscription:
-                    emit(change_record(change))
-                    count += 1
-                    if max_events and count >= max_events:
-                        break
-
-
-@gateway_command
-def smoke(
-    common: CommonOptions,
-    tag: Annotated[
-        str,
-        typer.Argument(
-            envvar="MXGATEWAY_TEST_ITEM", show_envvar=False, help="Tag to use [env MXGATEWAY_TEST_ITEM]."
-        ),
-    ] = DEFAULT_SMOKE_TAG,
-    max_events: Annotated[int, typer.Option("--max-events", min=1, help="Data changes to wait for.")] = 1,
-) -> None:
-    """Check a gateway end to end: open a session, register, add and advise a tag, stream events, close."""
-    with shared_connections() as connections:
-        client = connections.gateway(common)
-        session = client.open_session("mxgw-py smoke")
-        try:
-            emit({"session_id": session.session_id, "step": "open_session"})
-            server_handle = session.register(DEFAULT_CLIENT_NAME)
-            emit({"server_handle": server_handle, "step": "register"})
-            item_handle = session.add_item(server_handle, tag)
-            emit({"item_handle": item_handle, "step": "add_item", "tag": tag})
-            # Connected before advising: the first event, the current value, must not be missed.
-            with session.events() as events:
-                events.wait_connected()
-                session.advise(server_handle, item_handle)
-                emit({"item_handle": item_handle, "step": "advise"})
-                count = 0
-                for event in events:
-                    if type(event).__name__ != "DataChange" or event.item_handle != item_handle:
-                        continue
-                    emit({**change_record(event), "step": "event"})
-                    count += 1
-                    if count >= max_events:
-                        break
-        finally:
-            with _no_interrupts():
-                session.close()
-        emit({"session_id": session.session_id, "step": "close_session"})

@@ -11,23 +11,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from mxgateway.scopes import ADMIN, ALL_SCOPES
+
 if TYPE_CHECKING:
     from mxgateway.simulator.server import Simulator
 
 #: The port the SDK's default endpoint (``localhost:5000``) points at.
 DEFAULT_PORT = 5000
 
-#: The scopes an API key can hold, for --help (kept in step with the simulator's by a test).
-SCOPE_NAMES = (
-    "session:open",
-    "session:close",
-    "invoke:read",
-    "invoke:write",
-    "invoke:secure",
-    "events:read",
-    "metadata:read",
-    "admin",
-)
+#: The scopes an API key can hold, for --help.
+SCOPE_NAMES = ALL_SCOPES
 
 
 def parse_api_keys(values: list[str]) -> dict[str, list[str]]:
@@ -38,7 +31,7 @@ def parse_api_keys(values: list[str]) -> dict[str, list[str]]:
         key, _, scopes = value.partition(":")
         if not key:
             raise typer.BadParameter("expected KEY:SCOPE,SCOPE", param_hint="--api-key")
-        keys[key] = [s.strip() for s in scopes.split(",") if s.strip()] or ["admin"]
+        keys[key] = [s.strip() for s in scopes.split(",") if s.strip()] or [ADMIN]
     from mxgateway.simulator.auth import SCOPES
 
     unknown = sorted({scope for granted in keys.values() for scope in granted} - SCOPES)

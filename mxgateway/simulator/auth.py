@@ -12,20 +12,20 @@ from collections.abc import Iterable, Mapping, Sequence
 import grpc
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-
-SESSION_OPEN = "session:open"
-SESSION_CLOSE = "session:close"
-INVOKE_READ = "invoke:read"
-INVOKE_WRITE = "invoke:write"
-INVOKE_SECURE = "invoke:secure"
-EVENTS_READ = "events:read"
-METADATA_READ = "metadata:read"
-ADMIN = "admin"
+from mxgateway.scopes import (
+    ADMIN,
+    ALL_SCOPES,
+    EVENTS_READ,
+    INVOKE_READ,
+    INVOKE_SECURE,
+    INVOKE_WRITE,
+    METADATA_READ,
+    SESSION_CLOSE,
+    SESSION_OPEN,
+)
 
 #: Every scope a key may hold; ``admin`` implies all the others.
-SCOPES = frozenset(
-    {SESSION_OPEN, SESSION_CLOSE, INVOKE_READ, INVOKE_WRITE, INVOKE_SECURE, EVENTS_READ, METADATA_READ, ADMIN}
-)
+SCOPES = frozenset(ALL_SCOPES)
 
 UNAUTHENTICATED_MESSAGE = "missing or invalid API key"
 

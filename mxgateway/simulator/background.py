@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import inspect
-import threading
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from mxgateway.loop_thread import LoopThread
 
 if TYPE_CHECKING:
     from mxgateway.simulator.server import Simulator
@@ -27,17 +26,12 @@ class BackgroundSimulator:
 
     def __init__(self, simulator: Simulator) -> None:
         self.simulator = simulator
-        self._loop = asyncio.new_event_loop()
         self._closed = False
-        started: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._run, args=(started,), name="mxgateway-simulator", daemon=True
-        )
-        self._thread.start()
+        self._runner = LoopThread("mxgateway-simulator")
         try:
-            started.result(timeout=_START_TIMEOUT_S)
+            self._runner.submit(simulator.start()).result(timeout=_START_TIMEOUT_S)
         except BaseException:
-            self._stop_loop()
+            self._runner.stop(_START_TIMEOUT_S)
             raise
 
     def __repr__(self) -> str:
@@ -57,7 +51,7 @@ class BackgroundSimulator:
         """Run ``fn(*args)`` on the simulator's loop and return its (awaited) result."""
         if self._closed:
             raise RuntimeError("the background simulator is closed")
-        if threading.current_thread() is self._thread:
+        if self._runner.in_thread():
             # Waiting here for the loop that runs this very thread would never end.
             raise RuntimeError("call() from the simulator's own thread: await the coroutine instead")
 
@@ -67,7 +61,7 @@ class BackgroundSimulator:
                 result = await result
             return result
 
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+        return self._runner.submit(run()).result(timeout)
 
     def close(self) -> None:
         """Stop the simulator and its thread (idempotent)."""
@@ -75,9 +69,9 @@ class BackgroundSimulator:
             return
         self._closed = True
         try:
-            asyncio.run_coroutine_threadsafe(self.simulator.close(), self._loop).result(_START_TIMEOUT_S)
+            self._runner.submit(self.simulator.close()).result(_START_TIMEOUT_S)
         finally:
-            self._stop_loop()
+            self._runner.stop(_START_TIMEOUT_S)
 
     def __enter__(self) -> BackgroundSimulator:
         return self
@@ -89,28 +83,3 @@ class BackgroundSimulator:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-    def _run(self, started: concurrent.futures.Future[None]) -> None:
-        asyncio.set_event_loop(self._loop)
-
-        async def start() -> None:
-            try:
-                await self.simulator.start()
-            except BaseException as exc:
-                started.set_exception(exc)
-                raise
-            started.set_result(None)
-
-        try:
-            self._loop.run_until_complete(start())
-        except BaseException:
-            self._loop.close()
-            return
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
-        self._loop.close()
-
-    def _stop_loop(self) -> None:
-        if self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=_START_TIMEOUT_S)

@@ -1,10 +1,4 @@
-"""The demo water plant and generated Galaxies of any size, for the simulator and tests.
-
-``demo_galaxy()`` is the Galaxy the quick start, the docs and most tests use: a small
-water plant with every data type, arrays, secured, verified, historized and alarm
-attributes, and deterministic value schedules. ``generate_galaxy(n)`` builds large
-Galaxies for paging and load tests.
-"""
+"""The simulator's built-in Galaxies: the demo water plant and large generated ones."""
 
 from __future__ import annotations
 
@@ -42,6 +36,8 @@ from mxgateway.simulator.galaxy import (
     GalaxyObject,
     Simulation,
 )
+
+__all__ = ["DEMO_DEPLOY_TIME", "demo_galaxy", "generate_galaxy"]
 
 #: The demo Galaxy's deploy time: fixed, so that runs are reproducible.
 DEMO_DEPLOY_TIME = dt.datetime(2026, 1, 5, 8, 30, tzinfo=dt.timezone.utc)

@@ -557,13 +557,3 @@ def _object_from_json(data: dict[str, Any]) -> GalaxyObject:
         template_chain=[str(t) for t in data.get("template_chain", [])],
         attributes=[_attribute_from_json(a) for a in data.get("attributes", [])],
     )
-
-
-# ---------------------------------------------------------------------- demo Galaxy
-
-
-# The demo plant and the generator live in their own module; they are named here too
-# because a Galaxy and its demo have always been imported together.
-from mxgateway.simulator.demo_plant import DEMO_DEPLOY_TIME as DEMO_DEPLOY_TIME  # noqa: E402
-from mxgateway.simulator.demo_plant import demo_galaxy as demo_galaxy  # noqa: E402
-from mxgateway.simulator.demo_plant import generate_galaxy as generate_galaxy  # noqa: E402

@@ -25,8 +25,9 @@ from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.alarms import AlarmMonitor
 from mxgateway.simulator.auth import ApiKeys
 from mxgateway.simulator.commands import CommandProcessor
+from mxgateway.simulator.demo_plant import demo_galaxy
 from mxgateway.simulator.faults import Faults
-from mxgateway.simulator.galaxy import Galaxy, demo_galaxy
+from mxgateway.simulator.galaxy import Galaxy
 from mxgateway.simulator.gateway import MAX_EVENT_SUBSCRIBERS_LIMIT, MxAccessGatewayService
 from mxgateway.simulator.interceptor import CallGuard
 from mxgateway.simulator.probes import HealthServicer, add_probes, mark_serving, mark_stopping

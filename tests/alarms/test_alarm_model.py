@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from mxgateway import ClientOptions, GatewayClient, MxGatewayUnavailableError, ReconnectPolicy
 from mxgateway.alarms import Alarm, AlarmState, AlarmTransitionKind, apply_transition, reconcile
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.simulator.demo_plant import demo_galaxy
 from mxgateway.simulator.faultproxy import FaultProxy
-from mxgateway.simulator.galaxy import Galaxy, GalaxyFormatError, demo_galaxy
+from mxgateway.simulator.galaxy import Galaxy, GalaxyFormatError
 from mxgateway.simulator.server import Simulator
 from tests.alarms.conftest import FAST_RECONNECT, PlantClock
 

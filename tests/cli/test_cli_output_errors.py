@@ -12,16 +12,10 @@ import pytest
 import typer
 
 from mxgateway import errors
-from mxgateway.cli.common import (
-    CliUsageError,
-    CommonOptions,
-    build_common_options,
-    error_object,
-    exit_code_for,
-    guarded,
-)
 from mxgateway.cli.credentials import REDACTOR, SecretSourceError
+from mxgateway.cli.errors import CliUsageError, error_object, exit_code_for, guarded
 from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.options import CommonOptions, build_common_options
 from mxgateway.cli.output import Progress, dumps, format_table, jsonable, message_to_dict, text_line
 from mxgateway.cli.value_parsing import ValueParseError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb

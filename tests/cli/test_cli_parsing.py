@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mxgateway.cli.batch import END_OF_RECORD, parse_batch_line, run_batch
-from mxgateway.cli.common import CliUsageError
 from mxgateway.cli.credentials import REDACTOR, Redactor, SecretSourceError, read_api_key, read_password
+from mxgateway.cli.errors import CliUsageError
 from mxgateway.cli.value_parsing import TYPE_NAMES, ValueParseError, parse_value
 
 # ------------------------------------------------------------------ values

@@ -23,10 +23,10 @@ import pytest
 from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc
+from mxgateway.simulator.demo_plant import DEMO_DEPLOY_TIME
 from mxgateway.simulator.galaxy import (
     CATEGORY_AREA,
     CATEGORY_ENGINE,
-    DEMO_DEPLOY_TIME,
     Galaxy,
     GalaxyAttribute,
     GalaxyObject,

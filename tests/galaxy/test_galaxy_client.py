@@ -18,7 +18,7 @@ from mxgateway.errors import (
 )
 from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.options import ClientOptions
-from mxgateway.simulator.galaxy import DEMO_DEPLOY_TIME
+from mxgateway.simulator.demo_plant import DEMO_DEPLOY_TIME
 from mxgateway.simulator.server import Simulator
 
 from .support import WALK_ORDER, Repo

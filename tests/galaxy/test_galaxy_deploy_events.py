@@ -10,7 +10,8 @@ import pytest
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.galaxy import DeployEventStream, deploy_time
 from mxgateway.generated import galaxy_repository_pb2 as gr
-from mxgateway.simulator.galaxy import DEMO_DEPLOY_TIME, Galaxy
+from mxgateway.simulator.demo_plant import DEMO_DEPLOY_TIME
+from mxgateway.simulator.galaxy import Galaxy
 
 from .support import Repo, plant_galaxy, serve_repository, wait_until
 

@@ -14,12 +14,12 @@ from mxgateway.errors import (
     MxGatewayNotFoundError,
     MxGatewaySessionNotFoundError,
 )
+from mxgateway.errors import map_galaxy_rpc_error as _map_error
 from mxgateway.galaxy import (
     HierarchyIterator,
     MxGatewayObjectNotFoundError,
     MxGatewayPageTokenError,
     MxGatewayStalePageTokenError,
-    _map_error,
 )
 from mxgateway.galaxy_types import GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr

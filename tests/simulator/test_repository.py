@@ -17,14 +17,12 @@ from google.protobuf.wrappers_pb2 import Int32Value
 
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc
+from mxgateway.simulator.demo_plant import DEMO_DEPLOY_TIME, demo_galaxy, generate_galaxy
 from mxgateway.simulator.galaxy import (
     CATEGORY_AREA,
     CATEGORY_ENGINE,
-    DEMO_DEPLOY_TIME,
     Galaxy,
     GalaxyObject,
-    demo_galaxy,
-    generate_galaxy,
 )
 from mxgateway.simulator.repository import MAX_PAGE_SIZE, GalaxyRepositoryService
 from tests.galaxy.support import _area, _attr, _thing

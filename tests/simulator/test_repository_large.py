@@ -11,7 +11,8 @@ import pytest
 
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc
-from mxgateway.simulator.galaxy import Galaxy, generate_galaxy
+from mxgateway.simulator.demo_plant import generate_galaxy
+from mxgateway.simulator.galaxy import Galaxy
 from mxgateway.simulator.repository import MAX_PAGE_SIZE, GalaxyRepositoryService
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from mx_raw import OK, Raw
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc
 from mxgateway.simulator.background import BackgroundSimulator
-from mxgateway.simulator.galaxy import demo_galaxy
+from mxgateway.simulator.demo_plant import demo_galaxy
 from mxgateway.simulator.server import Simulator
 
 SECRET_KEY = "mxgw_cli_9f8e7d6c5b4a"
