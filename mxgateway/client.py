@@ -14,14 +14,12 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
-from mxgateway.alarm_feed import AlarmFeed
-from mxgateway.alarm_streams import AlarmCall, AlarmStream, RawAlarmStream
-from mxgateway.alarms import Alarm, alarm_from_proto, raise_for_acknowledge_reply
 from mxgateway.channel import call_metadata, create_channel
 from mxgateway.connector import Connector, client_connector
 from mxgateway.endpoints import EmbeddedGateway
@@ -31,7 +29,14 @@ from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 from mxgateway.hints import add_hint
 from mxgateway.options import ClientOptions, join_endpoints, resolve_options
 from mxgateway.raw_stream import RawEventStream, StreamBase, StreamCall, StreamOpener
-from mxgateway.session import Session
+
+if TYPE_CHECKING:
+    # Imported where used: sessions (the event pump, results, commands) and alarms
+    # are half of the package, and `from mxgateway import GatewayClient` need not load them.
+    from mxgateway.alarm_feed import AlarmFeed
+    from mxgateway.alarm_streams import AlarmCall, AlarmStream, RawAlarmStream
+    from mxgateway.alarms import Alarm
+    from mxgateway.session import Session
 
 __all__ = ["GatewayClient"]
 
@@ -214,6 +219,7 @@ class GatewayClient:
             _log.warning(
                 "gateway speaks protocol %d, these bindings target %d", version, GATEWAY_PROTOCOL_VERSION
             )
+        from mxgateway.session import Session
         session = Session(self, reply, client_session_name=client_session_name, recover=recover)
         if self._closed:  # closed while opening: do not leak the session
             await self._close_quietly(reply.session_id)
@@ -230,6 +236,7 @@ class GatewayClient:
         when the gateway loses it (``recover``).
         """
         self._check_open("OpenSession")
+        from mxgateway.session import Session
         session = Session(
             self,
             pb.OpenSessionReply(session_id=session_id),
@@ -393,6 +400,7 @@ class GatewayClient:
 
     async def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
+        from mxgateway.alarms import alarm_from_proto
         return [alarm_from_proto(s) for s in await self.query_active_alarms_raw(prefix, timeout=timeout)]
 
     async def acknowledge_alarm_raw(
@@ -450,6 +458,7 @@ class GatewayClient:
             operator_full_name=operator_full_name,
             timeout=timeout,
         )
+        from mxgateway.alarms import raise_for_acknowledge_reply
         raise_for_acknowledge_reply(reply, reference)
 
     async def _as_alarm_gateway(self) -> GatewayClient:
@@ -458,6 +467,7 @@ class GatewayClient:
     def stream_alarms_raw(self, prefix: str = "") -> RawAlarmStream:
         """StreamAlarms: the generated feed messages of one call (starts on first use; no reconnect)."""
         self._check_open("StreamAlarms")
+        from mxgateway.alarm_streams import RawAlarmStream
         return RawAlarmStream(self._as_alarm_gateway, prefix)
 
     def stream_alarms(self, prefix: str = "") -> AlarmStream:
@@ -467,9 +477,11 @@ class GatewayClient:
         then ``AlarmTransition``s.
         """
         self._check_open("StreamAlarms")
+        from mxgateway.alarm_streams import AlarmStream
         return AlarmStream(self._as_alarm_gateway, prefix)
 
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
         self._check_open("StreamAlarms")
+        from mxgateway.alarm_feed import AlarmFeed
         return AlarmFeed(self._as_alarm_gateway, prefix, queue_size=queue_size)
