@@ -220,6 +220,7 @@ class GatewayClient:
                 "gateway speaks protocol %d, these bindings target %d", version, GATEWAY_PROTOCOL_VERSION
             )
         from mxgateway.session import Session
+
         session = Session(self, reply, client_session_name=client_session_name, recover=recover)
         if self._closed:  # closed while opening: do not leak the session
             await self._close_quietly(reply.session_id)
@@ -237,6 +238,7 @@ class GatewayClient:
         """
         self._check_open("OpenSession")
         from mxgateway.session import Session
+
         session = Session(
             self,
             pb.OpenSessionReply(session_id=session_id),
@@ -401,6 +403,7 @@ class GatewayClient:
     async def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         from mxgateway.alarms import alarm_from_proto
+
         return [alarm_from_proto(s) for s in await self.query_active_alarms_raw(prefix, timeout=timeout)]
 
     async def acknowledge_alarm_raw(
@@ -459,6 +462,7 @@ class GatewayClient:
             timeout=timeout,
         )
         from mxgateway.alarms import raise_for_acknowledge_reply
+
         raise_for_acknowledge_reply(reply, reference)
 
     async def _as_alarm_gateway(self) -> GatewayClient:
@@ -468,6 +472,7 @@ class GatewayClient:
         """StreamAlarms: the generated feed messages of one call (starts on first use; no reconnect)."""
         self._check_open("StreamAlarms")
         from mxgateway.alarm_streams import RawAlarmStream
+
         return RawAlarmStream(self._as_alarm_gateway, prefix)
 
     def stream_alarms(self, prefix: str = "") -> AlarmStream:
@@ -478,10 +483,12 @@ class GatewayClient:
         """
         self._check_open("StreamAlarms")
         from mxgateway.alarm_streams import AlarmStream
+
         return AlarmStream(self._as_alarm_gateway, prefix)
 
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
         self._check_open("StreamAlarms")
         from mxgateway.alarm_feed import AlarmFeed
+
         return AlarmFeed(self._as_alarm_gateway, prefix, queue_size=queue_size)
