@@ -43,6 +43,21 @@ def simulator_process(
     command += ["--replay-capacity", str(replay_capacity)]
     if galaxy_file is not None:
         command += ["--galaxy", str(galaxy_file)]
+    with _server_process(command) as server:
+        yield server
+
+
+@contextmanager
+def canned_process(events: int = 10_000) -> Iterator[ServerProcess]:
+    """The canned-reply gateway (``bench/_canned_server.py``) in a separate process."""
+    with _server_process(
+        [sys.executable, str(BENCH_DIR / "_canned_server.py"), "--events", str(events)]
+    ) as server:
+        yield server
+
+
+@contextmanager
+def _server_process(command: list[str]) -> Iterator[ServerProcess]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -130,6 +145,8 @@ class Result:
     ratios: list[float]
     target: float
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Upper bound of the client-CPU ratio (candidate CPU per operation over the baseline's).
+    cpu_target: float | None = None
 
     @property
     def met(self) -> bool:
@@ -137,9 +154,30 @@ class Result:
             return self.ratio_median >= self.target
         return self.ratio_median <= self.target
 
+    @property
+    def cpu_ratio(self) -> float | None:
+        """The client-CPU ratio: median of rounds where recorded, else the ratio of medians."""
+        extra = self.extra
+        if "client_cpu_ratio_median" in extra:
+            return float(extra["client_cpu_ratio_median"])
+        for key in ("client_cpu_per_event_us", "process_cpu_ms"):
+            sides = extra.get(key)
+            if sides and sides["baseline"]:
+                return round(sides["candidate"] / sides["baseline"], 4)
+        return None
+
+    @property
+    def cpu_met(self) -> bool | None:
+        ratio = self.cpu_ratio
+        if self.cpu_target is None or ratio is None:
+            return None
+        return ratio <= self.cpu_target
+
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["met"] = self.met
+        data["cpu_ratio"] = self.cpu_ratio
+        data["cpu_met"] = self.cpu_met
         return data
 
 
@@ -154,6 +192,7 @@ def time_result(
     unit: str = "us/op",
     scale: float = 1e6,
     extra: dict[str, Any] | None = None,
+    cpu_target: float | None = None,
 ) -> Result:
     """A time-per-operation row, with the client-CPU ratio and the server's load alongside."""
     ratios = [c.per_op_s / b.per_op_s for b, c in zip(base, cand, strict=True)]
@@ -183,6 +222,7 @@ def time_result(
         ratios=[round(r, 4) for r in ratios],
         target=target,
         extra=details,
+        cpu_target=cpu_target,
     )
 
 

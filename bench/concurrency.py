@@ -88,5 +88,5 @@ def run(server: ServerProcess, tag: str, rounds: int, writes_per_worker: int) ->
         1.25,
         extra={"writes_per_worker": writes_per_worker, "workers": WORKERS},
     )
-    result.extra["client_cpu_target"] = 1.10
+    result.cpu_target = 1.10
     return result

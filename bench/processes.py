@@ -69,7 +69,9 @@ def _pair(rounds: int, baseline: list[str], candidate: list[str]) -> tuple[list[
 def _process_result(
     name: str, baseline: str, candidate: str, base: list[Sample], cand: list[Sample], target: float
 ) -> Result:
-    result = time_result(name, baseline, candidate, base, cand, target, unit="ms", scale=1e3)
+    result = time_result(
+        name, baseline, candidate, base, cand, target, unit="ms", scale=1e3, cpu_target=target
+    )
     result.extra.pop("server_cpu_per_op_us", None)
     result.extra.pop("server_utilisation_baseline", None)
     cpu = result.extra.pop("client_cpu_per_op_us")

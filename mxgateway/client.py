@@ -11,23 +11,27 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
-from mxgateway.alarm_feed import AlarmFeed
-from mxgateway.alarm_streams import AlarmStream, RawAlarmStream
-from mxgateway.alarms import Alarm, alarm_from_proto, raise_for_acknowledge_reply
 from mxgateway.client_base import ClientBase
 from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
 from mxgateway.raw_stream import LazyStream, RawEventStream
 from mxgateway.scopes import INVOKE_WRITE
-from mxgateway.session import Session
 from mxgateway.transport import GatewayTransport, ReleasedSession
+
+if TYPE_CHECKING:
+    # Imported where used: sessions (the event pump, results, commands) and alarms
+    # are half of the package, and `from mxgateway import GatewayClient` need not load them.
+    from mxgateway.alarm_feed import AlarmFeed
+    from mxgateway.alarm_streams import AlarmStream, RawAlarmStream
+    from mxgateway.alarms import Alarm
+    from mxgateway.session import Session
 
 __all__ = ["GatewayClient"]
 
@@ -98,6 +102,8 @@ class GatewayClient(ClientBase):
         if self._transport.closed:  # closed while opening: do not leak the session
             await self._close_quietly(reply.session_id)
             raise MxGatewayClosedError("the client was closed while the session opened", method="OpenSession")
+        from mxgateway.session import Session
+
         return Session(self._transport, reply, client_session_name=client_session_name, recover=recover)
 
     def attach_session(
@@ -109,6 +115,8 @@ class GatewayClient(ClientBase):
         when the gateway loses it (``recover``).
         """
         self._transport.check_open("OpenSession")
+        from mxgateway.session import Session
+
         return Session(
             self._transport,
             pb.OpenSessionReply(session_id=session_id),
@@ -186,6 +194,8 @@ class GatewayClient(ClientBase):
 
     async def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
+        from mxgateway.alarms import alarm_from_proto
+
         return [alarm_from_proto(s) for s in await self.query_active_alarms_raw(prefix, timeout=timeout)]
 
     async def acknowledge_alarm_raw(
@@ -244,6 +254,8 @@ class GatewayClient(ClientBase):
             operator_full_name=operator_full_name,
             timeout=timeout,
         )
+        from mxgateway.alarms import raise_for_acknowledge_reply
+
         raise_for_acknowledge_reply(reply, reference)
 
     async def _alarm_transport(self) -> GatewayTransport:
@@ -252,6 +264,8 @@ class GatewayClient(ClientBase):
     def stream_alarms_raw(self, prefix: str = "") -> RawAlarmStream:
         """StreamAlarms: the generated feed messages of one call (starts on first use; no reconnect)."""
         self._transport.check_open("StreamAlarms")
+        from mxgateway.alarm_streams import RawAlarmStream
+
         return RawAlarmStream(self._alarm_transport, prefix)
 
     def stream_alarms(self, prefix: str = "") -> AlarmStream:
@@ -261,9 +275,13 @@ class GatewayClient(ClientBase):
         then ``AlarmTransition``s.
         """
         self._transport.check_open("StreamAlarms")
+        from mxgateway.alarm_streams import AlarmStream
+
         return AlarmStream(self._alarm_transport, prefix)
 
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
         self._transport.check_open("StreamAlarms")
+        from mxgateway.alarm_feed import AlarmFeed
+
         return AlarmFeed(self._alarm_transport, prefix, queue_size=queue_size)

@@ -9,10 +9,11 @@ itself there, and other packages may add their own names.
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from importlib import metadata
+
     from mxgateway.options import ClientOptions
 
 __all__ = [
@@ -40,6 +41,11 @@ class EmbeddedGateway(Protocol):
 
 
 def _providers() -> dict[str, metadata.EntryPoint]:
+    # Imported here: importlib.metadata and the scan of every installed
+    # distribution cost more than the rest of a client's import, and only a
+    # name that is not an address ever needs them.
+    from importlib import metadata
+
     return {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -48,8 +54,11 @@ def embedded_gateway_name(endpoint: str) -> tuple[str, str] | None:
     if not endpoint or "/" in endpoint.split(":", 1)[0]:
         return None
     name, _, argument = endpoint.partition(":")
-    # "localhost:5000" must stay an address: only registered names count.
-    if name in _providers() and not argument.isdigit():
+    # "localhost:5000" must stay an address: a numeric port rules a name out
+    # before any entry point is looked at, and otherwise only registered names count.
+    if argument.isdigit() or name.startswith("["):
+        return None
+    if name in _providers():
         return name, argument
     return None
 

@@ -14,7 +14,10 @@ from collections import deque
 
 from mxgateway.events import EventsDropped, ReplayGap, SequenceGap, SessionRecovered
 
-__all__ = ["EventConsumer"]
+__all__ = ["EMPTY", "EventConsumer"]
+
+#: ``get_nowait()``'s answer when there is nothing to return yet.
+EMPTY: object = object()
 
 
 class EventConsumer:
@@ -128,25 +131,36 @@ class EventConsumer:
         """Items waiting in the queue."""
         return len(self._queue)
 
+    def get_nowait(self) -> object | None:
+        """What ``get()`` would return without waiting, or ``EMPTY`` when it would wait.
+
+        A reader that keeps up finds its event already queued most of the time;
+        taking it here spares a coroutine per event.
+        """
+        if self._drop_count:
+            marker = EventsDropped(self._drop_count, self._drop_first, self._drop_last)
+            self._drop_count = self._drop_first = self._drop_last = 0
+            return marker
+        if self._kept_markers:
+            return self._kept_markers.popleft()
+        if self._queue:
+            index, item = self._pop()
+            self.last_index = index
+            return item
+        if self._ended:
+            error = self._error
+            if error is not None:
+                self._error = None
+                raise error
+            return None
+        return EMPTY
+
     async def get(self) -> object | None:
         """The next item, None when the consumer has ended; raises the pump's error at the end."""
         while True:
-            if self._drop_count:
-                marker = EventsDropped(self._drop_count, self._drop_first, self._drop_last)
-                self._drop_count = self._drop_first = self._drop_last = 0
-                return marker
-            if self._kept_markers:
-                return self._kept_markers.popleft()
-            if self._queue:
-                index, item = self._pop()
-                self.last_index = index
+            item = self.get_nowait()
+            if item is not EMPTY:
                 return item
-            if self._ended:
-                error = self._error
-                if error is not None:
-                    self._error = None
-                    raise error
-                return None
             waiter = self._loop.create_future()
             self._waiter = waiter
             try:

@@ -13,8 +13,8 @@ import contextlib
 from types import TracebackType
 
 from mxgateway.connection_state import ConnectionState
-from mxgateway.event_queue import EventConsumer
-from mxgateway.events import Event
+from mxgateway.event_queue import EMPTY, EventConsumer
+from mxgateway.events import DataChange, Event
 from mxgateway.pump import EventPump
 
 __all__ = ["EventStream"]
@@ -80,8 +80,11 @@ class EventStream:
         if not self._attached:
             await self._pump.ensure_attached()
             self._attached = True
+        consumer = self._consumer
         try:
-            item = await self._consumer.get()
+            item = consumer.get_nowait()
+            if item is EMPTY:
+                item = await consumer.get()
         except asyncio.CancelledError:
             raise  # only this wait is cancelled: the stream can be read again
         except BaseException:
@@ -90,8 +93,11 @@ class EventStream:
         if item is None:
             self._finish()
             raise StopAsyncIteration
-        self._pump.fanout.mark_consumed(self._consumer, item)
-        sequence = getattr(item, "worker_sequence", 0)
+        # Data changes are nearly every item: their sequence is read once, from the message.
+        sequence = (
+            item._raw.worker_sequence if type(item) is DataChange else getattr(item, "worker_sequence", 0)
+        )
+        self._pump.fanout.mark_consumed(consumer, sequence)
         if sequence:
             self._last = sequence
         return item  # type: ignore[return-value]

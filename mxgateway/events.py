@@ -69,7 +69,7 @@ class DataChange(ValueView[pb.MxEvent]):
     for what its reader uses. Immutable; equal when the raw events and tags are.
     """
 
-    __slots__ = ("tag",)
+    __slots__ = ("_tag",)
     __match_args__ = (
         "worker_sequence",
         "server_handle",
@@ -81,32 +81,34 @@ class DataChange(ValueView[pb.MxEvent]):
         "tag",
     )
 
-    raw: pb.MxEvent
-    tag: str | None
-
     def __init__(self, raw: pb.MxEvent, tag: str | None = None) -> None:
-        super().__init__(raw)
-        object.__setattr__(self, "tag", tag)
+        self._raw = raw
+        self._tag = tag
+
+    @property
+    def tag(self) -> str | None:
+        """The tag this SDK added the item as (None when another client added it)."""
+        return self._tag
 
     # Read from ``raw`` when asked: a subscription of 10,000 tags keeps no extra
     # int objects per change, and a fast stream sets one field less per event.
     @property
     def worker_sequence(self) -> int:
         """The event's number in the session (0 for a value re-read after a gap)."""
-        return self.raw.worker_sequence
+        return self._raw.worker_sequence
 
     @property
     def server_handle(self) -> int:
         """The server handle of the item."""
-        return self.raw.server_handle
+        return self._raw.server_handle
 
     @property
     def item_handle(self) -> int:
         """The item handle."""
-        return self.raw.item_handle
+        return self._raw.item_handle
 
     def _fields(self) -> tuple[object, ...]:
-        return (self.raw, self.tag)
+        return (self._raw, self._tag)
 
     def __repr__(self) -> str:
         return display.data_change_repr(self)

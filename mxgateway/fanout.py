@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from mxgateway.event_queue import EventConsumer
-from mxgateway.events import ReplayGap, WriteComplete
+from mxgateway.events import DataChange, ReplayGap, WriteComplete
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
 __all__ = ["Fanout"]
@@ -59,9 +59,12 @@ class Fanout:
         if len(backlog) >= self._backlog_size:
             evicted = backlog.popleft()
             self._backlog_first += 1
-            self._evicted_last_sequence = (
-                getattr(evicted, "worker_sequence", 0) or self._evicted_last_sequence
+            sequence = (
+                evicted._raw.worker_sequence
+                if type(evicted) is DataChange
+                else getattr(evicted, "worker_sequence", 0)
             )
+            self._evicted_last_sequence = sequence or self._evicted_last_sequence
         backlog.append(item)
         for consumer in self._consumers:
             consumer.offer(index, item)
@@ -111,12 +114,12 @@ class Fanout:
             if sequence > after:
                 consumer.offer(index, item)
 
-    def mark_consumed(self, consumer: EventConsumer, item: object) -> None:
-        """An ``events()`` reader got ``item``: the next ``events()`` continues after it."""
+    def mark_consumed(self, consumer: EventConsumer, sequence: int) -> None:
+        """An ``events()`` reader got its item (``sequence``, 0 for a marker): the next ``events()`` continues after it."""
         index = consumer.last_index
         if index > self._cursor_index:
             self._cursor_index = index
-            self._cursor_sequence = getattr(item, "worker_sequence", 0) or self._cursor_sequence
+            self._cursor_sequence = sequence or self._cursor_sequence
 
     # ------------------------------------------------------------------ write outcomes
 

@@ -36,45 +36,47 @@ class ItemResult:
     A read-only view of the raw ``SubscribeResult`` (``raw``); equal when the raw results are.
     """
 
-    __slots__ = ("raw",)
+    __slots__ = ("_raw",)
 
-    raw: pb.SubscribeResult
-
+    # One plain assignment (a bulk call makes one per tag); every field is a
+    # read-only property, so the view stays immutable without a frozen __setattr__.
     def __init__(self, raw: pb.SubscribeResult) -> None:
-        object.__setattr__(self, "raw", raw)
+        self._raw = raw
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"ItemResult is immutable: cannot set {name!r}")
+    @property
+    def raw(self) -> pb.SubscribeResult:
+        """The result as received."""
+        return self._raw
 
     @property
     def tag_address(self) -> str:
         """The tag (empty for the handle-based commands)."""
-        return self.raw.tag_address
+        return self._raw.tag_address
 
     @property
     def item_handle(self) -> int:
         """The item handle (0 when adding failed)."""
-        return self.raw.item_handle
+        return self._raw.item_handle
 
     @property
     def server_handle(self) -> int:
         """The server handle the item belongs to."""
-        return self.raw.server_handle
+        return self._raw.server_handle
 
     @property
     def ok(self) -> bool:
         """True when MXAccess accepted the item."""
-        return self.raw.was_successful
+        return self._raw.was_successful
 
     @property
     def error_message(self) -> str:
         """Why it failed ('' when it did not)."""
-        return self.raw.error_message
+        return self._raw.error_message
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ItemResult):
             return NotImplemented
-        return self.raw == other.raw
+        return self._raw == other._raw
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -106,38 +108,34 @@ class ReadResult(ValueView[pb.BulkReadResult]):
         "item_handle",
     )
 
-    raw: pb.BulkReadResult
-
-    def __init__(self, raw: pb.BulkReadResult) -> None:
-        super().__init__(raw)
-
     def _convert_value(self) -> MxPythonValue:
-        return from_mx_value(self.raw.value) if self.raw.was_successful else None
+        raw = self._raw
+        return from_mx_value(raw.value) if raw.was_successful else None
 
     @property
     def tag(self) -> str:
         """The tag address as requested."""
-        return self.raw.tag_address
+        return self._raw.tag_address
 
     @property
     def ok(self) -> bool:
         """True when the tag was read."""
-        return self.raw.was_successful
+        return self._raw.was_successful
 
     @property
     def error_message(self) -> str:
         """Why the read failed ('' when it did not)."""
-        return self.raw.error_message
+        return self._raw.error_message
 
     @property
     def was_cached(self) -> bool:
         """True when the value came from an advised item's cache."""
-        return self.raw.was_cached
+        return self._raw.was_cached
 
     @property
     def item_handle(self) -> int:
         """The item handle the gateway used (0 for a one-off snapshot)."""
-        return self.raw.item_handle
+        return self._raw.item_handle
 
     def __repr__(self) -> str:
         return display.read_result_repr(self)

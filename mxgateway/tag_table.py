@@ -10,8 +10,13 @@ per tag.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 from mxgateway.results import ItemResult
+
+_raw_of = attrgetter("raw")
+_ok_of = attrgetter("was_successful")
+_handle_of = attrgetter("item_handle")
 
 __all__ = ["TagTable"]
 
@@ -49,14 +54,16 @@ class TagTable:
         the reply's own tag addresses are used.
         """
         items = self._servers.setdefault(server_handle, {})
-        if len(tags) == len(results):
-            for tag, result in zip(tags, results, strict=True):
-                raw = result.raw
+        raws = list(map(_raw_of, results))
+        if len(tags) == len(results) and all(map(_ok_of, raws)):
+            # The usual case, in C-level loops: 10,000 tags cost one dict update.
+            items.update(zip(map(_handle_of, raws), tags, strict=True))
+        elif len(tags) == len(results):
+            for tag, raw in zip(tags, raws, strict=True):
                 if raw.was_successful:
                     items[raw.item_handle] = tag
         else:
-            for result in results:
-                raw = result.raw
+            for raw in raws:
                 if raw.was_successful:
                     items[raw.item_handle] = raw.tag_address
 

@@ -14,11 +14,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
 
-from mxgateway.alarm_streams import AlarmCall
 from mxgateway.channel import call_metadata, create_channel
 from mxgateway.errors import (
     MxGatewayClosedError,
@@ -34,6 +34,9 @@ from mxgateway.options import ClientOptions
 from mxgateway.raw_stream import StreamCall, StreamOpener
 from mxgateway.scopes import EVENTS_READ, SESSION_CLOSE, SESSION_OPEN
 from mxgateway.unary import UnaryCaller
+
+if TYPE_CHECKING:
+    from mxgateway.alarm_streams import AlarmCall
 
 __all__ = ["GatewayTransport", "InvokeRpc"]
 

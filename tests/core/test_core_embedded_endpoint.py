@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mxgateway import Client, GalaxyRepositoryClient, GatewayClient, MxGatewayUnavailableError
+from mxgateway import Client, GalaxyRepositoryClient, GatewayClient, MxGatewayUnavailableError, endpoints
 from mxgateway.endpoints import embedded_gateway_name
 
 
@@ -14,6 +14,17 @@ def test_only_registered_names_are_embedded() -> None:
     assert embedded_gateway_name("simulator:5000") is None  # a host called "simulator"
     assert embedded_gateway_name("localhost:5000") is None
     assert embedded_gateway_name("dns:///simulator:5000") is None
+
+
+def test_an_address_never_scans_the_installed_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    def scan() -> dict[str, object]:
+        raise AssertionError("entry points scanned for an address")
+
+    monkeypatch.setattr(endpoints, "_providers", scan)
+    assert embedded_gateway_name("localhost:5000") is None
+    assert embedded_gateway_name("gateway.plant.example:5001") is None
+    assert embedded_gateway_name("[::1]:5000") is None
+    assert embedded_gateway_name("simulator:5000") is None
 
 
 @pytest.mark.anyio

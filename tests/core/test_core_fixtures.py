@@ -31,7 +31,7 @@ from mxgateway import (
 from mxgateway.errors import is_mxaccess_failure, raise_for_mxaccess_failure
 from mxgateway.events import event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.results import ReadResult
+from mxgateway.results import ItemResult, ReadResult
 from mxgateway.results import item_results as _item_results
 from mxgateway.results import write_results as _write_results
 from mxgateway.simulator.server import Simulator
@@ -296,3 +296,29 @@ def test_read_result_is_an_immutable_view_converted_once() -> None:
     with pytest.raises(AttributeError):
         result.value = 1  # type: ignore[misc]
     assert repr(result).startswith(f"{raw.tag_address} = ")
+
+
+@pytest.mark.parametrize(
+    ("make", "fields"),
+    [
+        (
+            lambda: ReadResult(load("reply_bulk_read").bulk_read.results[0]),
+            ["raw", "tag", "ok", "value", "quality", "source_timestamp", "statuses", "error_message"],
+        ),
+        (
+            lambda: ItemResult(load("reply_bulk_subscribe").bulk_subscribe.results[0]),
+            ["raw", "tag_address", "item_handle", "server_handle", "ok", "error_message"],
+        ),
+        (
+            lambda: DataChange(load("event_data_change"), "Tank_001.Level"),
+            ["raw", "tag", "value", "quality", "source_timestamp", "statuses", "worker_sequence"],
+        ),
+    ],
+)
+def test_views_refuse_every_assignment_and_new_attributes(make: Any, fields: list[str]) -> None:
+    view = make()
+    before = [getattr(view, name) for name in fields]
+    for name in [*fields, "anything_new"]:
+        with pytest.raises(AttributeError):
+            setattr(view, name, 1)
+    assert [getattr(view, name) for name in fields] == before
