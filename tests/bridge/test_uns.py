@@ -65,10 +65,12 @@ async def test_status_goes_offline_on_a_clean_stop_and_values_are_retained(
 ) -> None:
     config = bridge_config(broker.port, sim.endpoint, tmp_path / "q.sqlite3")
     bridge = Bridge(config)
-    async with Recorder(broker.port, config.status_topic) as status, running(bridge):
-        await until(lambda: bool(status.messages), 5, "online")
-        assert json.loads(status.messages[0][1])["state"] == "online"
-    await until(lambda: json.loads(status.messages[-1][1])["state"] == "offline", 5, "offline")
+    async with Recorder(broker.port, config.status_topic) as status:
+        async with running(bridge):
+            await until(lambda: bool(status.messages), 5, "online")
+            assert json.loads(status.messages[0][1])["state"] == "online"
+        # Still listening while the bridge stops: its offline status comes last.
+        await until(lambda: json.loads(status.messages[-1][1])["state"] == "offline", 5, "offline")
     # A subscriber arriving later gets the retained values of the UNS.
     async with Recorder(broker.port, "mxgateway/WaterPlant/#") as late:
         await until(lambda: all(late.on(t) for t in EXPECTED_TOPICS.values()), 5, "retained values")
