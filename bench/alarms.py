@@ -56,7 +56,8 @@ def alarm_server(objects: int) -> Iterator[AlarmServer]:
     command = [sys.executable, str(BENCH_DIR / "_alarm_server.py"), "--objects", str(objects)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
+        assert process.stdout is not None
         line = process.stdout.readline()
         if not line:
             raise RuntimeError(f"the alarm simulator exited with {process.wait()}")

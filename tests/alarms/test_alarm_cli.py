@@ -38,7 +38,8 @@ def _run(bg: BackgroundSimulator, *args: str, key: str = ADMIN) -> subprocess.Co
         cli_command(*args), capture_output=True, text=True, env=_env(bg, key), timeout=60, check=False
     )
     for secret in (ADMIN, READER):
-        assert secret not in completed.stdout and secret not in completed.stderr
+        assert secret not in completed.stdout
+        assert secret not in completed.stderr
     return completed
 
 
@@ -53,7 +54,8 @@ def test_active_lists_the_active_set_as_json_lines(background: BackgroundSimulat
     assert completed.returncode == 0, completed.stderr
     records = [json.loads(line) for line in completed.stdout.splitlines()]
     assert [(r["reference"], r["state"]) for r in records] == [(TANK1_HI, "ACTIVE"), (TANK1_HIHI, "ACTIVE")]
-    assert records[0]["limit_value"] == 72.0 and list(records[0]) == sorted(records[0])
+    assert records[0]["limit_value"] == 72.0
+    assert list(records[0]) == sorted(records[0])
 
 
 def test_ack_acknowledges_and_reports_failures_with_their_exit_codes(background: BackgroundSimulator) -> None:
@@ -64,15 +66,19 @@ def test_ack_acknowledges_and_reports_failures_with_their_exit_codes(background:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"acknowledged": TANK1_HI}
     condition = background.simulator.alarms.condition(TANK1_HI)
-    assert condition is not None and condition.state == pb.ALARM_CONDITION_STATE_ACTIVE_ACKNOWLEDGED
+    assert condition is not None
+    assert condition.state == pb.ALARM_CONDITION_STATE_ACTIVE_ACKNOWLEDGED
     assert (condition.operator_user, condition.operator_comment) == ("op1", "inlet checked")
 
     unknown = _run(background, "alarms", "ack", GALAXY + "Nowhere.X.Hi", "--json")
     error = json.loads(unknown.stderr)["error"]
-    assert unknown.returncode == 8 and error["kind"] == "not_found" and "Nowhere.X.Hi" in error["message"]
+    assert unknown.returncode == 8
+    assert error["kind"] == "not_found"
+    assert "Nowhere.X.Hi" in error["message"]
 
     refused = _run(background, "alarms", "ack", TANK1_HI, key=READER)
-    assert refused.returncode == 4 and "invoke:write" in refused.stderr
+    assert refused.returncode == 4
+    assert "invoke:write" in refused.stderr
 
 
 def test_watch_prints_transitions_and_survives_a_gateway_restart(background: BackgroundSimulator) -> None:
@@ -145,7 +151,9 @@ def test_watch_exits_130_on_sigint(background: BackgroundSimulator) -> None:
         if process.poll() is None:
             process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
-    assert process.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr
+    assert process.returncode == 130
+    assert "interrupted" in stderr
+    assert "Traceback" not in stderr
     assert _feed_gone(background)  # the call was cancelled on the way out
 
 

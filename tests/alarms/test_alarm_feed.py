@@ -55,12 +55,15 @@ async def test_the_feed_starts_from_the_snapshot_and_follows_transitions(
 ) -> None:
     await clock.advance_to(12)
     async with client.alarm_feed() as feed:
-        assert feed.connected and _feed_active(feed) == _sim_active(simulator)
+        assert feed.connected
+        assert _feed_active(feed) == _sim_active(simulator)
         first = await _next_of(feed, AlarmProviderStatus)
-        assert isinstance(first, AlarmProviderStatus) and first.mode is AlarmProviderMode.ALARMMGR
+        assert isinstance(first, AlarmProviderStatus)
+        assert first.mode is AlarmProviderMode.ALARMMGR
         await clock.advance_to(40)
         events = await _drain(feed)
-        assert events and all(isinstance(e, AlarmTransition) and not e.synthetic for e in events)
+        assert events
+        assert all(isinstance(e, AlarmTransition) and not e.synthetic for e in events)
         assert _feed_active(feed) == _sim_active(simulator)
     assert feed.closed
 
@@ -73,7 +76,8 @@ async def test_fail_over_to_subtags_and_back(
         await _next_of(feed, AlarmProviderStatus)
         await clock.advance_to(7)
         raised = await _next_of(feed, AlarmTransition)
-        assert isinstance(raised, AlarmTransition) and not raised.alarm.degraded
+        assert isinstance(raised, AlarmTransition)
+        assert not raised.alarm.degraded
 
         simulator.alarms.fail_over("alarm manager timed out")
         status = await _next_of(feed, AlarmProviderStatus)
@@ -83,18 +87,22 @@ async def test_fail_over_to_subtags_and_back(
             True,
             "alarm manager timed out",
         )
-        assert feed.degraded and feed.provider_mode is AlarmProviderMode.SUBTAG
+        assert feed.degraded
+        assert feed.provider_mode is AlarmProviderMode.SUBTAG
 
         await clock.advance_to(11)
         degraded = [e for e in await _drain(feed) if isinstance(e, AlarmTransition)]
-        assert degraded and all(t.alarm.degraded for t in degraded)
+        assert degraded
+        assert all(t.alarm.degraded for t in degraded)
         assert all(t.alarm.original_raise_time is None and t.alarm.limit_value is None for t in degraded)
         snapshot = await client.active_alarms()
-        assert snapshot and all(a.degraded and a.original_raise_time is None for a in snapshot)
+        assert snapshot
+        assert all(a.degraded and a.original_raise_time is None for a in snapshot)
 
         await client.acknowledge_alarm(TANK1_HI, comment="via subtag", operator="op1")
         acked = await _next_of(feed, AlarmTransition)
-        assert isinstance(acked, AlarmTransition) and acked.kind is AlarmTransitionKind.ACKNOWLEDGE
+        assert isinstance(acked, AlarmTransition)
+        assert acked.kind is AlarmTransitionKind.ACKNOWLEDGE
         assert acked.alarm.degraded
         assert ("Tank_001.Level.Hi.AckComment", "via subtag") in simulator.alarms.subtag_writes
 
@@ -104,7 +112,9 @@ async def test_fail_over_to_subtags_and_back(
         assert (back.mode, back.degraded) == (AlarmProviderMode.ALARMMGR, False)
         assert not feed.degraded
         full = await client.active_alarms()
-        assert full and not any(a.degraded for a in full) and all(a.original_raise_time for a in full)
+        assert full
+        assert not any(a.degraded for a in full)
+        assert all(a.original_raise_time for a in full)
 
 
 async def test_after_a_3s_cut_the_active_set_is_right_and_reconciled_synthetically(
@@ -166,7 +176,8 @@ async def test_the_feed_ends_when_its_client_closes(simulator: Simulator) -> Non
     await client.close()
     with anyio.fail_after(10):
         rest = [event async for event in feed]
-    assert rest == [] and feed.closed
+    assert rest == []
+    assert feed.closed
     await feed.aclose()
 
 

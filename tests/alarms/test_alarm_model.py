@@ -68,7 +68,9 @@ def test_reconcile_explains_each_change_with_one_synthetic_transition(
     old = {reference: _alarm(reference, before)} if before is not None else {}
     new = {reference: _alarm(reference, after, seconds=5)} if after is not None else {}
     (transition,) = reconcile(old, new)
-    assert transition.synthetic and transition.kind is kind and transition.reference == reference
+    assert transition.synthetic
+    assert transition.kind is kind
+    assert transition.reference == reference
     assert transition.alarm.state is (state if state is not None else after)
 
 
@@ -130,7 +132,8 @@ async def test_the_feed_gives_up_after_its_reconnect_window() -> None:
             with anyio.fail_after(15), pytest.raises(MxGatewayUnavailableError, match="gave up after 1 s"):
                 async for _ in feed:
                     pass
-            assert feed.closed and not feed.connected
+            assert feed.closed
+            assert not feed.connected
 
 
 @pytest.mark.anyio

@@ -68,7 +68,8 @@ async def test_raise_acknowledge_clear_and_retrigger_round_trip(
         with anyio.fail_after(10):
             assert await anext(items) == AlarmSnapshotComplete(0)
             status = await anext(items)
-            assert isinstance(status, AlarmProviderStatus) and status.mode is AlarmProviderMode.ALARMMGR
+            assert isinstance(status, AlarmProviderStatus)
+            assert status.mode is AlarmProviderMode.ALARMMGR
 
             async def next_transition() -> AlarmTransition:
                 item = await anext(items)
@@ -80,11 +81,15 @@ async def test_raise_acknowledge_clear_and_retrigger_round_trip(
             raised = await next_transition()
             assert (raised.kind, raised.reference) == (AlarmTransitionKind.RAISE, TANK1_HI)
             alarm = raised.alarm
-            assert alarm.state is AlarmState.ACTIVE and alarm.severity == 600 and alarm.alarm_type == "Hi"
+            assert alarm.state is AlarmState.ACTIVE
+            assert alarm.severity == 600
+            assert alarm.alarm_type == "Hi"
             assert alarm.source_reference == "Tank_001.Level.Hi"
-            assert alarm.limit_value == 72.0 and isinstance(alarm.current_value, float)
+            assert alarm.limit_value == 72.0
+            assert isinstance(alarm.current_value, float)
             assert alarm.current_value >= 72.0
-            assert alarm.original_raise_time is not None and not alarm.degraded
+            assert alarm.original_raise_time is not None
+            assert not alarm.degraded
 
             await client.acknowledge_alarm(TANK1_HI, comment="checking the inlet", operator="op1")
             acked = await next_transition()
@@ -116,7 +121,8 @@ async def test_acknowledging_an_unknown_alarm_names_it(client: GatewayClient) ->
     reference = GALAXY + "Intake.No_Such.Level.Hi"
     with pytest.raises(MxGatewayAlarmNotFoundError) as caught:
         await client.acknowledge_alarm(reference, comment="x", operator="op1")
-    assert reference in str(caught.value) and caught.value.reference == reference
+    assert reference in str(caught.value)
+    assert caught.value.reference == reference
     reply = await client.acknowledge_alarm_raw(reference)
     assert reply.protocol_status.code == pb.PROTOCOL_STATUS_CODE_INVALID_REQUEST
 
@@ -129,7 +135,8 @@ async def test_acknowledging_twice_succeeds_without_a_second_transition(
         items = aiter(stream)
         with anyio.fail_after(10):
             first = await anext(items)
-            assert isinstance(first, Alarm) and first.state is AlarmState.ACTIVE
+            assert isinstance(first, Alarm)
+            assert first.state is AlarmState.ACTIVE
             for _ in range(2):
                 await anext(items)  # snapshot_complete, provider_status
             await client.acknowledge_alarm(TANK1_HI, comment="first", operator="op1")
@@ -141,9 +148,11 @@ async def test_acknowledging_twice_succeeds_without_a_second_transition(
                 if isinstance(following, AlarmTransition) and following.reference == TANK1_HI:
                     break
                 following = await anext(items)
-    assert isinstance(acked, AlarmTransition) and acked.kind is AlarmTransitionKind.ACKNOWLEDGE
+    assert isinstance(acked, AlarmTransition)
+    assert acked.kind is AlarmTransitionKind.ACKNOWLEDGE
     assert acked.alarm.operator_comment == "first"
-    assert isinstance(following, AlarmTransition) and following.kind is AlarmTransitionKind.CLEAR
+    assert isinstance(following, AlarmTransition)
+    assert following.kind is AlarmTransitionKind.CLEAR
     assert following.alarm.operator_user == "op1"  # the second acknowledgement changed nothing
 
 
@@ -154,7 +163,8 @@ async def test_prefixes_filter_the_query_and_the_feed(
     treatment = GALAXY + "Treatment."
     alarms = await client.active_alarms(prefix=treatment)
     assert {a.reference: a.state for a in alarms} == _sim_active(simulator, treatment)
-    assert alarms and all(a.reference.startswith(treatment) for a in alarms)
+    assert alarms
+    assert all(a.reference.startswith(treatment) for a in alarms)
     everything = await client.active_alarms()
     assert len(everything) > len(alarms)
     assert await client.active_alarms(prefix=GALAXY + "Nowhere.") == []
@@ -174,4 +184,5 @@ async def test_prefixes_filter_the_query_and_the_feed(
                     transitions += 1
                     if transitions == 3:  # Tank_001: HiHi and Hi clear, Lo raises
                         break
-    assert seen and all(reference.startswith(GALAXY + "Intake.") for reference in seen)
+    assert seen
+    assert all(reference.startswith(GALAXY + "Intake.") for reference in seen)

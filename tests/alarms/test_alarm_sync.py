@@ -29,7 +29,8 @@ def test_the_facade_reads_acknowledges_and_follows_alarms(background: Background
         with client.alarm_feed() as feed:
             assert set(feed.active) == set(background.simulator.alarms.active_references())
             status = next(feed)
-            assert isinstance(status, mxgateway_sync.AlarmProviderStatus) and not feed.degraded
+            assert isinstance(status, mxgateway_sync.AlarmProviderStatus)
+            assert not feed.degraded
             client.acknowledge_alarm(TANK1_HI, comment="from a script", operator="op1")
             acked = next(feed)
             assert isinstance(acked, mxgateway_sync.AlarmTransition)

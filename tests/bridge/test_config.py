@@ -30,13 +30,18 @@ def test_a_good_file_parses_with_defaults(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("TEST_BRIDGE_PASSWORD", "s3cr3t-pw")
     config = parse_config(GOOD, "b.toml")
     assert config.gateway.endpoint == "gw:5001"
-    assert config.broker.port == 8883 and config.broker.username == "bridge"
-    assert config.broker.password is not None and config.broker.password.reveal() == "s3cr3t-pw"
-    assert config.publish.tags == ("Tank_001.Level",) and config.publish.qos == 1
-    assert config.topics.layout == "uns" and not config.writes.enabled
+    assert config.broker.port == 8883
+    assert config.broker.username == "bridge"
+    assert config.broker.password is not None
+    assert config.broker.password.reveal() == "s3cr3t-pw"
+    assert config.publish.tags == ("Tank_001.Level",)
+    assert config.publish.qos == 1
+    assert config.topics.layout == "uns"
+    assert not config.writes.enabled
     assert config.status_topic == "mxgateway/_bridge/mxgateway-bridge/status"
     assert config.alarm_prefix == "mxgateway/_alarms"
-    assert "s3cr3t-pw" not in repr(config) and "s3cr3t-pw" not in str(config)
+    assert "s3cr3t-pw" not in repr(config)
+    assert "s3cr3t-pw" not in str(config)
 
 
 def test_the_example_configuration_parses() -> None:
@@ -91,7 +96,8 @@ def test_secrets_come_from_a_file_or_the_environment_and_never_show(
     secret_file = tmp_path / "pw"
     secret_file.write_text("from-a-file-pw\n")
     config = parse_config(f'[publish]\ntags=["a.b"]\n[broker]\npassword_file = "{secret_file}"\n', "b.toml")
-    assert config.broker.password is not None and config.broker.password.reveal() == "from-a-file-pw"
+    assert config.broker.password is not None
+    assert config.broker.password.reveal() == "from-a-file-pw"
     assert repr(config.broker.password) == "Secret('***')"
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     with pytest.raises(
@@ -100,7 +106,8 @@ def test_secrets_come_from_a_file_or_the_environment_and_never_show(
         parse_config('[publish]\ntags=["a.b"]\n[gateway]\napi_key_env = "NOT_SET_ANYWHERE"\n', "b.toml")
     with pytest.raises(ConfigError, match=r"cannot read .*missing"):
         parse_config(f'[publish]\ntags=["a.b"]\n[broker]\npassword_file = "{tmp_path}/missing"\n', "b.toml")
-    assert "***" in repr(Secret("x")) and "x'" not in str(Secret("x"))
+    assert "***" in repr(Secret("x"))
+    assert "x'" not in str(Secret("x"))
 
 
 def test_the_cli_reports_a_bad_file_with_its_line_and_exit_code_2(tmp_path: Path) -> None:

@@ -73,13 +73,15 @@ def test_the_state_line_is_drawn_only_on_a_terminal() -> None:
     line.show("connected", "connected", counters, 1)
     line.close()
     text = tty.getvalue()
-    assert text.startswith("\r") and text.endswith("\n")
+    assert text.startswith("\r")
+    assert text.endswith("\n")
     assert "changes 5 published 4 waiting 1 dropped 1" in text
     pipe = io.StringIO()
     quiet = StateLine(pipe)
     quiet.show("connected", "connected", counters, 1)
     quiet.close()
-    assert not quiet.enabled and pipe.getvalue() == ""
+    assert not quiet.enabled
+    assert pipe.getvalue() == ""
 
 
 class _Feed:
@@ -112,7 +114,9 @@ async def test_alarms_from_a_feed_are_published_under_the_alarm_prefix(
         await until(lambda: len(recorder.on("plant/alarms/Tank_001/LevelHi")) == 2, 5, "both records")
     active, cleared = recorder.on("plant/alarms/Tank_001/LevelHi")
     document = json.loads(active)
-    assert document["active"] is True and document["priority"] == 500 and "published" in document
+    assert document["active"] is True
+    assert document["priority"] == 500
+    assert "published" in document
     assert cleared == b""
 
 
@@ -134,11 +138,9 @@ async def test_the_gateways_alarms_are_bridged_as_they_raise(
     documents = [json.loads(payload) for _, payload in recorder.messages if payload]
     assert {d["reference"] for d in documents} & set(active)
     first = documents[0]
-    assert (
-        first["active"] is True
-        and first["severity"] > 0
-        and first["state"] in ("ACTIVE", "ACTIVE_ACKNOWLEDGED")
-    )
+    assert first["active"] is True
+    assert first["severity"] > 0
+    assert first["state"] in ("ACTIVE", "ACTIVE_ACKNOWLEDGED")
     topic = recorder.messages[0][0]
     assert topic == f"plant/alarms/{first['source']}/{first['name']}"
 
@@ -156,7 +158,8 @@ def test_an_alarm_record_may_be_a_dataclass() -> None:
         acknowledged: bool
 
     message = alarm_message("a", Alarm("Pump/1", "Fault", True, False))
-    assert message.topic == "a/Pump_1/Fault" and message.retain
+    assert message.topic == "a/Pump_1/Fault"
+    assert message.retain
     assert json.loads(message.payload)["active"] is True
     assert alarm_message("a", Alarm("P", "F", False, True)).payload == b""
     with pytest.raises(TypeError, match="mapping or a dataclass"):

@@ -65,14 +65,16 @@ async def test_births_data_and_death_with_sequence_numbers(
         (metric,) = payload.metrics
         assert metric.name in ("Level", "Speed")
         assert metric.datatype == (spb.Double if metric.name == "Level" else spb.Float)
-        assert metric.timestamp > 0 and not metric.is_null
+        assert metric.timestamp > 0
+        assert not metric.is_null
         aliases[metric.alias] = (device, metric.name)
     assert len(aliases) == 4
     levels = []
     for topic, payload in messages[5:-1]:
         assert "/DDATA/" in topic
         (metric,) = payload.metrics
-        assert not metric.name and metric.alias in aliases
+        assert not metric.name
+        assert metric.alias in aliases
         assert aliases[metric.alias][0] == topic.rsplit("/", 1)[1]
         if aliases[metric.alias] == ("Tank_001", "Level"):
             levels.append(metric.double_value)

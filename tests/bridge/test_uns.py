@@ -40,7 +40,8 @@ async def test_demo_plant_topics_and_payloads(broker: Mosquitto, sim: Simulator,
             assert set(payload) == {"value", "quality", "quality_name", "timestamp", "data_type"}
             expected = current[tag].value
             assert payload["value"] == (pytest.approx(expected) if isinstance(expected, float) else expected)
-            assert payload["quality"] == 192 and payload["quality_name"] == "good"
+            assert payload["quality"] == 192
+            assert payload["quality_name"] == "good"
             assert dt.datetime.fromisoformat(payload["timestamp"]).tzinfo is not None
         level = json.loads(recorder.on(EXPECTED_TOPICS["Tank_001.Level"])[0])
         assert level["data_type"] == "Double"
@@ -112,7 +113,9 @@ async def test_writes_from_a_command_topic_only_for_allowed_tags(
             await commander.publish(refused + "/set", json.dumps({"value": "sneaky", "id": "b2"}), qos=1)
             await until(lambda: bool(recorder.on(refused + "/set/response")), 10, "the refusal")
             response = json.loads(recorder.on(refused + "/set/response")[0])
-            assert response["ok"] is False and response["status"] == "refused" and response["id"] == "b2"
+            assert response["ok"] is False
+            assert response["status"] == "refused"
+            assert response["id"] == "b2"
             assert "allow-list" in response["error"]
             assert (await reader.read(["Tank_002.Notes"]))[0].value == before
             await commander.publish(allowed + "/set", b"not json", qos=1)

@@ -70,7 +70,8 @@ class Outcome:
 
 def _check_no_secret(outcome: Outcome) -> Outcome:
     for secret in SECRETS:
-        assert secret not in outcome.stdout and secret not in outcome.stderr, "an API key was printed"
+        assert secret not in outcome.stdout, "an API key was printed"
+        assert secret not in outcome.stderr, "an API key was printed"
     return outcome
 
 

@@ -35,7 +35,9 @@ def test_read_reports_a_failed_tag_and_exits_7(cli: Cli, simulator: BackgroundSi
     outcome = cli("read", "Tank_001.Name", "No_Such.Tag", "--json")
     assert outcome.code == 7
     good, bad = _json_lines(outcome.stdout)
-    assert good["ok"] is True and bad["ok"] is False and bad["error_message"]
+    assert good["ok"] is True
+    assert bad["ok"] is False
+    assert bad["error_message"]
     assert "1 of 2" in outcome.stderr
     assert set(simulator.simulator.session_ids()) == before  # its own session was closed
 
@@ -43,7 +45,8 @@ def test_read_reports_a_failed_tag_and_exits_7(cli: Cli, simulator: BackgroundSi
 def test_text_output_is_key_value_lines(cli: Cli) -> None:
     outcome = cli("read", "Tank_002.Name")
     assert outcome.code == 0
-    assert "tag=Tank_002.Name" in outcome.stdout and "value=Raw water tank 2" in outcome.stdout
+    assert "tag=Tank_002.Name" in outcome.stdout
+    assert "value=Raw water tank 2" in outcome.stdout
 
 
 def test_subscribe_prints_current_values_then_stops_at_max_events(
@@ -71,7 +74,8 @@ def test_smoke_runs_the_whole_flow_and_closes_its_session(cli: Cli, simulator: B
         "event",
         "close_session",
     ]
-    assert steps[4]["tag"] == "Tank_002.Level" and steps[4]["data_type"] == "DOUBLE"
+    assert steps[4]["tag"] == "Tank_002.Level"
+    assert steps[4]["data_type"] == "DOUBLE"
     assert steps[0]["session_id"] not in simulator.simulator.session_ids()
     assert set(simulator.simulator.session_ids()) == before
 
@@ -94,7 +98,8 @@ def test_demo_against_the_embedded_simulator(cli: Cli) -> None:
     ]
     write = steps[6]
     assert write == {"confirmed": True, "step": "write", "tag": "Tank_001.Volume", "value": 4321}
-    assert steps[7]["tag"] == "Tank_001.Volume" and steps[7]["value"] == 4321
+    assert steps[7]["tag"] == "Tank_001.Volume"
+    assert steps[7]["value"] == 4321
 
 
 def test_demo_text_is_for_people(cli: Cli) -> None:
@@ -112,7 +117,8 @@ def test_open_session_prints_its_id_and_close_session_ends_it(
 ) -> None:
     opened = cli("open-session")
     session_id = opened.stdout.strip()
-    assert opened.code == 0 and session_id.startswith("session-")
+    assert opened.code == 0
+    assert session_id.startswith("session-")
     assert session_id in simulator.simulator.session_ids()
     closed = cli("close-session", "--session-id", session_id, "--json")
     assert closed.code == 0
@@ -128,7 +134,8 @@ def test_open_session_prints_its_id_and_close_session_ends_it(
 
 def test_open_session_json_is_the_raw_reply(cli: Cli) -> None:
     reply = _json_lines(cli("open-session", "--json", "--name", "cli test").stdout)[0]
-    assert reply["backend_name"] and reply["session_id"].startswith("session-")
+    assert reply["backend_name"]
+    assert reply["session_id"].startswith("session-")
     assert reply["protocol_status"] == {"code": "PROTOCOL_STATUS_CODE_OK"}
     assert cli("close-session", "--session-id", reply["session_id"]).code == 0
 
@@ -151,7 +158,8 @@ def test_mxaccess_commands_on_one_session(cli: Cli, simulator: BackgroundSimulat
     (written,) = run(
         "write", "--server-handle", server, "--item-handle", item, "--type", "int32", "--value", "2222"
     )
-    assert written["value"] == 2222 and written["type"] == "int32"
+    assert written["value"] == 2222
+    assert written["type"] == "int32"
     run(
         "write2",
         "--server-handle",
@@ -166,7 +174,8 @@ def test_mxaccess_commands_on_one_session(cli: Cli, simulator: BackgroundSimulat
         "2024-05-01T12:00:00Z",
     )
     (read,) = run("read-bulk", "--server-handle", server, "Tank_002.Volume")
-    assert read["value"] == 2223 and read["source_timestamp"] == "2024-05-01T12:00:00Z"
+    assert read["value"] == 2223
+    assert read["source_timestamp"] == "2024-05-01T12:00:00Z"
     events = run("stream-events", "--after-sequence", "1", "--max-events", "2")
     assert [e["worker_sequence"] for e in events] == [2, 3]  # replayed after 1 (integers are JSON numbers)
     assert {e["family"] for e in events} <= {
@@ -265,12 +274,14 @@ def test_no_password_source_is_a_usage_error(cli: Cli) -> None:
     )
     assert outcome.code == 2
     error = json.loads(outcome.stderr)["error"]
-    assert error["kind"] == "usage" and "--password-env" in error["message"]
+    assert error["kind"] == "usage"
+    assert "--password-env" in error["message"]
 
 
 def test_mxaccess_level_commands_need_a_session_id(cli: Cli) -> None:
     outcome = cli("register")
-    assert outcome.code == 2 and "--session-id" in outcome.stderr
+    assert outcome.code == 2
+    assert "--session-id" in outcome.stderr
 
 
 # ------------------------------------------------------------------ galaxy
@@ -287,10 +298,12 @@ def test_galaxy_commands(cli: Cli, tmp_path: Path) -> None:
     historized = _json_lines(cli("galaxy", "hierarchy", "--glob", "Tank_001", "--historized-only").stdout)
     assert [t["tag_name"] for t in historized] == ["Tank_001"]
     roots = _json_lines(cli("galaxy", "browse").stdout)
-    assert roots and all("has_children" in r for r in roots)
+    assert roots
+    assert all("has_children" in r for r in roots)
     parent = roots[0]["tag_name"]
     children = _json_lines(cli("galaxy", "browse", "--parent-tag", parent, "--no-attributes").stdout)
-    assert children and all(c["parent_gobject_id"] == roots[0]["gobject_id"] for c in children)
+    assert children
+    assert all(c["parent_gobject_id"] == roots[0]["gobject_id"] for c in children)
 
     target = tmp_path / "plant.json"
     exported = cli("galaxy", "export", str(target), "--name", "plant", "--json")
@@ -298,7 +311,8 @@ def test_galaxy_commands(cli: Cli, tmp_path: Path) -> None:
     (summary,) = _json_lines(exported.stdout)
     document = json.loads(target.read_text())
     assert summary == {"objects": len(document["objects"]), "path": str(target)}
-    assert document["name"] == "plant" and summary["objects"] > 5
+    assert document["name"] == "plant"
+    assert summary["objects"] > 5
 
     (event,) = _json_lines(cli("galaxy", "watch-deploy-events", "--max-events", "1").stdout)
     assert event["time_of_last_deploy"] == deployed["time_of_last_deploy"]
@@ -355,7 +369,8 @@ def test_batch_lines_share_the_embedded_simulator(cli: Cli) -> None:
 
 def test_usage_errors_are_json_under_json_and_text_otherwise(cli: Cli) -> None:
     unknown = cli("read", "Tank_002.Name", "--bogus", "--json")
-    assert unknown.code == 2 and unknown.stdout == ""
+    assert unknown.code == 2
+    assert unknown.stdout == ""
     assert json.loads(unknown.stderr) == {
         "error": {
             "exit_code": 2,
@@ -365,9 +380,12 @@ def test_usage_errors_are_json_under_json_and_text_otherwise(cli: Cli) -> None:
         }
     }
     missing = cli("galaxy", "browse", "--parent-id", "x", "--json")
-    assert missing.code == 2 and json.loads(missing.stderr)["error"]["kind"] == "usage"
+    assert missing.code == 2
+    assert json.loads(missing.stderr)["error"]["kind"] == "usage"
     text = cli("read", "Tank_002.Name", "--bogus")
-    assert text.code == 2 and "No such option: --bogus" in text.stderr and not text.stderr.startswith("{")
+    assert text.code == 2
+    assert "No such option: --bogus" in text.stderr
+    assert not text.stderr.startswith("{")
 
 
 def test_a_stale_session_id_from_the_environment_is_named_as_such(cli: Cli) -> None:
@@ -402,8 +420,10 @@ def test_endpoint_simulator_is_the_embedded_simulator(cli: Cli, simulator: Backg
 
 def test_open_session_on_the_embedded_simulator_warns_that_it_dies_with_the_command(cli: Cli) -> None:
     outcome = cli("open-session", "--simulator")
-    assert outcome.code == 0 and outcome.stdout.strip().startswith("session-")
-    assert "mxgw-py: warning:" in outcome.stderr and "mxgw-py simulate" in outcome.stderr
+    assert outcome.code == 0
+    assert outcome.stdout.strip().startswith("session-")
+    assert "mxgw-py: warning:" in outcome.stderr
+    assert "mxgw-py simulate" in outcome.stderr
     plain = cli("open-session")
     assert plain.stderr == ""
     assert cli("close-session", "--session-id", plain.stdout.strip()).code == 0
@@ -427,7 +447,8 @@ def test_open_session_in_a_batch_is_the_default_of_the_following_lines(cli: Cli)
     session_id = records[0]["session_id"]
     assert records[1] == {"server_handle": 1}
     assert records[4]["value"] == 95.0
-    assert records[5]["session_id"] == session_id and records[5]["final_state"] == "SESSION_STATE_CLOSED"
+    assert records[5]["session_id"] == session_id
+    assert records[5]["final_state"] == "SESSION_STATE_CLOSED"
     assert records[6]["error"]["kind"] == "usage"  # closed: no default session any more
     assert outcome.code == 2
 

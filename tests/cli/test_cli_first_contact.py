@@ -87,7 +87,8 @@ def test_a_typo_of_every_command_gets_a_suggestion(name: str) -> None:
 
 def test_galaxy_subcommands_get_suggestions() -> None:
     result = runner.invoke(app, ["galaxy", "hierarchi"])
-    assert result.exit_code == 2 and "Did you mean 'hierarchy'" in result.output
+    assert result.exit_code == 2
+    assert "Did you mean 'hierarchy'" in result.output
 
 
 def test_lazy_commands_are_suggested_in_a_real_process() -> None:
@@ -144,7 +145,8 @@ def test_metavars_are_readable(path: list[str]) -> None:
 def test_tag_arguments_read_tag_dots() -> None:
     output = runner.invoke(app, ["read", "--help"]).output
     assert output.startswith("Usage: mxgw-py read [OPTIONS] TAG...")
-    assert "--timeout SECONDS" in output and "--endpoint HOST:PORT" in output
+    assert "--timeout SECONDS" in output
+    assert "--endpoint HOST:PORT" in output
 
 
 # ------------------------------------------------------------------ terminal output
@@ -170,9 +172,11 @@ def test_read_piped_stays_key_value_and_json_stays_json() -> None:
         timeout=60,
         env=env,
     )
-    assert piped.stdout.startswith("data_type=STRING ") and "tag=Tank_001.Name" in piped.stdout
+    assert piped.stdout.startswith("data_type=STRING ")
+    assert "tag=Tank_001.Name" in piped.stdout
     code, shown = on_terminal("read", "Tank_001.Name", "--simulator", "--json")
-    assert code == 0 and json.loads(shown.strip())["tag"] == "Tank_001.Name"
+    assert code == 0
+    assert json.loads(shown.strip())["tag"] == "Tank_001.Name"
 
 
 def test_galaxy_listings_are_tables_on_a_terminal_and_json_when_piped() -> None:
@@ -185,7 +189,9 @@ def test_galaxy_listings_are_tables_on_a_terminal_and_json_when_piped() -> None:
         code, shown = on_terminal(*command, "--simulator", "--json")
         without_progress = re.sub(r"\x1b\[2K[^\r\n]*\r?", "", shown)  # the progress line erases itself
         documents = [d for d in without_progress.split("\n") if d.strip()]
-        assert code == 0 and documents and all(json.loads(d)["tag_name"] for d in documents)
+        assert code == 0
+        assert documents
+        assert all(json.loads(d)["tag_name"] for d in documents)
         assert "GOBJECT_ID" not in shown
         piped = subprocess.run(
             cli_command(*command, "--simulator"),
@@ -194,7 +200,8 @@ def test_galaxy_listings_are_tables_on_a_terminal_and_json_when_piped() -> None:
             timeout=60,
             env=subprocess_env({}),
         )
-        assert piped.returncode == 0 and piped.stderr == ""
+        assert piped.returncode == 0
+        assert piped.stderr == ""
         assert all("tag_name" in json.loads(line) for line in piped.stdout.splitlines())
     assert (
         "Tank_001"
@@ -228,7 +235,8 @@ def test_client_certificate_options(tmp_path: Path) -> None:
     client.cert_chain_pems[0].write_to_path(files["client_cert"])
     client.private_key_pem.write_to_path(files["client_key"])
     lone = runner.invoke(app, ["read", "Tank_001.Level", "--client-cert", str(files["client_cert"])])
-    assert lone.exit_code == 2 and "--client-cert and --client-key go together" in lone.output
+    assert lone.exit_code == 2
+    assert "--client-cert and --client-key go together" in lone.output
     with Simulator.start_in_background(
         update_rate_hz=0, tls_cert_file=files["cert"], tls_key_file=files["key"]
     ) as sim:
@@ -265,7 +273,8 @@ def test_unreachable_gateway_says_where_the_endpoint_came_from() -> None:
         env=subprocess_env({}),
     )
     assert flag.returncode == 5
-    assert f"127.0.0.1:{port} was given with --endpoint" in flag.stderr and "--simulator" in flag.stderr
+    assert f"127.0.0.1:{port} was given with --endpoint" in flag.stderr
+    assert "--simulator" in flag.stderr
     assert 'endpoint="simulator"' not in flag.stderr  # the Python hint is not for shell users
     env = subprocess.run(
         cli_command("read", "T.A", "--timeout", "3", "--json"),
@@ -298,6 +307,8 @@ def test_refused_key_says_whether_one_was_sent(tmp_path: Path) -> None:
             timeout=60,
             env=subprocess_env({}),
         )
-    assert none.returncode == 3 and "no API key was sent: pass --api-key-file FILE" in none.stderr
-    assert wrong.returncode == 3 and "the API key from --api-key-file was sent and refused" in wrong.stderr
+    assert none.returncode == 3
+    assert "no API key was sent: pass --api-key-file FILE" in none.stderr
+    assert wrong.returncode == 3
+    assert "the API key from --api-key-file was sent and refused" in wrong.stderr
     assert "not-the-right-key" not in wrong.stderr

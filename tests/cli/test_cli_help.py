@@ -86,8 +86,10 @@ def test_every_command_help_renders(path: list[str]) -> None:
 def test_password_options_never_take_the_password_itself() -> None:
     for command in ("authenticate-user", "write-secured"):
         result = runner.invoke(app, [command, "--help"])
-        assert "--password-env" in result.output and "--password-file" in result.output
-        assert "--password " not in result.output and "--password=" not in result.output
+        assert "--password-env" in result.output
+        assert "--password-file" in result.output
+        assert "--password " not in result.output
+        assert "--password=" not in result.output
 
 
 @pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))

@@ -216,10 +216,13 @@ def test_run_batch_marks_each_record_and_goes_on_after_errors(
     code = run_batch(run_line, source)
     out = capsys.readouterr().out.splitlines()
     assert seen == [["first"], ["fails"], ["last"]]
-    assert out[0] == "ran first" and out[1] == END_OF_RECORD
-    assert out[2] == "ran fails" and out[3] == END_OF_RECORD
+    assert out[0] == "ran first"
+    assert out[1] == END_OF_RECORD
+    assert out[2] == "ran fails"
+    assert out[3] == END_OF_RECORD
     error = json.loads(out[4])
-    assert error["error"]["exit_code"] == 2 and "cannot split" in error["error"]["message"]
+    assert error["error"]["exit_code"] == 2
+    assert "cannot split" in error["error"]["message"]
     assert out[5] == END_OF_RECORD
     assert out[6:] == ["ran last", END_OF_RECORD]
     assert code == 2

@@ -27,7 +27,8 @@ def test_a_session_opened_by_one_invocation_is_used_by_the_next(
 ) -> None:
     opened = run_cli("open-session")
     session_id = opened.stdout.strip()
-    assert opened.code == 0 and session_id in simulator.simulator.session_ids()
+    assert opened.code == 0
+    assert session_id in simulator.simulator.session_ids()
     env = {"MXGATEWAY_SESSION_ID": session_id}
     server = json.loads(run_cli("register", "--json", env=env).stdout)["server_handle"]
     added = run_cli("add-item", "Tank_002.Temperature", "--server-handle", str(server), "--json", env=env)
@@ -147,7 +148,8 @@ def test_exit_codes(
     assert outcome.code == code, outcome.stderr
     if kind is not None:
         error = json.loads(outcome.stderr)["error"]
-        assert error["kind"] == kind and error["exit_code"] == code
+        assert error["kind"] == kind
+        assert error["exit_code"] == code
     assert "Traceback" not in outcome.stderr
 
 
@@ -172,7 +174,8 @@ def test_a_key_from_a_file_and_a_missing_variable(run_cli: Run, tmp_path: Any) -
         == 0
     )
     missing = run_cli("read", "Tank_002.Name", "--api-key-env", "NOT_SET_ANYWHERE")
-    assert missing.code == 2 and "NOT_SET_ANYWHERE" in missing.stderr
+    assert missing.code == 2
+    assert "NOT_SET_ANYWHERE" in missing.stderr
 
 
 def test_subscribe_exits_130_on_sigint_and_leaves_no_session(
@@ -197,7 +200,8 @@ def test_subscribe_exits_130_on_sigint_and_leaves_no_session(
         if process.poll() is None:
             process.kill()
     assert process.returncode == 130, stderr
-    assert "Traceback" not in stderr and "interrupted" in stderr
+    assert "Traceback" not in stderr
+    assert "interrupted" in stderr
     deadline = time.monotonic() + 5
     while set(simulator.simulator.session_ids()) != before and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -206,7 +210,9 @@ def test_subscribe_exits_130_on_sigint_and_leaves_no_session(
 
 def test_help_renders_in_a_real_process(run_cli: Run) -> None:
     outcome = run_cli("--help")
-    assert outcome.code == 0 and "galaxy" in outcome.stdout and "subscribe" in outcome.stdout
+    assert outcome.code == 0
+    assert "galaxy" in outcome.stdout
+    assert "subscribe" in outcome.stdout
     version = run_cli("version", "--json")
     assert json.loads(version.stdout)["gateway_protocol_version"] == 1
 
@@ -230,7 +236,8 @@ def test_a_closed_stdout_ends_the_command_quietly(cli_env: dict[str, str], args:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 1
-    assert "Broken pipe" not in stderr and "mxgw-py: error" not in stderr
+    assert "Broken pipe" not in stderr
+    assert "mxgw-py: error" not in stderr
     if "--simulator" not in args:
         assert stderr == ""
 
@@ -263,6 +270,7 @@ def test_the_sessions_walkthrough_of_the_docs_runs_as_written(
     assert completed.returncode == 0, completed.stderr
     documented = [line.removeprefix("# ") for line in script.splitlines() if line.startswith("# [")]
     lines = completed.stdout.splitlines()
-    assert documented and all(line in lines for line in documented), completed.stdout
+    assert documented
+    assert all(line in lines for line in documented), completed.stdout
     assert lines[-1] == "left: unset"
     assert set(simulator.simulator.session_ids()) == before  # closed at the end

@@ -144,7 +144,8 @@ def test_a_bad_argument_is_refused_by_name(method: str, argument: str) -> None:
         assert type(info.value) is MxGatewayArgumentError, info.value
         assert info.value.argument.split("[")[0] == argument
         assert argument in str(info.value)
-        assert isinstance(info.value, TypeError) and isinstance(info.value, ValueError)
+        assert isinstance(info.value, TypeError)
+        assert isinstance(info.value, ValueError)
 
     try:
         check()

@@ -98,7 +98,8 @@ def test_secrets_are_scrubbed_from_messages() -> None:
         method="Invoke",
         secrets=["mxgw_a_secret", None],
     )
-    assert "mxgw_a_secret" not in str(err) and "mxgw_a_secret" not in err.details
+    assert "mxgw_a_secret" not in str(err)
+    assert "mxgw_a_secret" not in err.details
     assert "<redacted>" in str(err)
 
 

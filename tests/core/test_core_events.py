@@ -66,10 +66,13 @@ async def test_typed_events_in_sequence(session: Session, simulator: Simulator) 
     sequences = [e.worker_sequence for e in events]  # type: ignore[attr-defined]
     assert sequences == list(range(sequences[0], sequences[0] + 3))
     first, second = events[0], events[1]
-    assert isinstance(first, DataChange) and isinstance(second, DataChange)
-    assert first.value != second.value and first.data_type == pb.MX_DATA_TYPE_DOUBLE
+    assert isinstance(first, DataChange)
+    assert isinstance(second, DataChange)
+    assert first.value != second.value
+    assert first.data_type == pb.MX_DATA_TYPE_DOUBLE
     assert first.raw.family == pb.MX_EVENT_FAMILY_ON_DATA_CHANGE
-    assert stream.closed and stream.last_sequence == sequences[-1]
+    assert stream.closed
+    assert stream.last_sequence == sequences[-1]
 
 
 async def test_resume_after_a_sequence(session: Session) -> None:
@@ -133,7 +136,8 @@ async def test_dropped_events_show_as_a_sequence_gap(anyio_backend: str) -> None
         gaps = [e for e in events if isinstance(e, SequenceGap)]
         assert len(gaps) == 1
         (gap,) = gaps
-        assert gap.expected_sequence == 3 and gap.missed == gap.received_sequence - 3 > 0
+        assert gap.expected_sequence == 3
+        assert gap.missed == gap.received_sequence - 3 > 0
         after = events[events.index(gap) + 1]
         assert after.worker_sequence == gap.received_sequence  # type: ignore[attr-defined]
 
@@ -173,7 +177,8 @@ async def test_cancelling_a_reader_leaves_the_session_stream(session: Session, s
     async with session.events() as stream:
         events = await take(stream, 2)
     assert [e.worker_sequence for e in events] == [1, 2]  # type: ignore[attr-defined]
-    assert simulator.stats.streams_opened == 1 and simulator.stats.streams_closed == 0
+    assert simulator.stats.streams_opened == 1
+    assert simulator.stats.streams_closed == 0
 
 
 async def test_leaving_async_for_early_loses_nothing(session: Session, simulator: Simulator) -> None:
@@ -186,7 +191,8 @@ async def test_leaving_async_for_early_loses_nothing(session: Session, simulator
         events = await take(stream, 3)
     assert [e.worker_sequence for e in events] == [2, 3, 4]  # type: ignore[attr-defined]
     assert stream.closed
-    assert simulator.stats.streams_opened == 1 and simulator.stats.streams_closed == 0
+    assert simulator.stats.streams_opened == 1
+    assert simulator.stats.streams_closed == 0
 
 
 async def test_close_leaves_nothing_pending(simulator: Simulator) -> None:
@@ -212,7 +218,8 @@ async def test_close_leaves_nothing_pending(simulator: Simulator) -> None:
     done, _ = await asyncio.wait(readers, timeout=3)
     assert len(done) == 3
     for task in readers:
-        assert not task.cancelled() and task.exception() is None  # the streams ended cleanly
+        assert not task.cancelled()
+        assert task.exception() is None
     await wait_until(lambda: simulator.stats.streams_closed == 2)
     assert simulator.session_ids() == []
     assert pending_tasks() <= before
@@ -223,12 +230,14 @@ async def test_raw_stream(session: Session, client: GatewayClient) -> None:
     await session.detach()  # the session's own stream is the one subscriber a session may have
     async with client.stream_events_raw(session.session_id, after_worker_sequence=1) as stream:
         event = await asyncio.wait_for(stream.__anext__(), 3)
-    assert isinstance(event, pb.MxEvent) and event.worker_sequence == 2
+    assert isinstance(event, pb.MxEvent)
+    assert event.worker_sequence == 2
 
 
 async def test_concurrent_close_is_safe(simulator: Simulator) -> None:
     client = await GatewayClient.connect(simulator.endpoint, plaintext=True)
     sessions = [await client.open_session(f"s{i}") for i in range(3)]
     await asyncio.gather(client.close(), client.close(), *(s.close() for s in sessions))
-    assert client.closed and all(s.closed for s in sessions)
+    assert client.closed
+    assert all(s.closed for s in sessions)
     assert simulator.session_ids() == []

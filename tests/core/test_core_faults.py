@@ -44,22 +44,22 @@ async def test_grpc_codes_from_the_gateway(
 async def test_protocol_statuses_from_the_gateway(
     session: Session, client: GatewayClient, simulator: Simulator, code: int, cls: type[MxGatewayError]
 ) -> None:
+    command = pb.MxCommand(kind=pb.MX_COMMAND_KIND_REGISTER, register=pb.RegisterCommand())
     for call in ("helper", "invoke_raw", "open", "close"):
         simulator.faults.fail_next(1, protocol_status=code, message="injected status")
+        calls = {
+            "helper": lambda: session.register("x"),
+            "invoke_raw": lambda: session.invoke_raw(command),
+            "open": lambda: client.open_session_raw("x"),
+            "close": lambda: client.close_session_raw(session.session_id),
+        }
         with pytest.raises(MxGatewayError) as info:
-            if call == "helper":
-                await session.register("x")
-            elif call == "invoke_raw":
-                command = pb.MxCommand(kind=pb.MX_COMMAND_KIND_REGISTER, register=pb.RegisterCommand())
-                await session.invoke_raw(command)
-            elif call == "open":
-                await client.open_session_raw("x")
-            else:
-                await client.close_session_raw(session.session_id)
+            await calls[call]()
         lost = cls is MxGatewaySessionNotFoundError and call in ("helper", "invoke_raw")
         assert type(info.value) is (MxGatewaySessionLostError if lost else cls), call
         assert info.value.protocol_code == code
-        assert info.value.reply is not None and info.value.reply.protocol_status.code == code  # type: ignore[attr-defined]
+        assert info.value.reply is not None
+        assert info.value.reply.protocol_status.code == code
         assert "injected status" in str(info.value)
 
 
@@ -67,7 +67,8 @@ async def test_unknown_protocol_status_is_a_command_error(session: Session, simu
     simulator.faults.fail_next(1, protocol_status=77, methods=["Invoke"])
     with pytest.raises(MxGatewayCommandError) as info:
         await session.register("x")
-    assert type(info.value) is MxGatewayCommandError and info.value.reply is not None
+    assert type(info.value) is MxGatewayCommandError
+    assert info.value.reply is not None
 
 
 async def test_unknown_session(client: GatewayClient) -> None:

@@ -139,7 +139,8 @@ def test_mxaccess_failure_reply() -> None:
     with pytest.raises(MxAccessError) as info:
         raise_for_mxaccess_failure(reply)
     err = info.value
-    assert err.reply is reply and err.hresult == -2147467259
+    assert err.reply is reply
+    assert err.hresult == -2147467259
     (status,) = err.statuses
     assert (status.success, status.category, status.detected_by, status.detail) == (
         False,
@@ -156,31 +157,43 @@ def test_bulk_replies() -> None:
         ("Tank_001.Level", True),
         ("Nope_001.Level", False),
     ]
-    assert subscribed[0].item_handle > 0 and subscribed[1].error_message
+    assert subscribed[0].item_handle > 0
+    assert subscribed[1].error_message
     read = [ReadResult(r) for r in load("reply_bulk_read").bulk_read.results]
     assert [(r.tag, r.ok) for r in read] == [("Tank_001.Level", True), ("Nope_001.Level", False)]
-    assert read[0].value == 60.0 and read[0].quality.is_good and read[0].source_timestamp is not None
-    assert read[1].value is None and read[1].statuses[0].detail == 1003
+    assert read[0].value == 60.0
+    assert read[0].quality.is_good
+    assert read[0].source_timestamp is not None
+    assert read[1].value is None
+    assert read[1].statuses[0].detail == 1003
     written = _write_results(load("reply_bulk_write"))
     assert [r.ok for r in written] == [True, False]
-    assert written[1].hresult != 0 and written[1].statuses[0].detail == 1010
+    assert written[1].hresult != 0
+    assert written[1].statuses[0].detail == 1010
 
 
 def test_events_read_from_fixtures() -> None:
     change = event_from_proto(load("event_data_change"))
     assert isinstance(change, DataChange)
-    assert change.value == "fixture" and change.quality.name == "good"
-    assert change.source_timestamp is not None and change.source_timestamp.tzinfo is UTC
+    assert change.value == "fixture"
+    assert change.quality.name == "good"
+    assert change.source_timestamp is not None
+    assert change.source_timestamp.tzinfo is UTC
     done = event_from_proto(load("event_write_complete"))
-    assert isinstance(done, WriteComplete) and done.succeeded and done.statuses[0].category == "OK"
+    assert isinstance(done, WriteComplete)
+    assert done.succeeded
+    assert done.statuses[0].category == "OK"
     operation = event_from_proto(load("event_operation_complete"))
-    assert isinstance(operation, OperationComplete) and operation.operation_id == "op-7"
+    assert isinstance(operation, OperationComplete)
+    assert operation.operation_id == "op-7"
     buffered = event_from_proto(load("event_buffered_data_change"))
-    assert isinstance(buffered, BufferedDataChange) and buffered.data_type == pb.MX_DATA_TYPE_DOUBLE
+    assert isinstance(buffered, BufferedDataChange)
+    assert buffered.data_type == pb.MX_DATA_TYPE_DOUBLE
     assert [(s.value, int(s.quality)) for s in buffered.samples] == [(10.5, 192), (11.0, 192)]
     assert buffered.samples[1].source_timestamp == dt.datetime.fromtimestamp(1_767_225_601, UTC)
     gap = event_from_proto(load("event_replay_gap"))
-    assert isinstance(gap, ReplayGap) and gap.requested_after_sequence == 1
+    assert isinstance(gap, ReplayGap)
+    assert gap.requested_after_sequence == 1
     assert gap.resume_after == gap.oldest_available_sequence - 1
     assert gap.missed == gap.oldest_available_sequence - gap.requested_after_sequence - 1
 

@@ -103,7 +103,8 @@ async def test_the_key_never_shows(secured: Simulator, caplog: pytest.LogCapture
         texts.append(everything_printed(info.value))
         texts.append(info.value.details)
         await session.close()
-    assert "<redacted>" in texts[0] and "<redacted>" in texts[2]
+    assert "<redacted>" in texts[0]
+    assert "<redacted>" in texts[2]
     for text in [*texts, caplog.text]:
         assert ADMIN_KEY not in text
 
@@ -179,7 +180,8 @@ async def test_tls_with_the_wrong_ca_fails_typed(ca: trustme.CA, tmp_path: Path,
         session = client.attach_session("session-x")
         with pytest.raises(MxGatewayTlsError):
             await session.read(["Tank_001.Level"])
-    assert "TLS" in str(info.value) and "ca_file" in str(info.value)
+    assert "TLS" in str(info.value)
+    assert "ca_file" in str(info.value)
 
 
 async def test_server_name_override(ca: trustme.CA, tmp_path: Path, anyio_backend: str) -> None:
@@ -221,7 +223,9 @@ async def test_a_key_the_gateway_echoes_reaches_no_error_attribute(secured: Simu
         with pytest.raises(MxGatewayError) as info:
             await session.register("x")
     error = info.value
-    assert ADMIN_KEY not in str(error) and ADMIN_KEY not in error.details
+    assert ADMIN_KEY not in str(error)
+    assert ADMIN_KEY not in error.details
     assert ADMIN_KEY not in everything_printed(error)
     # Neither chained nor as context: a traceback printer would show either.
-    assert error.__cause__ is None and error.__context__ is None
+    assert error.__cause__ is None
+    assert error.__context__ is None

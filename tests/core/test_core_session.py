@@ -42,10 +42,10 @@ async def test_open_session_reports_the_gateway(client: GatewayClient, simulator
     assert session.session_id in simulator.session_ids()
     assert session.backend_name == "simulator"
     assert session.gateway_protocol_version == 1
-    assert session.lease_expires_at is not None and session.lease_expires_at > dt.datetime.now(
-        dt.timezone.utc
-    )
-    assert "named" not in repr(session) and session.session_id in repr(session)
+    assert session.lease_expires_at is not None
+    assert session.lease_expires_at > dt.datetime.now(dt.timezone.utc)
+    assert "named" not in repr(session)
+    assert session.session_id in repr(session)
     await session.close()
     assert session.session_id not in simulator.session_ids()
     await session.close()  # idempotent
@@ -64,11 +64,14 @@ async def test_register_add_advise_remove_unregister(session: Session) -> None:
         await session.advise(server, item)
         change = await next_of(stream, DataChange, item=item)
         assert isinstance(change, DataChange)
-        assert change.tag == "Tank_001.Level" and isinstance(change.value, float)
-        assert change.quality.is_good and change.source_timestamp is not None
+        assert change.tag == "Tank_001.Level"
+        assert isinstance(change.value, float)
+        assert change.quality.is_good
+        assert change.source_timestamp is not None
         await session.advise_supervisory(server, item2)
         change2 = await next_of(stream, DataChange, item=item2)
-        assert isinstance(change2, DataChange) and change2.value == 1000
+        assert isinstance(change2, DataChange)
+        assert change2.value == 1000
     await session.unadvise(server, item)
     await session.remove_item(server, item)
     with pytest.raises(MxAccessError) as info:
@@ -98,10 +101,12 @@ async def test_write_and_write2_complete(session: Session) -> None:
         await stream.wait_connected()
         await session.write(server, item, "first")
         done = await next_of(stream, WriteComplete, item=item)
-        assert isinstance(done, WriteComplete) and done.succeeded
+        assert isinstance(done, WriteComplete)
+        assert done.succeeded
         await session.write2(server, item, "second", STAMP)
         done2 = await next_of(stream, WriteComplete, item=item)
-        assert isinstance(done2, WriteComplete) and done2.succeeded
+        assert isinstance(done2, WriteComplete)
+        assert done2.succeeded
     (result,) = await session.read(["Tank_001.Name"])
     assert result.value == "second"
 
@@ -121,23 +126,27 @@ async def test_authenticate_and_secured_writes(session: Session) -> None:
     assert (operator, supervisor) == (101, 102)
     with pytest.raises(MxAccessError) as info:
         await session.authenticate_user(server, "operator", "wrong-password")
-    assert "wrong-password" not in str(info.value) and "wrong-password" not in repr(info.value)
+    assert "wrong-password" not in str(info.value)
+    assert "wrong-password" not in repr(info.value)
     setpoint = await session.add_item(server, "Pump_001.SpeedSetpoint")
     interlock = await session.add_item(server, "Valve_001.Interlock")
     async with session.events() as stream:
         await stream.wait_connected()
         await session.write_secured(server, setpoint, 80.0, current_user_id=operator)
         done = await next_of(stream, WriteComplete, item=setpoint)
-        assert isinstance(done, WriteComplete) and done.succeeded
+        assert isinstance(done, WriteComplete)
+        assert done.succeeded
         await session.write_secured2(
             server, interlock, True, STAMP, current_user_id=operator, verifier_user_id=supervisor
         )
         done = await next_of(stream, WriteComplete, item=interlock)
-        assert isinstance(done, WriteComplete) and done.succeeded
+        assert isinstance(done, WriteComplete)
+        assert done.succeeded
         # A plain write to a secured attribute is refused in the outcome, not the reply.
         await session.write(server, setpoint, 10.0)
         refused = await next_of(stream, WriteComplete, item=setpoint)
-        assert isinstance(refused, WriteComplete) and not refused.succeeded
+        assert isinstance(refused, WriteComplete)
+        assert not refused.succeeded
         assert refused.statuses[0].category == "SECURITY_ERROR"
     values = {r.tag: r.value for r in await session.read(["Pump_001.SpeedSetpoint", "Valve_001.Interlock"])}
     assert values == {"Pump_001.SpeedSetpoint": 80.0, "Valve_001.Interlock": True}
@@ -147,7 +156,8 @@ async def test_bulk_item_commands(session: Session) -> None:
     server = await session.register("b")
     added = await session.add_item_bulk(server, ["Tank_001.Level", "Nope.X", "Tank_001.Volume"])
     assert [r.ok for r in added] == [True, False, True]
-    assert added[1].error_message and added[1].tag_address == "Nope.X"
+    assert added[1].error_message
+    assert added[1].tag_address == "Nope.X"
     handles = [added[0].item_handle, added[2].item_handle]
     advised = await session.advise_item_bulk(server, [*handles, 999])
     assert [r.ok for r in advised] == [True, True, False]
@@ -163,8 +173,10 @@ async def test_read_bulk_has_per_tag_results(session: Session) -> None:
     server = await session.register("r")
     results = await session.read_bulk(server, ["Tank_001.LevelHistory", "Nope.Z"], timeout_ms=500)
     assert [r.tag for r in results] == ["Tank_001.LevelHistory", "Nope.Z"]
-    assert results[0].ok and results[0].value == [40.0, 42.5, 45.0, 47.5, 50.0]
-    assert not results[1].ok and results[1].statuses[0].detail == 1003
+    assert results[0].ok
+    assert results[0].value == [40.0, 42.5, 45.0, 47.5, 50.0]
+    assert not results[1].ok
+    assert results[1].statuses[0].detail == 1003
     with pytest.raises(MxAccessError, match=r"Nope.Z"):
         results[1].raise_for_error()
 
@@ -181,7 +193,8 @@ async def test_bulk_writes(session: Session) -> None:
     )
     plain = await session.write_bulk(server, [WriteEntry(name, "bulk"), WriteEntry(volume, "wrong type")])
     assert [r.ok for r in plain] == [True, False]
-    assert plain[1].hresult != 0 and plain[1].statuses[0].detail == 1010
+    assert plain[1].hresult != 0
+    assert plain[1].statuses[0].detail == 1010
     timed = await session.write2_bulk(server, [WriteEntry(volume, 1234, timestamp=STAMP)])
     assert [r.ok for r in timed] == [True]
     secured = await session.write_secured_bulk(server, [WriteEntry(setpoint, 55.5, current_user_id=operator)])
@@ -205,7 +218,8 @@ async def test_drain_events(session: Session) -> None:
     await session.advise(server, item)
     events = await session.drain_events()
     kinds = [type(e) for e in events]
-    assert WriteComplete in kinds and DataChange in kinds
+    assert WriteComplete in kinds
+    assert DataChange in kinds
     assert [e.worker_sequence for e in events] == sorted(e.worker_sequence for e in events)  # type: ignore[union-attr]
     assert await session.drain_events(max_events=10) == []
 
@@ -240,7 +254,8 @@ async def test_read_per_tag_and_write_tag(session: Session) -> None:
 
 async def test_write_and_confirm(session: Session) -> None:
     outcome = await session.write_and_confirm("Tank_001.Notes", "confirmed")
-    assert outcome.succeeded and outcome.tag == "Tank_001.Notes"
+    assert outcome.succeeded
+    assert outcome.tag == "Tank_001.Notes"
     with pytest.raises(MxAccessError, match="view-only") as info:
         await session.write_and_confirm("Pump_001.Serial", "P-1")
     assert info.value.hresult != 0
@@ -295,7 +310,8 @@ async def test_session_context_manager_and_client_close(client: GatewayClient, s
     kept = await client.open_session("kept")
     await client.close()
     await client.close()
-    assert kept.closed and kept.session_id not in simulator.session_ids()
+    assert kept.closed
+    assert kept.session_id not in simulator.session_ids()
     with pytest.raises(MxGatewayClosedError):
         await client.open_session("late")
 

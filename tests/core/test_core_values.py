@@ -138,7 +138,8 @@ def test_bytes_are_opaque_records(value: bytes) -> None:
 
 def test_none_is_null() -> None:
     mx = to_mx_value(None)
-    assert mx.is_null and mx.variant_type == pb.VT_NULL
+    assert mx.is_null
+    assert mx.variant_type == pb.VT_NULL
     assert from_mx_value(mx) is None
     assert to_mx_value(None, pb.MX_DATA_TYPE_DOUBLE).data_type == pb.MX_DATA_TYPE_DOUBLE
     assert from_mx_value(pb.MxValue()) is None
@@ -161,7 +162,8 @@ ARRAYS = st.one_of(
 def test_homogeneous_arrays(values: list[object], as_tuple: bool) -> None:
     value = tuple(values) if as_tuple else values
     mx = to_mx_value(value)
-    assert mx.WhichOneof("value") == "array_value" and mx.variant_type == pb.VT_ARRAY
+    assert mx.WhichOneof("value") == "array_value"
+    assert mx.variant_type == pb.VT_ARRAY
     assert len({e.WhichOneof("value") for e in mx.array_value.elements}) <= 1
     if values:
         assert mx.array_value.element_data_type == mx.data_type == mx.array_value.elements[0].data_type

@@ -28,7 +28,8 @@ def test_blocking_script_runs_against_the_simulator() -> None:
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("Tank_001.Level = ") and "(good, " in lines[0]
+    assert lines[0].startswith("Tank_001.Level = ")
+    assert "(good, " in lines[0]
     assert lines[2].startswith("Tank_001.Name = '")
     assert "write confirmed: True" in lines
     assert lines[-1].startswith("float attributes of the pumps: Pump_001.Speed")
@@ -47,7 +48,8 @@ def test_asyncio_service_forwards_changes_and_closes_cleanly() -> None:
     assert done.returncode == 0, done.stderr
     log = done.stderr
     assert log.count("example.service: #") == 3
-    assert "mxgateway.client: opened session" in log and "mxgateway.session: closed session" in log
+    assert "mxgateway.client: opened session" in log
+    assert "mxgateway.session: closed session" in log
     assert "forwarded 3 data changes" in log
 
 
@@ -79,7 +81,8 @@ def test_asyncio_service_stops_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0
-    assert "closed session" in rest and "forwarded" in rest
+    assert "closed session" in rest
+    assert "forwarded" in rest
 
 
 def test_notebook_executes_with_a_real_kernel() -> None:

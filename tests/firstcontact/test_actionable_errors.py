@@ -44,7 +44,8 @@ async def test_unreachable_default_endpoint_says_so_and_suggests_the_simulator(
             await client.read(["Tank_001.Level"])
     message = str(caught.value)
     assert f"127.0.0.1:{port} came from MXGATEWAY_ENDPOINT" in message
-    assert 'endpoint="simulator"' in message and "\n" not in message
+    assert 'endpoint="simulator"' in message
+    assert "\n" not in message
     assert caught.value.__cause__ is None  # no chained gRPC dump
 
 

@@ -29,8 +29,10 @@ async def test_hierarchy_objects_are_immutable_views_with_names(client: Client) 
     objects = await galaxy.discover_hierarchy(tag_name_glob="Tank_001")
     assert isinstance(objects, ResultList)
     (tank,) = objects
-    assert isinstance(tank, GalaxyObject) and isinstance(tank.raw, gr.GalaxyObject)
-    assert tank.tag_name == "Tank_001" and tank.template == tank.template_chain[0]
+    assert isinstance(tank, GalaxyObject)
+    assert isinstance(tank.raw, gr.GalaxyObject)
+    assert tank.tag_name == "Tank_001"
+    assert tank.template == tank.template_chain[0]
     level = tank.attribute("Level")
     assert isinstance(level, GalaxyAttribute)
     assert level.data_type is DataType.DOUBLE
@@ -40,12 +42,14 @@ async def test_hierarchy_objects_are_immutable_views_with_names(client: Client) 
         == f"GalaxyObject(Tank_001, id={tank.gobject_id}, {tank.template}, {len(tank.attributes)} attributes)"
     )
     assert repr(level).startswith("GalaxyAttribute(Tank_001.Level: Double")
-    assert "historized" in repr(level) and len(repr(tank)) < 80
+    assert "historized" in repr(level)
+    assert len(repr(tank)) < 80
     with pytest.raises(AttributeError):
         tank.tag_name = "x"  # type: ignore[misc]
     with pytest.raises(KeyError, match="Nope"):
         tank.attribute("Nope")
-    assert tank == GalaxyObject(tank.raw) and tank != level
+    assert tank == GalaxyObject(tank.raw)
+    assert tank != level
     walked = [o async for o in galaxy.iter_hierarchy(tag_name_glob="Tank_001")]
     assert walked == [tank]
 
@@ -53,7 +57,8 @@ async def test_hierarchy_objects_are_immutable_views_with_names(client: Client) 
 async def test_browse_nodes_and_found_attributes_are_views(client: Client) -> None:
     galaxy = await client.galaxy()
     roots = await galaxy.browse()
-    assert isinstance(roots, ResultList) and all(isinstance(n.object, GalaxyObject) for n in roots)
+    assert isinstance(roots, ResultList)
+    assert all(isinstance(n.object, GalaxyObject) for n in roots)
     children = await roots[0].expand()
     assert isinstance(children, ResultList)
     found = await galaxy.find_attributes("Tank_00*.Level")
@@ -63,9 +68,12 @@ async def test_browse_nodes_and_found_attributes_are_views(client: Client) -> No
 
 def test_data_type_numberings() -> None:
     assert DataType.of(pb.MX_DATA_TYPE_STRING) is DataType.STRING
-    assert DataType.from_native(4) is DataType.DOUBLE and DataType.DOUBLE.native == 4
-    assert DataType.of(999) is DataType.UNSPECIFIED and DataType.from_native(-1) is DataType.UNSPECIFIED
-    assert str(DataType.BOOLEAN) == "BOOLEAN" and repr(DataType.BOOLEAN) == "DataType.BOOLEAN"
+    assert DataType.from_native(4) is DataType.DOUBLE
+    assert DataType.DOUBLE.native == 4
+    assert DataType.of(999) is DataType.UNSPECIFIED
+    assert DataType.from_native(-1) is DataType.UNSPECIFIED
+    assert str(DataType.BOOLEAN) == "BOOLEAN"
+    assert repr(DataType.BOOLEAN) == "DataType.BOOLEAN"
     for member in DataType:  # the names match the contract's enum
         assert pb.MxDataType.Name(int(member)) == f"MX_DATA_TYPE_{member.name}"  # type: ignore[arg-type]
 
@@ -97,13 +105,17 @@ async def test_html_tables_and_pretty_printing(client: Client) -> None:
 
     results = await client.read(["Tank_001.Level", "Tank_001.Nope"])
     table = results._repr_html_()
-    assert table.startswith("<table>") and "<th>tag</th>" in table and "Tank_001.Level" in table
+    assert table.startswith("<table>")
+    assert "<th>tag</th>" in table
+    assert "Tank_001.Level" in table
     assert table.count("<tr>") == 3  # header and two rows
     assert pretty(results).splitlines()[0].startswith("[Tank_001.Level = ")
     galaxy = await client.galaxy()
     objects = await galaxy.discover_hierarchy(tag_name_glob="Pump_*")
     html = objects._repr_html_()
-    assert "<th>tag_name</th>" in html and "Pump_001" in html and "&lt;" not in html.split("<tbody>")[0]
+    assert "<th>tag_name</th>" in html
+    assert "Pump_001" in html
+    assert "&lt;" not in html.split("<tbody>")[0]
     assert pretty(objects[0]) == repr(objects[0])
 
 
@@ -115,7 +127,8 @@ async def test_write_outcome_repr_is_one_line(client: Client) -> None:
 def test_html_escapes_and_bounds_rows() -> None:
     many = ResultList(range(250))
     html = many._repr_html_()
-    assert html.count("<tr>") == 201 and "... 50 more" in html
+    assert html.count("<tr>") == 201
+    assert "... 50 more" in html
     assert "&lt;b&gt;" in ResultList(["<b>"])._repr_html_()
 
 
@@ -147,7 +160,8 @@ def test_formatting_helpers() -> None:
         format_time(dt.datetime(2025, 1, 2, 8, 5, 56, tzinfo=dt.timezone.utc), now=now)
         == "2025-01-02T08:05:56Z"
     )
-    assert "..." in format_value("x" * 200) and len(format_value("x" * 200)) < 70
+    assert "..." in format_value("x" * 200)
+    assert len(format_value("x" * 200)) < 70
     assert format_value(b"\x00" * 9) == "<9 bytes>"
     assert format_value(dt.timedelta(seconds=1.5)) == "1.5s"
     assert result_line("T.A", ok=True, value=1) == "T.A = 1"

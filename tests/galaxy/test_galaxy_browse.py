@@ -75,7 +75,8 @@ async def test_the_alarm_and_history_filters_and_skeletons_when_browsing(repo: R
 async def test_the_lazy_tree_expands_on_demand_and_only_once(repo: Repo) -> None:
     roots = await repo.client.browse(page_size=1)
     plant, spare = roots
-    assert plant.children is None and not plant.expanded
+    assert plant.children is None
+    assert not plant.expanded
     assert repo.service.count("BrowseChildren") == 2  # the two root pages, nothing below
 
     children = await plant.expand()

@@ -52,10 +52,12 @@ async def test_test_connection_reports_the_database(repo: Repo) -> None:
 async def test_the_last_deploy_time_is_aware_utc(repo: Repo) -> None:
     deployed = await repo.client.get_last_deploy_time()
     assert deployed == DEMO_DEPLOY_TIME
-    assert deployed is not None and deployed.tzinfo is dt.timezone.utc
+    assert deployed is not None
+    assert deployed.tzinfo is dt.timezone.utc
     await repo.service.deploy()
     later = await repo.client.get_last_deploy_time()
-    assert later is not None and later > deployed
+    assert later is not None
+    assert later > deployed
 
 
 async def test_connect_is_awaitable_and_an_async_context_manager(repo: Repo) -> None:
@@ -142,7 +144,8 @@ async def test_a_key_without_metadata_read_gets_a_permission_error_naming_the_sc
     for failure in failures:
         assert failure.scope == "metadata:read"
         assert "metadata:read" in str(failure)
-        assert NO_METADATA_KEY not in str(failure) and NO_METADATA_KEY not in repr(failure)
+        assert NO_METADATA_KEY not in str(failure)
+        assert NO_METADATA_KEY not in repr(failure)
 
 
 async def test_no_key_is_an_authentication_error(secured: Simulator) -> None:

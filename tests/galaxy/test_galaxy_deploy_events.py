@@ -56,7 +56,8 @@ async def test_a_new_deploy_arrives_after_the_bootstrap(repo: Repo) -> None:
     assert event.sequence == bootstrap.sequence + 1
     assert (event.object_count, event.attribute_count) == (9, 5)
     new_time = deploy_time(event)
-    assert new_time is not None and new_time > DEMO_DEPLOY_TIME
+    assert new_time is not None
+    assert new_time > DEMO_DEPLOY_TIME
     assert new_time == await repo.client.get_last_deploy_time()
     assert stream.last_seen_deploy_time == new_time
     assert stream.gap == 0

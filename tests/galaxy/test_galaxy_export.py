@@ -67,7 +67,8 @@ async def test_an_empty_or_never_deployed_galaxy_exports_too(tmp_path: Path) -> 
         assert await repo.client.export_galaxy_file(path, on_progress=lambda *p: progress.append(p)) == 0
     assert progress == [(0, 0)]
     loaded = Galaxy.load(path)
-    assert loaded.objects == [] and loaded.time_of_last_deploy is None
+    assert loaded.objects == []
+    assert loaded.time_of_last_deploy is None
 
 
 async def test_a_redeploy_during_the_export_starts_it_over(repo: Repo, tmp_path: Path) -> None:

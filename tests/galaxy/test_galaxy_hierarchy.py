@@ -72,7 +72,8 @@ async def test_every_filter_selects_the_documented_objects(
 async def test_attributes_by_default_and_a_skeleton_on_request(repo: Repo) -> None:
     full = await repo.client.discover_hierarchy(root_tag_name="Tank_N1")
     assert [a.full_tag_reference for a in full[0].attributes] == ["Tank_N1.Level", "Tank_N1.Level.Desc"]
-    assert full[0].attributes[0].is_historized and full[0].attributes[0].is_alarm
+    assert full[0].attributes[0].is_historized
+    assert full[0].attributes[0].is_alarm
 
     skeleton = await repo.client.discover_hierarchy(include_attributes=False)
     assert ids(skeleton) == WALK_ORDER
@@ -112,7 +113,9 @@ async def test_the_next_page_is_requested_only_after_the_current_one_is_consumed
     assert iterator.done
     # The later requests carried the tokens of the pages before them.
     tokens = [token for _, token in repo.service.requests]
-    assert tokens[0] == "" and all(tokens[1:]) and len(set(tokens)) == 4
+    assert tokens[0] == ""
+    assert all(tokens[1:])
+    assert len(set(tokens)) == 4
 
 
 async def test_closing_an_iterator_stops_paging(repo: Repo) -> None:

@@ -78,6 +78,7 @@ def test_confirmed_write_and_read_back() -> None:
             outcome = session.write_and_confirm(ITEM, value)
             assert outcome.succeeded
             (after,) = session.read([ITEM])
-            assert after.ok and after.value == value
+            assert after.ok
+            assert after.value == value
         finally:
             session.close()

@@ -64,7 +64,8 @@ async def test_closing_a_stale_subscription_leaves_the_new_sessions_subscription
             await stale.aclose()  # never read SessionRecovered: its handles are the old session's
             await sim.advance(5.0)
             change = await asyncio.wait_for(fresh.__anext__(), 5)
-            assert change.tag == TAGS[1] and change.worker_sequence > first.worker_sequence
+            assert change.tag == TAGS[1]
+            assert change.worker_sequence > first.worker_sequence
 
 
 async def test_subscribing_on_a_session_the_gateway_just_lost_recovers(anyio_backend: str) -> None:
@@ -96,7 +97,8 @@ async def test_a_refused_resume_point_does_not_stick_to_the_session(plant: Plant
         item = await session.add_item(server, "Tank_001.Level")
         await asyncio.wait_for(session.advise(server, item), 5)
         first = await asyncio.wait_for(session.events().__anext__(), 5)
-        assert isinstance(first, DataChange) and first.worker_sequence == 1
+        assert isinstance(first, DataChange)
+        assert first.worker_sequence == 1
 
 
 async def test_closing_the_client_while_a_command_recovers_leaves_no_session_open(anyio_backend: str) -> None:
@@ -161,10 +163,12 @@ async def test_a_reader_timing_out_during_a_resubscribe_does_not_leave_the_subsc
                 await asyncio.wait_for(subscription.__anext__(), 0.2)
             sim.faults.latency_s = 0.0
             change = await asyncio.wait_for(subscription.__anext__(), 5)
-            assert change.tag == TAGS[0] and subscription.recoveries >= 1
+            assert change.tag == TAGS[0]
+            assert subscription.recoveries >= 1
             await sim.advance(5.0)
             later = await asyncio.wait_for(subscription.__anext__(), 5)
-            assert later.tag == TAGS[0] and later.worker_sequence > change.worker_sequence
+            assert later.tag == TAGS[0]
+            assert later.worker_sequence > change.worker_sequence
 
 
 async def test_write_tag_never_sends_a_handle_of_the_lost_session_to_its_replacement(
@@ -181,7 +185,8 @@ async def test_write_tag_never_sends_a_handle_of_the_lost_session_to_its_replace
         sim.faults.fail_next(1, protocol_status=pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND, methods=["Invoke"])
         await asyncio.wait_for(session.write_tag("Tank_001.Notes", "after the recovery"), 5)
         (result,) = await session.read(["Tank_001.Notes"])
-        assert result.ok and result.value == "after the recovery"
+        assert result.ok
+        assert result.value == "after the recovery"
 
 
 async def test_closing_a_session_stops_a_recovery_that_cannot_reach_the_gateway(plant: Plant) -> None:
@@ -263,7 +268,8 @@ async def test_a_stream_cut_by_a_fail_over_of_its_client_follows_to_the_next_gat
                     lambda: session.session_id in backup.session_ids(), 10, "the session on the backup"
                 )
                 change = await asyncio.wait_for(subscription.__anext__(), 5)
-                assert change.tag == TAGS[0] and change.worker_sequence >= 1
+                assert change.tag == TAGS[0]
+                assert change.worker_sequence >= 1
             assert session.connection_state is ConnectionState.RECOVERED
 
 

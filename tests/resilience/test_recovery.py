@@ -92,9 +92,13 @@ async def test_without_recovery_the_handle_level_session_is_lost(anyio_backend: 
             old_id = session.session_id
             await proxy.cut(1.5)
             await until(lambda: old_id not in sim.session_ids(), 5, "the grace to close the session")
-            with pytest.raises(MxGatewaySessionLostError) as info:
+
+            async def read_until_it_ends() -> None:
                 for _ in range(1000):
                     await asyncio.wait_for(stream.__anext__(), 10)
+
+            with pytest.raises(MxGatewaySessionLostError) as info:
+                await read_until_it_ends()
             assert info.value.old_session_id == old_id
             assert session.connection_state is ConnectionState.LOST
             with pytest.raises(MxGatewaySessionLostError):

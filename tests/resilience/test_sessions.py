@@ -50,8 +50,10 @@ async def test_the_tag_level_api_recovers_a_session_the_gateway_lost(anyio_backe
         async with GatewayClient.connect(sim.endpoint) as other:
             await other.close_session_raw(old_id)  # as a gateway restart that lost it would
         (result,) = await client.read(["Tank_001.Notes"])
-        assert result.ok and result.value == "before"
-        assert client.session_id != old_id and sim.session_ids() == [client.session_id]
+        assert result.ok
+        assert result.value == "before"
+        assert client.session_id != old_id
+        assert sim.session_ids() == [client.session_id]
         await client.write_tag("Tank_001.Notes", "after")
         outcome = await client.write_and_confirm("Tank_001.Notes", "confirmed")
         assert outcome.succeeded
@@ -137,4 +139,5 @@ async def test_within_the_window_a_cut_costs_no_session(anyio_backend: str) -> N
                 async with producing(sim):
                     change = await asyncio.wait_for(subscription.__anext__(), 10)
             assert change.worker_sequence == first.worker_sequence + 1
-            assert sim.stats.sessions_opened == 1 and subscription.recoveries == 0
+            assert sim.stats.sessions_opened == 1
+            assert subscription.recoveries == 0

@@ -55,7 +55,8 @@ def test_a_lazily_started_sync_iterator_loses_nothing(
         events = client.events()  # no next() yet
         client.write_tag("Tank_001.Notes", "written before the first next()")
         first = next(events)
-        assert isinstance(first, mxgateway_sync.WriteComplete) and first.worker_sequence == 1
+        assert isinstance(first, mxgateway_sync.WriteComplete)
+        assert first.worker_sequence == 1
         events.close()
     finally:
         client.close()

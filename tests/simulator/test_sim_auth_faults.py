@@ -58,7 +58,8 @@ async def test_missing_or_unknown_key_is_unauthenticated_on_every_rpc(
     for error in errors:
         assert error.code() == grpc.StatusCode.UNAUTHENTICATED
         assert error.details() == UNAUTHENTICATED_MESSAGE
-        assert ADMIN_KEY not in str(error) and "mxgw_unknown_key" not in str(error)
+        assert ADMIN_KEY not in str(error)
+        assert "mxgw_unknown_key" not in str(error)
 
 
 async def test_known_key_without_the_scope_is_permission_denied_naming_the_scope() -> None:
@@ -82,7 +83,9 @@ async def test_known_key_without_the_scope_is_permission_denied_naming_the_scope
         stream = raw.stream()
         await stream.initial_metadata()
         stream.cancel()
-    assert opened.protocol_status.code == OK and handle >= 1 and drained == []
+    assert opened.protocol_status.code == OK
+    assert handle >= 1
+    assert drained == []
     for scope, error in denied.items():
         assert error.code() == grpc.StatusCode.PERMISSION_DENIED
         assert scope in error.details()
@@ -104,8 +107,10 @@ async def test_admin_implies_every_scope() -> None:
             gr.TestConnectionRequest(), metadata=raw.metadata
         )
         close = await raw.close()
-    assert write.protocol_status.code == OK and auth.authenticate_user.user_id == 102
-    assert repository.ok and close.final_state == pb.SESSION_STATE_CLOSED
+    assert write.protocol_status.code == OK
+    assert auth.authenticate_user.user_id == 102
+    assert repository.ok
+    assert close.final_state == pb.SESSION_STATE_CLOSED
 
 
 async def test_stream_without_events_scope_is_permission_denied() -> None:
@@ -113,14 +118,16 @@ async def test_stream_without_events_scope_is_permission_denied() -> None:
         raw.metadata = bearer("mxgw_opener_1")
         await raw.open()
         error = await expect_rpc_error(read_events(raw.stream(), 1))
-    assert error.code() == grpc.StatusCode.PERMISSION_DENIED and "events:read" in error.details()
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "events:read" in error.details()
 
 
 def test_api_keys_are_validated_and_never_shown() -> None:
     with pytest.raises(ValueError, match="unknown scope"):
         Simulator(api_keys={"k": ["invoke:everything"]})
     sim = Simulator(api_keys={ADMIN_KEY: ["admin"]})
-    assert ADMIN_KEY not in repr(sim) and ADMIN_KEY not in repr(vars(sim))
+    assert ADMIN_KEY not in repr(sim)
+    assert ADMIN_KEY not in repr(vars(sim))
 
 
 async def test_fail_next_with_grpc_code_only_hits_the_named_method() -> None:
@@ -149,8 +156,10 @@ async def test_fail_next_with_protocol_status_answers_a_reply() -> None:
         assert sim.faults.pending == 0
     assert reply.protocol_status.code == pb.PROTOCOL_STATUS_CODE_WORKER_UNAVAILABLE
     assert reply.protocol_status.message == "injected fault"
-    assert reply.session_id == raw.session_id and reply.kind == pb.MX_COMMAND_KIND_REGISTER
-    assert opened.protocol_status.code == pb.PROTOCOL_STATUS_CODE_TIMEOUT and not opened.session_id
+    assert reply.session_id == raw.session_id
+    assert reply.kind == pb.MX_COMMAND_KIND_REGISTER
+    assert opened.protocol_status.code == pb.PROTOCOL_STATUS_CODE_TIMEOUT
+    assert not opened.session_id
 
 
 async def test_fail_next_on_streams_and_default_code() -> None:
@@ -160,7 +169,8 @@ async def test_fail_next_on_streams_and_default_code() -> None:
         stream = raw.stream()
         await stream.initial_metadata()
         stream.cancel()
-    assert error.code() == grpc.StatusCode.UNAVAILABLE and error.details() == "injected fault"
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert error.details() == "injected fault"
 
 
 async def test_latency_is_added_to_unary_calls() -> None:

@@ -35,8 +35,10 @@ async def test_register_reply_shape() -> None:
     assert reply.protocol_status.code == OK
     assert reply.session_id == raw.session_id
     assert reply.kind == pb.MX_COMMAND_KIND_REGISTER
-    assert reply.correlation_id and reply.correlation_id != second.correlation_id
-    assert reply.hresult == 0 and not reply.statuses
+    assert reply.correlation_id
+    assert reply.correlation_id != second.correlation_id
+    assert reply.hresult == 0
+    assert not reply.statuses
     assert reply.WhichOneof("payload") == "register"
     assert reply.register.server_handle >= 1
     assert second.register.server_handle != reply.register.server_handle
@@ -65,7 +67,8 @@ async def test_add_item_and_add_item2_return_distinct_item_handles() -> None:
             "add_item2",
             pb.AddItem2Command(server_handle=handle, item_definition="tank_001.level", item_context="ctx"),
         )
-    assert one.protocol_status.code == OK and two.protocol_status.code == OK
+    assert one.protocol_status.code == OK
+    assert two.protocol_status.code == OK
     assert one.WhichOneof("payload") == two.WhichOneof("payload") == "add_item"
     assert two.kind == pb.MX_COMMAND_KIND_ADD_ITEM2
     assert one.add_item.item_handle != two.add_item.item_handle
@@ -97,8 +100,10 @@ async def test_advise_delivers_current_value_first_then_changes() -> None:
     assert (initial.server_handle, initial.item_handle, initial.quality) == (handle, item, 192)
     assert initial.value.double_value == pytest.approx(60.0)
     assert initial.statuses[0].success == 1
-    assert initial.HasField("on_data_change") and initial.HasField("source_timestamp")
-    assert len(changes) == 1 and changes[0].value.double_value != initial.value.double_value
+    assert initial.HasField("on_data_change")
+    assert initial.HasField("source_timestamp")
+    assert len(changes) == 1
+    assert changes[0].value.double_value != initial.value.double_value
     assert changes[0].worker_sequence == initial.worker_sequence + 1
     assert nothing == []
 
@@ -114,8 +119,10 @@ async def test_advise_supervisory_and_unadvise() -> None:
         unadvise = await raw.invoke("unadvise", pb.UnAdviseCommand(server_handle=handle, item_handle=item))
         await sim.advance(3.0)
         after = await raw.drain()
-    assert reply.protocol_status.code == OK and unadvise.protocol_status.code == OK
-    assert len(advised) == 1 and advised[0].family == ON_DATA
+    assert reply.protocol_status.code == OK
+    assert unadvise.protocol_status.code == OK
+    assert len(advised) == 1
+    assert advised[0].family == ON_DATA
     assert after == []
 
 
@@ -141,14 +148,19 @@ async def test_write_is_plain_ok_then_write_complete_then_data_change() -> None:
         reply = await raw.write(handle, item, pb.MxValue(string_value="renamed"))
         events = await raw.drain()
         read = await raw.read(handle, "Tank_001.Name")
-    assert reply.protocol_status.code == OK and reply.hresult == 0 and not reply.statuses
+    assert reply.protocol_status.code == OK
+    assert reply.hresult == 0
+    assert not reply.statuses
     assert reply.WhichOneof("payload") is None
     assert [e.family for e in events] == [ON_WRITE, ON_DATA]
     complete, change = events
-    assert complete.HasField("on_write_complete") and complete.hresult == 0
-    assert complete.statuses[0].success == 1 and complete.statuses[0].category == pb.MX_STATUS_CATEGORY_OK
+    assert complete.HasField("on_write_complete")
+    assert complete.hresult == 0
+    assert complete.statuses[0].success == 1
+    assert complete.statuses[0].category == pb.MX_STATUS_CATEGORY_OK
     assert change.value.string_value == "renamed"
-    assert read[0].was_cached and read[0].value.string_value == "renamed"
+    assert read[0].was_cached
+    assert read[0].value.string_value == "renamed"
 
 
 async def test_write_of_the_wrong_type_is_an_mxaccess_failure_reply() -> None:
@@ -208,11 +220,13 @@ async def test_array_elements_are_one_based_and_whole_arrays_are_mx_arrays() -> 
         results = await raw.read(handle, "Tank_001.LevelHistory[3]", "Tank_001.LevelHistory")
         bad = await raw.write(handle, whole, pb.MxValue(double_value=1.0))
     array = events[-1].value
-    assert array.variant_type == pb.VT_ARRAY and array.data_type == pb.MX_DATA_TYPE_DOUBLE
+    assert array.variant_type == pb.VT_ARRAY
+    assert array.data_type == pb.MX_DATA_TYPE_DOUBLE
     assert array.array_value.element_data_type == pb.MX_DATA_TYPE_DOUBLE
     assert array.array_value.element_variant_type == pb.VT_R8
     assert [e.double_value for e in array.array_value.elements] == [40.0, 42.5, 99.0, 47.5, 50.0]
-    assert results[0].value.double_value == 99.0 and not results[0].was_cached
+    assert results[0].value.double_value == 99.0
+    assert not results[0].was_cached
     assert len(results[1].value.array_value.elements) == 5
     assert_mx_failure(bad, pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR, st.DETAIL_TYPE_MISMATCH)
 
@@ -228,7 +242,8 @@ async def test_authenticate_user() -> None:
             "authenticate_user",
             pb.AuthenticateUserCommand(server_handle=handle, user_name="operator", password="s3cret-guess"),
         )
-    assert good.protocol_status.code == OK and good.WhichOneof("payload") == "authenticate_user"
+    assert good.protocol_status.code == OK
+    assert good.WhichOneof("payload") == "authenticate_user"
     assert good.authenticate_user.user_id == 101
     assert_mx_failure(bad, pb.MX_STATUS_CATEGORY_SECURITY_ERROR, st.DETAIL_AUTHENTICATION_FAILED)
     assert "s3cret-guess" not in str(bad)
@@ -288,9 +303,11 @@ async def test_write_secured_needs_an_authenticated_current_user() -> None:
         )
         accepted_events = await raw.drain()
         read = await raw.read(handle, "Pump_001.SpeedSetpoint")
-    assert refused.protocol_status.code == OK and accepted.protocol_status.code == OK
+    assert refused.protocol_status.code == OK
+    assert accepted.protocol_status.code == OK
     assert refused_events[0].statuses[0].detail == st.DETAIL_NOT_AUTHENTICATED
-    assert accepted_events[0].family == ON_WRITE and accepted_events[0].statuses[0].success == 1
+    assert accepted_events[0].family == ON_WRITE
+    assert accepted_events[0].statuses[0].success == 1
     assert read[0].value.float_value == 12.5
 
 
@@ -322,7 +339,8 @@ async def test_verified_attribute_needs_a_different_authenticated_verifier() -> 
         read = await raw.read(handle, "Valve_001.Interlock")
     assert same.statuses[0].detail == st.DETAIL_VERIFIER_REQUIRED
     assert unknown.statuses[0].detail == st.DETAIL_VERIFIER_REQUIRED
-    assert verified.statuses[0].success == 1 and verified.hresult == 0
+    assert verified.statuses[0].success == 1
+    assert verified.hresult == 0
     assert read[0].value.bool_value is True
 
 
@@ -361,7 +379,8 @@ async def test_drain_events_honours_max_events_and_returns_each_event_once() -> 
     assert [e.worker_sequence for e in reply.drain_events.events] == [1, 2]
     assert [e.worker_sequence for e in rest] == [3, 4, 5]
     assert [e.value.int32_value for e in [*reply.drain_events.events, *rest]] == [0, 1, 2, 3, 4]
-    assert empty.WhichOneof("payload") == "drain_events" and not empty.drain_events.events
+    assert empty.WhichOneof("payload") == "drain_events"
+    assert not empty.drain_events.events
 
 
 async def test_bulk_add_advise_unadvise_remove_keep_input_order_and_fail_per_item() -> None:
@@ -386,11 +405,13 @@ async def test_bulk_add_advise_unadvise_remove_keep_input_order_and_fail_per_ite
         wrong_server = await raw.invoke(
             "add_item_bulk", pb.AddItemBulkCommand(server_handle=99, tag_addresses=tags)
         )
-    assert added.protocol_status.code == OK and added.WhichOneof("payload") == "bulk_subscribe"
+    assert added.protocol_status.code == OK
+    assert added.WhichOneof("payload") == "bulk_subscribe"
     results = added.bulk_subscribe.results
     assert [r.tag_address for r in results] == tags
     assert [r.was_successful for r in results] == [True, False, True]
-    assert results[1].error_message and results[1].item_handle == 0
+    assert results[1].error_message
+    assert results[1].item_handle == 0
     assert all(r.server_handle == handle for r in results)
     for reply in (advised, unadvised, removed):
         assert reply.protocol_status.code == OK
@@ -437,11 +458,14 @@ async def test_read_bulk_cached_when_advised_else_snapshot() -> None:
     assert (cached.was_successful, cached.was_cached, cached.item_handle) == (True, True, item)
     assert (snapshot.was_successful, snapshot.was_cached, snapshot.item_handle) == (True, False, 0)
     assert cached.quality == snapshot.quality == 192
-    assert cached.HasField("source_timestamp") and cached.statuses[0].success == 1
+    assert cached.HasField("source_timestamp")
+    assert cached.statuses[0].success == 1
     assert snapshot.value.double_value == pytest.approx(70 + 20 * 0.2079, abs=0.01)
-    assert missing.was_successful is False and missing.error_message
+    assert missing.was_successful is False
+    assert missing.error_message
     assert missing.statuses[0].category == pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR
-    assert failed.protocol_status.code == OK and failed.bulk_read.results[0].was_successful is False
+    assert failed.protocol_status.code == OK
+    assert failed.bulk_read.results[0].was_successful is False
 
 
 async def test_write_bulk_variants_report_per_item_results_in_order() -> None:
@@ -504,14 +528,14 @@ async def test_write_bulk_variants_report_per_item_results_in_order() -> None:
         )
         read = await raw.read(handle, "Tank_001.Name", "Tank_001.LevelHiLimit", "Pump_001.SpeedSetpoint")
     results = plain.bulk_write.results
-    assert plain.protocol_status.code == OK and plain.WhichOneof("payload") == "bulk_write"
+    assert plain.protocol_status.code == OK
+    assert plain.WhichOneof("payload") == "bulk_write"
     assert [r.item_handle for r in results] == [name, level, 404]
     assert [r.was_successful for r in results] == [True, False, False]
-    assert (
-        results[1].hresult == st.DISP_E_TYPEMISMATCH
-        and results[1].statuses[0].detail == st.DETAIL_TYPE_MISMATCH
-    )
-    assert results[2].statuses[0].detail == st.DETAIL_INVALID_HANDLE and results[2].error_message
+    assert results[1].hresult == st.DISP_E_TYPEMISMATCH
+    assert results[1].statuses[0].detail == st.DETAIL_TYPE_MISMATCH
+    assert results[2].statuses[0].detail == st.DETAIL_INVALID_HANDLE
+    assert results[2].error_message
     assert [r.was_successful for r in timed.bulk_write.results] == [True]
     assert [r.was_successful for r in secured.bulk_write.results] == [True]
     assert [r.was_successful for r in secured2.bulk_write.results] == [True, False]

@@ -30,7 +30,8 @@ def test_background_simulator_serves_blocking_clients_and_runs_control_calls() -
             opened = stub.OpenSession(pb.OpenSessionRequest(client_session_name="sync"), timeout=5)
             assert bg.call(bg.simulator.session_ids) == [opened.session_id]
             assert bg.call(bg.simulator.advance, 1.0) is None
-            assert bg.port == bg.simulator.port and bg.endpoint.endswith(f":{bg.port}")
+            assert bg.port == bg.simulator.port
+            assert bg.endpoint.endswith(f":{bg.port}")
             with pytest.raises(RuntimeError, match="own thread"):
                 bg.call(lambda: bg.call(bg.simulator.session_ids))
         endpoint = bg.endpoint
@@ -63,7 +64,8 @@ async def test_tls(tmp_path: Path) -> None:
     sim = Simulator(update_rate_hz=0, tls_cert_file=cert_file, tls_key_file=key_file)
     async with sim, grpc.aio.secure_channel(sim.endpoint, credentials) as channel:
         opened = await Raw(channel).open()
-    assert sim.tls and opened.protocol_status.code == OK
+    assert sim.tls
+    assert opened.protocol_status.code == OK
     with pytest.raises(ValueError, match="both"):
         Simulator(tls_cert_file=cert_file)
 
@@ -99,11 +101,14 @@ async def test_simulate_command_prints_its_endpoint_and_stops_cleanly(stop_signa
         if process.returncode is None:
             process.kill()
             await process.wait()
-    assert opened.protocol_status.code == OK and handle >= 1
+    assert opened.protocol_status.code == OK
+    assert handle >= 1
     assert process.returncode == 0
-    assert set(json.loads(line)) == {"endpoint"} and stdout == b""
+    assert set(json.loads(line)) == {"endpoint"}
+    assert stdout == b""
     output = line + stderr
-    assert b"Traceback" not in output and SECRET_KEY.encode() not in output
+    assert b"Traceback" not in output
+    assert SECRET_KEY.encode() not in output
 
 
 def test_simulate_rejects_an_unknown_scope_without_echoing_the_key() -> None:
@@ -115,7 +120,8 @@ def test_simulate_rejects_an_unknown_scope_without_echoing_the_key() -> None:
         app, ["simulate", "--port", "0", "--api-key", f"{SECRET_KEY}:invoke:everything"]
     )
     assert result.exit_code == 2
-    assert "unknown scope" in result.output and SECRET_KEY not in result.output
+    assert "unknown scope" in result.output
+    assert SECRET_KEY not in result.output
 
 
 @pytest.mark.anyio

@@ -54,7 +54,8 @@ async def test_close_is_idempotent_and_a_closed_session_is_not_found() -> None:
             pb.SESSION_STATE_CLOSED,
             OK,
         )
-    assert invoke.protocol_status.code == NOT_FOUND and invoke.session_id == session_id
+    assert invoke.protocol_status.code == NOT_FOUND
+    assert invoke.session_id == session_id
 
 
 async def test_unknown_session_is_session_not_found_or_grpc_not_found_for_streams() -> None:
@@ -64,7 +65,8 @@ async def test_unknown_session_is_session_not_found_or_grpc_not_found_for_stream
         invoke = await raw.invoke("register", pb.RegisterCommand())
         with pytest.raises(grpc.aio.AioRpcError) as stream_error:
             await read_events(raw.stream(), 1)
-    assert close.protocol_status.code == NOT_FOUND and close.final_state == pb.SESSION_STATE_UNSPECIFIED
+    assert close.protocol_status.code == NOT_FOUND
+    assert close.final_state == pb.SESSION_STATE_UNSPECIFIED
     assert invoke.protocol_status.code == NOT_FOUND
     assert invoke.kind == pb.MX_COMMAND_KIND_REGISTER
     assert stream_error.value.code() == grpc.StatusCode.NOT_FOUND
@@ -105,13 +107,16 @@ async def test_stream_delivers_contiguous_sequences_with_both_timestamps() -> No
         call.cancel()
         await wait_for(lambda: sim.stats.streams_closed == 1)
         stats = sim.stats
-    assert stats.streams_opened == 1 and stats.events_sent == stats.events_published == 5
-    assert stats.invoke_calls["MX_COMMAND_KIND_ADVISE"] == 1 and stats.unary_calls["Invoke"] == 3
+    assert stats.streams_opened == 1
+    assert stats.events_sent == stats.events_published == 5
+    assert stats.invoke_calls["MX_COMMAND_KIND_ADVISE"] == 1
+    assert stats.unary_calls["Invoke"] == 3
     assert [e.worker_sequence for e in events] == [1, 2, 3, 4, 5]
     assert [e.value.int32_value for e in events] == [0, 1, 2, 3, 4]
     for event in events:
         assert event.session_id == raw.session_id
-        assert event.HasField("worker_timestamp") and event.HasField("gateway_receive_timestamp")
+        assert event.HasField("worker_timestamp")
+        assert event.HasField("gateway_receive_timestamp")
 
 
 async def test_resume_after_a_sequence_replays_then_goes_live_without_gap_or_duplicate() -> None:
@@ -147,7 +152,8 @@ async def test_resume_from_before_the_ring_starts_with_the_gap_sentinel() -> Non
         resumed.cancel()
     assert sentinel.family == pb.MX_EVENT_FAMILY_UNSPECIFIED
     assert sentinel.WhichOneof("body") is None
-    assert sentinel.HasField("replay_gap") and sentinel.worker_sequence == 0
+    assert sentinel.HasField("replay_gap")
+    assert sentinel.worker_sequence == 0
     assert sentinel.replay_gap.requested_after_sequence == 2
     assert sentinel.replay_gap.oldest_available_sequence == 6
     assert [e.worker_sequence for e in retained] == [6, 7, 8]
@@ -223,7 +229,8 @@ async def test_slow_subscriber_drops_its_own_events_without_blocking_others() ->
         fast_call.cancel()
         dropped = sim.stats.events_dropped
     assert [e.worker_sequence for e in slow_events] == [1, 2, 3, 4, 5]
-    assert after_gap.worker_sequence == 21 and after_gap.family == pb.MX_EVENT_FAMILY_ON_WRITE_COMPLETE
+    assert after_gap.worker_sequence == 21
+    assert after_gap.family == pb.MX_EVENT_FAMILY_ON_WRITE_COMPLETE
     assert [e.worker_sequence for e in fast_events] == [1, 2, 3]
     assert dropped == 15 + 16  # the write's 21 events meet the same 5-event queue
 
@@ -261,7 +268,8 @@ async def test_restart_keeps_the_port_and_the_sessions() -> None:
             results = await again.read(handle, "AppEngine_001.Heartbeat")
     assert sim.port == port
     assert cut.value.code() == grpc.StatusCode.UNAVAILABLE
-    assert results[0].was_cached and results[0].item_handle == item
+    assert results[0].was_cached
+    assert results[0].item_handle == item
 
 
 async def test_deploy_rebinds_items_and_reports_vanished_attributes_as_bad_quality() -> None:
@@ -289,8 +297,10 @@ async def test_deploy_rebinds_items_and_reports_vanished_attributes_as_bad_quali
             "add_item", pb.AddItemCommand(server_handle=handle, item_definition="Pump_001.Speed")
         )
         assert sim.galaxy is galaxy
-    assert events[level].quality == 192 and events[level].value.double_value == 12.5
-    assert events[name].quality < 64 and events[name].value.is_null
+    assert events[level].quality == 192
+    assert events[level].value.double_value == 12.5
+    assert events[name].quality < 64
+    assert events[name].value.is_null
     assert events[name].statuses[0].category == pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR
     assert missing.protocol_status.code == pb.PROTOCOL_STATUS_CODE_MXACCESS_FAILURE
 
