@@ -22,7 +22,7 @@ import grpc.aio
 from mxgateway.alarms import AlarmFeedItem, feed_item_from_proto
 from mxgateway.errors import map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
 from mxgateway.raw_stream import task_cancelling
 from mxgateway.scopes import EVENTS_READ
 
@@ -58,7 +58,7 @@ class AlarmGateway(Protocol):
         """Start a StreamAlarms call."""
 
     async def query_active_alarms_raw(
-        self, prefix: str = "", *, timeout: float | None = None
+        self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[pb.ActiveAlarmSnapshot]:
         """QueryActiveAlarms: the active set as it is now."""
 

@@ -17,10 +17,11 @@ import grpc
 import grpc.aio
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
+from mxgateway.checks import checked
 from mxgateway.client_base import ClientBase
 from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
 from mxgateway.raw_stream import LazyStream, RawEventStream
 from mxgateway.scopes import INVOKE_WRITE
 from mxgateway.transport import GatewayTransport, ReleasedSession
@@ -70,20 +71,26 @@ class GatewayClient(ClientBase):
 
     # ------------------------------------------------------------------ sessions
 
+    @checked
     async def open_session_raw(
-        self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
+        self,
+        client_session_name: str = "",
+        *,
+        client_correlation_id: str = "",
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> pb.OpenSessionReply:
         """OpenSession: the reply as is (a failed protocol status raises the typed error)."""
         return await self._transport.open_session(
             client_session_name, client_correlation_id=client_correlation_id, timeout=timeout
         )
 
+    @checked
     async def open_session(
         self,
         client_session_name: str = "",
         *,
         client_correlation_id: str = "",
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
         recover: bool | None = None,
     ) -> Session:
         """Open a session (one MXAccess worker on the gateway); close it when done.
@@ -106,6 +113,7 @@ class GatewayClient(ClientBase):
 
         return Session(self._transport, reply, client_session_name=client_session_name, recover=recover)
 
+    @checked
     def attach_session(
         self, session_id: str, *, client_session_name: str = "", recover: bool = False
     ) -> Session:
@@ -125,8 +133,9 @@ class GatewayClient(ClientBase):
             fresh=False,
         )
 
+    @checked
     async def close_session_raw(
-        self, session_id: str, *, client_correlation_id: str = "", timeout: float | None = None
+        self, session_id: str, *, client_correlation_id: str = "", timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> pb.CloseSessionReply:
         """CloseSession: the reply as is; closing twice is not an error."""
         self._transport.check_open("CloseSession")
@@ -136,8 +145,9 @@ class GatewayClient(ClientBase):
 
     # ------------------------------------------------------------------ commands and events
 
+    @checked
     async def invoke_raw(
-        self, request: pb.MxCommandRequest, *, timeout: float | None = None
+        self, request: pb.MxCommandRequest, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> pb.MxCommandReply:
         """Invoke: the reply as is. Gateway failures raise; MXAccess failures do not."""
         transport = self._transport
@@ -146,6 +156,7 @@ class GatewayClient(ClientBase):
         check_protocol_status(reply, method="Invoke")
         return reply
 
+    @checked
     def stream_events_raw(self, session_id: str, *, after_worker_sequence: int = 0) -> RawEventStream:
         """StreamEvents: the generated ``MxEvent`` messages (the call starts on first use)."""
         self._transport.check_open("StreamEvents")
@@ -186,18 +197,21 @@ class GatewayClient(ClientBase):
 
     # ------------------------------------------------------------------ alarms (no session needed)
 
+    @checked
     async def query_active_alarms_raw(
-        self, prefix: str = "", *, timeout: float | None = None
+        self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[pb.ActiveAlarmSnapshot]:
         """QueryActiveAlarms: the generated snapshots of the active set whose reference starts with ``prefix``."""
         return await self._transport.query_active_alarms_raw(prefix, timeout=timeout)
 
-    async def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
+    @checked
+    async def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         from mxgateway.alarms import alarm_from_proto
 
         return [alarm_from_proto(s) for s in await self.query_active_alarms_raw(prefix, timeout=timeout)]
 
+    @checked
     async def acknowledge_alarm_raw(
         self,
         reference: str,
@@ -207,7 +221,7 @@ class GatewayClient(ClientBase):
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> pb.AcknowledgeAlarmReply:
         """AcknowledgeAlarm: the reply as is (gRPC failures raise; a failed status does not)."""
         transport = self._transport
@@ -230,6 +244,7 @@ class GatewayClient(ClientBase):
             hint=False,
         )
 
+    @checked
     async def acknowledge_alarm(
         self,
         reference: str,
@@ -239,7 +254,7 @@ class GatewayClient(ClientBase):
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Acknowledge one alarm; acknowledging it again is not an error.
 

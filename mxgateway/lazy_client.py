@@ -29,7 +29,7 @@ from mxgateway.client import GatewayClient
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions, Timeout, join_endpoints, resolve_options
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, join_endpoints, resolve_options
 from mxgateway.session import Session
 from mxgateway.transport import GatewayTransport
 
@@ -193,7 +193,7 @@ class Client(Session):
 
     # ------------------------------------------------------------------ alarms (no session needed)
 
-    async def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
+    async def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         return await (await self.gateway()).active_alarms(prefix, timeout=timeout)
 
@@ -206,7 +206,7 @@ class Client(Session):
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Acknowledge one alarm; acknowledging it again is not an error.
 

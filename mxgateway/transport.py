@@ -30,7 +30,7 @@ from mxgateway.errors import (
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 from mxgateway.hints import add_hint
-from mxgateway.options import ClientOptions
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseClientDefault
 from mxgateway.raw_stream import StreamCall, StreamOpener
 from mxgateway.scopes import EVENTS_READ, SESSION_CLOSE, SESSION_OPEN
 from mxgateway.unary import UnaryCaller
@@ -187,7 +187,11 @@ class GatewayTransport:
     # ------------------------------------------------------------------ calls
 
     async def open_session(
-        self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
+        self,
+        client_session_name: str = "",
+        *,
+        client_correlation_id: str = "",
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> pb.OpenSessionReply:
         """OpenSession, failing over when the gateway is unreachable (a failed status raises)."""
         self.check_open("OpenSession")
@@ -231,7 +235,7 @@ class GatewayTransport:
         return reply
 
     async def close_session(
-        self, session_id: str, *, client_correlation_id: str = "", timeout: float | None = None
+        self, session_id: str, *, client_correlation_id: str = "", timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> pb.CloseSessionReply:
         """CloseSession (also while the client closes): the reply; a failed status raises."""
         request = pb.CloseSessionRequest(session_id=session_id, client_correlation_id=client_correlation_id)
@@ -270,13 +274,15 @@ class GatewayTransport:
         return call
 
     async def query_active_alarms_raw(
-        self, prefix: str = "", *, timeout: float | None = None
+        self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[pb.ActiveAlarmSnapshot]:
         """QueryActiveAlarms: the generated snapshots of the active set under ``prefix``."""
         self.check_open("QueryActiveAlarms")
         request = pb.QueryActiveAlarmsRequest(alarm_filter_prefix=prefix)
         call = self.stub.QueryActiveAlarms(
-            request, timeout=timeout or self.default_timeout, metadata=self.metadata
+            request,
+            timeout=self.default_timeout if isinstance(timeout, UseClientDefault) else timeout,
+            metadata=self.metadata,
         )
         try:
             return [snapshot async for snapshot in call]

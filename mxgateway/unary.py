@@ -15,9 +15,9 @@ import grpc
 import grpc.aio
 
 from mxgateway.channel import Metadata
-from mxgateway.errors import MxGatewayError, map_rpc_error
+from mxgateway.errors import MxGatewayError, is_tls_failure, map_rpc_error
 from mxgateway.hints import add_hint
-from mxgateway.options import ClientOptions
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseClientDefault
 
 __all__ = ["ErrorMapper", "UnaryCaller"]
 
@@ -64,7 +64,7 @@ class UnaryCaller:
         *,
         method: str,
         scope: str | None = None,
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
         hint: bool = True,
         retries: int = 0,
         retry_while: Callable[[], bool] | None = None,
@@ -75,20 +75,26 @@ class UnaryCaller:
         unreachable for, with a short doubling pause, while ``retry_while()``
         (the owner is still open) holds.
         """
+        deadline = self._default_timeout if isinstance(timeout, UseClientDefault) else timeout
         attempt = 0
         while True:
+            failure: grpc.aio.AioRpcError | None = None
             try:
-                return await rpc(request, timeout=timeout or self._default_timeout, metadata=self._metadata)
+                return await rpc(request, timeout=deadline, metadata=self._metadata)
             except grpc.aio.AioRpcError as exc:
-                if (
-                    exc.code() is grpc.StatusCode.UNAVAILABLE
-                    and attempt < retries
-                    and (retry_while is None or retry_while())
-                ):
-                    attempt += 1
-                    await asyncio.sleep(0.05 * 2 ** (attempt - 1))
-                    continue
-                error = self._map_error(exc, method, scope, self._secrets)
-                if hint:
-                    add_hint(error, self._options)
-                raise error from error.__cause__
+                failure = exc
+            if (
+                failure.code() is grpc.StatusCode.UNAVAILABLE
+                and not is_tls_failure(failure.details() or "")  # a certificate does not heal by waiting
+                and attempt < retries
+                and (retry_while is None or retry_while())
+            ):
+                attempt += 1
+                await asyncio.sleep(0.05 * 2 ** (attempt - 1))
+                continue
+            # Raised out here, not in the except block: the raw error, which may hold
+            # what the gateway echoed (a key included), must not become __context__.
+            error = self._map_error(failure, method, scope, self._secrets)
+            if hint:
+                add_hint(error, self._options)
+            raise error from error.__cause__

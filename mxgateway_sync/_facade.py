@@ -181,7 +181,11 @@ class GatewayClient:
         return self._async.channel
 
     def open_session_raw(
-        self, client_session_name: str = "", *, client_correlation_id: str = "", timeout: float | None = None
+        self,
+        client_session_name: str = "",
+        *,
+        client_correlation_id: str = "",
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> pb.OpenSessionReply:
         """OpenSession: the reply as is (a failed protocol status raises the typed error)."""
         return _runtime.run(
@@ -195,7 +199,7 @@ class GatewayClient:
         client_session_name: str = "",
         *,
         client_correlation_id: str = "",
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
         recover: bool | None = None,
     ) -> Session:
         """Open a session (one MXAccess worker on the gateway); close it when done.
@@ -238,7 +242,7 @@ class GatewayClient:
         )
 
     def close_session_raw(
-        self, session_id: str, *, client_correlation_id: str = "", timeout: float | None = None
+        self, session_id: str, *, client_correlation_id: str = "", timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> pb.CloseSessionReply:
         """CloseSession: the reply as is; closing twice is not an error."""
         return _runtime.run(
@@ -247,7 +251,9 @@ class GatewayClient:
             )
         )
 
-    def invoke_raw(self, request: pb.MxCommandRequest, *, timeout: float | None = None) -> pb.MxCommandReply:
+    def invoke_raw(
+        self, request: pb.MxCommandRequest, *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> pb.MxCommandReply:
         """Invoke: the reply as is. Gateway failures raise; MXAccess failures do not."""
         return _runtime.run(self._async.invoke_raw(request, timeout=timeout))
 
@@ -263,12 +269,12 @@ class GatewayClient:
         )
 
     def query_active_alarms_raw(
-        self, prefix: str = "", *, timeout: float | None = None
+        self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[pb.ActiveAlarmSnapshot]:
         """QueryActiveAlarms: the generated snapshots of the active set whose reference starts with ``prefix``."""
         return _runtime.run(self._async.query_active_alarms_raw(prefix, timeout=timeout))
 
-    def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
+    def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         return _runtime.run(self._async.active_alarms(prefix, timeout=timeout))
 
@@ -281,7 +287,7 @@ class GatewayClient:
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> pb.AcknowledgeAlarmReply:
         """AcknowledgeAlarm: the reply as is (gRPC failures raise; a failed status does not)."""
         return _runtime.run(
@@ -305,7 +311,7 @@ class GatewayClient:
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Acknowledge one alarm; acknowledging it again is not an error.
 
@@ -1674,7 +1680,7 @@ class Client(Session):
         """Leave the session open on the gateway (for another client to attach to) and disconnect."""
         return _runtime.run(self._async.detach())
 
-    def active_alarms(self, prefix: str = "", *, timeout: float | None = None) -> list[Alarm]:
+    def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         return _runtime.run(self._async.active_alarms(prefix, timeout=timeout))
 
@@ -1687,7 +1693,7 @@ class Client(Session):
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
-        timeout: float | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Acknowledge one alarm; acknowledging it again is not an error.
 

@@ -40,6 +40,9 @@ VALID: dict[str, Any] = {
     "entries": [WriteEntry(1, 1.5)],
     "command": pb.MxCommand(kind=pb.MX_COMMAND_KIND_REGISTER),
     "current_user_id": 1,
+    "session_id": "session-under-test",
+    "request": pb.MxCommandRequest(session_id="session-under-test"),
+    "reference": "Galaxy!Area.Tank_001.Level.Hi",
 }
 
 not_int = st.one_of(st.none(), st.text(max_size=3), st.floats(allow_nan=True), st.booleans(), st.just([1]))
@@ -74,8 +77,8 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def public_methods() -> Iterator[tuple[str, Callable[..., Any], list[inspect.Parameter]]]:
-    for name, member in inspect.getmembers(Session):
+def public_methods(cls: type = Session) -> Iterator[tuple[str, Callable[..., Any], list[inspect.Parameter]]]:
+    for name, member in inspect.getmembers(cls):
         if name.startswith("_") or not callable(member):
             continue
         parameters = list(inspect.signature(member).parameters.values())[1:]
@@ -85,17 +88,19 @@ def public_methods() -> Iterator[tuple[str, Callable[..., Any], list[inspect.Par
 
 
 CASES = [
-    (name, parameter.name)
-    for name, _, parameters in public_methods()
+    (owner.__name__, name, parameter.name)
+    for owner in (Session, GatewayClient)
+    for name, _, parameters in public_methods(owner)
     for parameter in parameters
     if parameter.name in RULES
 ]
 
 
 def test_every_public_method_has_its_arguments_checked() -> None:
-    methods = {name for name, _ in CASES}
-    for expected in ("register", "add_item", "advise", "write", "write_bulk", "read", "subscribe", "events"):
-        assert expected in methods
+    methods = {name for _, name, _ in CASES}
+    expected = ("register", "add_item", "advise", "write", "write_bulk", "read", "subscribe", "events")
+    for name in (*expected, "attach_session", "open_session", "stream_events_raw", "acknowledge_alarm"):
+        assert name in methods
 
 
 def arguments(
@@ -117,8 +122,8 @@ def arguments(
     return args, kwargs
 
 
-@pytest.mark.parametrize(("method", "argument"), CASES, ids=[f"{m}-{a}" for m, a in CASES])
-def test_a_bad_argument_is_refused_by_name(method: str, argument: str) -> None:
+@pytest.mark.parametrize(("owner", "method", "argument"), CASES, ids=[f"{o}.{m}-{a}" for o, m, a in CASES])
+def test_a_bad_argument_is_refused_by_name(owner: str, method: str, argument: str) -> None:
     rule = RULES[argument].__name__
     strategy = BAD[rule]
     loop = asyncio.new_event_loop()
@@ -128,7 +133,8 @@ def test_a_bad_argument_is_refused_by_name(method: str, argument: str) -> None:
         return client, client.attach_session("session-under-test")
 
     client, session = loop.run_until_complete(open_session())
-    parameters = list(inspect.signature(getattr(Session, method)).parameters.values())[1:]
+    target: Any = session if owner == "Session" else client
+    parameters = list(inspect.signature(getattr(type(target), method)).parameters.values())[1:]
 
     @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(bad=strategy)
@@ -136,7 +142,7 @@ def test_a_bad_argument_is_refused_by_name(method: str, argument: str) -> None:
         args, kwargs = arguments(parameters, argument, bad)
 
         async def call() -> object:
-            result = getattr(session, method)(*args, **kwargs)
+            result = getattr(target, method)(*args, **kwargs)
             return await result if inspect.isawaitable(result) else result
 
         with pytest.raises(MxGatewayError) as info:
