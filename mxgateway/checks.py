@@ -192,6 +192,7 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "verifier_user_id": user_id,
     "max_events": count32,
     "timeout_ms": count32,
+    "page_size": count32,
     "timeout": check_timeout,
     "wait": seconds_or_none,
     "outcome_timeout": seconds_or_none,

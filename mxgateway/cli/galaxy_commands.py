@@ -11,6 +11,7 @@ import typer
 
 from mxgateway.cli.connections import shared_connections
 from mxgateway.cli.context import emit
+from mxgateway.cli.errors import CliUsageError
 from mxgateway.cli.exit_codes import ExitCode
 from mxgateway.cli.options import CommonOptions, gateway_command
 from mxgateway.cli.output import Progress, format_table, is_terminal
@@ -227,6 +228,9 @@ def export(
     page_size: PageSizeOpt = 0,
 ) -> None:
     """Export the whole hierarchy, attributes included, to a Galaxy file."""
+    folder = file.expanduser().resolve().parent
+    if not folder.is_dir():
+        raise CliUsageError(f"cannot write {str(file)!r}: the folder {str(folder)!r} does not exist")
     with shared_connections() as connections, Progress("exporting") as progress:
 
         def on_progress(done: int, total: int) -> None:

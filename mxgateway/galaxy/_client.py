@@ -15,6 +15,7 @@ import grpc
 import grpc.aio
 
 from mxgateway.channel import call_metadata, create_channel
+from mxgateway.checks import checked
 from mxgateway.client_base import ClientBase
 from mxgateway.display import ResultList
 from mxgateway.errors import (
@@ -162,6 +163,7 @@ class GalaxyRepositoryClient(ClientBase):
         )
         return deploy_time(reply)
 
+    @checked
     def iter_hierarchy(
         self,
         *,
@@ -224,6 +226,7 @@ class GalaxyRepositoryClient(ClientBase):
         )
         return HierarchyIterator._create(self._discover_page, request)
 
+    @checked
     async def discover_hierarchy(
         self,
         *,
@@ -261,6 +264,7 @@ class GalaxyRepositoryClient(ClientBase):
                 objects.extend(map(GalaxyObject, page))
         return objects
 
+    @checked
     async def browse_children(
         self,
         *,
@@ -314,6 +318,7 @@ class GalaxyRepositoryClient(ClientBase):
         )
         return await self._browse_nodes(request, BrowseScope(self._browse_nodes, request))
 
+    @checked
     async def browse(
         self,
         *,
@@ -398,6 +403,7 @@ class GalaxyRepositoryClient(ClientBase):
                     found.append(attribute)  # already a view: iter_hierarchy yields GalaxyObject
         return found
 
+    @checked
     async def export_galaxy_file(
         self,
         path: str | Path,

@@ -80,6 +80,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("non-ASCII API key", ["read", "Tank_001.Level", "--api-key", "cl\u00e9-secr\u00e8te"]),
     ("port above 65535", ["read", "Tank_001.Level", "--endpoint", "127.0.0.1:70000"]),
     ("empty tag", ["read", ""]),
+    ("page size above int32", ["galaxy", "hierarchy", "--page-size", str(2**40), "--json"]),
 ]
 
 
@@ -106,3 +107,11 @@ def test_simulate_refuses_what_it_cannot_serve(cli: Any, option: str, value: str
     outcome = cli("simulate", option, value)
     assert outcome.code == 2, outcome.stderr
     assert "unexpected" not in outcome.stderr
+
+
+def test_exporting_into_a_missing_folder_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "plant.json"
+    outcome = cli("galaxy", "export", str(target))
+    assert outcome.code == 2, outcome.stderr
+    assert "does not exist" in outcome.stderr
+    assert not target.parent.exists()
