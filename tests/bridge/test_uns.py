@@ -67,9 +67,11 @@ async def test_status_goes_offline_on_a_clean_stop_and_values_are_retained(
     config = bridge_config(broker.port, sim.endpoint, tmp_path / "q.sqlite3")
     bridge = Bridge(config)
     async with Recorder(broker.port, config.status_topic) as status:
-        async with running(bridge):
+        async with Recorder(broker.port, "mxgateway/WaterPlant/#") as live, running(bridge):
             await until(lambda: bool(status.messages), 5, "online")
             assert json.loads(status.messages[0][1])["state"] == "online"
+            # A clean stop leaves unsent values on disk, so wait until the broker has them all.
+            await until(lambda: all(live.on(t) for t in EXPECTED_TOPICS.values()), 10, "every value")
         # Still listening while the bridge stops: its offline status comes last.
         await until(lambda: json.loads(status.messages[-1][1])["state"] == "offline", 5, "offline")
     # A subscriber arriving later gets the retained values of the UNS.
