@@ -2,12 +2,13 @@
 
 ``async with GatewayClient.connect(endpoint, api_key=...) as client`` (or
 ``client = await GatewayClient.connect(...)``) gives a client; ``open_session``
-returns a ``Session``. The ``*_raw`` methods return the generated messages: they
+gives a ``Session`` the same two ways. The ``*_raw`` methods return the generated messages: they
 raise typed errors for gateway failures but never interpret MXAccess outcomes.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import weakref
 from collections.abc import Coroutine
@@ -19,6 +20,7 @@ import grpc.aio
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
 from mxgateway.checks import checked
 from mxgateway.client_base import ClientBase
+from mxgateway.connector import Connector
 from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
@@ -85,19 +87,35 @@ class GatewayClient(ClientBase):
         )
 
     @checked
-    async def open_session(
+    def open_session(
         self,
         client_session_name: str = "",
         *,
         client_correlation_id: str = "",
         timeout: Timeout = USE_CLIENT_DEFAULT,
         recover: bool | None = None,
-    ) -> Session:
+    ) -> Connector[Session]:
         """Open a session (one MXAccess worker on the gateway); close it when done.
 
-        ``recover`` (None: ``ClientOptions.recover_sessions``) lets its tag-level
-        API continue on a new session when the gateway loses this one.
+        ``session = await client.open_session()``, or
+        ``async with client.open_session() as session:`` to close it on exit
+        (also when the block raises or is cancelled). ``recover`` (None:
+        ``ClientOptions.recover_sessions``) lets its tag-level API continue on a
+        new session when the gateway loses this one.
         """
+        return Connector(
+            functools.partial(
+                self._open_session,
+                client_session_name,
+                client_correlation_id=client_correlation_id,
+                timeout=timeout,
+                recover=recover,
+            )
+        )
+
+    async def _open_session(
+        self, client_session_name: str, *, client_correlation_id: str, timeout: Timeout, recover: bool | None
+    ) -> Session:
         reply = await self.open_session_raw(
             client_session_name, client_correlation_id=client_correlation_id, timeout=timeout
         )

@@ -204,19 +204,23 @@ class GatewayClient:
     ) -> Session:
         """Open a session (one MXAccess worker on the gateway); close it when done.
 
-        ``recover`` (None: ``ClientOptions.recover_sessions``) lets its tag-level
-        API continue on a new session when the gateway loses this one.
+        ``session = client.open_session()``, or
+        ``with client.open_session() as session:`` to close it on exit
+        (also when the block raises or is cancelled). ``recover`` (None:
+        ``ClientOptions.recover_sessions``) lets its tag-level API continue on a
+        new session when the gateway loses this one.
         """
         return _kept(
             self,
             Session._wrap(
-                _runtime.run(
+                _runtime.call(
+                    _await,
                     self._async.open_session(
                         client_session_name,
                         client_correlation_id=client_correlation_id,
                         timeout=timeout,
                         recover=recover,
-                    )
+                    ),
                 )
             ),
         )

@@ -9,8 +9,8 @@ call onto the facade's loop thread (``mxgateway_sync._runtime``):
 - ``async def m(...) -> R``          becomes ``def m(...) -> R`` (blocking);
 - ``__aenter__``/``__aexit__``       become ``__enter__``/``__exit__``;
 - ``__aiter__``/``__anext__``        become ``__iter__``/``__next__``; ``aclose`` becomes ``close``;
-- an async context manager returned by an awaitable factory (``connect``) becomes
-  a blocking factory;
+- an async context manager returned by an awaitable factory (``connect``,
+  ``open_session``) becomes a blocking factory of the facade it opens;
 - results whose type is another listed class are wrapped in its facade class
   (also inside ``X | None``, ``list[X]``, ``ResultList[X]`` and ``AsyncIterator[X]``).
 
@@ -406,7 +406,9 @@ class _Emitter:
         ret = self._returns(member)
         conv = self._converter(ret)
         factory = (
-            member.kind == "classmethod" and ret is not None and self._is_awaitable_factory(info, member)
+            member.kind in {"classmethod", "sync"}
+            and ret is not None
+            and self._is_awaitable_factory(info, member)
         )
         if name not in {"__aenter__", "__init__"} and not factory:
             self._check_convertible(info, member, ret, conv)
@@ -457,6 +459,15 @@ class _Emitter:
             out.append(f"    @{member.kind}")
         else:
             target = "self._async"
+        if member.kind == "sync" and ret and self._is_awaitable_factory(info, member):
+            # An awaitable that is also an async context manager (``open_session``):
+            # the blocking call returns the opened object, itself a context manager.
+            made = self._factory_product(info, member, ret)
+            out.append(f"    def {sync_name}({params}) -> {made}:")
+            out.extend(self._doc(member, "        "))
+            opened = f"{made}._wrap(_runtime.call(_await, {target}.{name}({call_args})))"
+            out.append(f"        return _kept(self, {opened})")
+            return
         if member.kind == "classmethod" and ret and self._is_awaitable_factory(info, member):
             # An awaitable that is also an async context manager (``connect``).
             out.append(f"    def {sync_name}({params}) -> {info.name}:")
@@ -476,6 +487,20 @@ class _Emitter:
             # Plain methods too run on the loop thread: they touch state the loop owns.
             args = f"{target}.{name}, {call_args}" if call_args else f"{target}.{name}"
             out.append(f"        return {wrap(f'_runtime.on_loop({args})')}")
+
+    def _factory_product(self, info: _ClassInfo, member: _Member, ret: str) -> str:
+        """The mirrored class an awaitable factory method opens (``Connector[Session]``: Session)."""
+        node = ast.parse(ret, mode="eval").body
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Name)
+            and node.slice.id in self.wrapped
+        ):
+            return node.slice.id
+        raise SystemExit(
+            f"{info.name}.{member.name} returns {ret}, a shape the facade cannot convert: "
+            "an awaitable factory must open one mirrored class, such as Connector[Session]"
+        )
 
     def _is_awaitable_factory(self, info: _ClassInfo, member: _Member) -> bool:
         fn = getattr(info.cls, member.name)

@@ -25,5 +25,5 @@ async def client(simulator: Simulator) -> AsyncIterator[GatewayClient]:
 
 @pytest.fixture
 async def session(client: GatewayClient) -> AsyncIterator[Session]:
-    async with await client.open_session("core-tests") as opened:
+    async with client.open_session("core-tests") as opened:
         yield opened

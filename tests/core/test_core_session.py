@@ -53,6 +53,59 @@ async def test_open_session_reports_the_gateway(client: GatewayClient, simulator
         await session.register("x")
 
 
+async def test_open_session_as_a_context_manager_closes_the_session(
+    client: GatewayClient, simulator: Simulator
+) -> None:
+    async with client.open_session("scoped") as session:
+        assert isinstance(session, Session)
+        assert session.session_id in simulator.session_ids()
+        assert await session.register("scoped") > 0
+    assert session.closed
+    assert session.session_id not in simulator.session_ids()
+
+
+async def test_open_session_context_closes_the_session_when_the_block_raises(
+    client: GatewayClient, simulator: Simulator
+) -> None:
+    opened: list[str] = []
+
+    async def fail_inside() -> None:
+        async with client.open_session("raises") as session:
+            opened.append(session.session_id)
+            assert opened == simulator.session_ids()
+            raise LookupError("inside the block")
+
+    with pytest.raises(LookupError, match="inside the block"):
+        await fail_inside()
+    assert len(opened) == 1
+    assert simulator.session_ids() == []
+
+
+async def test_open_session_context_closes_the_session_when_its_task_is_cancelled(
+    client: GatewayClient, simulator: Simulator
+) -> None:
+    inside = asyncio.Event()
+
+    async def hold() -> None:
+        async with client.open_session("cancelled"):
+            inside.set()
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(hold())
+    await asyncio.wait_for(inside.wait(), 5)
+    assert len(simulator.session_ids()) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert simulator.session_ids() == []
+
+
+async def test_open_session_runs_as_a_task(client: GatewayClient, simulator: Simulator) -> None:
+    session = await asyncio.wait_for(asyncio.create_task(client.open_session("task")), 5)
+    assert session.session_id in simulator.session_ids()
+    await session.close()
+
+
 async def test_register_add_advise_remove_unregister(session: Session) -> None:
     server = await session.register("client-a")
     assert server > 0

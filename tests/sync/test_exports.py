@@ -37,3 +37,17 @@ def test_the_generator_refuses_a_class_that_does_not_exist(tmp_path: Path) -> No
     )
     assert completed.returncode != 0
     assert "mxgateway.session.NoSuchClass, which does not exist" in completed.stderr
+
+
+def test_the_generator_refuses_an_awaitable_factory_of_a_class_it_does_not_mirror() -> None:
+    # Without Session mirrored, open_session's Connector[Session] has no blocking form.
+    script = (
+        "import sys; sys.path.insert(0, 'scripts'); import generate_sync as g; "
+        "g.CLASSES.remove(('mxgateway.session', 'Session')); g.render()"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert completed.returncode != 0
+    assert "GatewayClient.open_session returns Connector[Session]" in completed.stderr
+    assert "cannot convert" in completed.stderr

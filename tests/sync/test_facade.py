@@ -120,6 +120,33 @@ def test_lazy_client_opens_on_first_call_and_closes_everything(mx_simulator: Bac
         client.register("again")
 
 
+def test_open_session_returns_the_session_and_is_a_context_manager(
+    mx_simulator: BackgroundSimulator,
+) -> None:
+    sim = mx_simulator.simulator
+    with mxgateway_sync.GatewayClient.connect(mx_simulator.endpoint, plaintext=True) as client:
+        session = client.open_session("assigned")
+        assert isinstance(session, mxgateway_sync.Session)
+        assert sim.session_ids() == [session.session_id]
+        session.close()
+        with client.open_session("scoped") as scoped:
+            assert scoped.register("scoped") > 0
+            assert sim.session_ids() == [scoped.session_id]
+        assert sim.session_ids() == []
+        opened: list[str] = []
+
+        def fail_inside() -> None:
+            with client.open_session("raises") as failing:
+                opened.append(failing.session_id)
+                assert sim.session_ids() == opened
+                raise LookupError("inside")
+
+        with pytest.raises(LookupError, match="inside"):
+            fail_inside()
+        assert len(opened) == 1
+        assert sim.session_ids() == []
+
+
 def test_embedded_simulator_endpoint() -> None:
     with mxgateway_sync.Client(endpoint="simulator") as client:
         result = client.read(["Pump_001.Serial"])
