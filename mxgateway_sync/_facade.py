@@ -1140,21 +1140,25 @@ class GalaxyRepositoryClient:
         """The gRPC channel (shareable with a ``GatewayClient`` of the same gateway)."""
         return self._async.channel
 
-    def test_connection_raw(self) -> gr.TestConnectionReply:
-        """TestConnection as is: ``ok`` and, when not ok, the gateway's ``message``."""
-        return _runtime.run(self._async.test_connection_raw())
+    def test_connection_raw(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> gr.TestConnectionReply:
+        """TestConnection as is: ``ok`` and, when not ok, the gateway's ``message``.
 
-    def test_connection(self) -> bool:
+        ``timeout`` is the call's deadline in seconds (None: none; the default:
+        ``ClientOptions.default_timeout``), as for every call of this client.
+        """
+        return _runtime.run(self._async.test_connection_raw(timeout=timeout))
+
+    def test_connection(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> bool:
         """Whether the gateway reaches its Galaxy Repository database.
 
         False (not an error) when the database is down; a gateway that cannot be
         reached, or a key without ``metadata:read``, raises the typed error.
         """
-        return _runtime.run(self._async.test_connection())
+        return _runtime.run(self._async.test_connection(timeout=timeout))
 
-    def get_last_deploy_time(self) -> dt.datetime | None:
+    def get_last_deploy_time(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> dt.datetime | None:
         """When the Galaxy was last deployed (aware, UTC), None if it never was."""
-        return _runtime.run(self._async.get_last_deploy_time())
+        return _runtime.run(self._async.get_last_deploy_time(timeout=timeout))
 
     def iter_hierarchy(
         self,
@@ -1170,6 +1174,7 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> HierarchyIterator:
         """The filtered hierarchy, parents before children, as a lazy async iterator.
 
@@ -1181,6 +1186,7 @@ class GalaxyRepositoryClient:
         in the chain); ``tag_name_glob`` (``*`` and ``?``, case-insensitive);
         ``include_attributes=False`` for the skeleton only; ``alarm_bearing_only``;
         ``historized_only``. ``page_size`` 0 is the gateway's default.
+        ``timeout`` is the deadline of each page request, not of the whole walk.
         """
         return _kept(
             self,
@@ -1198,6 +1204,7 @@ class GalaxyRepositoryClient:
                     alarm_bearing_only=alarm_bearing_only,
                     historized_only=historized_only,
                     page_size=page_size,
+                    timeout=timeout,
                 )
             ),
         )
@@ -1216,8 +1223,12 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResultList[GalaxyObject]:
-        """Every object of the filtered hierarchy, parents before children (filters as ``iter_hierarchy``)."""
+        """Every object of the filtered hierarchy, parents before children.
+
+        Filters as ``iter_hierarchy``; ``timeout`` is the deadline of each page request.
+        """
         return _runtime.run(
             self._async.discover_hierarchy(
                 root_gobject_id=root_gobject_id,
@@ -1231,6 +1242,7 @@ class GalaxyRepositoryClient:
                 alarm_bearing_only=alarm_bearing_only,
                 historized_only=historized_only,
                 page_size=page_size,
+                timeout=timeout,
             )
         )
 
@@ -1247,12 +1259,14 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResultList[BrowseNode]:
         """The direct children of one parent (none given = the Galaxy's roots), every page.
 
         Areas come first, then by name. Each child is a ``BrowseNode`` with a
         has-children hint; ``expand()`` on it browses one level further with the
         same filters. An unknown parent raises ``MxGatewayObjectNotFoundError``.
+        ``timeout`` is the deadline of each page request.
         """
         return _kept(
             self,
@@ -1270,6 +1284,7 @@ class GalaxyRepositoryClient:
                         alarm_bearing_only=alarm_bearing_only,
                         historized_only=historized_only,
                         page_size=page_size,
+                        timeout=timeout,
                     )
                 )
             ),
@@ -1285,10 +1300,12 @@ class GalaxyRepositoryClient:
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResultList[BrowseNode]:
         """The top of a lazy tree: the Galaxy's roots as nodes to ``expand()`` on demand.
 
         The filters apply at every level (a node filtered out hides its subtree).
+        ``timeout`` is the deadline of each page request (``expand()`` takes its own).
         """
         return _kept(
             self,
@@ -1303,6 +1320,7 @@ class GalaxyRepositoryClient:
                         alarm_bearing_only=alarm_bearing_only,
                         historized_only=historized_only,
                         page_size=page_size,
+                        timeout=timeout,
                     )
                 )
             ),
@@ -1321,19 +1339,34 @@ class GalaxyRepositoryClient:
             DeployEventStream._wrap(_runtime.on_loop(self._async.watch_deploy_events, last_seen_deploy_time)),
         )
 
-    def find_objects(self, glob: str, *, include_attributes: bool = True) -> ResultList[GalaxyObject]:
-        """Objects whose tag name matches ``glob`` (``*``, ``?``; case-insensitive), parents first."""
-        return _runtime.run(self._async.find_objects(glob, include_attributes=include_attributes))
+    def find_objects(
+        self, glob: str, *, include_attributes: bool = True, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> ResultList[GalaxyObject]:
+        """Objects whose tag name matches ``glob`` (``*``, ``?``; case-insensitive), parents first.
+
+        ``timeout`` is the deadline of each page request.
+        """
+        return _runtime.run(
+            self._async.find_objects(glob, include_attributes=include_attributes, timeout=timeout)
+        )
 
     def find_attributes(
-        self, glob: str, *, historized_only: bool = False, alarm_only: bool = False
+        self,
+        glob: str,
+        *,
+        historized_only: bool = False,
+        alarm_bearing_only: bool = False,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResultList[GalaxyAttribute]:
         """Attributes whose ``Tag.Attr`` reference matches ``glob`` (``*``, ``?``; case-insensitive).
 
-        ``historized_only`` / ``alarm_only`` keep only historized / alarm attributes.
+        ``historized_only`` / ``alarm_bearing_only`` keep only historized / alarm
+        attributes. ``timeout`` is the deadline of each page request.
         """
         return _runtime.run(
-            self._async.find_attributes(glob, historized_only=historized_only, alarm_only=alarm_only)
+            self._async.find_attributes(
+                glob, historized_only=historized_only, alarm_bearing_only=alarm_bearing_only, timeout=timeout
+            )
         )
 
     def export_galaxy_file(
@@ -1343,6 +1376,7 @@ class GalaxyRepositoryClient:
         name: str = "galaxy",
         page_size: int = DEFAULT_PAGE_SIZE,
         on_progress: Callable[[int, int], None] | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> int:
         """Write the whole hierarchy, attributes included, as a Galaxy file; returns the object count.
 
@@ -1351,10 +1385,13 @@ class GalaxyRepositoryClient:
         when complete. ``on_progress(done, total)`` is called after each page (on
         the event loop: keep it quick). A redeploy during the export starts it
         over (progress restarts from 0), up to three times, then raises
-        ``MxGatewayStalePageTokenError``.
+        ``MxGatewayStalePageTokenError``. ``timeout`` is the deadline of each
+        request (each page, each deploy-time check), not of the whole export.
         """
         return _runtime.run(
-            self._async.export_galaxy_file(path, name=name, page_size=page_size, on_progress=on_progress)
+            self._async.export_galaxy_file(
+                path, name=name, page_size=page_size, on_progress=on_progress, timeout=timeout
+            )
         )
 
     def __del__(self) -> None:
@@ -1416,9 +1453,15 @@ class BrowseNode:
             self, _optional(self._async.children, lambda _v: ResultList(BrowseNode._wrap(_v) for _v in _v))
         )
 
-    def expand(self) -> ResultList[BrowseNode]:
-        """The children (fetched, every page, on the first call only; no call without children)."""
-        return _kept(self, ResultList(BrowseNode._wrap(_v) for _v in _runtime.run(self._async.expand())))
+    def expand(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> ResultList[BrowseNode]:
+        """The children (fetched, every page, on the first call only; no call without children).
+
+        ``timeout`` is the deadline of each page request (the default:
+        ``ClientOptions.default_timeout``; None: none).
+        """
+        return _kept(
+            self, ResultList(BrowseNode._wrap(_v) for _v in _runtime.run(self._async.expand(timeout=timeout)))
+        )
 
 
 class DeployEventStream:

@@ -41,7 +41,7 @@ from mxgateway.galaxy_export import GalaxyFileWriter
 from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
-from mxgateway.options import ClientOptions
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
 from mxgateway.unary import UnaryCaller
 
 if TYPE_CHECKING:
@@ -103,31 +103,40 @@ class GalaxyRepositoryClient(ClientBase):
         if self._closed:
             raise MxGatewayClosedError("the Galaxy Repository client is closed", method=method)
 
-    async def _unary(self, method: str, call: Callable[..., Awaitable[ReplyT]], request: Any) -> ReplyT:
+    async def _unary(
+        self, method: str, call: Callable[..., Awaitable[ReplyT]], request: Any, timeout: Timeout
+    ) -> ReplyT:
         """One unary read, retried on UNAVAILABLE up to ``options.read_retries`` times."""
         self._check_open(method)
         # Every RPC of this service is a read, so retrying is safe.
         return await self._unary_call(
-            call, request, method=method, retries=self._options.read_retries, retry_while=self._is_open
+            call,
+            request,
+            method=method,
+            timeout=timeout,
+            retries=self._options.read_retries,
+            retry_while=self._is_open,
         )
 
     def _is_open(self) -> bool:
         return not self._closed
 
-    async def _discover_page(self, request: gr.DiscoverHierarchyRequest) -> gr.DiscoverHierarchyReply:
+    async def _discover_page(
+        self, request: gr.DiscoverHierarchyRequest, *, timeout: Timeout
+    ) -> gr.DiscoverHierarchyReply:
         reply: gr.DiscoverHierarchyReply = await self._unary(
-            "DiscoverHierarchy", self._stub.DiscoverHierarchy, request
+            "DiscoverHierarchy", self._stub.DiscoverHierarchy, request, timeout
         )
         return reply
 
     async def _browse_nodes(
-        self, request: gr.BrowseChildrenRequest, scope: BrowseScope
+        self, request: gr.BrowseChildrenRequest, scope: BrowseScope, timeout: Timeout
     ) -> ResultList[BrowseNode]:
-        """Every page of one BrowseChildren request, as tree nodes."""
+        """Every page of one BrowseChildren request, as tree nodes (``timeout`` is each page's)."""
         nodes: ResultList[BrowseNode] = ResultList()
         while True:
             reply: gr.BrowseChildrenReply = await self._unary(
-                "BrowseChildren", self._stub.BrowseChildren, request
+                "BrowseChildren", self._stub.BrowseChildren, request, timeout
             )
             hints = reply.child_has_children
             for index, child in enumerate(reply.children):
@@ -138,28 +147,35 @@ class GalaxyRepositoryClient(ClientBase):
 
     # ------------------------------------------------------------------ RPCs
 
-    async def test_connection_raw(self) -> gr.TestConnectionReply:
-        """TestConnection as is: ``ok`` and, when not ok, the gateway's ``message``."""
+    @checked
+    async def test_connection_raw(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> gr.TestConnectionReply:
+        """TestConnection as is: ``ok`` and, when not ok, the gateway's ``message``.
+
+        ``timeout`` is the call's deadline in seconds (None: none; the default:
+        ``ClientOptions.default_timeout``), as for every call of this client.
+        """
         reply: gr.TestConnectionReply = await self._unary(
-            "TestConnection", self._stub.TestConnection, gr.TestConnectionRequest()
+            "TestConnection", self._stub.TestConnection, gr.TestConnectionRequest(), timeout
         )
         return reply
 
-    async def test_connection(self) -> bool:
+    @checked
+    async def test_connection(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> bool:
         """Whether the gateway reaches its Galaxy Repository database.
 
         False (not an error) when the database is down; a gateway that cannot be
         reached, or a key without ``metadata:read``, raises the typed error.
         """
-        reply = await self.test_connection_raw()
+        reply = await self.test_connection_raw(timeout=timeout)
         if not reply.ok:
             _log.debug("Galaxy Repository not reachable: %s", reply.message)
         return reply.ok
 
-    async def get_last_deploy_time(self) -> dt.datetime | None:
+    @checked
+    async def get_last_deploy_time(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> dt.datetime | None:
         """When the Galaxy was last deployed (aware, UTC), None if it never was."""
         reply: gr.GetLastDeployTimeReply = await self._unary(
-            "GetLastDeployTime", self._stub.GetLastDeployTime, gr.GetLastDeployTimeRequest()
+            "GetLastDeployTime", self._stub.GetLastDeployTime, gr.GetLastDeployTimeRequest(), timeout
         )
         return deploy_time(reply)
 
@@ -178,6 +194,7 @@ class GalaxyRepositoryClient(ClientBase):
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> HierarchyIterator:
         """The filtered hierarchy, parents before children, as a lazy async iterator.
 
@@ -189,6 +206,7 @@ class GalaxyRepositoryClient(ClientBase):
         in the chain); ``tag_name_glob`` (``*`` and ``?``, case-insensitive);
         ``include_attributes=False`` for the skeleton only; ``alarm_bearing_only``;
         ``historized_only``. ``page_size`` 0 is the gateway's default.
+        ``timeout`` is the deadline of each page request, not of the whole walk.
         """
         hierarchy_filter = HierarchyFilter(
             category_ids=category_ids,
@@ -201,6 +219,7 @@ class GalaxyRepositoryClient(ClientBase):
         )
         return self._walk(
             hierarchy_filter,
+            timeout,
             root_gobject_id=root_gobject_id,
             root_tag_name=root_tag_name,
             root_contained_path=root_contained_path,
@@ -210,6 +229,7 @@ class GalaxyRepositoryClient(ClientBase):
     def _walk(
         self,
         hierarchy_filter: HierarchyFilter,
+        timeout: Timeout,
         *,
         root_gobject_id: int | None = None,
         root_tag_name: str | None = None,
@@ -224,7 +244,7 @@ class GalaxyRepositoryClient(ClientBase):
             root_contained_path=root_contained_path,
             max_depth=max_depth,
         )
-        return HierarchyIterator._create(self._discover_page, request)
+        return HierarchyIterator._create(functools.partial(self._discover_page, timeout=timeout), request)
 
     @checked
     async def discover_hierarchy(
@@ -241,8 +261,12 @@ class GalaxyRepositoryClient(ClientBase):
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResultList[GalaxyObject]:
-        """Every object of the filtered hierarchy, parents before children (filters as ``iter_hierarchy``)."""
+        """Every object of the filtered hierarchy, parents before children.
+
+        Filters as ``iter_hierarchy``; ``timeout`` is the deadline of each page request.
+        """
         iterator = self._walk(
             HierarchyFilter(
                 category_ids=category_ids,
@@ -253,6 +277,7 @@ class GalaxyRepositoryClient(ClientBase):
                 historized_only=historized_only,
                 page_size=page_size,
             ),
+            timeout,
             root_gobject_id=root_gobject_id,
             root_tag_name=root_tag_name,
             root_contained_path=root_contained_path,
@@ -278,12 +303,14 @@ class GalaxyRepositoryClient(ClientBase):
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResultList[BrowseNode]:
         """The direct children of one parent (none given = the Galaxy's roots), every page.
 
         Areas come first, then by name. Each child is a ``BrowseNode`` with a
         has-children hint; ``expand()`` on it browses one level further with the
         same filters. An unknown parent raises ``MxGatewayObjectNotFoundError``.
+        ``timeout`` is the deadline of each page request.
         """
         hierarchy_filter = HierarchyFilter(
             category_ids=category_ids,
@@ -296,6 +323,7 @@ class GalaxyRepositoryClient(ClientBase):
         )
         return await self._browse(
             hierarchy_filter,
+            timeout,
             parent_gobject_id=parent_gobject_id,
             parent_tag_name=parent_tag_name,
             parent_contained_path=parent_contained_path,
@@ -304,6 +332,7 @@ class GalaxyRepositoryClient(ClientBase):
     async def _browse(
         self,
         hierarchy_filter: HierarchyFilter,
+        timeout: Timeout,
         *,
         parent_gobject_id: int | None = None,
         parent_tag_name: str | None = None,
@@ -316,7 +345,7 @@ class GalaxyRepositoryClient(ClientBase):
             parent_tag_name=parent_tag_name,
             parent_contained_path=parent_contained_path,
         )
-        return await self._browse_nodes(request, BrowseScope(self._browse_nodes, request))
+        return await self._browse_nodes(request, BrowseScope(self._browse_nodes, request), timeout)
 
     @checked
     async def browse(
@@ -329,10 +358,12 @@ class GalaxyRepositoryClient(ClientBase):
         alarm_bearing_only: bool = False,
         historized_only: bool = False,
         page_size: int = DEFAULT_PAGE_SIZE,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResultList[BrowseNode]:
         """The top of a lazy tree: the Galaxy's roots as nodes to ``expand()`` on demand.
 
         The filters apply at every level (a node filtered out hides its subtree).
+        ``timeout`` is the deadline of each page request (``expand()`` takes its own).
         """
         return await self._browse(
             HierarchyFilter(
@@ -343,7 +374,8 @@ class GalaxyRepositoryClient(ClientBase):
                 alarm_bearing_only=alarm_bearing_only,
                 historized_only=historized_only,
                 page_size=page_size,
-            )
+            ),
+            timeout,
         )
 
     def watch_deploy_events(self, last_seen_deploy_time: dt.datetime | None = None) -> DeployEventStream:
@@ -376,28 +408,44 @@ class GalaxyRepositoryClient(ClientBase):
 
     # ------------------------------------------------------------------ conveniences
 
-    async def find_objects(self, glob: str, *, include_attributes: bool = True) -> ResultList[GalaxyObject]:
-        """Objects whose tag name matches ``glob`` (``*``, ``?``; case-insensitive), parents first."""
-        return await self.discover_hierarchy(tag_name_glob=glob, include_attributes=include_attributes)
+    @checked
+    async def find_objects(
+        self, glob: str, *, include_attributes: bool = True, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> ResultList[GalaxyObject]:
+        """Objects whose tag name matches ``glob`` (``*``, ``?``; case-insensitive), parents first.
 
+        ``timeout`` is the deadline of each page request.
+        """
+        return await self.discover_hierarchy(
+            tag_name_glob=glob, include_attributes=include_attributes, timeout=timeout
+        )
+
+    @checked
     async def find_attributes(
-        self, glob: str, *, historized_only: bool = False, alarm_only: bool = False
+        self,
+        glob: str,
+        *,
+        historized_only: bool = False,
+        alarm_bearing_only: bool = False,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> ResultList[GalaxyAttribute]:
         """Attributes whose ``Tag.Attr`` reference matches ``glob`` (``*``, ``?``; case-insensitive).
 
-        ``historized_only`` / ``alarm_only`` keep only historized / alarm attributes.
+        ``historized_only`` / ``alarm_bearing_only`` keep only historized / alarm
+        attributes. ``timeout`` is the deadline of each page request.
         """
         pattern = glob_matcher(glob)
         found: ResultList[GalaxyAttribute] = ResultList()
         async for obj in self.iter_hierarchy(
             tag_name_glob=object_glob_for_reference(glob),
             historized_only=historized_only,
-            alarm_bearing_only=alarm_only,
+            alarm_bearing_only=alarm_bearing_only,
+            timeout=timeout,
         ):
             for attribute in obj.attributes:
                 if historized_only and not attribute.is_historized:
                     continue
-                if alarm_only and not attribute.is_alarm:
+                if alarm_bearing_only and not attribute.is_alarm:
                     continue
                 if pattern.fullmatch(attribute.full_tag_reference):
                     found.append(attribute)  # already a view: iter_hierarchy yields GalaxyObject
@@ -411,6 +459,7 @@ class GalaxyRepositoryClient(ClientBase):
         name: str = "galaxy",
         page_size: int = DEFAULT_PAGE_SIZE,
         on_progress: Callable[[int, int], None] | None = None,
+        timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> int:
         """Write the whole hierarchy, attributes included, as a Galaxy file; returns the object count.
 
@@ -419,12 +468,13 @@ class GalaxyRepositoryClient(ClientBase):
         when complete. ``on_progress(done, total)`` is called after each page (on
         the event loop: keep it quick). A redeploy during the export starts it
         over (progress restarts from 0), up to three times, then raises
-        ``MxGatewayStalePageTokenError``.
+        ``MxGatewayStalePageTokenError``. ``timeout`` is the deadline of each
+        request (each page, each deploy-time check), not of the whole export.
         """
         check_page_size(page_size)
         for attempt in range(1, _EXPORT_ATTEMPTS + 1):
             try:
-                return await self._export_once(Path(path), name, page_size, on_progress)
+                return await self._export_once(Path(path), name, page_size, on_progress, timeout)
             except MxGatewayStalePageTokenError:
                 if attempt == _EXPORT_ATTEMPTS:
                     raise
@@ -432,10 +482,15 @@ class GalaxyRepositoryClient(ClientBase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _export_once(
-        self, path: Path, name: str, page_size: int, on_progress: Callable[[int, int], None] | None
+        self,
+        path: Path,
+        name: str,
+        page_size: int,
+        on_progress: Callable[[int, int], None] | None,
+        timeout: Timeout,
     ) -> int:
-        deployed = await self.get_last_deploy_time()
-        iterator = self.iter_hierarchy(page_size=page_size)
+        deployed = await self.get_last_deploy_time(timeout=timeout)
+        iterator = self.iter_hierarchy(page_size=page_size, timeout=timeout)
         with GalaxyFileWriter(path, name=name, time_of_last_deploy=deployed) as writer:
             async with aclosing(iterator._pages()) as pages:
                 async for page in pages:
@@ -444,7 +499,7 @@ class GalaxyRepositoryClient(ClientBase):
                         on_progress(writer.count, iterator.total_object_count or writer.count)
             # Page tokens pin one deploy across pages; this catches a deploy
             # between reading the deploy time and the first page.
-            if await self.get_last_deploy_time() != deployed:
+            if await self.get_last_deploy_time(timeout=timeout) != deployed:
                 raise MxGatewayStalePageTokenError(
                     "the Galaxy was redeployed during the export",
                     reason="stale",

@@ -6,14 +6,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from mxgateway.checks import checked
 from mxgateway.display import ResultList
 from mxgateway.galaxy_types import GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
+from mxgateway.options import USE_CLIENT_DEFAULT, Timeout
 
 __all__ = ["BrowseNode", "BrowseScope", "ChildrenFetcher"]
 
-#: Fetches every page of one BrowseChildren request as the nodes of a tree.
-ChildrenFetcher = Callable[[gr.BrowseChildrenRequest, "BrowseScope"], Awaitable[ResultList["BrowseNode"]]]
+#: Fetches every page of one BrowseChildren request as the nodes of a tree (each page with the deadline).
+ChildrenFetcher = Callable[
+    [gr.BrowseChildrenRequest, "BrowseScope", Timeout], Awaitable[ResultList["BrowseNode"]]
+]
 
 
 class BrowseScope:
@@ -95,14 +99,20 @@ class BrowseNode:
         """The children once expanded, else None."""
         return None if self._children is None else ResultList(self._children)
 
-    async def expand(self) -> ResultList[BrowseNode]:
-        """The children (fetched, every page, on the first call only; no call without children)."""
+    @checked
+    async def expand(self, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> ResultList[BrowseNode]:
+        """The children (fetched, every page, on the first call only; no call without children).
+
+        ``timeout`` is the deadline of each page request (the default:
+        ``ClientOptions.default_timeout``; None: none).
+        """
         if self._children is None:
             if self._lock is None:
                 self._lock = asyncio.Lock()
             async with self._lock:
                 if self._children is None:
                     scope = self._scope
-                    nodes = await scope.fetch(scope.children_request(self._object.gobject_id), scope)
+                    request = scope.children_request(self._object.gobject_id)
+                    nodes = await scope.fetch(request, scope, timeout)
                     self._children = tuple(nodes)
         return ResultList(self._children)

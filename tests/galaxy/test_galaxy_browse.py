@@ -148,9 +148,9 @@ async def test_find_objects_by_glob(repo: Repo) -> None:
         ("Pump*.Sp??d", {}, ["Pump_N2.Speed"]),
         # A star before the first dot may span dots: "T*Desc" is Tank_N1.Level.Desc.
         ("T*Desc", {}, ["Tank_N1.Level.Desc"]),
-        ("*", {"alarm_only": True}, ["Tank_N1.Level", "Valve_N3.Interlock"]),
+        ("*", {"alarm_bearing_only": True}, ["Tank_N1.Level", "Valve_N3.Interlock"]),
         ("*", {"historized_only": True}, ["Tank_N1.Level", "Pump_N2.Speed", "Tank_A1.Level"]),
-        ("Tank_*", {"historized_only": True, "alarm_only": True}, ["Tank_N1.Level"]),
+        ("Tank_*", {"historized_only": True, "alarm_bearing_only": True}, ["Tank_N1.Level"]),
         ("Plant", {}, []),
     ],
 )
