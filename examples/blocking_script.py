@@ -19,14 +19,14 @@ def main(endpoint: str = "simulator") -> int:
         for result in client.read(["Tank_001.Level", "Tank_001.Volume", "Tank_001.Name"]):
             print(result)  # Tank_001.Level = 60.0 (good, 08:05:56Z)
         outcome = client.write_and_confirm("Tank_001.Volume", 1250)
-        print("write confirmed:", outcome.succeeded)
+        print("write confirmed:", outcome.ok)
         with client.subscribe(["Tank_001.Level", "Tank_001.Volume"]) as changes:
             for count, change in enumerate(changes, start=1):
                 print(change)  # the current values first, then changes
                 if count == 2:
                     break
         floats = [
-            attribute.full_tag_reference
+            attribute.tag
             for obj in client.galaxy().discover_hierarchy(tag_name_glob="Pump_*")
             for attribute in obj.attributes
             if attribute.data_type is DataType.FLOAT

@@ -2,7 +2,7 @@
 
 ``@checked`` looks at a method's parameter names once, when the class is defined,
 and checks each call's arguments by the rule its name has here (``server_handle``
-is an int32 handle, ``tag_addresses`` a list of tag names, ``timeout`` a finite
+is an int32 handle, ``tags`` a list of tag names, ``timeout`` a finite
 number of seconds or None ...). Parameters without a rule (``value``) are left to
 the code that converts them. The failure is ``MxGatewayArgumentError``, which is
 also a ``TypeError`` and a ``ValueError``, so existing ``except`` clauses still work.
@@ -180,11 +180,9 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "item_handle": handle,
     "item_handles": handles,
     "client_name": text,
-    "item_definition": tag,
     "item_context": text,
     "user_name": nonempty_text,
     "password": text,
-    "tag_addresses": tags,
     "tags": tags,
     "tag": tag,
     "user_id": user_id,

@@ -99,23 +99,21 @@ class MxAccessCommands:
         self._forget_server(server_handle)
 
     @checked
-    async def add_item(
-        self, server_handle: int, item_definition: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> int:
+    async def add_item(self, server_handle: int, tag: str, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> int:
         """Add an item (a tag reference such as ``Tank_001.Level``); returns its item handle."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM)
         payload = command.add_item
         payload.server_handle = server_handle
-        payload.item_definition = item_definition
+        payload.item_definition = tag
         handle = (await self._run(request, timeout)).add_item.item_handle
-        self._tags.add(server_handle, handle, item_definition)
+        self._tags.add(server_handle, handle, tag)
         return handle
 
     @checked
     async def add_item2(
         self,
         server_handle: int,
-        item_definition: str,
+        tag: str,
         item_context: str,
         *,
         timeout: Timeout = USE_CLIENT_DEFAULT,
@@ -124,10 +122,10 @@ class MxAccessCommands:
         request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM2)
         payload = command.add_item2
         payload.server_handle = server_handle
-        payload.item_definition = item_definition
+        payload.item_definition = tag
         payload.item_context = item_context
         handle = (await self._run(request, timeout)).add_item.item_handle
-        self._tags.add(server_handle, handle, item_definition)
+        self._tags.add(server_handle, handle, tag)
         return handle
 
     @checked
@@ -289,14 +287,14 @@ class MxAccessCommands:
 
     @checked
     async def add_item_bulk(
-        self, server_handle: int, tag_addresses: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
+        self, server_handle: int, tags: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Add many items; one result per tag, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM_BULK)
         command.add_item_bulk.server_handle = server_handle
-        command.add_item_bulk.tag_addresses.extend(tag_addresses)
+        command.add_item_bulk.tag_addresses.extend(tags)
         results = await self._bulk_items(request, timeout)
-        self._remember(server_handle, tag_addresses, results)
+        self._remember(server_handle, tags, results)
         return results
 
     @checked
@@ -336,7 +334,7 @@ class MxAccessCommands:
     async def subscribe_bulk(
         self,
         server_handle: int,
-        tag_addresses: Sequence[str],
+        tags: Sequence[str],
         *,
         supervisory: bool = False,
         timeout: Timeout = USE_CLIENT_DEFAULT,
@@ -345,10 +343,10 @@ class MxAccessCommands:
         request, command = self._request(pb.MX_COMMAND_KIND_SUBSCRIBE_BULK)
         payload = command.subscribe_bulk
         payload.server_handle = server_handle
-        payload.tag_addresses.extend(tag_addresses)
+        payload.tag_addresses.extend(tags)
         payload.supervisory = supervisory
         results = await self._bulk_items(request, timeout)
-        self._remember(server_handle, tag_addresses, results)
+        self._remember(server_handle, tags, results)
         return results
 
     @checked
@@ -368,7 +366,7 @@ class MxAccessCommands:
     async def read_bulk(
         self,
         server_handle: int,
-        tag_addresses: Sequence[str],
+        tags: Sequence[str],
         *,
         timeout_ms: int = 0,
         timeout: Timeout = USE_CLIENT_DEFAULT,
@@ -381,7 +379,7 @@ class MxAccessCommands:
         request, command = self._request(pb.MX_COMMAND_KIND_READ_BULK)
         payload = command.read_bulk
         payload.server_handle = server_handle
-        payload.tag_addresses.extend(tag_addresses)
+        payload.tag_addresses.extend(tags)
         payload.timeout_ms = timeout_ms
         reply = await self._run(request, timeout)
         return list(map(ReadResult, reply.bulk_read.results))

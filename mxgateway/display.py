@@ -105,7 +105,7 @@ def data_change_repr(change: Any) -> str:
 def write_complete_repr(outcome: Any) -> str:
     """``WriteComplete(#3 Tank_001.Volume succeeded)``, or the failed statuses."""
     target = outcome.tag or f"item {outcome.server_handle}/{outcome.item_handle}"
-    if outcome.succeeded:
+    if outcome.ok:
         result = "succeeded"
     else:
         failed = "; ".join(s.readable for s in outcome.statuses if s.is_failure)
@@ -153,7 +153,7 @@ def _object_row(obj: Any) -> Row:
 
 def _attribute_row(attribute: Any) -> Row:
     return {
-        "full_tag_reference": attribute.full_tag_reference,
+        "tag": attribute.tag,
         "data_type": attribute.data_type_name,
         "flags": " ".join(attribute.flags),
         "security_classification": attribute.security_classification,

@@ -119,7 +119,7 @@ class DataChange(ValueView[pb.MxEvent]):
 
 @dataclass(frozen=True, slots=True)
 class WriteComplete:
-    """The outcome of a write (OnWriteComplete): ``succeeded`` tells."""
+    """The outcome of a write (OnWriteComplete): ``ok`` tells."""
 
     worker_sequence: int
     server_handle: int
@@ -130,7 +130,7 @@ class WriteComplete:
     raw: pb.MxEvent = field(repr=False)
 
     @property
-    def succeeded(self) -> bool:
+    def ok(self) -> bool:
         """No HRESULT failure and no failed status."""
         return self.hresult == 0 and not any(is_failure_status(s) for s in self.raw.statuses)
 

@@ -56,7 +56,7 @@ class GalaxyAttribute(_View):
         return self.raw.attribute_name
 
     @property
-    def full_tag_reference(self) -> str:
+    def tag(self) -> str:
         """The tag to read, write or subscribe (``Tank_001.Level``)."""
         return self.raw.full_tag_reference
 
@@ -125,7 +125,7 @@ class GalaxyAttribute(_View):
 
     def __repr__(self) -> str:
         shown = ", ".join((self.data_type_name, *self.flags))
-        return f"GalaxyAttribute({self.full_tag_reference or self.attribute_name}: {shown})"
+        return f"GalaxyAttribute({self.tag or self.attribute_name}: {shown})"
 
 
 class GalaxyObject(_View):

@@ -49,7 +49,7 @@ class ItemResult:
         return self._raw
 
     @property
-    def tag_address(self) -> str:
+    def tag(self) -> str:
         """The tag (empty for the handle-based commands)."""
         return self._raw.tag_address
 
@@ -82,7 +82,7 @@ class ItemResult:
 
     def __repr__(self) -> str:
         return (
-            f"ItemResult(tag_address={self.tag_address!r}, item_handle={self.item_handle!r}, "
+            f"ItemResult(tag={self.tag!r}, item_handle={self.item_handle!r}, "
             f"server_handle={self.server_handle!r}, ok={self.ok!r}, error_message={self.error_message!r})"
         )
 

@@ -124,7 +124,7 @@ class Subscription:
         # The caller's own tag strings (the gateway answers in input order): no copies.
         pairs = zip(self._tags, results, strict=True) if len(results) == len(self._tags) else ()
         self._handles = {r.item_handle: tag for tag, r in pairs if r.ok} or {
-            r.item_handle: r.tag_address for r in results if r.ok
+            r.item_handle: r.tag for r in results if r.ok
         }
         self._handles_session = session_id
         failed = [r for r in results if not r.ok]
@@ -254,7 +254,7 @@ class Subscription:
 
 
 def _reasons(failed: list[ItemResult]) -> str:
-    return "; ".join(f"{r.tag_address}: {r.error_message or 'failed'}" for r in failed)
+    return "; ".join(f"{r.tag}: {r.error_message or 'failed'}" for r in failed)
 
 
 def _change_from_read(result: ReadResult, server_handle: int, item_handle: int) -> DataChange:

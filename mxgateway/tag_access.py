@@ -267,7 +267,7 @@ class TagAccess(MxAccessCommands):
                 ) from None
         finally:
             pump.fanout.forget_write(session_id, server, item, waiter)
-        if not outcome.succeeded:
+        if not outcome.ok:
             failed = "; ".join(s.readable for s in outcome.statuses if s.is_failure)
             hresult = f"hresult 0x{outcome.hresult & 0xFFFFFFFF:08X}" if outcome.hresult else ""
             reason = ", ".join(p for p in (hresult, failed) if p) or "no reason given"

@@ -286,8 +286,8 @@ class GatewayClient:
         self,
         reference: str,
         *,
-        comment: str = "",
-        operator: str = "",
+        operator_comment: str = "",
+        operator_user: str = "",
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
@@ -297,8 +297,8 @@ class GatewayClient:
         return _runtime.run(
             self._async.acknowledge_alarm_raw(
                 reference,
-                comment=comment,
-                operator=operator,
+                operator_comment=operator_comment,
+                operator_user=operator_user,
                 operator_node=operator_node,
                 operator_domain=operator_domain,
                 operator_full_name=operator_full_name,
@@ -310,8 +310,8 @@ class GatewayClient:
         self,
         reference: str,
         *,
-        comment: str = "",
-        operator: str = "",
+        operator_comment: str = "",
+        operator_user: str = "",
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
@@ -324,8 +324,8 @@ class GatewayClient:
         return _runtime.run(
             self._async.acknowledge_alarm(
                 reference,
-                comment=comment,
-                operator=operator,
+                operator_comment=operator_comment,
+                operator_user=operator_user,
                 operator_node=operator_node,
                 operator_domain=operator_domain,
                 operator_full_name=operator_full_name,
@@ -406,24 +406,15 @@ class Session:
         """Unregister a server handle (its items go with it)."""
         return _runtime.run(self._async.unregister(server_handle, timeout=timeout))
 
-    def add_item(
-        self, server_handle: int, item_definition: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> int:
+    def add_item(self, server_handle: int, tag: str, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> int:
         """Add an item (a tag reference such as ``Tank_001.Level``); returns its item handle."""
-        return _runtime.run(self._async.add_item(server_handle, item_definition, timeout=timeout))
+        return _runtime.run(self._async.add_item(server_handle, tag, timeout=timeout))
 
     def add_item2(
-        self,
-        server_handle: int,
-        item_definition: str,
-        item_context: str,
-        *,
-        timeout: Timeout = USE_CLIENT_DEFAULT,
+        self, server_handle: int, tag: str, item_context: str, *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> int:
         """AddItem2: add an item with an item context; returns its item handle."""
-        return _runtime.run(
-            self._async.add_item2(server_handle, item_definition, item_context, timeout=timeout)
-        )
+        return _runtime.run(self._async.add_item2(server_handle, tag, item_context, timeout=timeout))
 
     def remove_item(
         self, server_handle: int, item_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT
@@ -551,10 +542,10 @@ class Session:
         return _runtime.run(self._async.drain_events(max_events, timeout=timeout))
 
     def add_item_bulk(
-        self, server_handle: int, tag_addresses: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
+        self, server_handle: int, tags: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> list[ItemResult]:
         """Add many items; one result per tag, in order."""
-        return _runtime.run(self._async.add_item_bulk(server_handle, tag_addresses, timeout=timeout))
+        return _runtime.run(self._async.add_item_bulk(server_handle, tags, timeout=timeout))
 
     def advise_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
@@ -577,14 +568,14 @@ class Session:
     def subscribe_bulk(
         self,
         server_handle: int,
-        tag_addresses: Sequence[str],
+        tags: Sequence[str],
         *,
         supervisory: bool = False,
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> list[ItemResult]:
         """Add and advise many tags in one command; one result per tag, in order."""
         return _runtime.run(
-            self._async.subscribe_bulk(server_handle, tag_addresses, supervisory=supervisory, timeout=timeout)
+            self._async.subscribe_bulk(server_handle, tags, supervisory=supervisory, timeout=timeout)
         )
 
     def unsubscribe_bulk(
@@ -596,7 +587,7 @@ class Session:
     def read_bulk(
         self,
         server_handle: int,
-        tag_addresses: Sequence[str],
+        tags: Sequence[str],
         *,
         timeout_ms: int = 0,
         timeout: Timeout = USE_CLIENT_DEFAULT,
@@ -607,7 +598,7 @@ class Session:
         the call's deadline.
         """
         return _runtime.run(
-            self._async.read_bulk(server_handle, tag_addresses, timeout_ms=timeout_ms, timeout=timeout)
+            self._async.read_bulk(server_handle, tags, timeout_ms=timeout_ms, timeout=timeout)
         )
 
     def write_bulk(
@@ -1471,7 +1462,7 @@ class DeployEventStream:
     ``last_seen_deploy_time``), then one per deploy. ``sequence`` numbers deploy
     states; when it skips numbers this subscriber lost events: ``gap`` is how
     many were lost right before the event just returned (0 normally) and
-    ``missed_events`` the total. ``last_seen_deploy_time`` is the value to
+    ``missed`` the total. ``last_seen_deploy_time`` is the value to
     resume from in a later ``watch_deploy_events()``.
 
     The call starts on first use. ``close()``, ``with``, cancelling the
@@ -1520,9 +1511,9 @@ class DeployEventStream:
         return self._async.gap
 
     @property
-    def missed_events(self) -> int:
+    def missed(self) -> int:
         """Events lost over the stream's life (sequence gaps)."""
-        return self._async.missed_events
+        return self._async.missed
 
     @property
     def last_seen_deploy_time(self) -> dt.datetime | None:
@@ -1735,8 +1726,8 @@ class Client(Session):
         self,
         reference: str,
         *,
-        comment: str = "",
-        operator: str = "",
+        operator_comment: str = "",
+        operator_user: str = "",
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
@@ -1749,8 +1740,8 @@ class Client(Session):
         return _runtime.run(
             self._async.acknowledge_alarm(
                 reference,
-                comment=comment,
-                operator=operator,
+                operator_comment=operator_comment,
+                operator_user=operator_user,
                 operator_node=operator_node,
                 operator_domain=operator_domain,
                 operator_full_name=operator_full_name,

@@ -69,7 +69,7 @@ def demo(
                 outcome = session.write_and_confirm(WRITE_TAG, target)
                 _show(
                     common,
-                    {"confirmed": outcome.succeeded, "step": "write", "tag": WRITE_TAG, "value": target},
+                    {"ok": outcome.ok, "step": "write", "tag": WRITE_TAG, "value": target},
                     f"wrote      {WRITE_TAG} = {target!r}, confirmed by MXAccess",
                 )
                 for seen, change in enumerate(subscription, start=1):

@@ -37,7 +37,7 @@ TemplateOpt = Annotated[
 ]
 GlobOpt = Annotated[str, typer.Option("--glob", help="Tag name pattern, * and ?, case-insensitive.")]
 NoAttributesOpt = Annotated[bool, typer.Option("--no-attributes", help="Objects only, without attributes.")]
-AlarmOpt = Annotated[bool, typer.Option("--alarm-only", help="Only objects with alarm attributes.")]
+AlarmOpt = Annotated[bool, typer.Option("--alarm-bearing-only", help="Only objects with alarm attributes.")]
 HistorizedOpt = Annotated[
     bool, typer.Option("--historized-only", help="Only objects with historized attributes.")
 ]
@@ -53,7 +53,7 @@ def _filters(
     template: list[str] | None,
     glob: str,
     no_attributes: bool,
-    alarm_only: bool,
+    alarm_bearing_only: bool,
     historized_only: bool,
     page_size: int,
 ) -> HierarchyFilter:
@@ -64,7 +64,7 @@ def _filters(
         template_chain_contains=template or (),
         tag_name_glob=glob,
         include_attributes=not no_attributes,
-        alarm_bearing_only=alarm_only,
+        alarm_bearing_only=alarm_bearing_only,
         historized_only=historized_only,
         page_size=page_size,
     )
@@ -142,7 +142,7 @@ def hierarchy(
     template: TemplateOpt = None,
     glob: GlobOpt = "",
     no_attributes: NoAttributesOpt = False,
-    alarm_only: AlarmOpt = False,
+    alarm_bearing_only: AlarmOpt = False,
     historized_only: HistorizedOpt = False,
     page_size: PageSizeOpt = 0,
     table: TableOpt = False,
@@ -160,7 +160,7 @@ def hierarchy(
             root_contained_path=root_path,
             max_depth=max_depth,
             **_filters(
-                category, template, glob, no_attributes, alarm_only, historized_only, page_size
+                category, template, glob, no_attributes, alarm_bearing_only, historized_only, page_size
             ).keywords(),
         )
         with iterator:
@@ -190,7 +190,7 @@ def browse(
     template: TemplateOpt = None,
     glob: GlobOpt = "",
     no_attributes: NoAttributesOpt = False,
-    alarm_only: AlarmOpt = False,
+    alarm_bearing_only: AlarmOpt = False,
     historized_only: HistorizedOpt = False,
     page_size: PageSizeOpt = 0,
     table: TableOpt = False,
@@ -204,7 +204,7 @@ def browse(
             parent_tag_name=parent_tag,
             parent_contained_path=parent_path,
             **_filters(
-                category, template, glob, no_attributes, alarm_only, historized_only, page_size
+                category, template, glob, no_attributes, alarm_bearing_only, historized_only, page_size
             ).keywords(),
         )
         for node in nodes:

@@ -132,7 +132,7 @@ def item_record(result: Any) -> dict[str, Any]:
         "item_handle": result.item_handle,
         "ok": result.ok,
         "server_handle": result.server_handle,
-        "tag": result.tag_address,
+        "tag": result.tag,
     }
 
 

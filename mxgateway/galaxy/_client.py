@@ -447,7 +447,7 @@ class GalaxyRepositoryClient(ClientBase):
                     continue
                 if alarm_bearing_only and not attribute.is_alarm:
                     continue
-                if pattern.fullmatch(attribute.full_tag_reference):
+                if pattern.fullmatch(attribute.tag):
                     found.append(attribute)  # already a view: iter_hierarchy yields GalaxyObject
         return found
 

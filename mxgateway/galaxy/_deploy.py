@@ -28,7 +28,7 @@ class DeployEventStream(LazyStream[gr.DeployEvent]):
     ``last_seen_deploy_time``), then one per deploy. ``sequence`` numbers deploy
     states; when it skips numbers this subscriber lost events: ``gap`` is how
     many were lost right before the event just returned (0 normally) and
-    ``missed_events`` the total. ``last_seen_deploy_time`` is the value to
+    ``missed`` the total. ``last_seen_deploy_time`` is the value to
     resume from in a later ``watch_deploy_events()``.
 
     The call starts on first use. ``aclose()``, ``async with``, cancelling the
@@ -59,9 +59,7 @@ class DeployEventStream(LazyStream[gr.DeployEvent]):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return (
-            f"DeployEventStream(last_sequence={self._last_sequence}, missed_events={self._missed}, {state})"
-        )
+        return f"DeployEventStream(last_sequence={self._last_sequence}, missed={self._missed}, {state})"
 
     @property
     def last_sequence(self) -> int:
@@ -74,7 +72,7 @@ class DeployEventStream(LazyStream[gr.DeployEvent]):
         return self._gap
 
     @property
-    def missed_events(self) -> int:
+    def missed(self) -> int:
         """Events lost over the stream's life (sequence gaps)."""
         return self._missed
 

@@ -153,7 +153,7 @@ def test_mxaccess_failure_reply() -> None:
 
 def test_bulk_replies() -> None:
     subscribed = _item_results(load("reply_bulk_subscribe"))
-    assert [(r.tag_address, r.ok) for r in subscribed] == [
+    assert [(r.tag, r.ok) for r in subscribed] == [
         ("Tank_001.Level", True),
         ("Nope_001.Level", False),
     ]
@@ -181,7 +181,7 @@ def test_events_read_from_fixtures() -> None:
     assert change.source_timestamp.tzinfo is UTC
     done = event_from_proto(load("event_write_complete"))
     assert isinstance(done, WriteComplete)
-    assert done.succeeded
+    assert done.ok
     assert done.statuses[0].category == "OK"
     operation = event_from_proto(load("event_operation_complete"))
     assert isinstance(operation, OperationComplete)
@@ -320,7 +320,7 @@ def test_read_result_is_an_immutable_view_converted_once() -> None:
         ),
         (
             lambda: ItemResult(load("reply_bulk_subscribe").bulk_subscribe.results[0]),
-            ["raw", "tag_address", "item_handle", "server_handle", "ok", "error_message"],
+            ["raw", "tag", "item_handle", "server_handle", "ok", "error_message"],
         ),
         (
             lambda: DataChange(load("event_data_change"), "Tank_001.Level"),

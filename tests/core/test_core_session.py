@@ -155,11 +155,11 @@ async def test_write_and_write2_complete(session: Session) -> None:
         await session.write(server, item, "first")
         done = await next_of(stream, WriteComplete, item=item)
         assert isinstance(done, WriteComplete)
-        assert done.succeeded
+        assert done.ok
         await session.write2(server, item, "second", STAMP)
         done2 = await next_of(stream, WriteComplete, item=item)
         assert isinstance(done2, WriteComplete)
-        assert done2.succeeded
+        assert done2.ok
     (result,) = await session.read(["Tank_001.Name"])
     assert result.value == "second"
 
@@ -188,18 +188,18 @@ async def test_authenticate_and_secured_writes(session: Session) -> None:
         await session.write_secured(server, setpoint, 80.0, current_user_id=operator)
         done = await next_of(stream, WriteComplete, item=setpoint)
         assert isinstance(done, WriteComplete)
-        assert done.succeeded
+        assert done.ok
         await session.write_secured2(
             server, interlock, True, STAMP, current_user_id=operator, verifier_user_id=supervisor
         )
         done = await next_of(stream, WriteComplete, item=interlock)
         assert isinstance(done, WriteComplete)
-        assert done.succeeded
+        assert done.ok
         # A plain write to a secured attribute is refused in the outcome, not the reply.
         await session.write(server, setpoint, 10.0)
         refused = await next_of(stream, WriteComplete, item=setpoint)
         assert isinstance(refused, WriteComplete)
-        assert not refused.succeeded
+        assert not refused.ok
         assert refused.statuses[0].category == "SECURITY_ERROR"
     values = {r.tag: r.value for r in await session.read(["Pump_001.SpeedSetpoint", "Valve_001.Interlock"])}
     assert values == {"Pump_001.SpeedSetpoint": 80.0, "Valve_001.Interlock": True}
@@ -210,7 +210,7 @@ async def test_bulk_item_commands(session: Session) -> None:
     added = await session.add_item_bulk(server, ["Tank_001.Level", "Nope.X", "Tank_001.Volume"])
     assert [r.ok for r in added] == [True, False, True]
     assert added[1].error_message
-    assert added[1].tag_address == "Nope.X"
+    assert added[1].tag == "Nope.X"
     handles = [added[0].item_handle, added[2].item_handle]
     advised = await session.advise_item_bulk(server, [*handles, 999])
     assert [r.ok for r in advised] == [True, True, False]
@@ -307,7 +307,7 @@ async def test_read_per_tag_and_write_tag(session: Session) -> None:
 
 async def test_write_and_confirm(session: Session) -> None:
     outcome = await session.write_and_confirm("Tank_001.Notes", "confirmed")
-    assert outcome.succeeded
+    assert outcome.ok
     assert outcome.tag == "Tank_001.Notes"
     with pytest.raises(MxAccessError, match="view-only") as info:
         await session.write_and_confirm("Pump_001.Serial", "P-1")

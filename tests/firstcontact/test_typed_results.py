@@ -62,7 +62,7 @@ async def test_browse_nodes_and_found_attributes_are_views(client: Client) -> No
     children = await roots[0].expand()
     assert isinstance(children, ResultList)
     found = await galaxy.find_attributes("Tank_00*.Level")
-    assert [a.full_tag_reference for a in found] == ["Tank_001.Level", "Tank_002.Level"]
+    assert [a.tag for a in found] == ["Tank_001.Level", "Tank_002.Level"]
     assert {a.data_type for a in found} == {DataType.DOUBLE}
 
 

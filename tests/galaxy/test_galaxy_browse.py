@@ -158,7 +158,7 @@ async def test_find_attributes_by_glob_on_tag_dot_attribute(
     repo: Repo, glob: str, options: dict[str, Any], expected: list[str]
 ) -> None:
     found = await repo.client.find_attributes(glob, **options)
-    assert [a.full_tag_reference for a in found] == expected
+    assert [a.tag for a in found] == expected
     assert all(isinstance(a, GalaxyAttribute) and isinstance(a.raw, gr.GalaxyAttribute) for a in found)
 
 

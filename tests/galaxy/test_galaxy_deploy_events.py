@@ -34,7 +34,7 @@ async def test_the_first_event_is_the_current_state(repo: Repo) -> None:
     assert deploy_time(event).tzinfo is UTC  # type: ignore[union-attr]
     assert (event.object_count, event.attribute_count) == (10, 5)
     assert stream.last_seen_deploy_time == DEMO_DEPLOY_TIME
-    assert (stream.last_sequence, stream.gap, stream.missed_events) == (1, 0, 0)
+    assert (stream.last_sequence, stream.gap, stream.missed) == (1, 0, 0)
 
 
 async def test_bootstrap_of_a_never_deployed_galaxy() -> None:
@@ -115,11 +115,11 @@ async def test_a_sequence_gap_is_visible() -> None:
             await repo.service.deploy()  # never suspends: the three land before the server sends
         event = await next_event(stream)
         assert event.sequence == 4
-        assert (stream.gap, stream.missed_events, stream.last_sequence) == (2, 2, 4)
+        assert (stream.gap, stream.missed, stream.last_sequence) == (2, 2, 4)
 
         await repo.service.deploy()
         assert (await next_event(stream)).sequence == 5
-        assert (stream.gap, stream.missed_events) == (0, 2)
+        assert (stream.gap, stream.missed) == (0, 2)
 
 
 async def test_breaking_out_of_async_for_closes_the_stream(repo: Repo) -> None:

@@ -71,7 +71,7 @@ async def test_every_filter_selects_the_documented_objects(
 
 async def test_attributes_by_default_and_a_skeleton_on_request(repo: Repo) -> None:
     full = await repo.client.discover_hierarchy(root_tag_name="Tank_N1")
-    assert [a.full_tag_reference for a in full[0].attributes] == ["Tank_N1.Level", "Tank_N1.Level.Desc"]
+    assert [a.tag for a in full[0].attributes] == ["Tank_N1.Level", "Tank_N1.Level.Desc"]
     assert full[0].attributes[0].is_historized
     assert full[0].attributes[0].is_alarm
 

@@ -76,7 +76,7 @@ def test_confirmed_write_and_read_back() -> None:
             else:
                 value = type(before.value)(raw)
             outcome = session.write_and_confirm(ITEM, value)
-            assert outcome.succeeded
+            assert outcome.ok
             (after,) = session.read([ITEM])
             assert after.ok
             assert after.value == value

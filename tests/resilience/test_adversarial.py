@@ -139,7 +139,7 @@ async def test_a_stream_that_gave_up_follows_a_session_the_commands_recovered(an
         # The tag-level API recovers the session; its events must come along.
         await asyncio.wait_for(session.write_tag("Tank_001.Notes", "on the new session"), 5)
         outcome = await asyncio.wait_for(session.write_and_confirm("Tank_001.Notes", "confirmed"), 5)
-        assert outcome.succeeded
+        assert outcome.ok
         assert session.connection_state is ConnectionState.RECOVERED
 
 

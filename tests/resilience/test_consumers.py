@@ -117,7 +117,7 @@ async def test_every_consumer_shares_one_stream_and_a_read_opens_none(plant: Pla
         async with session.subscribe(TAGS) as subscription:
             change = await asyncio.wait_for(subscription.__anext__(), 5)
             outcome = await session.write_and_confirm("Tank_001.Notes", "shared")
-            assert outcome.succeeded
+            assert outcome.ok
             assert change.tag in TAGS
             seen_first = await asyncio.wait_for(first.__anext__(), 5)
             seen_second = await asyncio.wait_for(second.__anext__(), 5)

@@ -56,7 +56,7 @@ async def test_the_tag_level_api_recovers_a_session_the_gateway_lost(anyio_backe
         assert sim.session_ids() == [client.session_id]
         await client.write_tag("Tank_001.Notes", "after")
         outcome = await client.write_and_confirm("Tank_001.Notes", "confirmed")
-        assert outcome.succeeded
+        assert outcome.ok
         with pytest.raises(MxGatewaySessionLostError) as info:
             await client.add_item(server, "Tank_001.Level")
         assert f"server handle {server}" in str(info.value)

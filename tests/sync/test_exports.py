@@ -27,27 +27,23 @@ def test_facade_classes_replace_the_async_ones_and_the_rest_is_shared() -> None:
     assert mxgateway_sync.DataChange is mxgateway.DataChange
 
 
-def test_the_generator_refuses_a_class_that_does_not_exist(tmp_path: Path) -> None:
-    script = (
-        "import sys; sys.path.insert(0, 'scripts'); import generate_sync as g; "
-        "g.CLASSES.append(('mxgateway.session', 'NoSuchClass')); g.render()"
-    )
-    completed = subprocess.run(
+def _render_with(change: str) -> subprocess.CompletedProcess[str]:
+    """Run the generator in a child process after ``change`` (Python on ``g``) edits its tables."""
+    script = f"import sys; sys.path.insert(0, 'scripts'); import generate_sync as g; {change}; g.render()"
+    return subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
     )
+
+
+def test_the_generator_refuses_a_class_that_does_not_exist(tmp_path: Path) -> None:
+    completed = _render_with("g.CLASSES.append(('mxgateway.session', 'NoSuchClass'))")
     assert completed.returncode != 0
     assert "mxgateway.session.NoSuchClass, which does not exist" in completed.stderr
 
 
 def test_the_generator_refuses_an_awaitable_factory_of_a_class_it_does_not_mirror() -> None:
     # Without Session mirrored, open_session's Connector[Session] has no blocking form.
-    script = (
-        "import sys; sys.path.insert(0, 'scripts'); import generate_sync as g; "
-        "g.CLASSES.remove(('mxgateway.session', 'Session')); g.render()"
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    completed = _render_with("g.CLASSES.remove(('mxgateway.session', 'Session'))")
     assert completed.returncode != 0
     assert "GatewayClient.open_session returns Connector[Session]" in completed.stderr
     assert "cannot convert" in completed.stderr
