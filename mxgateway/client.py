@@ -234,8 +234,8 @@ class GatewayClient(ClientBase):
         self,
         reference: str,
         *,
-        operator_comment: str = "",
-        operator_user: str = "",
+        comment: str = "",
+        operator: str = "",
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
@@ -246,8 +246,8 @@ class GatewayClient(ClientBase):
         transport.check_open("AcknowledgeAlarm")
         request = pb.AcknowledgeAlarmRequest(
             alarm_full_reference=reference,
-            comment=operator_comment,
-            operator_user=operator_user,
+            comment=comment,
+            operator_user=operator,
             operator_node=operator_node,
             operator_domain=operator_domain,
             operator_full_name=operator_full_name,
@@ -267,8 +267,8 @@ class GatewayClient(ClientBase):
         self,
         reference: str,
         *,
-        operator_comment: str = "",
-        operator_user: str = "",
+        comment: str = "",
+        operator: str = "",
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
@@ -280,8 +280,8 @@ class GatewayClient(ClientBase):
         """
         reply = await self.acknowledge_alarm_raw(
             reference,
-            operator_comment=operator_comment,
-            operator_user=operator_user,
+            comment=comment,
+            operator=operator,
             operator_node=operator_node,
             operator_domain=operator_domain,
             operator_full_name=operator_full_name,

@@ -201,8 +201,8 @@ class Client(Session):
         self,
         reference: str,
         *,
-        operator_comment: str = "",
-        operator_user: str = "",
+        comment: str = "",
+        operator: str = "",
         operator_node: str = "",
         operator_domain: str = "",
         operator_full_name: str = "",
@@ -214,8 +214,8 @@ class Client(Session):
         """
         await (await self.gateway()).acknowledge_alarm(
             reference,
-            operator_comment=operator_comment,
-            operator_user=operator_user,
+            comment=comment,
+            operator=operator,
             operator_node=operator_node,
             operator_domain=operator_domain,
             operator_full_name=operator_full_name,

@@ -133,12 +133,10 @@ def watch(
 def ack(
     common: CommonOptions,
     reference: Annotated[str, typer.Argument(help="The alarm's full reference.", show_default=False)],
-    operator_comment: Annotated[str, typer.Option("--operator-comment", help="The operator's comment.")] = "",
-    operator_user: Annotated[str, typer.Option("--operator-user", help="Who acknowledges (user name).")] = "",
+    comment: Annotated[str, typer.Option("--comment", help="The operator's comment.")] = "",
+    operator: Annotated[str, typer.Option("--operator", help="Who acknowledges (user name).")] = "",
 ) -> None:
     """Acknowledge an alarm (again is not an error; an unknown alarm exits 8)."""
     with shared_connections() as connections:
-        connections.gateway(common).acknowledge_alarm(
-            reference, operator_comment=operator_comment, operator_user=operator_user
-        )
+        connections.gateway(common).acknowledge_alarm(reference, comment=comment, operator=operator)
     emit({"acknowledged": reference})

@@ -151,16 +151,16 @@ def stream_events(
     common: CommonOptions,
     session_id: SessionOpt = "",
     max_events: MaxEventsOpt = 0,
-    after_worker_sequence: Annotated[
+    after_sequence: Annotated[
         int,
         typer.Option(
-            "--after-worker-sequence", min=0, help="Replay retained events after this worker sequence first."
+            "--after-sequence", min=0, help="Replay retained events after this worker sequence first."
         ),
     ] = 0,
 ) -> None:
     """Print the session's events as they come, one JSON document per line (raw MxEvent).
 
-    A stream shows the events raised after it opened; --after-worker-sequence N first
+    A stream shows the events raised after it opened; --after-sequence N first
     replays the retained events with a sequence above N. It survives a dropped
     connection (resuming after the last event); what could not be kept shows as
     a {"marker": ...} line.
@@ -171,7 +171,7 @@ def stream_events(
     with shared_connections() as connections:
         session = connections.session(common, session_id)
         count = 0
-        with session.events(after_worker_sequence=after_worker_sequence) as stream:
+        with session.events(after_worker_sequence=after_sequence) as stream:
             if max_events == 0 or count < max_events:
                 for event in stream:
                     emit(event_document(event), as_json=True)

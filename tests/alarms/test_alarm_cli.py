@@ -61,15 +61,7 @@ def test_active_lists_the_active_set_as_json_lines(background: BackgroundSimulat
 def test_ack_acknowledges_and_reports_failures_with_their_exit_codes(background: BackgroundSimulator) -> None:
     _advance(background, 7)
     done = _run(
-        background,
-        "alarms",
-        "ack",
-        TANK1_HI,
-        "--operator-comment",
-        "inlet checked",
-        "--operator-user",
-        "op1",
-        "--json",
+        background, "alarms", "ack", TANK1_HI, "--comment", "inlet checked", "--operator", "op1", "--json"
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"acknowledged": TANK1_HI}

@@ -99,7 +99,7 @@ async def test_fail_over_to_subtags_and_back(
         assert snapshot
         assert all(a.degraded and a.original_raise_time is None for a in snapshot)
 
-        await client.acknowledge_alarm(TANK1_HI, operator_comment="via subtag", operator_user="op1")
+        await client.acknowledge_alarm(TANK1_HI, comment="via subtag", operator="op1")
         acked = await _next_of(feed, AlarmTransition)
         assert isinstance(acked, AlarmTransition)
         assert acked.kind is AlarmTransitionKind.ACKNOWLEDGE
@@ -126,7 +126,7 @@ async def test_after_a_3s_cut_the_active_set_is_right_and_reconciled_synthetical
             client_options = client.options.replace(channel_options=FAST_RECONNECT)
         async with GatewayClient.connect(options=client_options) as client, client.alarm_feed() as feed:
             await clock.advance_to(12)
-            await client.acknowledge_alarm(TANK1_HIHI, operator_comment="seen", operator_user="op1")
+            await client.acknowledge_alarm(TANK1_HIHI, comment="seen", operator="op1")
             await wait_for(lambda: _feed_active(feed) == _sim_active(simulator))
             await _drain(feed, quiet_s=0.1)
             before = feed.active
@@ -200,7 +200,7 @@ async def test_a_redeploy_is_reconciled_by_the_feed(
 ) -> None:
     await clock.advance_to(12)
     async with client.alarm_feed() as feed:
-        await client.acknowledge_alarm(TANK1_HI, operator_comment="before the deploy", operator_user="op1")
+        await client.acknowledge_alarm(TANK1_HI, comment="before the deploy", operator="op1")
         await wait_for(lambda: feed.active[TANK1_HI].state is AlarmState.ACTIVE_ACKNOWLEDGED)
         await _drain(feed, quiet_s=0.1)
         before = feed.active

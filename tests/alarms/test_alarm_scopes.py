@@ -45,7 +45,7 @@ async def test_acknowledging_needs_invoke_write(secured: Simulator) -> None:
     async with GatewayClient.connect(secured.endpoint, api_key=READER, default_timeout=5.0) as client:
         assert TANK1_HI in {a.reference for a in await client.active_alarms()}
         with pytest.raises(MxGatewayPermissionError) as caught:
-            await client.acknowledge_alarm(TANK1_HI, operator_comment="no", operator_user="op1")
+            await client.acknowledge_alarm(TANK1_HI, comment="no", operator="op1")
     assert caught.value.scope == "invoke:write"
     assert "invoke:write" in str(caught.value)
     assert READER not in str(caught.value)

@@ -91,9 +91,7 @@ async def test_raise_acknowledge_clear_and_retrigger_round_trip(
             assert alarm.original_raise_time is not None
             assert not alarm.degraded
 
-            await client.acknowledge_alarm(
-                TANK1_HI, operator_comment="checking the inlet", operator_user="op1"
-            )
+            await client.acknowledge_alarm(TANK1_HI, comment="checking the inlet", operator="op1")
             acked = await next_transition()
             assert acked.kind is AlarmTransitionKind.ACKNOWLEDGE
             assert acked.alarm.state is AlarmState.ACTIVE_ACKNOWLEDGED
@@ -122,7 +120,7 @@ async def test_raise_acknowledge_clear_and_retrigger_round_trip(
 async def test_acknowledging_an_unknown_alarm_names_it(client: GatewayClient) -> None:
     reference = GALAXY + "Intake.No_Such.Level.Hi"
     with pytest.raises(MxGatewayAlarmNotFoundError) as caught:
-        await client.acknowledge_alarm(reference, operator_comment="x", operator_user="op1")
+        await client.acknowledge_alarm(reference, comment="x", operator="op1")
     assert reference in str(caught.value)
     assert caught.value.reference == reference
     reply = await client.acknowledge_alarm_raw(reference)
@@ -141,8 +139,8 @@ async def test_acknowledging_twice_succeeds_without_a_second_transition(
             assert first.state is AlarmState.ACTIVE
             for _ in range(2):
                 await anext(items)  # snapshot_complete, provider_status
-            await client.acknowledge_alarm(TANK1_HI, operator_comment="first", operator_user="op1")
-            await client.acknowledge_alarm(TANK1_HI, operator_comment="second", operator_user="op2")
+            await client.acknowledge_alarm(TANK1_HI, comment="first", operator="op1")
+            await client.acknowledge_alarm(TANK1_HI, comment="second", operator="op2")
             acked = await anext(items)
             await clock.advance_to(24)
             following = await anext(items)

@@ -31,7 +31,7 @@ def test_the_facade_reads_acknowledges_and_follows_alarms(background: Background
             status = next(feed)
             assert isinstance(status, mxgateway_sync.AlarmProviderStatus)
             assert not feed.degraded
-            client.acknowledge_alarm(TANK1_HI, operator_comment="from a script", operator_user="op1")
+            client.acknowledge_alarm(TANK1_HI, comment="from a script", operator="op1")
             acked = next(feed)
             assert isinstance(acked, mxgateway_sync.AlarmTransition)
             assert acked.kind is mxgateway_sync.AlarmTransitionKind.ACKNOWLEDGE

@@ -12,10 +12,7 @@ CASES: list[tuple[str, list[str]]] = [
         "handle above int32",
         ["advise", "--session-id", "s-1", "--server-handle", "1", "--item-handle", str(2**31)],
     ),
-    (
-        "after-worker-sequence above uint64",
-        ["stream-events", "--session-id", "s-1", "--after-worker-sequence", str(2**64)],
-    ),
+    ("after-sequence above uint64", ["stream-events", "--session-id", "s-1", "--after-sequence", str(2**64)]),
     (
         "deeply nested JSON",
         [

@@ -176,7 +176,7 @@ def test_mxaccess_commands_on_one_session(cli: Cli, simulator: BackgroundSimulat
     (read,) = run("read-bulk", "--server-handle", server, "Tank_002.Volume")
     assert read["value"] == 2223
     assert read["source_timestamp"] == "2024-05-01T12:00:00Z"
-    events = run("stream-events", "--after-worker-sequence", "1", "--max-events", "2")
+    events = run("stream-events", "--after-sequence", "1", "--max-events", "2")
     assert [e["worker_sequence"] for e in events] == [2, 3]  # replayed after 1 (integers are JSON numbers)
     assert {e["family"] for e in events} <= {
         "MX_EVENT_FAMILY_ON_DATA_CHANGE",
