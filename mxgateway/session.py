@@ -1,9 +1,11 @@
 """A gateway session: one MXAccess worker, its commands, its events and its recovery.
 
-``Session`` joins three parts: the MXAccess commands (``mxgateway.commands``),
-tag-level access (``mxgateway.tag_access``) and, here, the session itself: its
-life cycle, the request path every command takes, and its event pump
-(``mxgateway.pump``), the one StreamEvents call every event consumer reads from.
+``Session`` joins four parts: the MXAccess commands (``mxgateway.commands``),
+tag-level access (``mxgateway.tag_access``), recovery of a lost session
+(``mxgateway.session_recovery``) and, here, the session itself: its life cycle,
+the request path every command takes (what each command kind needs is in
+``mxgateway.command_kinds``), and its event pump (``mxgateway.pump``), the one
+StreamEvents call every event consumer reads from.
 
 When the gateway loses the session, the tag-level API continues on a new one
 (``ClientOptions.recover_sessions``). Handles handed out before are dead: a
@@ -24,17 +26,15 @@ from typing import TYPE_CHECKING
 import grpc.aio
 
 from mxgateway.checks import checked
+from mxgateway.command_kinds import BULK_PAYLOADS, EVENT_KINDS, scope_of
 from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
-    MxGatewayCancelledError,
-    MxGatewayClosedError,
     MxGatewayError,
     MxGatewayPermissionError,
     MxGatewaySessionClosedError,
     MxGatewaySessionLostError,
     MxGatewaySessionNotFoundError,
-    MxGatewayTimeoutError,
     MxGatewayUnavailableError,
     check_protocol_status,
     error_for_protocol_status,
@@ -46,9 +46,8 @@ from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseClientDefault
 from mxgateway.pump import EventPump
 from mxgateway.raw_stream import StreamCall
-from mxgateway.reconnect import Backoff
 from mxgateway.results import ItemResult
-from mxgateway.scopes import EVENTS_READ, INVOKE_READ, INVOKE_SECURE, INVOKE_WRITE
+from mxgateway.session_recovery import SessionRecovery
 from mxgateway.subscription import Subscription
 from mxgateway.tag_access import TagAccess
 from mxgateway.tag_table import TagTable
@@ -63,56 +62,8 @@ _UTC = dt.timezone.utc
 _OK_CODES = (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED)
 _SESSION_NOT_FOUND = pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND
 
-_READ_SCOPE = INVOKE_READ
-_WRITE_SCOPE = INVOKE_WRITE
-_SECURE_SCOPE = INVOKE_SECURE
-_SCOPES: dict[int, str] = {
-    pb.MX_COMMAND_KIND_WRITE: _WRITE_SCOPE,
-    pb.MX_COMMAND_KIND_WRITE2: _WRITE_SCOPE,
-    pb.MX_COMMAND_KIND_WRITE_BULK: _WRITE_SCOPE,
-    pb.MX_COMMAND_KIND_WRITE2_BULK: _WRITE_SCOPE,
-    pb.MX_COMMAND_KIND_WRITE_SECURED: _SECURE_SCOPE,
-    pb.MX_COMMAND_KIND_WRITE_SECURED2: _SECURE_SCOPE,
-    pb.MX_COMMAND_KIND_WRITE_SECURED_BULK: _SECURE_SCOPE,
-    pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK: _SECURE_SCOPE,
-    pb.MX_COMMAND_KIND_AUTHENTICATE_USER: _SECURE_SCOPE,
-    pb.MX_COMMAND_KIND_DRAIN_EVENTS: EVENTS_READ,
-}
-#: Bulk kinds, whose per-item failures live in the results.
-_BULK_PAYLOADS: dict[int, str] = {
-    pb.MX_COMMAND_KIND_ADD_ITEM_BULK: "bulk_subscribe",
-    pb.MX_COMMAND_KIND_ADVISE_ITEM_BULK: "bulk_subscribe",
-    pb.MX_COMMAND_KIND_REMOVE_ITEM_BULK: "bulk_subscribe",
-    pb.MX_COMMAND_KIND_UNADVISE_ITEM_BULK: "bulk_subscribe",
-    pb.MX_COMMAND_KIND_SUBSCRIBE_BULK: "bulk_subscribe",
-    pb.MX_COMMAND_KIND_UNSUBSCRIBE_BULK: "bulk_subscribe",
-    pb.MX_COMMAND_KIND_READ_BULK: "bulk_read",
-    pb.MX_COMMAND_KIND_WRITE_BULK: "bulk_write",
-    pb.MX_COMMAND_KIND_WRITE2_BULK: "bulk_write",
-    pb.MX_COMMAND_KIND_WRITE_SECURED_BULK: "bulk_write",
-    pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK: "bulk_write",
-}
-#: Commands that can raise an event: the pump attaches before the first is sent,
-#: so their first event (the value ADVISE publishes, a write's outcome) is kept.
-_EVENT_KINDS = frozenset(
-    {
-        pb.MX_COMMAND_KIND_ADVISE,
-        pb.MX_COMMAND_KIND_ADVISE_SUPERVISORY,
-        pb.MX_COMMAND_KIND_WRITE,
-        pb.MX_COMMAND_KIND_WRITE2,
-        pb.MX_COMMAND_KIND_WRITE_SECURED,
-        pb.MX_COMMAND_KIND_WRITE_SECURED2,
-        pb.MX_COMMAND_KIND_ADVISE_ITEM_BULK,
-        pb.MX_COMMAND_KIND_SUBSCRIBE_BULK,
-        pb.MX_COMMAND_KIND_WRITE_BULK,
-        pb.MX_COMMAND_KIND_WRITE2_BULK,
-        pb.MX_COMMAND_KIND_WRITE_SECURED_BULK,
-        pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK,
-    }
-)
 
-
-class Session(TagAccess):
+class Session(SessionRecovery, TagAccess):
     """An open gateway session. Obtain it with ``GatewayClient.open_session``.
 
     ``async with session:`` closes it on exit; ``close()`` is idempotent and ends
@@ -285,20 +236,6 @@ class Session(TagAccess):
         """Same as ``close()``."""
         await self.close()
 
-    async def _settled_id(self, timeout: float) -> str:
-        """The session's id once a recovery in flight has finished (the client is closing)."""
-        await self._settle_recovery(timeout)
-        return self._session_id
-
-    async def _settle_recovery(self, timeout: float = 5.0) -> None:
-        """Wait (bounded) for a recovery in flight, so closing closes the session it opened."""
-        lock = self._recover_lock
-        if not lock.locked():
-            return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(lock.acquire(), timeout)
-            lock.release()
-
     def _mark_closed(self) -> None:
         """No further calls: end the event stream and every reader."""
         self._closed = True
@@ -318,7 +255,7 @@ class Session(TagAccess):
         if self._closed:
             raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
         kind = request.command.kind
-        if kind in _EVENT_KINDS and not self._pump.running:
+        if kind in EVENT_KINDS and not self._pump.running:
             await self._attach_for_events()
         if self._stale_servers:
             self._check_handles(request)
@@ -341,9 +278,7 @@ class Session(TagAccess):
                 ) from None
             raise
         except grpc.aio.AioRpcError as exc:
-            failure = map_rpc_error(
-                exc, method="Invoke", scope=_SCOPES.get(kind, _READ_SCOPE), secrets=self._secrets
-            )
+            failure = map_rpc_error(exc, method="Invoke", scope=scope_of(kind), secrets=self._secrets)
         if failure is not None:
             # Raised out here, not in the except block: the raw error, which may hold
             # what the gateway echoed (a key included), must not become __context__.
@@ -366,23 +301,10 @@ class Session(TagAccess):
         reply = await self._call(request, timeout)
         # Fast path: an OK reply with no hresult and no statuses is a success.
         if reply.hresult or reply.statuses or reply.protocol_status.code not in _OK_CODES:
-            payload = _BULK_PAYLOADS.get(request.command.kind)
+            payload = BULK_PAYLOADS.get(request.command.kind)
             if payload is None or not reply.HasField(payload):  # type: ignore[arg-type]
                 raise_for_mxaccess_failure(reply)
         return reply
-
-    def _lost(self, session_id: str, error: MxGatewayError) -> MxGatewaySessionLostError:
-        hint = " (the tag-level API continues on a new session)" if self._recover_enabled else ""
-        return MxGatewaySessionLostError(
-            f"{error.message}: session {session_id} no longer exists on the gateway; "
-            f"its server and item handles are gone{hint}",
-            method="Invoke",
-            grpc_code=error.grpc_code,
-            protocol_code=error.protocol_code,
-            details=error.details,
-            reply=error.reply,
-            old_session_id=session_id,
-        )
 
     def _check_handles(self, request: pb.MxCommandRequest) -> None:
         command = request.command
@@ -460,68 +382,6 @@ class Session(TagAccess):
         subscription = Subscription(self, self._pump, tags, supervisory=supervisory)
         self._subscriptions.add(subscription)
         return subscription
-
-    # ------------------------------------------------------------------ recovery
-
-    def _recovers(self) -> bool:
-        return self._recover_enabled and not self._closed
-
-    async def _await_recovery(self, error: MxGatewaySessionLostError) -> None:
-        if not self._recovers():
-            raise error
-        if await self._recover_session(error.old_session_id or self._session_id) is None:
-            raise error
-        # Found by a command, not by the stream: move the stream over before any
-        # command on the new session can raise an event.
-        await self._pump.follow()
-
-    async def _recover_session(self, old_session_id: str) -> str | None:
-        """Replace the lost session ``old_session_id``; its new id (None: recovery is off)."""
-        async with self._recover_lock:
-            if self._closed:
-                raise MxGatewayClosedError("the session was closed", method="OpenSession")
-            if self._session_id != old_session_id:
-                return self._session_id  # another caller recovered it meanwhile
-            if not self._recover_enabled:
-                return None
-            reply = await self._open_replacement()
-            self._replace(reply)
-            return self._session_id
-
-    async def _open_replacement(self) -> pb.OpenSessionReply:
-        policy = self._options.reconnect
-        backoff = Backoff(policy)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(policy.window_s, policy.max_backoff_s)
-        failures = 0
-        while True:
-            generation = self._transport.generation
-            try:
-                return await self._transport.open_session(self._client_session_name)
-            except (MxGatewayUnavailableError, MxGatewayTimeoutError, MxGatewayCancelledError):
-                # Cancelled: a fail-over closed the channel the open was sent on.
-                failures += 1
-                if failures % policy.endpoint_attempts == 0:
-                    self._fail_over(generation)
-                if loop.time() > deadline:
-                    raise
-                await asyncio.sleep(backoff.next_delay())
-                if self._closed:  # closing waits for this loop: stop trying at once
-                    raise MxGatewayClosedError("the session was closed", method="OpenSession") from None
-
-    def _replace(self, reply: pb.OpenSessionReply) -> None:
-        old_id = self._session_id
-        self._transport.rekey(self, old_id, reply.session_id)
-        self._open_reply = reply
-        self._session_id = reply.session_id
-        self._stale_servers |= self._user_servers
-        self._user_servers = set()
-        self._server_handle = None
-        self._handles.clear()
-        self._tags.clear()
-        _log.info(
-            "session %s was lost on the gateway; continuing on new session %s", old_id, reply.session_id
-        )
 
     # ------------------------------------------------------------------ bookkeeping
 
