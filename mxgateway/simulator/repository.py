@@ -30,179 +30,42 @@ choices where the contract leaves room:
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import collections
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
-import json
-import re
-import secrets
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc
-from mxgateway.simulator.galaxy import Galaxy, GalaxyAttribute, GalaxyObject
+from mxgateway.simulator.galaxy import Galaxy, GalaxyObject
+from mxgateway.simulator.repository_paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Pager
+from mxgateway.simulator.repository_query import (
+    Deployment,
+    Filters,
+    RequestError,
+    browse_order,
+    object_to_proto,
+    resolve_object,
+    walk,
+    wants_attributes,
+)
 
-#: Page size used when a request asks for 0.
-DEFAULT_PAGE_SIZE = 500
-#: Largest page the service returns, whatever the request asks for.
-MAX_PAGE_SIZE = 5_000
+__all__ = ["DEFAULT_EVENT_BUFFER_SIZE", "DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "GalaxyRepositoryService"]
+
 #: Deploy events a slow subscriber may fall behind by before it loses the oldest.
 DEFAULT_EVENT_BUFFER_SIZE = 64
-#: Filtered selections kept for paging; each is one list of object references.
-SELECTION_CACHE_SIZE = 16
 
 _UNAVAILABLE_MESSAGE = "the Galaxy Repository database is unavailable"
-_MAC_SIZE = hashlib.sha256().digest_size
 
 _DiscoverContext = grpc.aio.ServicerContext[gr.DiscoverHierarchyRequest, gr.DiscoverHierarchyReply]
 _BrowseContext = grpc.aio.ServicerContext[gr.BrowseChildrenRequest, gr.BrowseChildrenReply]
 
 
-class _RequestError(Exception):
-    """A request the service refuses, with the gRPC status to answer."""
-
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        super().__init__(details)
-        self.code = code
-        self.details = details
-
-
-@dataclass
-class _Deployment:
-    """One deployed state of the Galaxy; replaced as a whole on every deploy."""
-
-    galaxy: Galaxy
-    version: int
-    _by_path: dict[str, GalaxyObject] | None = field(default=None, repr=False)
-
-    def find_by_path(self, path: str) -> GalaxyObject | None:
-        if self._by_path is None:
-            self._by_path = {o.contained_path.casefold(): o for o in self.galaxy.objects}
-        return self._by_path.get(path.strip("/").casefold())
-
-
-@dataclass(frozen=True)
-class _Filters:
-    """The object filters shared by DiscoverHierarchy and BrowseChildren."""
-
-    category_ids: frozenset[int]
-    template_needles: tuple[str, ...]
-    tag_pattern: re.Pattern[str] | None
-    alarm_bearing_only: bool
-    historized_only: bool
-
-    @classmethod
-    def from_request(cls, request: gr.DiscoverHierarchyRequest | gr.BrowseChildrenRequest) -> _Filters:
-        return cls(
-            category_ids=frozenset(request.category_ids),
-            template_needles=tuple(sorted({n.casefold() for n in request.template_chain_contains if n})),
-            tag_pattern=_compile_glob(request.tag_name_glob) if request.tag_name_glob else None,
-            alarm_bearing_only=request.alarm_bearing_only,
-            historized_only=request.historized_only,
-        )
-
-    def key(self) -> list[Any]:
-        """A canonical, JSON-ready form: equal filters give equal keys."""
-        return [
-            sorted(self.category_ids),
-            list(self.template_needles),
-            self.tag_pattern.pattern if self.tag_pattern else None,
-            self.alarm_bearing_only,
-            self.historized_only,
-        ]
-
-    def matches(self, obj: GalaxyObject) -> bool:
-        if self.category_ids and obj.category_id not in self.category_ids:
-            return False
-        if self.template_needles and not any(
-            needle in template.casefold()
-            for template in obj.template_chain
-            for needle in self.template_needles
-        ):
-            return False
-        if self.tag_pattern is not None and self.tag_pattern.fullmatch(obj.tag_name) is None:
-            return False
-        if self.alarm_bearing_only and not any(a.is_alarm for a in obj.attributes):
-            return False
-        return not (self.historized_only and not any(a.is_historized for a in obj.attributes))
-
-
-def _compile_glob(glob: str) -> re.Pattern[str]:
-    # fnmatch would also honour [...] classes, which the contract does not define.
-    parts = [".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in glob]
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def _include_attributes(request: gr.DiscoverHierarchyRequest | gr.BrowseChildrenRequest) -> bool:
-    return request.include_attributes if request.HasField("include_attributes") else True
-
-
-def _walk(galaxy: Galaxy, start: GalaxyObject | None, max_depth: int | None) -> Iterator[GalaxyObject]:
-    """Galaxy.walk order (parents before children), not descending below ``max_depth``."""
-    stack: list[tuple[GalaxyObject, int]] = (
-        [(start, 0)] if start is not None else [(o, 0) for o in reversed(galaxy.roots)]
-    )
-    while stack:
-        obj, depth = stack.pop()
-        yield obj
-        if max_depth is None or depth < max_depth:
-            stack.extend((child, depth + 1) for child in reversed(galaxy.children.get(obj.gobject_id, [])))
-
-
-def _attribute_to_proto(attribute: GalaxyAttribute) -> gr.GalaxyAttribute:
-    return gr.GalaxyAttribute(
-        attribute_name=attribute.attribute_name,
-        full_tag_reference=attribute.full_tag_reference,
-        mx_data_type=attribute.mx_data_type,
-        data_type_name=attribute.data_type_name,
-        is_array=attribute.is_array,
-        array_dimension=attribute.array_dimension,
-        security_classification=attribute.security_classification,
-        mx_attribute_category=attribute.mx_attribute_category,
-        primitive_name=attribute.primitive_name,
-        is_historized=attribute.is_historized,
-        is_alarm=attribute.is_alarm,
-    )
-
-
-def _object_to_proto(obj: GalaxyObject, include_attributes: bool) -> gr.GalaxyObject:
-    return gr.GalaxyObject(
-        gobject_id=obj.gobject_id,
-        tag_name=obj.tag_name,
-        contained_name=obj.contained_name,
-        contained_path=obj.contained_path,
-        parent_gobject_id=obj.parent_gobject_id,
-        area_gobject_id=obj.area_gobject_id,
-        category_id=obj.category_id,
-        is_area=obj.is_area,
-        template_chain=obj.template_chain,
-        attributes=[_attribute_to_proto(a) for a in obj.attributes] if include_attributes else [],
-    )
-
-
-def _browse_order(obj: GalaxyObject) -> tuple[bool, str, int]:
-    return (not obj.is_area, obj.contained_name.casefold(), obj.gobject_id)
-
-
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class _Watcher:
@@ -233,12 +96,9 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
     def __init__(self, galaxy: Galaxy, *, event_buffer_size: int = DEFAULT_EVENT_BUFFER_SIZE) -> None:
         if event_buffer_size < 1:
             raise ValueError("event_buffer_size must be at least 1")
-        self._deployment = _Deployment(galaxy, version=1)
+        self._deployment = Deployment(galaxy, version=1)
         self._event_buffer_size = event_buffer_size
-        self._token_secret = secrets.token_bytes(32)
-        self._selections: collections.OrderedDict[tuple[int, str], Sequence[GalaxyObject]] = (
-            collections.OrderedDict()
-        )
+        self._pager = Pager()
         self._sequence = 1
         self._watchers: set[_Watcher] = set()
         self._no_watchers = asyncio.Event()
@@ -282,8 +142,8 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
         if previous is not None and now <= previous:
             now = previous + dt.timedelta(microseconds=1)
         deployed.time_of_last_deploy = now
-        self._deployment = _Deployment(deployed, version=self._deployment.version + 1)
-        self._selections.clear()
+        self._deployment = Deployment(deployed, version=self._deployment.version + 1)
+        self._pager.forget_selections()
         self._sequence += 1
         event = self._deploy_event()
         for watcher in self._watchers:
@@ -333,7 +193,7 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
         """One page of the filtered walk, parents before children."""
         try:
             return self._discover_hierarchy(request)
-        except _RequestError as exc:
+        except RequestError as exc:
             await context.abort(exc.code, exc.details)
 
     async def BrowseChildren(
@@ -342,7 +202,7 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
         """One page of the filtered direct children: areas first, then by contained name."""
         try:
             return self._browse_children(request)
-        except _RequestError as exc:
+        except RequestError as exc:
             await context.abort(exc.code, exc.details)
 
     async def WatchDeployEvents(
@@ -377,18 +237,18 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
 
     def _check_available(self) -> None:
         if self._unavailable_message is not None:
-            raise _RequestError(grpc.StatusCode.UNAVAILABLE, self._unavailable_message)
+            raise RequestError(grpc.StatusCode.UNAVAILABLE, self._unavailable_message)
 
     def _discover_hierarchy(self, request: gr.DiscoverHierarchyRequest) -> gr.DiscoverHierarchyReply:
         self._check_available()
         deployment = self._deployment
-        filters = _Filters.from_request(request)
+        filters = Filters.from_request(request)
         max_depth = request.max_depth.value if request.HasField("max_depth") else None
         if max_depth is not None and max_depth < 0:
-            raise _RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"max_depth must be >= 0, got {max_depth}")
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"max_depth must be >= 0, got {max_depth}")
         root_kind = request.WhichOneof("root")
         root_value = getattr(request, root_kind) if root_kind else None
-        include_attributes = _include_attributes(request)
+        include_attributes = wants_attributes(request)
         request_key = [
             "DiscoverHierarchy",
             root_kind,
@@ -399,23 +259,23 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
         ]
 
         def select() -> Sequence[GalaxyObject]:
-            root = self._resolve_root(deployment, request)
-            return [o for o in _walk(deployment.galaxy, root, max_depth) if filters.matches(o)]
+            root = resolve_object(deployment, "root", root_kind, root_value)
+            return [o for o in walk(deployment.galaxy, root, max_depth) if filters.matches(o)]
 
-        page, next_token, total = self._page(
-            deployment, request_key, request.page_size, request.page_token, select
+        page, next_token, total = self._pager.page(
+            deployment.version, request_key, request.page_size, request.page_token, select
         )
         reply = gr.DiscoverHierarchyReply(next_page_token=next_token, total_object_count=total)
-        reply.objects.extend(_object_to_proto(o, include_attributes) for o in page)
+        reply.objects.extend(object_to_proto(o, include_attributes) for o in page)
         return reply
 
     def _browse_children(self, request: gr.BrowseChildrenRequest) -> gr.BrowseChildrenReply:
         self._check_available()
         deployment = self._deployment
-        filters = _Filters.from_request(request)
+        filters = Filters.from_request(request)
         parent_kind = request.WhichOneof("parent")
         parent_value = getattr(request, parent_kind) if parent_kind else None
-        include_attributes = _include_attributes(request)
+        include_attributes = wants_attributes(request)
         request_key = [
             "BrowseChildren",
             parent_kind,
@@ -425,131 +285,19 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
         ]
 
         def select() -> Sequence[GalaxyObject]:
-            parent = self._resolve_parent(deployment, request)
+            parent = resolve_object(deployment, "parent", parent_kind, parent_value)
             siblings = deployment.galaxy.children.get(parent.gobject_id if parent else 0, [])
-            return sorted((o for o in siblings if filters.matches(o)), key=_browse_order)
+            return sorted((o for o in siblings if filters.matches(o)), key=browse_order)
 
-        page, next_token, _ = self._page(
-            deployment, request_key, request.page_size, request.page_token, select
+        page, next_token, _ = self._pager.page(
+            deployment.version, request_key, request.page_size, request.page_token, select
         )
         children = deployment.galaxy.children
         return gr.BrowseChildrenReply(
-            children=[_object_to_proto(o, include_attributes) for o in page],
+            children=[object_to_proto(o, include_attributes) for o in page],
             next_page_token=next_token,
             child_has_children=[bool(children.get(o.gobject_id)) for o in page],
         )
-
-    @staticmethod
-    def _resolve_root(deployment: _Deployment, request: gr.DiscoverHierarchyRequest) -> GalaxyObject | None:
-        kind = request.WhichOneof("root")
-        galaxy = deployment.galaxy
-        if kind == "root_gobject_id":
-            if request.root_gobject_id == 0:
-                return None
-            found = galaxy.by_id.get(request.root_gobject_id)
-            what = f"gobject_id {request.root_gobject_id}"
-        elif kind == "root_tag_name":
-            found = galaxy.by_tag.get(request.root_tag_name.lower())
-            what = f"tag name {request.root_tag_name!r}"
-        elif kind == "root_contained_path":
-            found = deployment.find_by_path(request.root_contained_path)
-            what = f"contained path {request.root_contained_path!r}"
-        else:
-            return None
-        if found is None:
-            raise _RequestError(grpc.StatusCode.NOT_FOUND, f"root object not found: no object with {what}")
-        return found
-
-    @staticmethod
-    def _resolve_parent(deployment: _Deployment, request: gr.BrowseChildrenRequest) -> GalaxyObject | None:
-        kind = request.WhichOneof("parent")
-        galaxy = deployment.galaxy
-        if kind == "parent_gobject_id":
-            if request.parent_gobject_id == 0:
-                return None
-            found = galaxy.by_id.get(request.parent_gobject_id)
-            what = f"gobject_id {request.parent_gobject_id}"
-        elif kind == "parent_tag_name":
-            found = galaxy.by_tag.get(request.parent_tag_name.lower())
-            what = f"tag name {request.parent_tag_name!r}"
-        elif kind == "parent_contained_path":
-            found = deployment.find_by_path(request.parent_contained_path)
-            what = f"contained path {request.parent_contained_path!r}"
-        else:
-            return None
-        if found is None:
-            raise _RequestError(grpc.StatusCode.NOT_FOUND, f"parent object not found: no object with {what}")
-        return found
-
-    def _page(
-        self,
-        deployment: _Deployment,
-        request_key: list[Any],
-        page_size: int,
-        page_token: str,
-        select: Callable[[], Sequence[GalaxyObject]],
-    ) -> tuple[Sequence[GalaxyObject], str, int]:
-        """The page of the selection a request asks for, the next page's token and the total."""
-        if page_size < 0:
-            raise _RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"page_size must be >= 0, got {page_size}")
-        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        filter_hash = hashlib.sha256(json.dumps(request_key).encode()).hexdigest()[:32]
-        offset = self._read_token(page_token, deployment.version, filter_hash) if page_token else 0
-        selection = self._selection(deployment.version, filter_hash, select)
-        if offset > len(selection):
-            raise _RequestError(grpc.StatusCode.INVALID_ARGUMENT, "invalid page token: offset out of range")
-        end = offset + size
-        next_token = self._make_token(deployment.version, end, filter_hash) if end < len(selection) else ""
-        return selection[offset:end], next_token, len(selection)
-
-    def _selection(
-        self, version: int, filter_hash: str, select: Callable[[], Sequence[GalaxyObject]]
-    ) -> Sequence[GalaxyObject]:
-        # Paging a large Galaxy would otherwise walk and filter it once per page.
-        key = (version, filter_hash)
-        cached = self._selections.get(key)
-        if cached is not None:
-            self._selections.move_to_end(key)
-            return cached
-        selection = select()
-        self._selections[key] = selection
-        while len(self._selections) > SELECTION_CACHE_SIZE:
-            self._selections.popitem(last=False)
-        return selection
-
-    def _make_token(self, version: int, offset: int, filter_hash: str) -> str:
-        body = json.dumps({"v": version, "o": offset, "f": filter_hash}, separators=(",", ":")).encode()
-        return _b64encode(body + hmac.digest(self._token_secret, body, "sha256"))
-
-    def _read_token(self, token: str, version: int, filter_hash: str) -> int:
-        """The offset a page token points at; INVALID_ARGUMENT says why a token is refused."""
-        try:
-            raw = _b64decode(token)
-        except (binascii.Error, ValueError):
-            raw = b""
-        body, mac = raw[:-_MAC_SIZE], raw[-_MAC_SIZE:]
-        if len(raw) <= _MAC_SIZE or not hmac.compare_digest(
-            mac, hmac.digest(self._token_secret, body, "sha256")
-        ):
-            raise _RequestError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "invalid page token: it was not issued by this server; start again without a page token",
-            )
-        fields = json.loads(body)
-        if fields["f"] != filter_hash:
-            raise _RequestError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "foreign page token: it was issued for a request with different filters or RPC; "
-                "repeat the original request's filters or start again without a page token",
-            )
-        if fields["v"] != version:
-            raise _RequestError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "stale page token: the Galaxy was redeployed after it was issued; "
-                "start again without a page token",
-            )
-        offset: int = fields["o"]
-        return offset
 
     def _client_is_current(self, request: gr.WatchDeployEventsRequest) -> bool:
         deployed = self._deployment.galaxy.time_of_last_deploy
