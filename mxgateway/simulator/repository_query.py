@@ -10,7 +10,8 @@ from typing import Any
 import grpc
 
 from mxgateway.generated import galaxy_repository_pb2 as gr
-from mxgateway.simulator.galaxy import Galaxy, GalaxyAttribute, GalaxyObject
+from mxgateway.simulator.galaxy import Galaxy, GalaxyObject
+from mxgateway.simulator.galaxy_objects import ATTRIBUTE_FIELDS, OBJECT_FIELDS
 
 __all__ = [
     "Deployment",
@@ -152,33 +153,13 @@ def browse_order(obj: GalaxyObject) -> tuple[bool, str, int]:
     return (not obj.is_area, obj.contained_name.casefold(), obj.gobject_id)
 
 
-def _attribute_to_proto(attribute: GalaxyAttribute) -> gr.GalaxyAttribute:
-    return gr.GalaxyAttribute(
-        attribute_name=attribute.attribute_name,
-        full_tag_reference=attribute.full_tag_reference,
-        mx_data_type=attribute.mx_data_type,
-        data_type_name=attribute.data_type_name,
-        is_array=attribute.is_array,
-        array_dimension=attribute.array_dimension,
-        security_classification=attribute.security_classification,
-        mx_attribute_category=attribute.mx_attribute_category,
-        primitive_name=attribute.primitive_name,
-        is_historized=attribute.is_historized,
-        is_alarm=attribute.is_alarm,
-    )
-
-
 def object_to_proto(obj: GalaxyObject, with_attributes: bool) -> gr.GalaxyObject:
     """The reply form of an object, with its attributes or without."""
-    return gr.GalaxyObject(
-        gobject_id=obj.gobject_id,
-        tag_name=obj.tag_name,
-        contained_name=obj.contained_name,
-        contained_path=obj.contained_path,
-        parent_gobject_id=obj.parent_gobject_id,
-        area_gobject_id=obj.area_gobject_id,
-        category_id=obj.category_id,
-        is_area=obj.is_area,
-        template_chain=obj.template_chain,
-        attributes=[_attribute_to_proto(a) for a in obj.attributes] if with_attributes else [],
-    )
+    # The simulator's objects carry the message fields by the same names.
+    reply = gr.GalaxyObject(**{name: getattr(obj, name) for name in OBJECT_FIELDS})
+    if with_attributes:
+        reply.attributes.extend(
+            gr.GalaxyAttribute(**{name: getattr(a, name) for name in ATTRIBUTE_FIELDS})
+            for a in obj.attributes
+        )
+    return reply
