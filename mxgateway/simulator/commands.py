@@ -24,27 +24,21 @@ How outcomes look (as the production gateway reports them):
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator import statuses as st
 from mxgateway.simulator import users
+from mxgateway.simulator.bulk_commands import BulkCommands
+from mxgateway.simulator.command_items import CommandFailure
 from mxgateway.simulator.faults import Faults
-from mxgateway.simulator.galaxy import GalaxyAttribute
-from mxgateway.simulator.sessions import Item, Registration, Session
+from mxgateway.simulator.sessions import Registration, Session
 from mxgateway.simulator.stats import SimulatorStats
-from mxgateway.simulator.tags import Sample, TagStore
-from mxgateway.simulator.values import (
-    ValueTypeMismatch,
-    attribute_mx_value,
-    element_of,
-    from_mx_value,
-    timestamp_from_ns,
-    timestamp_of,
-)
+from mxgateway.simulator.tags import TagStore
+
+__all__ = ["PAYLOAD_OF_KIND", "CommandFailure", "CommandProcessor", "kind_name"]
 
 #: The payload field each command kind must carry.
 PAYLOAD_OF_KIND: dict[int, str] = {
@@ -84,33 +78,7 @@ def kind_name(kind: int) -> str:
         return str(kind)
 
 
-class CommandFailure(Exception):
-    """An MXAccess call that failed: its HRESULT and status."""
-
-    def __init__(self, hresult: int, status: pb.MxStatusProxy) -> None:
-        super().__init__(status.diagnostic_text)
-        self.hresult = hresult
-        self.status = status
-        self.message = status.diagnostic_text
-
-
-def _invalid_handle(text: str) -> CommandFailure:
-    return CommandFailure(
-        st.E_INVALIDARG,
-        st.error_status(pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR, st.DETAIL_INVALID_HANDLE, text),
-    )
-
-
-def _security_refusal(detail: int, text: str) -> pb.MxStatusProxy:
-    return st.error_status(
-        pb.MX_STATUS_CATEGORY_SECURITY_ERROR,
-        detail,
-        text,
-        detected_by=pb.MX_STATUS_SOURCE_RESPONDING_AUTOMATION_OBJECT,
-    )
-
-
-class CommandProcessor:
+class CommandProcessor(BulkCommands):
     """Runs ``MxCommandRequest``s against a session and the shared plant values."""
 
     def __init__(self, tags: TagStore, stats: SimulatorStats, faults: Faults | None = None) -> None:
@@ -172,65 +140,6 @@ class CommandProcessor:
             return reply
         reply.protocol_status.code = pb.PROTOCOL_STATUS_CODE_OK
         return reply
-
-    # ----------------------------------------------------------------- lookups
-
-    @staticmethod
-    def _registration(session: Session, server_handle: int) -> Registration:
-        registration = session.registrations.get(server_handle)
-        if registration is None:
-            raise _invalid_handle(f"unknown server handle {server_handle}")
-        return registration
-
-    def _item(self, session: Session, server_handle: int, item_handle: int) -> Item:
-        item = self._registration(session, server_handle).items.get(item_handle)
-        if item is None:
-            raise _invalid_handle(f"unknown item handle {item_handle}")
-        return item
-
-    def _resolve(self, reference: str) -> tuple[GalaxyAttribute, int | None]:
-        found = self._tags.galaxy.find_attribute(reference) if reference.strip() else None
-        if found is None:
-            raise CommandFailure(
-                st.E_FAIL,
-                st.error_status(
-                    pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR,
-                    st.DETAIL_ITEM_NOT_FOUND,
-                    f"unknown tag {reference!r}",
-                ),
-            )
-        return found
-
-    # ------------------------------------------------------- item life cycle
-
-    def _new_item(self, session: Session, server_handle: int, reference: str, context: str = "") -> Item:
-        registration = self._registration(session, server_handle)
-        attribute, index = self._resolve(reference)
-        item = Item(session, server_handle, session.new_item_handle(), reference, attribute, index, context)
-        registration.items[item.item_handle] = item
-        session.items[item.item_handle] = item
-        return item
-
-    def _advise_item(self, item: Item, supervisory: bool) -> None:
-        item.supervisory = supervisory
-        if item.advised:
-            return
-        item.advised = True
-        item.last = None
-        # The current value comes first, as an ordinary data change.
-        item.on_sample(self._tags.watch(item.attribute, item))
-
-    def _unadvise_item(self, item: Item) -> None:
-        if item.advised:
-            self._tags.unwatch(item.attribute, item)
-            item.advised = False
-
-    def _remove(self, session: Session, item: Item) -> None:
-        self._unadvise_item(item)
-        registration = session.registrations.get(item.server_handle)
-        if registration is not None:
-            registration.items.pop(item.item_handle, None)
-        session.items.pop(item.item_handle, None)
 
     # ------------------------------------------------------------ single ops
 
@@ -320,240 +229,3 @@ class CommandProcessor:
             stamp,
             secured=(cmd.current_user_id, cmd.verifier_user_id),
         )
-
-    def _write_item(
-        self,
-        session: Session,
-        server_handle: int,
-        item_handle: int,
-        mx_value: pb.MxValue,
-        mx_timestamp: pb.MxValue | None,
-        *,
-        secured: tuple[int, int] | None = None,
-    ) -> None:
-        """Check and queue one write; the outcome is published as ON_WRITE_COMPLETE."""
-        item = self._item(session, server_handle, item_handle)
-        try:
-            value = from_mx_value(mx_value, item.attribute, item.index)
-            when = timestamp_of(mx_timestamp) if mx_timestamp is not None else None
-        except ValueTypeMismatch as exc:
-            raise CommandFailure(
-                st.DISP_E_TYPEMISMATCH,
-                st.error_status(pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR, st.DETAIL_TYPE_MISMATCH, str(exc)),
-            ) from exc
-        refusal = self._write_refusal(session, item.attribute, secured)
-        event = pb.MxEvent(
-            family=pb.MX_EVENT_FAMILY_ON_WRITE_COMPLETE,
-            server_handle=server_handle,
-            item_handle=item_handle,
-            statuses=[refusal or st.ok_status()],
-            hresult=st.E_ACCESSDENIED if refusal else st.S_OK,
-            on_write_complete=pb.OnWriteCompleteEvent(),
-        )
-        if not self._faults.withhold_write_outcomes:
-            session.events.publish(event)
-        if refusal is None:
-            timestamp_ns = int(when.timestamp() * 1e9) if when is not None else time.time_ns()
-            self._tags.write(item.attribute, item.index, value, timestamp_ns)
-
-    @staticmethod
-    def _write_refusal(
-        session: Session, attribute: GalaxyAttribute, secured: tuple[int, int] | None
-    ) -> pb.MxStatusProxy | None:
-        reference = attribute.full_tag_reference
-        if not attribute.is_writable:
-            return _security_refusal(st.DETAIL_WRITE_REFUSED, f"{reference} is view-only")
-        if secured is None:
-            if attribute.is_secured:
-                return _security_refusal(
-                    st.DETAIL_SECURED_WRITE_REQUIRED, f"{reference} is secured: use WriteSecured"
-                )
-            return None
-        current, verifier = secured
-        if current not in session.authenticated_users:
-            return _security_refusal(
-                st.DETAIL_NOT_AUTHENTICATED, f"user id {current} is not authenticated in this session"
-            )
-        if attribute.needs_verifier and (verifier == current or verifier not in session.authenticated_users):
-            return _security_refusal(
-                st.DETAIL_VERIFIER_REQUIRED,
-                f"{reference} needs a verifier: another authenticated user",
-            )
-        return None
-
-    # ------------------------------------------------------------------ bulk
-
-    def _subscribe_results(
-        self,
-        reply: pb.MxCommandReply,
-        server_handle: int,
-        keys: list[str] | list[int],
-        step: Callable[[Any], Item | None],
-    ) -> None:
-        results = reply.bulk_subscribe
-        results.SetInParent()
-        for key in keys:
-            result = results.results.add(server_handle=server_handle)
-            if isinstance(key, str):
-                result.tag_address = key
-            else:
-                result.item_handle = key
-            try:
-                item = step(key)
-            except CommandFailure as failure:
-                result.was_successful = False
-                result.error_message = failure.message
-                continue
-            result.was_successful = True
-            if item is not None:
-                result.item_handle = item.item_handle
-                result.tag_address = item.reference
-
-    def _add_item_bulk(self, session: Session, cmd: pb.AddItemBulkCommand, reply: pb.MxCommandReply) -> None:
-        self._subscribe_results(
-            reply,
-            cmd.server_handle,
-            list(cmd.tag_addresses),
-            lambda tag: self._new_item(session, cmd.server_handle, tag),
-        )
-
-    def _advise_item_bulk(
-        self, session: Session, cmd: pb.AdviseItemBulkCommand, reply: pb.MxCommandReply
-    ) -> None:
-        def advise(handle: int) -> Item:
-            item = self._item(session, cmd.server_handle, handle)
-            self._advise_item(item, supervisory=False)
-            return item
-
-        self._subscribe_results(reply, cmd.server_handle, list(cmd.item_handles), advise)
-
-    def _remove_item_bulk(
-        self, session: Session, cmd: pb.RemoveItemBulkCommand, reply: pb.MxCommandReply
-    ) -> None:
-        def remove(handle: int) -> Item:
-            item = self._item(session, cmd.server_handle, handle)
-            self._remove(session, item)
-            return item
-
-        self._subscribe_results(reply, cmd.server_handle, list(cmd.item_handles), remove)
-
-    def _unadvise_item_bulk(
-        self, session: Session, cmd: pb.UnAdviseItemBulkCommand, reply: pb.MxCommandReply
-    ) -> None:
-        def unadvise(handle: int) -> Item:
-            item = self._item(session, cmd.server_handle, handle)
-            self._unadvise_item(item)
-            return item
-
-        self._subscribe_results(reply, cmd.server_handle, list(cmd.item_handles), unadvise)
-
-    def _subscribe_bulk(
-        self, session: Session, cmd: pb.SubscribeBulkCommand, reply: pb.MxCommandReply
-    ) -> None:
-        def subscribe(tag: str) -> Item:
-            item = self._new_item(session, cmd.server_handle, tag)
-            self._advise_item(item, supervisory=cmd.supervisory)
-            return item
-
-        self._subscribe_results(reply, cmd.server_handle, list(cmd.tag_addresses), subscribe)
-
-    def _unsubscribe_bulk(
-        self, session: Session, cmd: pb.UnsubscribeBulkCommand, reply: pb.MxCommandReply
-    ) -> None:
-        def unsubscribe(handle: int) -> Item:
-            item = self._item(session, cmd.server_handle, handle)
-            self._remove(session, item)
-            return item
-
-        self._subscribe_results(reply, cmd.server_handle, list(cmd.item_handles), unsubscribe)
-
-    def _read_bulk(self, session: Session, cmd: pb.ReadBulkCommand, reply: pb.MxCommandReply) -> None:
-        results = reply.bulk_read
-        results.SetInParent()
-        for tag in cmd.tag_addresses:
-            result = results.results.add(tag_address=tag)
-            try:
-                registration = self._registration(session, cmd.server_handle)
-                attribute, index = self._resolve(tag)
-            except CommandFailure as failure:
-                result.was_successful = False
-                result.statuses.append(failure.status)
-                result.error_message = failure.message
-                continue
-            item = _item_for(registration, tag)
-            if item is not None:
-                result.item_handle = item.item_handle
-            if item is not None and item.advised and item.last is not None:
-                cached, was_cached = item.last, True
-            else:
-                sample = self._tags.sample(attribute)
-                cached, was_cached = Sample(element_of(sample.value, index), sample.timestamp_ns), False
-            result.was_successful = True
-            result.was_cached = was_cached
-            result.value.CopyFrom(attribute_mx_value(attribute, cached.value, index))
-            result.quality = cached.quality
-            result.source_timestamp.CopyFrom(timestamp_from_ns(cached.timestamp_ns))
-            result.statuses.append(st.ok_status())
-
-    def _bulk_write(
-        self,
-        session: Session,
-        reply: pb.MxCommandReply,
-        server_handle: int,
-        entries: Sequence[tuple[int, pb.MxValue, pb.MxValue | None, tuple[int, int] | None]],
-    ) -> None:
-        results = reply.bulk_write
-        results.SetInParent()
-        for item_handle, value, stamp, secured in entries:
-            result = results.results.add(item_handle=item_handle)
-            try:
-                self._write_item(session, server_handle, item_handle, value, stamp, secured=secured)
-            except CommandFailure as failure:
-                result.was_successful = False
-                result.hresult = failure.hresult
-                result.statuses.append(failure.status)
-                result.error_message = failure.message
-                continue
-            result.was_successful = True
-
-    def _write_bulk(self, session: Session, cmd: pb.WriteBulkCommand, reply: pb.MxCommandReply) -> None:
-        entries = [(e.item_handle, e.value, None, None) for e in cmd.entries]
-        self._bulk_write(session, reply, cmd.server_handle, entries)
-
-    def _write2_bulk(self, session: Session, cmd: pb.Write2BulkCommand, reply: pb.MxCommandReply) -> None:
-        entries = [
-            (e.item_handle, e.value, e.timestamp_value if e.HasField("timestamp_value") else None, None)
-            for e in cmd.entries
-        ]
-        self._bulk_write(session, reply, cmd.server_handle, entries)
-
-    def _write_secured_bulk(
-        self, session: Session, cmd: pb.WriteSecuredBulkCommand, reply: pb.MxCommandReply
-    ) -> None:
-        entries = [
-            (e.item_handle, e.value, None, (e.current_user_id, e.verifier_user_id)) for e in cmd.entries
-        ]
-        self._bulk_write(session, reply, cmd.server_handle, entries)
-
-    def _write_secured2_bulk(
-        self, session: Session, cmd: pb.WriteSecured2BulkCommand, reply: pb.MxCommandReply
-    ) -> None:
-        entries = [
-            (
-                e.item_handle,
-                e.value,
-                e.timestamp_value if e.HasField("timestamp_value") else None,
-                (e.current_user_id, e.verifier_user_id),
-            )
-            for e in cmd.entries
-        ]
-        self._bulk_write(session, reply, cmd.server_handle, entries)
-
-
-def _item_for(registration: Registration, reference: str) -> Item | None:
-    """The registration's item on ``reference``, preferring an advised one."""
-    wanted = reference.strip().lower()
-    matches = [i for i in registration.items.values() if i.reference.strip().lower() == wanted]
-    advised = [i for i in matches if i.advised]
-    chosen = advised or matches
-    return chosen[0] if chosen else None
