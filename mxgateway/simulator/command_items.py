@@ -29,11 +29,17 @@ class CommandFailure(Exception):
         self.status = status
         self.message = status.diagnostic_text
 
+    @classmethod
+    def of(
+        cls, hresult: int, category: pb.MxStatusCategory.ValueType, detail: int, text: str
+    ) -> CommandFailure:
+        """A failure whose one status has ``category``, ``detail`` and ``text``."""
+        return cls(hresult, st.error_status(category, detail, text))
+
 
 def _invalid_handle(text: str) -> CommandFailure:
-    return CommandFailure(
-        st.E_INVALIDARG,
-        st.error_status(pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR, st.DETAIL_INVALID_HANDLE, text),
+    return CommandFailure.of(
+        st.E_INVALIDARG, pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR, st.DETAIL_INVALID_HANDLE, text
     )
 
 
@@ -68,13 +74,11 @@ class ItemCommands:
     def _resolve(self, reference: str) -> tuple[GalaxyAttribute, int | None]:
         found = self._tags.galaxy.find_attribute(reference) if reference.strip() else None
         if found is None:
-            raise CommandFailure(
+            raise CommandFailure.of(
                 st.E_FAIL,
-                st.error_status(
-                    pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR,
-                    st.DETAIL_ITEM_NOT_FOUND,
-                    f"unknown tag {reference!r}",
-                ),
+                pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR,
+                st.DETAIL_ITEM_NOT_FOUND,
+                f"unknown tag {reference!r}",
             )
         return found
 
@@ -125,9 +129,11 @@ class ItemCommands:
             value = from_mx_value(mx_value, item.attribute, item.index)
             when = timestamp_of(mx_timestamp) if mx_timestamp is not None else None
         except ValueTypeMismatch as exc:
-            raise CommandFailure(
+            raise CommandFailure.of(
                 st.DISP_E_TYPEMISMATCH,
-                st.error_status(pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR, st.DETAIL_TYPE_MISMATCH, str(exc)),
+                pb.MX_STATUS_CATEGORY_CONFIGURATION_ERROR,
+                st.DETAIL_TYPE_MISMATCH,
+                str(exc),
             ) from exc
         refusal = self._write_refusal(session, item.attribute, secured)
         event = pb.MxEvent(

@@ -183,13 +183,11 @@ class CommandProcessor(BulkCommands):
         self._registration(session, cmd.server_handle)
         user = users.authenticate(cmd.user_name, cmd.password)
         if user is None:
-            raise CommandFailure(
+            raise CommandFailure.of(
                 st.E_ACCESSDENIED,
-                st.error_status(
-                    pb.MX_STATUS_CATEGORY_SECURITY_ERROR,
-                    st.DETAIL_AUTHENTICATION_FAILED,
-                    "authentication failed: unknown user or wrong password",
-                ),
+                pb.MX_STATUS_CATEGORY_SECURITY_ERROR,
+                st.DETAIL_AUTHENTICATION_FAILED,
+                "authentication failed: unknown user or wrong password",
             )
         session.authenticated_users.add(user.user_id)
         reply.authenticate_user.user_id = user.user_id
