@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Coroutine, Sequence
-from pathlib import Path
+from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc.aio
 
 from mxgateway.connector import Connector
 from mxgateway.endpoints import EmbeddedGateway, open_endpoint
-from mxgateway.options import ClientOptions, join_endpoints, resolve_options
+from mxgateway.options import ClientOptions, ConnectKeywords, connect_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["ClientBase"]
 
@@ -49,38 +51,22 @@ class ClientBase:
         cls: type[ClientT],
         endpoint: str = "",
         *,
-        endpoints: Sequence[str] | None = None,
-        api_key: str | None = None,
-        plaintext: bool | None = None,
-        ca_file: str | Path | None = None,
-        client_cert_file: str | Path | None = None,
-        client_key_file: str | Path | None = None,
-        server_name_override: str | None = None,
-        default_timeout: float | None = None,
-        allow_insecure_api_key: bool | None = None,
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
+        **keywords: Unpack[ConnectKeywords],
     ) -> Connector[ClientT]:
         """Connect to a gateway: ``await`` the result, or use it with ``async with``.
 
-        Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
+        The connection keywords (``ConnectKeywords``: ``endpoints``, ``api_key``,
+        ``plaintext``, ``ca_file``, ``client_cert_file``, ``client_key_file``,
+        ``server_name_override``, ``default_timeout``, ``allow_insecure_api_key``)
+        given (not None) override ``options`` (default: ``ClientOptions()``, which
+        reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
         lists gateways to fail over to, in order (the same as a comma list in
         ``endpoint``). ``channel`` shares an open channel (for example
         ``GatewayClient.channel``), which the client then leaves open.
         """
-        resolved = resolve_options(
-            options,
-            endpoint=join_endpoints(endpoint, endpoints),
-            api_key=api_key,
-            plaintext=plaintext,
-            ca_file=ca_file,
-            client_cert_file=client_cert_file,
-            client_key_file=client_key_file,
-            server_name_override=server_name_override,
-            default_timeout=default_timeout,
-            allow_insecure_api_key=allow_insecure_api_key,
-        )
+        resolved = connect_options(options, endpoint, keywords, caller="connect")
         # Built on first use, inside the running loop: grpc.aio channels belong to their loop.
         return Connector(functools.partial(cls._build, resolved, channel))
 

@@ -18,9 +18,8 @@ embedded simulator on the running loop and stops it again on ``close()``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from mxgateway.alarm_feed import AlarmFeed
 from mxgateway.alarm_streams import AlarmStream
@@ -29,9 +28,12 @@ from mxgateway.client import GatewayClient
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, join_endpoints, resolve_options
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords, Timeout, connect_options
 from mxgateway.session import Session
 from mxgateway.transport import GatewayTransport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Client"]
 
@@ -43,7 +45,8 @@ class Client(Session):
 
     Nothing connects until the first call. Arguments left out come from the
     environment (``MXGATEWAY_ENDPOINT``, ``MXGATEWAY_API_KEY``); ``options`` gives
-    the full ``ClientOptions``. ``endpoint="simulator"`` runs the embedded simulator;
+    the full ``ClientOptions``; the connection keywords are those of ``connect()``
+    (``ConnectKeywords``). ``endpoint="simulator"`` runs the embedded simulator;
     ``endpoints`` (or a comma list) names gateways to fail over to. When the gateway
     loses the session, the tag-level API continues on a new one (``recover``).
     ``close()`` (or leaving ``async with``) closes the session, the Galaxy client,
@@ -54,32 +57,13 @@ class Client(Session):
         self,
         endpoint: str = "",
         *,
-        endpoints: Sequence[str] | None = None,
-        api_key: str | None = None,
-        plaintext: bool | None = None,
-        ca_file: str | Path | None = None,
-        client_cert_file: str | Path | None = None,
-        client_key_file: str | Path | None = None,
-        server_name_override: str | None = None,
-        default_timeout: float | None = None,
-        allow_insecure_api_key: bool | None = None,
         client_session_name: str = DEFAULT_SESSION_NAME,
         recover: bool | None = None,
         options: ClientOptions | None = None,
+        **keywords: Unpack[ConnectKeywords],
     ) -> None:
         # Resolved now (no network): bad options fail here, and the key is known for redaction.
-        resolved = resolve_options(
-            options,
-            endpoint=join_endpoints(endpoint, endpoints),
-            api_key=api_key,
-            plaintext=plaintext,
-            ca_file=ca_file,
-            client_cert_file=client_cert_file,
-            client_key_file=client_key_file,
-            server_name_override=server_name_override,
-            default_timeout=default_timeout,
-            allow_insecure_api_key=allow_insecure_api_key,
-        )
+        resolved = connect_options(options, endpoint, keywords, caller="Client")
         self._init_state(client_session_name, resolved, recover=recover, fresh=True)
         self._gateway: GatewayClient | None = None
         self._galaxy: GalaxyRepositoryClient | None = None

@@ -14,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from mxgateway.errors import MxGatewayArgumentError
 from mxgateway.reconnect import ReconnectPolicy
@@ -24,9 +25,11 @@ __all__ = [
     "ENV_ENDPOINT",
     "USE_CLIENT_DEFAULT",
     "ClientOptions",
+    "ConnectKeywords",
     "Timeout",
     "UseClientDefault",
     "endpoint_host",
+    "connect_options",
     "is_loopback_endpoint",
     "join_endpoints",
     "resolve_options",
@@ -281,6 +284,40 @@ class ClientOptions:
                 f"refusing to send the API key in plaintext to {endpoint_host(self.endpoint)!r}: "
                 "use TLS, or pass allow_insecure_api_key=True"
             )
+
+
+class ConnectKeywords(TypedDict, total=False):
+    """The connection keywords of ``connect()`` and ``Client()``: each given (not None) overrides ``options``.
+
+    ``endpoints`` lists gateways to fail over to after ``endpoint``, in order (the
+    same as a comma list in ``endpoint``); the others are the ``ClientOptions``
+    fields of the same names.
+    """
+
+    endpoints: Sequence[str] | None
+    api_key: str | None
+    plaintext: bool | None
+    ca_file: str | Path | None
+    client_cert_file: str | Path | None
+    client_key_file: str | Path | None
+    server_name_override: str | None
+    default_timeout: float | None
+    allow_insecure_api_key: bool | None
+
+
+def connect_options(
+    options: ClientOptions | None, endpoint: str, keywords: ConnectKeywords, *, caller: str
+) -> ClientOptions:
+    """``options`` (default: ``ClientOptions()``) with ``endpoint`` and the connection keywords applied.
+
+    A keyword ``ConnectKeywords`` does not name is a ``TypeError``, as for any
+    function that ``caller`` names.
+    """
+    unknown = sorted(keywords.keys() - ConnectKeywords.__annotations__.keys())
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    overrides = {name: value for name, value in keywords.items() if name != "endpoints"}
+    return resolve_options(options, endpoint=join_endpoints(endpoint, keywords.get("endpoints")), **overrides)
 
 
 def resolve_options(base: ClientOptions | None, **overrides: object) -> ClientOptions:

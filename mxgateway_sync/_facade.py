@@ -28,12 +28,13 @@ from mxgateway.galaxy._filters import DEFAULT_PAGE_SIZE
 from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
 from mxgateway.lazy_client import DEFAULT_SESSION_NAME
-from mxgateway.options import ClientOptions, Timeout, USE_CLIENT_DEFAULT
+from mxgateway.options import ClientOptions, ConnectKeywords, Timeout, USE_CLIENT_DEFAULT
 from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
 from mxgateway_sync import _runtime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
+from typing_extensions import Unpack
 
 
 T = TypeVar("T")
@@ -107,22 +108,17 @@ class GatewayClient:
         cls,
         endpoint: str = "",
         *,
-        endpoints: Sequence[str] | None = None,
-        api_key: str | None = None,
-        plaintext: bool | None = None,
-        ca_file: str | Path | None = None,
-        client_cert_file: str | Path | None = None,
-        client_key_file: str | Path | None = None,
-        server_name_override: str | None = None,
-        default_timeout: float | None = None,
-        allow_insecure_api_key: bool | None = None,
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
+        **keywords: Unpack[ConnectKeywords],
     ) -> GatewayClient:
         """Connect to a gateway: returns the connected client, also a context manager.
 
-        Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
+        The connection keywords (``ConnectKeywords``: ``endpoints``, ``api_key``,
+        ``plaintext``, ``ca_file``, ``client_cert_file``, ``client_key_file``,
+        ``server_name_override``, ``default_timeout``, ``allow_insecure_api_key``)
+        given (not None) override ``options`` (default: ``ClientOptions()``, which
+        reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
         lists gateways to fail over to, in order (the same as a comma list in
         ``endpoint``). ``channel`` shares an open channel (for example
         ``GatewayClient.channel``), which the client then leaves open.
@@ -131,18 +127,7 @@ class GatewayClient:
             _runtime.call(
                 _await,
                 _a_mxgateway_client.GatewayClient.connect(
-                    endpoint,
-                    endpoints=endpoints,
-                    api_key=api_key,
-                    plaintext=plaintext,
-                    ca_file=ca_file,
-                    client_cert_file=client_cert_file,
-                    client_key_file=client_key_file,
-                    server_name_override=server_name_override,
-                    default_timeout=default_timeout,
-                    allow_insecure_api_key=allow_insecure_api_key,
-                    options=options,
-                    channel=channel,
+                    endpoint, options=options, channel=channel, **keywords
                 ),
             )
         )
@@ -1058,22 +1043,17 @@ class GalaxyRepositoryClient:
         cls,
         endpoint: str = "",
         *,
-        endpoints: Sequence[str] | None = None,
-        api_key: str | None = None,
-        plaintext: bool | None = None,
-        ca_file: str | Path | None = None,
-        client_cert_file: str | Path | None = None,
-        client_key_file: str | Path | None = None,
-        server_name_override: str | None = None,
-        default_timeout: float | None = None,
-        allow_insecure_api_key: bool | None = None,
         options: ClientOptions | None = None,
         channel: grpc.aio.Channel | None = None,
+        **keywords: Unpack[ConnectKeywords],
     ) -> GalaxyRepositoryClient:
         """Connect to a gateway: returns the connected client, also a context manager.
 
-        Keywords given (not None) override ``options`` (default: ``ClientOptions()``,
-        which reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
+        The connection keywords (``ConnectKeywords``: ``endpoints``, ``api_key``,
+        ``plaintext``, ``ca_file``, ``client_cert_file``, ``client_key_file``,
+        ``server_name_override``, ``default_timeout``, ``allow_insecure_api_key``)
+        given (not None) override ``options`` (default: ``ClientOptions()``, which
+        reads ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``). ``endpoints``
         lists gateways to fail over to, in order (the same as a comma list in
         ``endpoint``). ``channel`` shares an open channel (for example
         ``GatewayClient.channel``), which the client then leaves open.
@@ -1082,18 +1062,7 @@ class GalaxyRepositoryClient:
             _runtime.call(
                 _await,
                 _a_mxgateway_galaxy.GalaxyRepositoryClient.connect(
-                    endpoint,
-                    endpoints=endpoints,
-                    api_key=api_key,
-                    plaintext=plaintext,
-                    ca_file=ca_file,
-                    client_cert_file=client_cert_file,
-                    client_key_file=client_key_file,
-                    server_name_override=server_name_override,
-                    default_timeout=default_timeout,
-                    allow_insecure_api_key=allow_insecure_api_key,
-                    options=options,
-                    channel=channel,
+                    endpoint, options=options, channel=channel, **keywords
                 ),
             )
         )
@@ -1625,7 +1594,8 @@ class Client(Session):
 
     Nothing connects until the first call. Arguments left out come from the
     environment (``MXGATEWAY_ENDPOINT``, ``MXGATEWAY_API_KEY``); ``options`` gives
-    the full ``ClientOptions``. ``endpoint="simulator"`` runs the embedded simulator;
+    the full ``ClientOptions``; the connection keywords are those of ``connect()``
+    (``ConnectKeywords``). ``endpoint="simulator"`` runs the embedded simulator;
     ``endpoints`` (or a comma list) names gateways to fail over to. When the gateway
     loses the session, the tag-level API continues on a new one (``recover``).
     ``close()`` (or leaving ``with``) closes the session, the Galaxy client,
@@ -1657,34 +1627,18 @@ class Client(Session):
         self,
         endpoint: str = "",
         *,
-        endpoints: Sequence[str] | None = None,
-        api_key: str | None = None,
-        plaintext: bool | None = None,
-        ca_file: str | Path | None = None,
-        client_cert_file: str | Path | None = None,
-        client_key_file: str | Path | None = None,
-        server_name_override: str | None = None,
-        default_timeout: float | None = None,
-        allow_insecure_api_key: bool | None = None,
         client_session_name: str = DEFAULT_SESSION_NAME,
         recover: bool | None = None,
         options: ClientOptions | None = None,
+        **keywords: Unpack[ConnectKeywords],
     ) -> None:
         self._async = _runtime.on_loop(
             _a_mxgateway_lazy_client.Client,
             endpoint,
-            endpoints=endpoints,
-            api_key=api_key,
-            plaintext=plaintext,
-            ca_file=ca_file,
-            client_cert_file=client_cert_file,
-            client_key_file=client_key_file,
-            server_name_override=server_name_override,
-            default_timeout=default_timeout,
-            allow_insecure_api_key=allow_insecure_api_key,
             client_session_name=client_session_name,
             recover=recover,
             options=options,
+            **keywords,
         )
         _runtime.register_for_exit(self._async)
         self._owned = True
