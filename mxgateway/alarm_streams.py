@@ -10,8 +10,6 @@ lazily connecting ``Client``'s connection.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Protocol
@@ -20,10 +18,9 @@ import grpc
 import grpc.aio
 
 from mxgateway.alarms import AlarmFeedItem, feed_item_from_proto
-from mxgateway.errors import map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
-from mxgateway.raw_stream import task_cancelling
+from mxgateway.raw_stream import LazyStream, task_cancelling
 from mxgateway.scopes import EVENTS_READ
 
 __all__ = [
@@ -38,9 +35,6 @@ __all__ = [
 
 #: One StreamAlarms call.
 AlarmCall = grpc.aio.UnaryStreamCall[pb.StreamAlarmsRequest, pb.AlarmFeedMessage]
-
-_METHOD = "StreamAlarms"
-_SCOPE = EVENTS_READ
 
 
 class AlarmGateway(Protocol):
@@ -72,82 +66,24 @@ def gateway_secrets(gateway: AlarmGateway) -> tuple[str, ...]:
     return (key,) if key else ()
 
 
-class _AlarmCallReader:
-    """Opening (on first use), reading and cancelling one StreamAlarms call."""
+class _AlarmCallReader(LazyStream[pb.AlarmFeedMessage]):
+    """One StreamAlarms call, opened on first use on the gateway ``source`` gives."""
+
+    _method = "StreamAlarms"
+    _scope = EVENTS_READ
 
     def __init__(self, source: GatewaySource, prefix: str) -> None:
-        self._source = source
-        self._prefix = prefix
-        self._call: AlarmCall | None = None
-        self._secrets: tuple[str, ...] = ()
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        """True once the stream ended or was closed."""
-        return self._closed
-
-    async def _open(self) -> AlarmCall:
-        if self._call is None:
-            gateway = await self._source()
+        async def open_call() -> AlarmCall:
+            gateway = await source()
+            # Known only now: the gateway (and its key) comes with the first use.
             self._secrets = gateway_secrets(gateway)
-            call = gateway.open_alarm_call(self._prefix)
-            if self._closed:
-                call.cancel()
-            self._call = call
-        return self._call
+            return gateway.open_alarm_call(prefix)
+
+        super().__init__(open_call, secrets=())
 
     async def wait_connected(self, timeout: float = 5.0) -> None:
         """Start the call now and wait until the gateway has attached it."""
-        if self._closed:
-            return
-        call = await self._open()
-        try:
-            await asyncio.wait_for(call.initial_metadata(), timeout)
-        except asyncio.TimeoutError:
-            pass
-        except grpc.aio.AioRpcError as exc:
-            self._finish()
-            error = map_rpc_error(exc, method=_METHOD, scope=_SCOPE, secrets=self._secrets)
-            raise error from error.__cause__
-
-    async def _next_message(self) -> pb.AlarmFeedMessage:
-        if self._closed:
-            raise StopAsyncIteration
-        call = await self._open()
-        try:
-            message = await call.read()
-        except asyncio.CancelledError:
-            if self._closed and not task_cancelling():
-                raise StopAsyncIteration from None
-            self._finish()
-            raise
-        except grpc.aio.AioRpcError as exc:
-            self._finish()
-            error = map_rpc_error(exc, method=_METHOD, scope=_SCOPE, secrets=self._secrets)
-            raise error from error.__cause__
-        if message is grpc.aio.EOF:  # type: ignore[attr-defined]
-            self._finish()
-            raise StopAsyncIteration
-        assert isinstance(message, pb.AlarmFeedMessage)
-        return message
-
-    def _finish(self) -> None:
-        self._closed = True
-        call, self._call = self._call, None
-        if call is not None:
-            call.cancel()
-
-    async def aclose(self) -> None:
-        """Cancel the call; idempotent."""
-        self._finish()
-
-    def __del__(self) -> None:
-        # ``break`` out of ``async for`` never calls aclose(): do not leave the call running.
-        call = getattr(self, "_call", None)
-        if call is not None and not call.done():
-            with contextlib.suppress(RuntimeError):  # the loop is gone already
-                call.cancel()
+        await self._attach(timeout)
 
 
 class RawAlarmStream(_AlarmCallReader):

@@ -1,7 +1,7 @@
 """Lazily opened server streams: ``LazyStream`` and ``RawEventStream``.
 
 ``LazyStream`` is the plumbing every such stream shares (opening on first use,
-reading, cancelling on close or when dropped): raw events and deploy events.
+reading, cancelling on close or when dropped): raw events, alarm streams and deploy events.
 ``GatewayClient.stream_events_raw`` gives the generated ``MxEvent`` messages of a
 StreamEvents call of its own, with no conversion and no resume. It counts as the
 session's one event subscriber on a gateway that allows only one; sessions read
@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar, cast
 import grpc
 import grpc.aio
 
-from mxgateway.errors import map_rpc_error
+from mxgateway.errors import MxGatewayError, map_rpc_error
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.scopes import EVENTS_READ
 
@@ -53,6 +53,10 @@ class LazyStream(Generic[MessageT]):
     stream does) cancels the call, on the loop it belongs to. ``on_close`` is
     told when the stream ends or closes (its owner stops tracking it).
     """
+
+    #: The RPC and the scope the stream's typed errors name (each kind of stream sets them).
+    _method = ""
+    _scope: str | None = None
 
     def __init__(
         self,
@@ -137,9 +141,45 @@ class LazyStream(Generic[MessageT]):
             return None
         return cast("MessageT", message)
 
+    def _failed(self, exc: grpc.aio.AioRpcError) -> MxGatewayError:
+        """End the stream; the typed error of its failed call."""
+        self._finish()
+        return map_rpc_error(exc, method=self._method, scope=self._scope, secrets=self._secrets)
+
+    async def _next_message(self) -> MessageT:
+        """The next message; StopAsyncIteration at the end of the stream, the typed error on failure."""
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            message = await self._read()
+        except grpc.aio.AioRpcError as exc:
+            error = self._failed(exc)
+            raise error from error.__cause__
+        if message is None:
+            self._finish()
+            raise StopAsyncIteration
+        return message
+
+    async def _attach(self, timeout: float) -> UnaryStreamCall[Any, MessageT] | None:
+        """Open the call now and wait up to ``timeout`` seconds for the gateway to attach it (None: closed)."""
+        if self._closed:
+            return None
+        call = await self._open()
+        try:
+            await asyncio.wait_for(call.initial_metadata(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        except grpc.aio.AioRpcError as exc:
+            error = self._failed(exc)
+            raise error from error.__cause__
+        return call
+
 
 class StreamBase(LazyStream[pb.MxEvent]):
     """Opening, reading and closing one StreamEvents call (lazily, on first use)."""
+
+    _method = "StreamEvents"
+    _scope = EVENTS_READ
 
     def __init__(
         self,
@@ -161,25 +201,14 @@ class StreamBase(LazyStream[pb.MxEvent]):
         this exact: events published afterwards reach the stream. Otherwise the
         wait ends after ``timeout`` seconds (or with the first event).
         """
-        if self._closed:
-            return
-        call = await self._open()
-        try:
-            await asyncio.wait_for(call.initial_metadata(), timeout)
-        except asyncio.TimeoutError:
-            pass
-        except grpc.aio.AioRpcError as exc:
-            self._finish()
-            error = map_rpc_error(exc, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
-            raise error from error.__cause__
-        if call.done() and not self._closed:
+        call = await self._attach(timeout)
+        if call is not None and call.done() and not self._closed:
             # Failed while attaching (bad key, unknown session): report it now.
             code = await call.code()
             if code is not grpc.StatusCode.OK:
-                self._finish()
                 details = await call.details()
                 failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
-                raise map_rpc_error(failure, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
+                raise self._failed(failure)
 
 
 class RawEventStream(StreamBase):
@@ -192,18 +221,7 @@ class RawEventStream(StreamBase):
         return self
 
     async def __anext__(self) -> pb.MxEvent:
-        if self._closed:
-            raise StopAsyncIteration
-        try:
-            message = await self._read()
-        except grpc.aio.AioRpcError as exc:
-            self._finish()
-            error = map_rpc_error(exc, method="StreamEvents", scope=EVENTS_READ, secrets=self._secrets)
-            raise error from error.__cause__
-        if message is None:
-            self._finish()
-            raise StopAsyncIteration
-        return message
+        return await self._next_message()
 
     async def __aenter__(self) -> RawEventStream:
         return self

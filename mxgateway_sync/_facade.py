@@ -1867,13 +1867,13 @@ class AlarmStream:
         """True once the stream ended or was closed."""
         return self._async.closed
 
+    def close(self) -> None:
+        """Cancel the stream; idempotent."""
+        return _runtime.run(self._async.aclose())
+
     def wait_connected(self, timeout: float = 5.0) -> None:
         """Start the call now and wait until the gateway has attached it."""
         return _runtime.run(self._async.wait_connected(timeout))
-
-    def close(self) -> None:
-        """Cancel the call; idempotent."""
-        return _runtime.run(self._async.aclose())
 
     def __enter__(self) -> AlarmStream:
         _runtime.run(self._async.__aenter__())
@@ -1933,13 +1933,13 @@ class RawAlarmStream:
         """True once the stream ended or was closed."""
         return self._async.closed
 
+    def close(self) -> None:
+        """Cancel the stream; idempotent."""
+        return _runtime.run(self._async.aclose())
+
     def wait_connected(self, timeout: float = 5.0) -> None:
         """Start the call now and wait until the gateway has attached it."""
         return _runtime.run(self._async.wait_connected(timeout))
-
-    def close(self) -> None:
-        """Cancel the call; idempotent."""
-        return _runtime.run(self._async.aclose())
 
     def __enter__(self) -> RawAlarmStream:
         _runtime.run(self._async.__aenter__())
