@@ -217,25 +217,6 @@ class GalaxyRepositoryClient(ClientBase):
             historized_only=historized_only,
             page_size=page_size,
         )
-        return self._walk(
-            hierarchy_filter,
-            timeout,
-            root_gobject_id=root_gobject_id,
-            root_tag_name=root_tag_name,
-            root_contained_path=root_contained_path,
-            max_depth=max_depth,
-        )
-
-    def _walk(
-        self,
-        hierarchy_filter: HierarchyFilter,
-        timeout: Timeout,
-        *,
-        root_gobject_id: int | None = None,
-        root_tag_name: str | None = None,
-        root_contained_path: str | None = None,
-        max_depth: int | None = None,
-    ) -> HierarchyIterator:
         self._check_open("DiscoverHierarchy")
         request = discover_request(
             hierarchy_filter,
@@ -267,21 +248,19 @@ class GalaxyRepositoryClient(ClientBase):
 
         Filters as ``iter_hierarchy``; ``timeout`` is the deadline of each page request.
         """
-        iterator = self._walk(
-            HierarchyFilter(
-                category_ids=category_ids,
-                template_chain_contains=template_chain_contains,
-                tag_name_glob=tag_name_glob,
-                include_attributes=include_attributes,
-                alarm_bearing_only=alarm_bearing_only,
-                historized_only=historized_only,
-                page_size=page_size,
-            ),
-            timeout,
+        iterator = self.iter_hierarchy(
             root_gobject_id=root_gobject_id,
             root_tag_name=root_tag_name,
             root_contained_path=root_contained_path,
             max_depth=max_depth,
+            category_ids=category_ids,
+            template_chain_contains=template_chain_contains,
+            tag_name_glob=tag_name_glob,
+            include_attributes=include_attributes,
+            alarm_bearing_only=alarm_bearing_only,
+            historized_only=historized_only,
+            page_size=page_size,
+            timeout=timeout,
         )
         objects: ResultList[GalaxyObject] = ResultList()
         async with aclosing(iterator._pages()) as pages:
