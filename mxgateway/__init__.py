@@ -78,7 +78,7 @@ if TYPE_CHECKING:
     )
     from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
     from mxgateway.lazy_client import Client
-    from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions
+    from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords
     from mxgateway.raw_stream import RawEventStream
     from mxgateway.reconnect import ReconnectPolicy
     from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
@@ -113,6 +113,7 @@ _EXPORTS: dict[str, str] = {
     "GalaxyAttribute": "galaxy_types",
     "GalaxyObject": "galaxy_types",
     "ClientOptions": "options",
+    "ConnectKeywords": "options",
     "USE_CLIENT_DEFAULT": "options",
     "ReconnectPolicy": "reconnect",
     "Client": "lazy_client",
@@ -201,6 +202,7 @@ __all__ = [
     "BufferedDataChange",
     "BufferedSample",
     "ClientOptions",
+    "ConnectKeywords",
     "ConnectionState",
     "DataChange",
     "DataType",
