@@ -84,14 +84,18 @@ async def test_session_outlives_its_connection() -> None:
 
 
 async def test_unary_calls_extend_the_lease_and_an_idle_session_expires() -> None:
-    async with serve(lease_s=0.4) as (sim, raw):
+    # The lease is long enough that a loaded machine's stalls between the active
+    # session's calls (every 0.05 s) never reach it; the idle one expires meanwhile.
+    async with serve(lease_s=1.5) as (sim, raw):
         kept = Raw(raw.channel)
         await kept.open("kept")
-        deadline = time.monotonic() + 0.8
-        while time.monotonic() < deadline:
+        opened = time.monotonic()
+        deadline = opened + 10
+        while kept.session_id in sim.session_ids() and time.monotonic() < deadline:
             await raw.invoke("drain_events", pb.DrainEventsCommand())
             await asyncio.sleep(0.05)
-        await wait_for(lambda: kept.session_id not in sim.session_ids())
+        assert kept.session_id not in sim.session_ids()
+        assert time.monotonic() - opened >= 1.5
         assert raw.session_id in sim.session_ids()
         assert sim.stats.sessions_expired == 1
 
