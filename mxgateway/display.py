@@ -9,7 +9,6 @@ only by ``to_pandas()`` (install the ``pandas`` extra).
 from __future__ import annotations
 
 import datetime as dt
-import html
 import reprlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -198,6 +197,8 @@ def _cell(value: object) -> str:
 
 def html_table(items: list[Any]) -> str:
     """An HTML table of ``items`` (the first ``HTML_MAX_ROWS``), columns by item type."""
+    import html  # here: only notebooks render HTML
+
     rows = rows_of(items[:HTML_MAX_ROWS])
     columns: list[str] = []
     for row in rows:

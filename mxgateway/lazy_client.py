@@ -21,19 +21,21 @@ import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from mxgateway.alarm_feed import AlarmFeed
-from mxgateway.alarm_streams import AlarmStream
-from mxgateway.alarms import Alarm
 from mxgateway.client import GatewayClient
 from mxgateway.errors import MxGatewayClosedError
-from mxgateway.galaxy import GalaxyRepositoryClient
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords, Timeout, connect_options
 from mxgateway.session import Session
-from mxgateway.transport import GatewayTransport
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    # Imported where used: Galaxy access and alarms cost start-up time most scripts never use.
+    from mxgateway.alarm_feed import AlarmFeed
+    from mxgateway.alarm_streams import AlarmStream
+    from mxgateway.alarms import Alarm
+    from mxgateway.galaxy import GalaxyRepositoryClient
+    from mxgateway.transport import GatewayTransport
 
 __all__ = ["Client"]
 
@@ -121,6 +123,8 @@ class Client(Session):
         """The Galaxy Repository client of the same gateway, sharing the connection."""
         gateway = await self.gateway()
         if self._galaxy is None:
+            from mxgateway.galaxy import GalaxyRepositoryClient
+
             self._galaxy = GalaxyRepositoryClient(gateway.options, channel=gateway.channel)
         return self._galaxy
 
@@ -214,12 +218,16 @@ class Client(Session):
         """
         if self._closed:
             raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
+        from mxgateway.alarm_streams import AlarmStream
+
         return AlarmStream(self._alarm_transport, prefix)
 
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
         if self._closed:
             raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
+        from mxgateway.alarm_feed import AlarmFeed
+
         return AlarmFeed(self._alarm_transport, prefix, queue_size=queue_size)
 
     async def _alarm_transport(self) -> GatewayTransport:

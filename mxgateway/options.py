@@ -8,16 +8,17 @@ environment: ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from mxgateway.errors import MxGatewayArgumentError
 from mxgateway.reconnect import ReconnectPolicy
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -204,6 +205,8 @@ class ClientOptions:
         for name in ("allow_insecure_api_key", "keepalive_permit_without_calls", "recover_sessions"):
             if not isinstance(getattr(self, name), bool):
                 raise fail(name, "True or False")
+        from pathlib import Path  # here: pathlib is not needed to import the package
+
         for name in ("ca_file", "client_cert_file", "client_key_file"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, (str, Path)):
@@ -406,6 +409,8 @@ def _is_loopback_address(endpoint: str) -> bool:
     host = endpoint_host(endpoint).lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    import ipaddress  # here: most scripts never need it before connecting
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

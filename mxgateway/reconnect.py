@@ -10,7 +10,6 @@ unknown session never heals by waiting.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,10 +74,16 @@ class ReconnectPolicy:
             raise ValueError("ReconnectPolicy.endpoint_attempts must be at least 1")
 
 
+def _uniform(low: float, high: float) -> float:
+    import random  # here: importing random costs start-up time before any reconnect
+
+    return random.uniform(low, high)
+
+
 class Backoff:
     """The delays of one run of reconnect attempts; ``reset()`` after a success."""
 
-    def __init__(self, policy: ReconnectPolicy, *, uniform: Callable[[float, float], float] = random.uniform):
+    def __init__(self, policy: ReconnectPolicy, *, uniform: Callable[[float, float], float] = _uniform):
         self._policy = policy
         self._uniform = uniform
         self._attempts = 0
