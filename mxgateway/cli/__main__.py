@@ -1,5 +1,5 @@
 """``python -m mxgateway.cli``: the ``mxgw-py`` command line."""
 
-from mxgateway.cli.app import main
+from mxgateway.cli.main import main
 
 main()

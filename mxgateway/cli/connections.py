@@ -10,20 +10,29 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import signal
+import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from mxgateway.cli.context import BATCH_DEFAULTS, BATCH_SESSION, ENV_SESSION_ID, IN_BATCH, BatchSession
+from mxgateway.cli.common import CommonOptions
+from mxgateway.cli.context import (
+    BATCH_DEFAULTS,
+    BATCH_SESSION,
+    ENV_SESSION_ID,
+    IN_BATCH,
+    BatchSession,
+    session_id_for,
+)
 from mxgateway.cli.errors import CliUsageError
-from mxgateway.cli.options import CommonOptions
 
 if TYPE_CHECKING:
     from mxgateway.options import ClientOptions
     from mxgateway_sync import GalaxyRepositoryClient, GatewayClient, Session
     from mxgateway_sync.embedded import EmbeddedGateway
 
-__all__ = ["Connections", "batch_scope", "shared_connections"]
+__all__ = ["Connections", "batch_scope", "no_interrupts", "own_or_attached_session", "shared_connections"]
 
 
 def _facade() -> Any:
@@ -152,3 +161,33 @@ def batch_scope(defaults: CommonOptions | None = None) -> Iterator[Connections]:
         IN_BATCH.reset(batch_token)
         _SHARED.reset(token)
         connections.close()
+
+
+@contextlib.contextmanager
+def no_interrupts() -> Iterator[None]:
+    """Hold off Ctrl-C while a session is being closed, so clean-up is not cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def own_or_attached_session(
+    connections: Connections, common: CommonOptions, session_id: str, name: str
+) -> Iterator[Any]:
+    """The session ``session_id`` (left open), or a new one closed on the way out (also on Ctrl-C)."""
+    session_id = session_id_for(session_id)
+    if session_id:
+        yield connections.session(common, session_id)
+        return
+    session = connections.gateway(common).open_session(name)
+    try:
+        yield session
+    finally:
+        with no_interrupts():
+            session.close()

@@ -5,11 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
-
-import typer
-from typer._click.exceptions import ClickException, UsageError
 
 from mxgateway.cli.context import ENV_SESSION_ID, IN_BATCH, JSON_MODE, SESSION_ORIGIN, emit
 from mxgateway.cli.credentials import REDACTOR, SecretSourceError
@@ -18,13 +15,28 @@ from mxgateway.cli.hints import message_with_cli_hint
 from mxgateway.cli.output import dumps
 from mxgateway.cli.value_parsing import ValueParseError
 
-__all__ = ["CliUsageError", "error_object", "exit_code_for", "guarded", "report_error"]
+__all__ = ["CliUsageError", "CommandExit", "error_object", "exit_code_for", "guarded", "report_error"]
 
 _DEBUG_ENV = "MXGW_PY_DEBUG"
 
 
 class CliUsageError(ValueError):
     """The command line asks for something impossible (exit code 2)."""
+
+
+class CommandExit(Exception):
+    """Ends a command with ``code`` inside :func:`guarded`; whatever failed was already reported."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _click_exception(exc: BaseException, name: str) -> bool:
+    # By module lookup: the one-shot fast path runs without Typer, and then no
+    # exception can be one of its click exceptions.
+    exceptions = sys.modules.get("typer._click.exceptions")
+    return exceptions is not None and isinstance(exc, getattr(exceptions, name))
 
 
 _GATEWAY_CODES: tuple[tuple[str, ExitCode], ...] = (
@@ -67,7 +79,9 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     """The exit code that reports ``exc``."""
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
-    if isinstance(exc, (CliUsageError, SecretSourceError, ValueParseError, UsageError)):
+    if isinstance(exc, (CliUsageError, SecretSourceError, ValueParseError)) or _click_exception(
+        exc, "UsageError"
+    ):
         return ExitCode.USAGE
     if _gateway_error(exc):
         from mxgateway import errors
@@ -85,7 +99,11 @@ def exit_code_for(exc: BaseException) -> ExitCode:
 
 def _expected(exc: BaseException) -> bool:
     """Whether ``exc`` is a failure the CLI anticipates (else it is reported as unexpected)."""
-    return exit_code_for(exc) is not ExitCode.ERROR or isinstance(exc, ClickException) or _gateway_error(exc)
+    return (
+        exit_code_for(exc) is not ExitCode.ERROR
+        or _click_exception(exc, "ClickException")
+        or _gateway_error(exc)
+    )
 
 
 def _session_note(exc: BaseException) -> str:
@@ -104,7 +122,8 @@ def _session_note(exc: BaseException) -> str:
 def _message(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
-    text = exc.format_message() if isinstance(exc, ClickException) else (str(exc) or type(exc).__name__)
+    clicks = _click_exception(exc, "ClickException")
+    text = exc.format_message() if clicks else (str(exc) or type(exc).__name__)  # type: ignore[attr-defined]
     text = message_with_cli_hint(exc) or text
     if not _expected(exc):
         # One line even for a multi-line message; MXGW_PY_DEBUG=1 adds the traceback.
@@ -147,22 +166,32 @@ def report_error(exc: BaseException, *, as_json: bool | None = None) -> ExitCode
     return code
 
 
+def _typer_exit(code: int) -> BaseException:
+    import typer  # loaded already whenever Typer runs the command
+
+    return typer.Exit(code)
+
+
 @contextlib.contextmanager
-def guarded() -> Iterator[None]:
+def guarded(exit_with: Callable[[int], BaseException] | None = None) -> Iterator[None]:
     """Turn any failure inside into its exit code (``typer.Exit``) after reporting it once.
 
-    A closed stdout (``| head -1``) is left to the command line's own handler,
-    which ends every command quietly with exit code 1.
+    ``exit_with`` makes the exception that ends the command (the fast path, which
+    runs without Typer, passes ``SystemExit``); a ``CommandExit`` inside ends it
+    with its code without another report. A closed stdout (``| head -1``) is left
+    to the command line's own handler, which ends every command quietly with exit code 1.
     """
+    exit_with = exit_with or _typer_exit
     try:
         yield
-    except typer.Exit:
-        raise
     except KeyboardInterrupt as exc:
-        raise typer.Exit(report_error(exc)) from None
+        raise exit_with(report_error(exc)) from None
     except BrokenPipeError:
         raise
+    except CommandExit as exc:
+        raise exit_with(exc.code) from None
     except Exception as exc:
+        # typer.Exit and click's own errors go to Typer, which reports them.
         if type(exc).__module__.startswith(("click", "typer")):
             raise
-        raise typer.Exit(report_error(exc)) from None
+        raise exit_with(report_error(exc)) from None

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import signal
-import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from mxgateway.cli.context import session_id_for
-from mxgateway.cli.options import CommonOptions
+from mxgateway.cli.connections import no_interrupts, own_or_attached_session
+from mxgateway.cli.records import change_record, item_record, read_record, write_record
 from mxgateway.cli.value_parsing import TYPE_NAMES, ParsedValue, parse_value
-
-if TYPE_CHECKING:
-    from mxgateway.cli.connections import Connections
 
 __all__ = [
     "DEFAULT_CLIENT_NAME",
@@ -66,12 +59,6 @@ MaxEventsOpt = Annotated[
 # ---------------------------------------------------------------------------- helpers
 
 
-def _data_type_name(data_type: int) -> str:
-    from mxgateway.values import data_type_name
-
-    return data_type_name(data_type)
-
-
 def mx_data_type(parsed: ParsedValue) -> int | None:
     """The MxDataType a parsed value asks for (None: the value's own)."""
     name = parsed.data_type_name
@@ -92,88 +79,6 @@ def parse_time(text: str) -> dt.datetime:
     parsed = parse_value(text, "time")
     assert isinstance(parsed.value, dt.datetime)
     return parsed.value
-
-
-def read_record(result: Any) -> dict[str, Any]:
-    """The JSON form of a ``ReadResult``."""
-    return {
-        "data_type": _data_type_name(result.data_type) if result.ok else None,
-        "error_message": result.error_message,
-        "item_handle": result.item_handle,
-        "ok": result.ok,
-        "quality": int(result.quality),
-        "quality_name": result.quality.name,
-        "source_timestamp": result.source_timestamp,
-        "tag": result.tag,
-        "value": result.value,
-        "was_cached": result.was_cached,
-    }
-
-
-def change_record(change: Any) -> dict[str, Any]:
-    """The JSON form of a ``DataChange``."""
-    return {
-        "data_type": _data_type_name(change.data_type),
-        "item_handle": change.item_handle,
-        "quality": int(change.quality),
-        "quality_name": change.quality.name,
-        "server_handle": change.server_handle,
-        "source_timestamp": change.source_timestamp,
-        "tag": change.tag,
-        "value": change.value,
-        "worker_sequence": change.worker_sequence,
-    }
-
-
-def item_record(result: Any) -> dict[str, Any]:
-    """The JSON form of an ``ItemResult``."""
-    return {
-        "error_message": result.error_message,
-        "item_handle": result.item_handle,
-        "ok": result.ok,
-        "server_handle": result.server_handle,
-        "tag": result.tag,
-    }
-
-
-def write_record(result: Any) -> dict[str, Any]:
-    """The JSON form of a ``WriteResult``."""
-    return {
-        "error_message": result.error_message,
-        "hresult": result.hresult,
-        "item_handle": result.item_handle,
-        "ok": result.ok,
-    }
-
-
-@contextlib.contextmanager
-def no_interrupts() -> Iterator[None]:
-    """Hold off Ctrl-C while a session is being closed, so clean-up is not cut short."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def own_or_attached_session(
-    connections: Connections, common: CommonOptions, session_id: str, name: str
-) -> Iterator[Any]:
-    """The session ``session_id`` (left open), or a new one closed on the way out (also on Ctrl-C)."""
-    session_id = session_id_for(session_id)
-    if session_id:
-        yield connections.session(common, session_id)
-        return
-    session = connections.gateway(common).open_session(name)
-    try:
-        yield session
-    finally:
-        with no_interrupts():
-            session.close()
 
 
 def write_done(server_handle: int, item_handle: int, parsed: ParsedValue) -> dict[str, Any]:

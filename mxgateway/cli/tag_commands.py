@@ -6,7 +6,6 @@ they exit (also on Ctrl-C), unless given ``--session-id``.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
@@ -14,7 +13,7 @@ import typer
 from mxgateway.cli.connections import shared_connections
 from mxgateway.cli.context import ENV_SESSION_ID, emit, session_id_for
 from mxgateway.cli.errors import CliUsageError
-from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.fast import fail_if_any, read_tags
 from mxgateway.cli.options import CommonOptions, gateway_command
 from mxgateway.cli.output import message_to_dict
 from mxgateway.cli.session_support import (
@@ -71,7 +70,7 @@ def subscribe_bulk(
         )
         for result in results:
             emit(item_record(result))
-        _fail_if_any(results, "subscribed")
+        fail_if_any(results, "subscribed")
 
 
 @gateway_command
@@ -96,7 +95,7 @@ def read_bulk(
         )
         for result in results:
             emit(read_record(result))
-        _fail_if_any(results, "read")
+        fail_if_any(results, "read")
 
 
 def _write_entry(text: str, type_name: str) -> tuple[int, ParsedValue]:
@@ -133,14 +132,7 @@ def write_bulk(
         )
         for result in results:
             emit(write_record(result))
-        _fail_if_any(results, "written")
-
-
-def _fail_if_any(results: list[Any], verb: str) -> None:
-    failed = sum(1 for r in results if not r.ok)
-    if failed:
-        sys.stderr.write(f"mxgw-py: {failed} of {len(results)} items could not be {verb}\n")
-        raise typer.Exit(ExitCode.MXACCESS)
+        fail_if_any(results, "written")
 
 
 # ---------------------------------------------------------------------------- events
@@ -196,14 +188,7 @@ def event_document(event: Any) -> dict[str, Any]:
 @gateway_command
 def read(common: CommonOptions, tags: TagsArg, session_id: OptionalSessionOpt = "") -> None:
     """Read tags: one line per tag, in order (exit 7 when any could not be read)."""
-    with (
-        shared_connections() as connections,
-        own_or_attached_session(connections, common, session_id, "mxgw-py read") as session,
-    ):
-        results = session.read(tags)
-        for result in results:
-            emit(read_record(result))
-    _fail_if_any(results, "read")
+    read_tags(common, tags, session_id)
 
 
 @gateway_command

@@ -1,0 +1,180 @@
+"""One-shot commands answered without Typer: ``version``, ``--version`` and a plain ``read``.
+
+Importing Typer and letting it parse costs a one-shot ``mxgw-py read`` more than
+its gateway calls. The command lines below are the common ones, whose parsing is
+exact without a parser: :func:`run` answers them and returns True. For anything
+else (``--help``, an option it does not know, a value that needs conversion, a
+usage error, shell completion) it returns False and Typer runs the command, so
+help, errors and exit codes stay Typer's. Nothing here imports Typer.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import sys
+from typing import Any
+
+from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
+from mxgateway.cli.common import CommonOptions, run_command
+from mxgateway.cli.connections import own_or_attached_session, shared_connections
+from mxgateway.cli.context import emit
+from mxgateway.cli.errors import CommandExit
+from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.records import read_record
+
+__all__ = ["fail_if_any", "print_version", "read_tags", "run"]
+
+#: ``read``'s options that take a text value, by flag; their values stay text.
+_TEXT_OPTIONS = {
+    "--endpoint": "endpoint",
+    "--api-key": "api_key",
+    "--api-key-env": "api_key_env",
+    "--server-name-override": "server_name_override",
+    "--session-id": "session_id",
+}
+#: ``read``'s flags, by flag.
+_FLAGS = {
+    "--json": "json",
+    "--plaintext": "plaintext",
+    "--tls": "tls",
+    "--simulator": "simulator",
+    "--allow-insecure-api-key": "allow_insecure_api_key",
+}
+# A number whose float() is certainly what Typer gives (as light_params); others go to Typer.
+_PLAIN_FLOAT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
+#: ``--timeout``'s lower bound (options._TIMEOUT_OPT): Typer words a value below it.
+_MIN_TIMEOUT = 0.001
+
+
+def _distribution_version(name: str) -> str:
+    # Read from package metadata so that `version` does not import grpc. The
+    # installed dist-info directory names the version; importlib.metadata, which
+    # costs more than importing grpc, is only the fallback for other layouts.
+    prefix = name.lower().replace("-", "_") + "-"
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for candidate in names:
+            if candidate.endswith(".dist-info") and candidate.lower().startswith(prefix):
+                return candidate[len(prefix) : -len(".dist-info")]
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def print_version(*, as_json: bool) -> None:
+    """Print the package, gateway protocol, grpcio and protobuf versions."""
+    info = {
+        "gateway_protocol_version": GATEWAY_PROTOCOL_VERSION,
+        "grpcio": _distribution_version("grpcio"),
+        "mxgateway": __version__,
+        "protobuf": _distribution_version("protobuf"),
+    }
+    lines = [json.dumps(info, sort_keys=True)] if as_json else [f"{key}: {info[key]}" for key in sorted(info)]
+    for line in lines:
+        sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def fail_if_any(results: list[Any], verb: str) -> None:
+    """Exit 7 (after saying how many) when any of ``results`` failed."""
+    failed = sum(1 for r in results if not r.ok)
+    if failed:
+        sys.stderr.write(f"mxgw-py: {failed} of {len(results)} items could not be {verb}\n")
+        raise CommandExit(ExitCode.MXACCESS)
+
+
+def read_tags(common: CommonOptions, tags: list[str], session_id: str = "") -> None:
+    """The body of ``mxgw-py read``: one line per tag, in order (exit 7 when any could not be read)."""
+    with (
+        shared_connections() as connections,
+        own_or_attached_session(connections, common, session_id, "mxgw-py read") as session,
+    ):
+        results = session.read(tags)
+        for result in results:
+            emit(read_record(result))
+    fail_if_any(results, "read")
+
+
+def _parse_read(args: list[str]) -> tuple[dict[str, Any], list[str], str] | None:
+    """``read``'s option values, tags and session id; None when Typer must parse ``args``."""
+    values: dict[str, Any] = {}
+    tags: list[str] = []
+    session_id = ""
+    position = 0
+    while position < len(args):
+        arg = args[position]
+        position += 1
+        if not arg.startswith("-"):
+            tags.append(arg)
+            continue
+        flag, equals, value = arg.partition("=")
+        if flag in _FLAGS and not equals:
+            values[_FLAGS[flag]] = True
+            continue
+        if flag not in _TEXT_OPTIONS and flag != "--timeout":
+            return None  # --help, a path option, an unknown option, "--", "-"
+        if not equals:
+            if position == len(args) or args[position].startswith("-"):
+                return None  # a missing value, or one Typer may read differently
+            value = args[position]
+            position += 1
+        if flag == "--timeout":
+            if not _PLAIN_FLOAT.fullmatch(value) or float(value) < _MIN_TIMEOUT:
+                return None
+            values["timeout"] = float(value)
+        elif flag == "--session-id":
+            session_id = value
+        else:
+            values[_TEXT_OPTIONS[flag]] = value
+    return (values, tags, session_id) if tags else None
+
+
+def _run_read(values: dict[str, Any], tags: list[str], session_id: str) -> None:
+    try:
+        run_command(
+            read_tags, values, {"tags": tags, "session_id": session_id}, connects=True, exit_with=SystemExit
+        )
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        # As Typer does for a closed stdout (`| head -1`): quietly, exit code 1.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(1) from None
+
+
+def _completing() -> bool:
+    # Typer's shell completion runs when _<PROG>_COMPLETE is set; only Typer answers it.
+    return any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ)
+
+
+def run(args: list[str]) -> bool:
+    """Answer ``args`` without Typer when they are a command line handled here; False otherwise.
+
+    A failed command ends with ``SystemExit`` carrying its exit code.
+    """
+    if _completing():
+        return False
+    if args[:1] == ["version"] and set(args[1:]) <= {"--json"}:
+        print_version(as_json="--json" in args)
+        return True
+    if args == ["--version"]:
+        sys.stdout.write(f"mxgw-py {__version__}\n")
+        return True
+    if args[:1] == ["read"]:
+        parsed = _parse_read(args[1:])
+        if parsed is not None:
+            _run_read(*parsed)
+            return True
+    return False
