@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
-from mxgateway.errors import MxGatewayArgumentError
-from mxgateway.reconnect import ReconnectPolicy
-
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from mxgateway.errors import MxGatewayArgumentError
+    from mxgateway.reconnect import ReconnectPolicy
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -47,6 +47,13 @@ _SCHEMES = ("dns:///", "dns:", "ipv4:", "ipv6:")
 _LOCAL_SCHEMES = ("unix:", "unix-abstract:", "vsock:")
 
 ChannelOptionValue = str | int
+
+
+def _reconnect_policy() -> type[ReconnectPolicy]:
+    # Imported on use: importing the options (and so the blocking facade) must not load grpc.
+    from mxgateway.reconnect import ReconnectPolicy
+
+    return ReconnectPolicy
 
 
 class UseClientDefault:
@@ -125,7 +132,7 @@ class ClientOptions:
     channel_options: tuple[tuple[str, ChannelOptionValue], ...] = ()
     allow_insecure_api_key: bool = False
     read_retries: int = 2
-    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    reconnect: ReconnectPolicy = field(default_factory=lambda: _reconnect_policy()())
     recover_sessions: bool = True
     event_queue_size: int = 32_768
     event_backlog_size: int = 32_768
@@ -175,6 +182,7 @@ class ClientOptions:
 
     def _check_types(self) -> None:
         """Every field of the right type and range: a typed error naming it, before any use."""
+        from mxgateway.errors import MxGatewayArgumentError
 
         def fail(name: str, expected: str) -> MxGatewayArgumentError:
             shown = "<redacted>" if name == "api_key" else repr(getattr(self, name))
@@ -220,7 +228,7 @@ class ClientOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise fail(name, f"an int of at least {low}")
-        if not isinstance(self.reconnect, ReconnectPolicy):
+        if not isinstance(self.reconnect, _reconnect_policy()):
             raise fail("reconnect", "a ReconnectPolicy")
         for name in ("event_queue_size", "event_backlog_size"):
             size = getattr(self, name)
@@ -361,6 +369,8 @@ def _check_port(endpoint: str) -> None:
     if not port.isdigit():
         return  # not a number at all: an embedded gateway's argument ("simulator:plant.json")
     if not (port.isascii() and 0 < int(port) <= 65535):
+        from mxgateway.errors import MxGatewayArgumentError
+
         raise MxGatewayArgumentError(
             f"ClientOptions.endpoint {endpoint!r} has no valid port (1 to 65535)", argument="endpoint"
         )
