@@ -213,11 +213,13 @@ class ClientOptions:
         for name in ("allow_insecure_api_key", "keepalive_permit_without_calls", "recover_sessions"):
             if not isinstance(getattr(self, name), bool):
                 raise fail(name, "True or False")
-        from pathlib import Path  # here: pathlib is not needed to import the package
-
         for name in ("ca_file", "client_cert_file", "client_key_file"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, (str, Path)):
+            if value is None or isinstance(value, str):
+                continue
+            from pathlib import Path  # here: most options name no file, and pathlib costs start-up time
+
+            if not isinstance(value, Path):
                 raise fail(name, "a path or None")
         if self.server_name_override is not None and not isinstance(self.server_name_override, str):
             raise fail("server_name_override", "a string or None")
