@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench._common import Result, Sample, time_result
+from bench._common import Result, Sample, time_result, timed_process_env
 
 BASELINE = [sys.executable, "-c", "import grpc"]
 
@@ -25,7 +25,9 @@ def _mxgw() -> str:
 
 def _time(command: list[str]) -> Sample:
     started = time.perf_counter()
-    completed = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    completed = subprocess.run(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, env=timed_process_env()
+    )
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         raise RuntimeError(f"{command} failed: {completed.stderr.decode(errors='replace')}")

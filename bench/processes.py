@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench._common import Result, Sample, ServerProcess, time_result
+from bench._common import Result, Sample, ServerProcess, time_result, timed_process_env
 
 BENCH_DIR = Path(__file__).resolve().parent
 RAW_STUBS = "from mxgateway.generated import mxaccess_gateway_pb2_grpc"
@@ -43,7 +43,11 @@ def _time(command: list[str], env: dict[str, str] | None = None) -> Sample:
     cpu = _children_cpu()
     started = time.perf_counter()
     completed = subprocess.run(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, env=env
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+        env=timed_process_env() if env is None else env,
     )
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
