@@ -270,7 +270,8 @@ _PROTOCOL_CLASSES: dict[int, type[MxGatewayError]] = {
 
 _SUCCESS_CODES = (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED)
 _MXACCESS_FAILURE = pb.PROTOCOL_STATUS_CODE_MXACCESS_FAILURE
-_SCOPE_PATTERN = re.compile(r"(?<![\w:])(" + "|".join(re.escape(s) for s in KNOWN_SCOPES) + r")(?![\w:])")
+# Patterns as text: re compiles (and caches) them on the first failure, not at import.
+_SCOPE_PATTERN = r"(?<![\w:])(" + "|".join(re.escape(s) for s in KNOWN_SCOPES) + r")(?![\w:])"
 _TLS_HINTS = ("ssl", "tls", "handshake", "certificate")
 
 
@@ -346,7 +347,7 @@ def _map_rpc_error(
             " and the client certificate)"
         )
     if cls is MxGatewayPermissionError:
-        found = _SCOPE_PATTERN.search(details)
+        found = re.search(_SCOPE_PATTERN, details)
         missing = found.group(1) if found else scope
         if missing and not found:
             message += f" (needs scope {missing})"
@@ -362,7 +363,7 @@ def _map_rpc_error(
     return error
 
 
-_PAGE_TOKEN_PROBLEM = re.compile(r"\b(stale|foreign|invalid) page token\b", re.IGNORECASE)
+_PAGE_TOKEN_PROBLEM = r"\b(stale|foreign|invalid) page token\b"
 
 
 def map_galaxy_rpc_error(
@@ -372,7 +373,7 @@ def map_galaxy_rpc_error(
     error = map_rpc_error(exc, method=method, scope=METADATA_READ, secrets=secrets)
     fields: dict[str, Any] = {"method": error.method, "grpc_code": error.grpc_code, "details": error.details}
     if type(error) is MxGatewayInvalidRequestError:
-        found = _PAGE_TOKEN_PROBLEM.search(error.details)
+        found = re.search(_PAGE_TOKEN_PROBLEM, error.details, re.IGNORECASE)
         if found is None:
             return error
         reason = found.group(1).lower()

@@ -21,7 +21,6 @@ import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from mxgateway.client import GatewayClient
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords, Timeout, connect_options
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from mxgateway.alarm_feed import AlarmFeed
     from mxgateway.alarm_streams import AlarmStream
     from mxgateway.alarms import Alarm
+    from mxgateway.client import GatewayClient
     from mxgateway.galaxy import GalaxyRepositoryClient
     from mxgateway.transport import GatewayTransport
 
@@ -98,6 +98,8 @@ class Client(Session):
         if self._gateway is None:
             async with self._open_lock:
                 if self._gateway is None:
+                    from mxgateway.client import GatewayClient
+
                     self._gateway = await GatewayClient.connect(options=self._options)
         return self._gateway
 

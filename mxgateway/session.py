@@ -41,18 +41,19 @@ from mxgateway.errors import (
     map_rpc_error,
     raise_for_mxaccess_failure,
 )
-from mxgateway.event_stream import EventStream
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseClientDefault
 from mxgateway.pump import EventPump
 from mxgateway.raw_stream import StreamCall
-from mxgateway.results import ItemResult
 from mxgateway.session_recovery import SessionRecovery
-from mxgateway.subscription import Subscription
 from mxgateway.tag_access import TagAccess
 from mxgateway.tag_table import TagTable
 
 if TYPE_CHECKING:
+    # Imported where used: a script that only reads never loads them.
+    from mxgateway.event_stream import EventStream
+    from mxgateway.results import ItemResult
+    from mxgateway.subscription import Subscription
     from mxgateway.transport import GatewayTransport
 
 __all__ = ["Session"]
@@ -354,6 +355,8 @@ class Session(SessionRecovery, TagAccess):
         consumer = self._pump.add_consumer(
             after_worker_sequence=after_worker_sequence or None, from_cursor=not after_worker_sequence
         )
+        from mxgateway.event_stream import EventStream
+
         return EventStream(self._pump, consumer)
 
     async def _ensure_open(self) -> None:
@@ -379,6 +382,8 @@ class Session(SessionRecovery, TagAccess):
     def _new_subscription(self, tags: list[str], supervisory: bool) -> Subscription:
         if self._closed:
             raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
+        from mxgateway.subscription import Subscription
+
         subscription = Subscription(self, self._pump, tags, supervisory=supervisory)
         self._subscriptions.add(subscription)
         return subscription
