@@ -417,10 +417,24 @@ def is_loopback_endpoint(endpoint: str) -> bool:
     return _is_loopback_address(endpoint)
 
 
+def _is_octet(text: str) -> bool:
+    # As ipaddress reads an IPv4 octet: 1-3 ASCII digits, no leading zero, at most 255.
+    return (
+        text.isascii()
+        and text.isdigit()
+        and len(text) <= 3
+        and (text == "0" or text[0] != "0")
+        and int(text) <= 255
+    )
+
+
 def _is_loopback_address(endpoint: str) -> bool:
     host = endpoint_host(endpoint).lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    octets = host.split(".")
+    if len(octets) == 4 and all(_is_octet(octet) for octet in octets):
+        return octets[0] == "127"  # what ipaddress answers, without importing it
     import ipaddress  # here: most scripts never need it before connecting
 
     try:

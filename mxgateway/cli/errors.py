@@ -13,7 +13,6 @@ from mxgateway.cli.credentials import REDACTOR, SecretSourceError
 from mxgateway.cli.exit_codes import ExitCode
 from mxgateway.cli.hints import message_with_cli_hint
 from mxgateway.cli.output import dumps
-from mxgateway.cli.value_parsing import ValueParseError
 
 __all__ = ["CliUsageError", "CommandExit", "error_object", "exit_code_for", "guarded", "report_error"]
 
@@ -30,6 +29,12 @@ class CommandExit(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+def _value_parse_error(exc: BaseException) -> bool:
+    # By module lookup: a value that does not parse comes from value_parsing, loaded by then.
+    parsing = sys.modules.get("mxgateway.cli.value_parsing")
+    return parsing is not None and isinstance(exc, parsing.ValueParseError)
 
 
 def _click_exception(exc: BaseException, name: str) -> bool:
@@ -79,8 +84,10 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     """The exit code that reports ``exc``."""
     if isinstance(exc, KeyboardInterrupt):
         return ExitCode.INTERRUPTED
-    if isinstance(exc, (CliUsageError, SecretSourceError, ValueParseError)) or _click_exception(
-        exc, "UsageError"
+    if (
+        isinstance(exc, (CliUsageError, SecretSourceError))
+        or _value_parse_error(exc)
+        or _click_exception(exc, "UsageError")
     ):
         return ExitCode.USAGE
     if _gateway_error(exc):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from mxgateway.channel import call_metadata, channel_arguments
@@ -68,6 +70,35 @@ def test_loopback_detection(endpoint: str, host: str, loopback: bool) -> None:
     if not endpoint.startswith("unix:"):
         assert endpoint_host(endpoint) == host
     assert is_loopback_endpoint(endpoint) is loopback
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        *(
+            f"{a}.{b}.0.1"
+            for a in ("127", "126", "128", "0", "255", "256", "1270", "012", "00")
+            for b in ("0", "00", "9", "255", "256")
+        ),
+        "127.0.0",
+        "127.0.0.1.1",
+        "127..0.1",
+        "127.0.0.+1",
+        "127.0.0.1 ",
+        "\u0661\u0662\u0667.0.0.1",
+        "::ffff:127.0.0.1",
+    ],
+)
+def test_dotted_quads_are_read_as_ipaddress_reads_them(host: str) -> None:
+    expected = _ipaddress_loopback(host)
+    assert is_loopback_endpoint(host) is expected
+
+
+def _ipaddress_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def test_plaintext_key_to_a_remote_host_is_refused() -> None:
