@@ -47,3 +47,24 @@ def test_the_generator_refuses_an_awaitable_factory_of_a_class_it_does_not_mirro
     assert completed.returncode != 0
     assert "GatewayClient.open_session returns Connector[Session]" in completed.stderr
     assert "cannot convert" in completed.stderr
+
+
+def test_the_public_names_are_the_exported_ones() -> None:
+    public = {name for name in dir(mxgateway_sync) if not name.startswith("_")}
+    assert public | {"__version__"} == set(mxgateway_sync.__all__)
+
+
+def test_importing_the_facade_loads_no_grpc_until_first_use() -> None:
+    script = (
+        "import sys\n"
+        "from mxgateway_sync import Client\n"
+        "print('grpc' in sys.modules, 'mxgateway.session' in sys.modules)\n"
+        "client = Client(endpoint='127.0.0.1:1')\n"
+        "print('grpc' in sys.modules, 'mxgateway.session' in sys.modules)\n"
+        "client.close()\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["False", "False", "True", "True"]
