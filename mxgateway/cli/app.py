@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from mxgateway._version import __version__
-from mxgateway.cli.fast import print_version
 from mxgateway.cli.lazy_commands import LazyCommandGroup
 from mxgateway.cli.main import main
 from mxgateway.cli.simulate import simulate
@@ -49,6 +48,8 @@ def version(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print the package, gateway protocol, grpcio and protobuf versions."""
+    from mxgateway.cli.fast import print_version  # here: the root --help need not load it
+
     print_version(as_json=as_json)
 
 

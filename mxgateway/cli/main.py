@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import sys
 
-from mxgateway.cli import fast
-
 __all__ = ["main"]
+
+#: The first arguments the fast path may answer; only for these is it imported.
+_FAST_FIRST = {"read", "version", "--version"}
 
 
 def main() -> None:
     """Console-script entry point."""
+    args = sys.argv[1:]
     try:
-        if not fast.run(sys.argv[1:]):
-            from mxgateway.cli.app import app
+        if args[:1] and args[0] in _FAST_FIRST:
+            from mxgateway.cli import fast
 
-            app()
+            if fast.run(args):
+                return
+        from mxgateway.cli.app import app
+
+        app()
     finally:
         # Stop the facade's loop thread before interpreter exit: grpc's own exit
         # hook, registered after the facade's, would otherwise close its poller
