@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mxgateway.checks import checked
-from mxgateway.events import Event, event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, Timeout
 from mxgateway.results import (
@@ -27,6 +26,10 @@ from mxgateway.results import (
     write_results,
 )
 from mxgateway.tag_table import TagTable
+
+if TYPE_CHECKING:
+    # The event types load with the event machinery, not with the commands.
+    from mxgateway.events import Event
 
 __all__ = ["MxAccessCommands"]
 
@@ -278,6 +281,8 @@ class MxAccessCommands:
         command.drain_events.max_events = max_events
         reply = await self._run(request, timeout)
         tags = self._tags
+        from mxgateway.events import event_from_proto
+
         return [event_from_proto(e, tags) for e in reply.drain_events.events]
 
     # ------------------------------------------------------------------ bulk commands

@@ -27,7 +27,6 @@ import grpc.aio
 
 from mxgateway.checks import checked
 from mxgateway.command_kinds import BULK_PAYLOADS, EVENT_KINDS, scope_of
-from mxgateway.connection_state import ConnectionState, StateChange
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
     MxGatewayError,
@@ -43,14 +42,15 @@ from mxgateway.errors import (
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseClientDefault
-from mxgateway.pump import EventPump
 from mxgateway.raw_stream import StreamCall
 from mxgateway.session_recovery import SessionRecovery
 from mxgateway.tag_access import TagAccess
 from mxgateway.tag_table import TagTable
 
 if TYPE_CHECKING:
-    # Imported where used: a script that only reads never loads them.
+    # Imported where used: a script that only reads never loads them, and
+    # importing the package does not load the event machinery.
+    from mxgateway.connection_state import ConnectionState, StateChange
     from mxgateway.event_stream import EventStream
     from mxgateway.results import ItemResult
     from mxgateway.subscription import Subscription
@@ -111,6 +111,8 @@ class Session(SessionRecovery, TagAccess):
         self._events_refused = not fresh
         self._setup_lock = asyncio.Lock()
         self._recover_lock = asyncio.Lock()
+        from mxgateway.pump import EventPump
+
         self._pump = EventPump(
             session_id=self._attach_session_id,
             open_call=self._open_event_call,

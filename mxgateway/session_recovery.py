@@ -22,11 +22,11 @@ from mxgateway.errors import (
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
-from mxgateway.pump import EventPump
-from mxgateway.reconnect import Backoff
 from mxgateway.tag_table import TagTable
 
 if TYPE_CHECKING:
+    # The event machinery loads when a session is made (see Session), not with the package.
+    from mxgateway.pump import EventPump
     from mxgateway.transport import GatewayTransport
 
 __all__ = ["SessionRecovery"]
@@ -96,6 +96,8 @@ class SessionRecovery:
             return self._session_id
 
     async def _open_replacement(self) -> pb.OpenSessionReply:
+        from mxgateway.reconnect import Backoff
+
         policy = self._options.reconnect
         backoff = Backoff(policy)
         loop = asyncio.get_running_loop()

@@ -23,13 +23,13 @@ from mxgateway.errors import (
     MxGatewayTlsError,
     MxGatewayUnavailableError,
 )
-from mxgateway.events import WriteComplete
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
 from mxgateway.results import ReadResult
 from mxgateway.values import tag_value
 
 if TYPE_CHECKING:
+    from mxgateway.events import WriteComplete
     from mxgateway.pump import EventPump
     from mxgateway.subscription import Subscription
 
