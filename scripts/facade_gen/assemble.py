@@ -152,7 +152,11 @@ def package_init(core_all: list[str]) -> str:
         "mxgateway_sync._facade": sorted(facade),
         "mxgateway_sync._runtime": ["LoopThreadCallError"],
     }
-    exports = ",\n".join(f"    **dict.fromkeys({names!r}, {module!r})" for module, names in sources.items())
+    # Every exported name comes from the core unless a later entry says otherwise.
+    exports = ",\n".join(
+        ["    **dict.fromkeys(__all__, 'mxgateway')"]
+        + [f"    **dict.fromkeys({names!r}, {module!r})" for module, names in list(sources.items())[1:]]
+    )
     lines = [
         config.PACKAGE_DOC,
         "# Imported under private names: the package's public names are exactly the exported ones.",
@@ -162,10 +166,10 @@ def package_init(core_all: list[str]) -> str:
         "if _typing.TYPE_CHECKING:",
         *(f"    from {module} import {', '.join(names)}" for module, names in sources.items()),
         "",
+        f"__all__ = [{', '.join(repr(n) for n in sorted([*exported, 'LoopThreadCallError']))}]",
+        "",
         "# Each name is imported on first use: importing the package loads neither grpc nor the core.",
         f"_EXPORTS: dict[str, str] = {{\n{exports},\n}}",
-        "",
-        f"__all__ = [{', '.join(repr(n) for n in sorted([*exported, 'LoopThreadCallError']))}]",
         "",
         "",
         "def __getattr__(name: str) -> object:",

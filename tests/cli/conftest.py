@@ -111,6 +111,18 @@ def subprocess_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def run_python(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c script`` in ``subprocess_env(env)``."""
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(env),
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.fixture
 def run_cli(cli_env: dict[str, str]) -> Any:
     """Run ``python -m mxgateway.cli ARGS`` as a subprocess; returns an ``Outcome``."""

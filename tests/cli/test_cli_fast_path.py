@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 
 from mxgateway.cli import fast
-from tests.cli.conftest import WRONG_KEY, subprocess_env
+from tests.cli.conftest import WRONG_KEY, run_python
 
 Run = Any
 
@@ -81,14 +79,7 @@ def test_a_fast_read_never_imports_typer(run_cli: Run, cli_env: dict[str, str]) 
         "sys.argv = ['mxgw-py', 'read', 'Tank_002.Name', '--json']\n"
         "try:\n    main()\nfinally:\n    print('typer' in sys.modules, file=sys.stderr)\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(cli_env),
-        timeout=60,
-        check=False,
-    )
+    completed = run_python(script, cli_env)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["tag"] == "Tank_002.Name"
     assert completed.stderr.strip().splitlines()[-1] == "False"

@@ -13,7 +13,7 @@ from typer._coercion import build_runtime_param, resolve_type_descriptor
 from typer.models import ArgumentInfo, OptionInfo
 
 from mxgateway.cli.light_params import UNDECIDED, light_converter
-from tests.cli.conftest import subprocess_env
+from tests.cli.conftest import run_python, subprocess_env
 
 _NUMBERISH = st.from_regex(r"\A[ +-]?[0-9_]{0,20}(\.[0-9]{0,20})?([eE][0-9]{1,3})?\s?\Z", fullmatch=True)
 _TEXT = st.one_of(_NUMBERISH, st.text(max_size=12), st.sampled_from(["inf", "nan", "-0", "1e3", "00"]))
@@ -91,12 +91,5 @@ def test_a_one_shot_read_never_imports_pydantic() -> None:
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('pydantic' in sys.modules, 'importlib.metadata' in sys.modules)\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env=subprocess_env({}),
-        timeout=60,
-        check=False,
-    )
+    completed = run_python(script, {})
     assert completed.stdout.strip().splitlines()[-1] == "False False"
