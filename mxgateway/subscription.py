@@ -76,6 +76,11 @@ class Subscription:
         return list(self._tags)
 
     @property
+    def closed(self) -> bool:
+        """True once the subscription was closed (or its session was)."""
+        return self._closed
+
+    @property
     def item_handles(self) -> dict[str, int]:
         """The item handle of each subscribed tag (on the current session)."""
         return {tag: handle for handle, tag in self._handles.items()}

@@ -961,6 +961,11 @@ class Subscription:
         return self._async.tags
 
     @property
+    def closed(self) -> bool:
+        """True once the subscription was closed (or its session was)."""
+        return self._async.closed
+
+    @property
     def item_handles(self) -> dict[str, int]:
         """The item handle of each subscribed tag (on the current session)."""
         return self._async.item_handles

@@ -271,7 +271,7 @@ def close_soon(obj: object) -> None:
         return
     # A stopping loop refuses new callbacks; its own shutdown cancels what is left.
     with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(lambda: loop.create_task(_await_none(closer())))
+        loop.call_soon_threadsafe(lambda: loop.create_task(_call(closer)))
 
 
 def in_loop_thread() -> bool:
@@ -343,6 +343,12 @@ class SyncIterator(Generic[T, U]):
 
 async def _await_none(awaitable: Awaitable[None]) -> None:
     await awaitable
+
+
+async def _call(closer: Callable[[], Awaitable[None]]) -> None:
+    # The closer's coroutine is made inside the task: a task cancelled before its
+    # first step (the loop stopping at exit) then leaves no coroutine never awaited.
+    await closer()
 
 
 async def _anext(source: AsyncIterator[U]) -> U:

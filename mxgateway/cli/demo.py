@@ -23,6 +23,10 @@ WRITE_TAG = "Tank_001.Volume"
 WATCHED_TAGS = ("Tank_001.Level", WRITE_TAG)
 #: Changes the demo reads at most while waiting for its write to come back.
 _MAX_CHANGES = 200
+#: The default write lands this far above the newest value: the simulated Volume ramps
+#: by 5 a second, so a write of "current + 1" could meet the ramp's own value and raise
+#: no change at all.
+_WRITE_STEP = 100
 
 
 def _show(common: CommonOptions, record: dict[str, Any], text: str) -> None:
@@ -34,7 +38,10 @@ def _show(common: CommonOptions, record: dict[str, Any], text: str) -> None:
 def demo(
     common: CommonOptions,
     volume: Annotated[
-        int | None, typer.Option("--volume", help=f"Value to write to {WRITE_TAG} (default: current + 1).")
+        int | None,
+        typer.Option(
+            "--volume", help=f"Value to write to {WRITE_TAG} (default: its newest value + {_WRITE_STEP})."
+        ),
     ] = None,
 ) -> None:
     """Read tags, subscribe, write with confirmation and see the change: e.g. `mxgw-py demo --simulator`."""
@@ -55,6 +62,8 @@ def demo(
             with session.subscribe(list(WATCHED_TAGS)) as subscription:
                 initial: set[str | None] = set()
                 for change in subscription:
+                    if change.tag is not None:
+                        current[change.tag] = change.value
                     if change.tag in initial:
                         continue
                     initial.add(change.tag)
@@ -65,7 +74,7 @@ def demo(
                     )
                     if initial == set(WATCHED_TAGS):
                         break
-                target = volume if volume is not None else int(current[WRITE_TAG]) + 1
+                target = volume if volume is not None else int(current[WRITE_TAG]) + _WRITE_STEP
                 outcome = session.write_and_confirm(WRITE_TAG, target)
                 _show(
                     common,

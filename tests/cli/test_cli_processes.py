@@ -274,3 +274,21 @@ def test_the_sessions_walkthrough_of_the_docs_runs_as_written(
     assert all(line in lines for line in documented), completed.stdout
     assert lines[-1] == "left: unset"
     assert set(simulator.simulator.session_ids()) == before  # closed at the end
+
+
+def test_the_readme_demo_runs_as_a_process_with_nothing_on_stderr() -> None:
+    # The README's first command, exactly: the embedded simulator with its live values
+    # moving (Volume ramps by 5 a second), run twice so a ramp collision would show.
+    for _ in range(2):
+        done = subprocess.run(
+            cli_command("demo", "--simulator"),
+            env=subprocess_env({}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "(through the subscription)" in done.stdout
+        assert done.stdout.rstrip().endswith("closed the session")
+        assert done.stderr == ""
