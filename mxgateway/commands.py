@@ -54,7 +54,9 @@ class MxAccessCommands:
     def _note_registered(self, server_handle: int) -> None:
         raise NotImplementedError
 
-    def _remember(self, server_handle: int, tags: Sequence[str], results: list[ItemResult]) -> None:
+    def _remember(
+        self, server_handle: int, tags: Sequence[str], results: Sequence[pb.SubscribeResult]
+    ) -> None:
         raise NotImplementedError
 
     def _forget_item(self, server_handle: int, item_handle: int) -> None:
@@ -290,6 +292,15 @@ class MxAccessCommands:
     async def _bulk_items(self, request: pb.MxCommandRequest, timeout: Timeout) -> list[ItemResult]:
         return item_results(await self._run(request, timeout))
 
+    async def _bulk_added(
+        self, request: pb.MxCommandRequest, timeout: Timeout, server_handle: int, tags: Sequence[str]
+    ) -> list[ItemResult]:
+        """Run a bulk command that adds items, and remember their tags from the raw results."""
+        # One pass over the reply makes the message objects; the rest walks a list.
+        raws = list((await self._run(request, timeout)).bulk_subscribe.results)
+        self._remember(server_handle, tags, raws)
+        return list(map(ItemResult, raws))
+
     @checked
     async def add_item_bulk(
         self, server_handle: int, tags: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
@@ -298,9 +309,7 @@ class MxAccessCommands:
         request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM_BULK)
         command.add_item_bulk.server_handle = server_handle
         command.add_item_bulk.tag_addresses.extend(tags)
-        results = await self._bulk_items(request, timeout)
-        self._remember(server_handle, tags, results)
-        return results
+        return await self._bulk_added(request, timeout, server_handle, tags)
 
     @checked
     async def advise_item_bulk(
@@ -350,9 +359,7 @@ class MxAccessCommands:
         payload.server_handle = server_handle
         payload.tag_addresses.extend(tags)
         payload.supervisory = supervisory
-        results = await self._bulk_items(request, timeout)
-        self._remember(server_handle, tags, results)
-        return results
+        return await self._bulk_added(request, timeout, server_handle, tags)
 
     @checked
     async def unsubscribe_bulk(

@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     # importing the package does not load the event machinery.
     from mxgateway.connection_state import ConnectionState, StateChange
     from mxgateway.event_stream import EventStream
-    from mxgateway.results import ItemResult
     from mxgateway.subscription import Subscription
     from mxgateway.transport import GatewayTransport
 
@@ -392,7 +391,9 @@ class Session(SessionRecovery, TagAccess):
 
     # ------------------------------------------------------------------ bookkeeping
 
-    def _remember(self, server_handle: int, tags: Sequence[str], results: list[ItemResult]) -> None:
+    def _remember(
+        self, server_handle: int, tags: Sequence[str], results: Sequence[pb.SubscribeResult]
+    ) -> None:
         self._tags.add_results(server_handle, tags, results)
 
     def _forget_item(self, server_handle: int, item_handle: int) -> None:

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from operator import attrgetter
 
-from mxgateway.results import ItemResult
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
-_raw_of = attrgetter("raw")
 _ok_of = attrgetter("was_successful")
 _handle_of = attrgetter("item_handle")
 
@@ -47,18 +46,19 @@ class TagTable:
         """Remember one item."""
         self._servers.setdefault(server_handle, {})[item_handle] = tag
 
-    def add_results(self, server_handle: int, tags: Sequence[str], results: Sequence[ItemResult]) -> None:
-        """Remember the items a bulk command added, under the tags as requested.
+    def add_results(
+        self, server_handle: int, tags: Sequence[str], raws: Sequence[pb.SubscribeResult]
+    ) -> None:
+        """Remember the items a bulk command added (its raw results), under the tags as requested.
 
         The gateway answers item by item in input order; when the counts differ
         the reply's own tag addresses are used.
         """
         items = self._servers.setdefault(server_handle, {})
-        raws = list(map(_raw_of, results))
-        if len(tags) == len(results) and all(map(_ok_of, raws)):
+        if len(tags) == len(raws) and all(map(_ok_of, raws)):
             # The usual case, in C-level loops: 10,000 tags cost one dict update.
             items.update(zip(map(_handle_of, raws), tags, strict=True))
-        elif len(tags) == len(results):
+        elif len(tags) == len(raws):
             for tag, raw in zip(tags, raws, strict=True):
                 if raw.was_successful:
                     items[raw.item_handle] = tag
