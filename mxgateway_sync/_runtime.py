@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import concurrent.futures
 import contextlib
 import errno
@@ -76,6 +77,9 @@ class _Runtime:
         self._thread: threading.Thread | None = None
         self._runner: LoopThread | None = None
         self._open: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: Calls submitted from other threads that the loop has not started yet.
+        self._pending: collections.deque[_Job[Any]] = collections.deque()
+        self._start_scheduled = False
 
     def loop(self) -> asyncio.AbstractEventLoop:
         """The running loop, started on first use."""
@@ -88,6 +92,9 @@ class _Runtime:
                 self._runner = runner
                 self._thread = runner.thread
                 self._loop = runner.loop
+                # Calls queued for a loop that is gone never run; this loop starts afresh.
+                self._pending = collections.deque()
+                self._start_scheduled = False
                 _exit_on_sigterm()
             return self._loop
 
@@ -103,35 +110,54 @@ class _Runtime:
                 "would wait for itself; use the async mxgateway API from coroutines on that loop"
             )
         loop = self.loop()
-        outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
-        finished = threading.Event()
-        task_box: list[asyncio.Task[T]] = []
-
-        def start() -> None:
-            task = loop.create_task(coro)
-            task_box.append(task)
-            task.add_done_callback(lambda done: _transfer(done, outcome, finished))
-
-        def cancel() -> None:
-            # Runs after `start` whenever `start` was queued (the loop keeps order).
-            if task_box:
-                task_box[0].cancel()
-            else:  # interrupted before `start` was queued: nothing ever ran
-                coro.close()
-                finished.set()
-
+        job: _Job[T] = _Job(coro)
         try:
-            loop.call_soon_threadsafe(start)
-            return outcome.result(timeout)
-        except concurrent.futures.TimeoutError:
-            loop.call_soon_threadsafe(cancel)
-            finished.wait(UNWIND_TIMEOUT_S)
-            # The builtin on every Python (before 3.11 the futures one is a different class).
-            raise TimeoutError(f"the call did not finish within {timeout} s") from None
+            self._submit(loop, job)
+            if not _acquire(job.done, timeout):
+                loop.call_soon_threadsafe(self._cancel, loop, job)
+                job.done.acquire(timeout=UNWIND_TIMEOUT_S)
+                # The builtin on every Python (before 3.11 the futures one is a different class).
+                raise TimeoutError(f"the call did not finish within {timeout} s") from None
         except (KeyboardInterrupt, SystemExit):
-            loop.call_soon_threadsafe(cancel)
-            finished.wait(UNWIND_TIMEOUT_S)
+            loop.call_soon_threadsafe(self._cancel, loop, job)
+            job.done.acquire(timeout=UNWIND_TIMEOUT_S)
             raise
+        return job.outcome()
+
+    def _submit(self, loop: asyncio.AbstractEventLoop, job: _Job[Any]) -> None:
+        # Calls submitted while the loop has not yet taken the last ones share one
+        # wake-up of the loop (a write to its self-pipe) and one callback.
+        self._pending.append(job)
+        if not self._start_scheduled:
+            self._start_scheduled = True
+            try:
+                loop.call_soon_threadsafe(self._start_pending, loop)
+            except RuntimeError:  # the loop closed under us: the next call must try again
+                self._start_scheduled = False
+                raise
+
+    def _start_pending(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On ``loop``: start every submitted call as a task."""
+        # Cleared before taking the jobs: a job appended after this point either
+        # is taken below or schedules another round itself.
+        self._start_scheduled = False
+        pending = self._pending
+        while pending:
+            job = pending.popleft()
+            if job.coro is not None:
+                job.task = task = loop.create_task(job.coro)
+                task.add_done_callback(job.finish)
+
+    def _cancel(self, loop: asyncio.AbstractEventLoop, job: _Job[Any]) -> None:
+        """On ``loop``: cancel ``job`` (a timeout or an interrupt of its caller)."""
+        # An interrupt may have come between queueing the job and waking the loop.
+        self._start_pending(loop)
+        if job.task is not None:
+            job.task.cancel()
+        elif job.coro is not None:  # never queued: nothing ever ran
+            job.coro.close()
+            job.coro = None
+            job.done.release()
 
     def register_for_exit(self, obj: object) -> None:
         self._open.add(obj)
@@ -161,6 +187,8 @@ class _Runtime:
         self._thread = None
         self._runner = None
         self._open = weakref.WeakSet()
+        self._pending = collections.deque()
+        self._start_scheduled = False
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -192,16 +220,50 @@ def _quiet_grpc_teardown(loop: asyncio.AbstractEventLoop, context: dict[str, Any
     loop.default_exception_handler(context)
 
 
-def _transfer(
-    task: asyncio.Task[T], outcome: concurrent.futures.Future[T], finished: threading.Event
-) -> None:
-    if task.cancelled():
-        outcome.cancel()
-    elif (exc := task.exception()) is not None:
-        outcome.set_exception(exc)
-    else:
-        outcome.set_result(task.result())
-    finished.set()
+class _Job(Generic[T]):
+    """One blocking call: its coroutine, its task, and the lock its caller waits on.
+
+    A plain lock, held until the task is done, is the cheapest wait a thread has
+    (a ``concurrent.futures.Future`` plus a ``threading.Event`` made two
+    conditions per call).
+    """
+
+    __slots__ = ("coro", "done", "error", "result", "task")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self.coro: Coroutine[Any, Any, T] | None = coro
+        self.task: asyncio.Task[T] | None = None
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.error: BaseException | None = None
+        self.result: T | None = None
+
+    def finish(self, task: asyncio.Task[T]) -> None:
+        """On the loop: keep the task's outcome and release the caller."""
+        if task.cancelled():
+            self.error = concurrent.futures.CancelledError()
+        elif (exc := task.exception()) is not None:
+            self.error = exc
+        else:
+            self.result = task.result()
+        self.done.release()
+
+    def outcome(self) -> T:
+        """The coroutine's result; raises what it raised (``CancelledError`` when cancelled)."""
+        error = self.error
+        if error is not None:
+            self.error = None  # no reference cycle through the traceback
+            raise error
+        return self.result  # type: ignore[return-value]
+
+
+def _acquire(lock: threading.Lock, timeout: float | None) -> bool:
+    """Wait for ``lock`` up to ``timeout`` seconds (None: no limit; 0 or less: just look)."""
+    if timeout is None:
+        return lock.acquire()
+    if timeout > 0:
+        return lock.acquire(True, timeout)
+    return lock.acquire(False)
 
 
 def _async_closer(obj: object) -> Callable[[], Awaitable[None]] | None:
