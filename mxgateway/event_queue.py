@@ -143,9 +143,16 @@ class EventConsumer:
             return marker
         if self._kept_markers:
             return self._kept_markers.popleft()
-        if self._queue:
-            index, item = self._pop()
+        queue = self._queue
+        if queue:
+            item: object
+            entry = queue.popleft()
+            if type(entry) is tuple:
+                index, item = entry
+            else:
+                index, item = self._head, entry
             self.last_index = index
+            self._head = index + 1
             return item
         if self._ended:
             error = self._error
@@ -155,16 +162,19 @@ class EventConsumer:
             return None
         return EMPTY
 
+    def wait(self) -> asyncio.Future[None]:
+        """A future done when ``get_nowait()`` may have something new (an item, or the end).
+
+        Awaited straight from the reader's own coroutine, with no coroutine of its
+        own in between; cancelling the wait leaves the queue as it was.
+        """
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = self._loop.create_future()
+        return waiter
+
     async def get(self) -> object | None:
         """The next item, None when the consumer has ended; raises the pump's error at the end."""
-        while True:
-            item = self.get_nowait()
-            if item is not EMPTY:
-                return item
-            waiter = self._loop.create_future()
-            self._waiter = waiter
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
+        while (item := self.get_nowait()) is EMPTY:
+            await self.wait()
+        return item

@@ -33,6 +33,7 @@ class EventStream:
     def __init__(self, pump: EventPump, consumer: EventConsumer) -> None:
         self._pump = pump
         self._consumer = consumer
+        self._fanout = pump.fanout
         self._loop = asyncio.get_running_loop()
         self._closed = False
         self._attached = False
@@ -82,9 +83,8 @@ class EventStream:
             self._attached = True
         consumer = self._consumer
         try:
-            item = consumer.get_nowait()
-            if item is EMPTY:
-                item = await consumer.get()
+            while (item := consumer.get_nowait()) is EMPTY:
+                await consumer.wait()
         except asyncio.CancelledError:
             raise  # only this wait is cancelled: the stream can be read again
         except BaseException:
@@ -97,7 +97,7 @@ class EventStream:
         sequence = (
             item._raw.worker_sequence if type(item) is DataChange else getattr(item, "worker_sequence", 0)
         )
-        self._pump.fanout.mark_consumed(consumer, sequence)
+        self._fanout.mark_consumed(consumer, sequence)
         if sequence:
             self._last = sequence
         return item  # type: ignore[return-value]
@@ -107,7 +107,7 @@ class EventStream:
             return
         self._closed = True
         self._consumer.end_now()
-        self._pump.fanout.remove(self._consumer)
+        self._fanout.remove(self._consumer)
 
     async def aclose(self) -> None:
         """Stop reading; idempotent. The session's stream stays attached."""

@@ -44,6 +44,7 @@ from mxgateway.errors import (
 )
 from mxgateway.event_queue import EventConsumer
 from mxgateway.events import (
+    DataChange,
     ReplayGap,
     SequenceGap,
     SessionRecovered,
@@ -60,6 +61,7 @@ __all__ = ["ConnectionState", "EventConsumer", "EventPump", "StateChange"]
 
 _log = logging.getLogger("mxgateway.events")
 _GAP_FAMILY = pb.MX_EVENT_FAMILY_UNSPECIFIED
+_DATA_CHANGE = pb.MX_EVENT_FAMILY_ON_DATA_CHANGE
 _EOF = grpc.aio.EOF  # type: ignore[attr-defined]
 
 #: How long to wait for the gateway to confirm an attach (its response headers)
@@ -499,6 +501,9 @@ class EventPump:
         if sequence != high + 1 and (high or self._expect_from_start):
             fanout.publish(SequenceGap(high + 1, sequence, message))
         self._high_water = sequence
+        if message.family == _DATA_CHANGE:  # nearly every event: built here, in one call
+            fanout.publish(DataChange(message, self._tags.get((message.server_handle, message.item_handle))))
+            return
         event = event_from_proto(message, self._tags)
         if type(event) is WriteComplete and fanout.awaiting_writes:
             fanout.complete_write(self._session_id, event)
