@@ -4,9 +4,8 @@ A gateway allows one event subscriber per session and closes a session soon afte
 its last stream goes away, so a session reads its events through exactly one
 pump, attached before the first command that can raise an event:
 
-- **Ordering.** It keeps the high-water mark (the last ``worker_sequence``
-  received), drops duplicates, and turns a jump in the sequence into a
-  ``SequenceGap`` and the gateway's gap sentinel into a ``ReplayGap``.
+- **Ordering.** Its ``Sequencer`` keeps the high-water mark, drops duplicates
+  and marks gaps (``SequenceGap``, ``ReplayGap``).
 - **Resume.** A transport failure (see ``mxgateway.reconnect``) means reopening
   with jittered back-off and ``after_worker_sequence`` = the high-water mark,
   invisibly to consumers, while the gateway keeps the session.
@@ -34,43 +33,30 @@ import grpc
 import grpc.aio
 
 from mxgateway.connection_state import ConnectionState, StateChange, StateTracker
-from mxgateway.errors import (
-    MxGatewayClosedError,
-    MxGatewayError,
-    MxGatewaySessionLostError,
-    is_tls_failure,
-    map_rpc_error,
-    redact,
-)
+from mxgateway.errors import MxGatewayClosedError, MxGatewayError, redact
 from mxgateway.event_queue import EventConsumer
-from mxgateway.events import (
-    DataChange,
-    ReplayGap,
-    SequenceGap,
-    SessionRecovered,
-    TagLookup,
-    WriteComplete,
-    event_from_proto,
-)
+from mxgateway.events import SessionRecovered, TagLookup
 from mxgateway.fanout import Fanout
-from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.raw_stream import StreamCall
-from mxgateway.reconnect import Backoff, ReconnectPolicy, is_transient_code
+from mxgateway.reconnect import Backoff, ReconnectPolicy
+from mxgateway.sequencer import Sequencer
+from mxgateway.stream_failures import (
+    StreamEnded,
+    confirm_attach,
+    connect_failure,
+    failure_reason,
+    outcome_lost,
+    retired_call,
+    retryable,
+    session_gone,
+    session_lost,
+    typed_failure,
+)
 
 __all__ = ["ConnectionState", "EventConsumer", "EventPump", "StateChange"]
 
 _log = logging.getLogger("mxgateway.events")
-_GAP_FAMILY = pb.MX_EVENT_FAMILY_UNSPECIFIED
-_DATA_CHANGE = pb.MX_EVENT_FAMILY_ON_DATA_CHANGE
 _EOF = grpc.aio.EOF  # type: ignore[attr-defined]
-
-#: How long to wait for the gateway to confirm an attach (its response headers)
-#: before treating the stream as attached anyway (a gateway may send them late).
-ATTACH_CONFIRM_TIMEOUT_S = 2.0
-
-
-class _Ended(Exception):
-    """The gateway ended the stream without an error (treated like a broken connection)."""
 
 
 class _Closed(Exception):
@@ -117,13 +103,12 @@ class EventPump:
         self._recovers = recovers
         self._fail_over = fail_over
         self._generation = generation
-        self._tags = tags
         self._secrets = secrets
         self._policy = policy
         self._fanout = Fanout(queue_size=queue_size, backlog_size=backlog_size)
-        self._high_water = 0
-        #: True when the attached session's first event is sequence 1 (we saw it open).
-        self._expect_from_start = fresh_session
+        self._sequencer = Sequencer(
+            self._fanout, tags, lambda: self._session_id, expect_from_start=fresh_session
+        )
         self._first_after = 0
         self._session_id = ""
         #: The session the stream was last attached to ("" before the first attach).
@@ -136,8 +121,6 @@ class EventPump:
         self._restarting = False
         self._attached: asyncio.Future[None] | None = None
         self._closed = False
-        self.events_received = 0
-        self.duplicates_dropped = 0
         self.reconnects = 0
         self.recoveries = 0
 
@@ -151,7 +134,12 @@ class EventPump:
     @property
     def high_water(self) -> int:
         """The last ``worker_sequence`` received on the current session."""
-        return self._high_water
+        return self._sequencer.high_water
+
+    @property
+    def sequencer(self) -> Sequencer:
+        """Orders the events; counts those received and the duplicates dropped."""
+        return self._sequencer
 
     @property
     def running(self) -> bool:
@@ -191,12 +179,12 @@ class EventPump:
                 first = self._first_after
                 self._first_after = after_worker_sequence if not first else min(first, after_worker_sequence)
             else:
-                fanout.replay_to(consumer, after_worker_sequence, self._session_id, self._high_water)
+                fanout.replay_to(consumer, after_worker_sequence, self._session_id, self.high_water)
         elif from_cursor:
             fanout.fill_from_cursor(consumer)
         fanout.attach(consumer)
         if self._states.state is ConnectionState.LOST:
-            consumer.end(self._lost_error())
+            consumer.end(session_lost(self._session_id))
         return consumer
 
     async def follow(self) -> None:
@@ -229,7 +217,7 @@ class EventPump:
         if self._closed:
             raise MxGatewayClosedError("the session's event stream is closed", method="StreamEvents")
         if self._states.state is ConnectionState.LOST:
-            raise self._lost_error()
+            raise session_lost(self._session_id)
         if self._task is None or self._task.done():
             self._attached = asyncio.get_running_loop().create_future()
             self._task = asyncio.create_task(self._run(self._attached), name="mxgateway-event-pump")
@@ -239,36 +227,11 @@ class EventPump:
         elif attached is not None and attached.exception() is not None:
             raise attached.exception()  # type: ignore[misc]
 
-    def _lost_error(self) -> MxGatewaySessionLostError:
-        return MxGatewaySessionLostError(
-            f"session {self._session_id} was lost on the gateway; its handles are gone",
-            method="StreamEvents",
-            old_session_id=self._session_id,
-        )
-
     async def _attach(self, session_id: str, after: int) -> StreamCall:
         generation = self._generation()
         call = self._open_call(session_id, after)
-        try:
-            await asyncio.wait_for(call.initial_metadata(), ATTACH_CONFIRM_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            _log.debug(
-                "session %s: no headers within %.1f s; reading anyway", session_id, ATTACH_CONFIRM_TIMEOUT_S
-            )
-        except asyncio.CancelledError:
-            call.cancel()
-            if self._channel_retired(generation):
-                raise _retired_call() from None
-            raise
-        except BaseException:
-            call.cancel()
-            raise
+        await confirm_attach(call, session_id, retired=lambda: self._channel_retired(generation))
         self._call_generation = generation
-        if call.done():
-            code = await call.code()
-            if code is not grpc.StatusCode.OK:
-                details = await call.details()
-                raise grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
         if self._closed:
             call.cancel()
             raise _Closed
@@ -284,13 +247,12 @@ class EventPump:
             replaced = bool(previous) and session_id != previous
             if replaced:
                 # The owner recovered the session without the stream's help: start afresh there.
-                self._high_water = 0
-                self._expect_from_start = True
+                self._sequencer.start_afresh()
                 after = 0
             else:
                 self._set_state(ConnectionState.CONNECTING, "attaching")
-                after = self._high_water if previous else self._first_after
-                self._high_water = after
+                after = self.high_water if previous else self._first_after
+                self._sequencer.high_water = after
             call = await self._attach(session_id, after)
         except BaseException as exc:
             # The first attach failed: report it to the caller and stay idle.
@@ -301,7 +263,9 @@ class EventPump:
                 # that reader, and not kept for every later attach of the session.
                 self._first_after = 0
             if not attached.done():
-                attached.set_exception(self._typed(exc) if isinstance(exc, grpc.aio.AioRpcError) else exc)
+                attached.set_exception(
+                    typed_failure(exc, self._secrets) if isinstance(exc, grpc.aio.AioRpcError) else exc
+                )
                 attached.exception()  # retrieved: a caller that went away must not warn
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -335,12 +299,12 @@ class EventPump:
     async def _read_all(self, call: StreamCall) -> BaseException:
         """Dispatch messages until the call fails or ends; returns why it stopped."""
         read = call.read
-        dispatch = self._dispatch
+        dispatch = self._sequencer.dispatch
         try:
             while True:
                 message = await read()
                 if message is _EOF:
-                    return _Ended("the gateway ended the event stream")
+                    return StreamEnded("the gateway ended the event stream")
                 dispatch(message)  # type: ignore[arg-type]
         except grpc.aio.AioRpcError as exc:
             return exc
@@ -348,7 +312,7 @@ class EventPump:
             if self._closed:
                 return _Closed()
             if self._channel_retired(self._call_generation):
-                return _retired_call()
+                return retired_call()
             raise
 
     def _channel_retired(self, generation: int) -> bool:
@@ -368,27 +332,29 @@ class EventPump:
         # fail-over only while they come from the endpoint that is still current.
         seen_on = counted_on = self._generation()
         while not self._closed:
-            if _session_gone(failure):
-                call = await self._recover_and_attach(self._reason(failure))
+            if session_gone(failure):
+                call = await self._recover_and_attach(failure_reason(failure, self._secrets))
                 if call is not None:
                     backoff.reset()
                 return call
-            if not self._retryable(failure):
+            if not retryable(failure, closed=self._closed):
                 self._fail_consumers(
-                    self._typed(failure) if isinstance(failure, grpc.aio.AioRpcError) else failure
+                    typed_failure(failure, self._secrets)
+                    if isinstance(failure, grpc.aio.AioRpcError)
+                    else failure
                 )
                 return None
             if time.monotonic() - outage_started > self._policy.window_s and not self._recovers():
                 # Past the window the gateway has closed the session; with recovery
                 # the loop goes on until the gateway answers (NOT_FOUND: recover).
-                self._fail_consumers(self._lost_error())
+                self._fail_consumers(session_lost(self._session_id))
                 return None
-            self._set_state(ConnectionState.RECONNECTING, self._reason(failure))
+            self._set_state(ConnectionState.RECONNECTING, failure_reason(failure, self._secrets))
             delay = backoff.next_delay()
             await asyncio.sleep(delay)
             if self._closed:
                 return None
-            if _connect_failure(failure):
+            if connect_failure(failure):
                 if seen_on != counted_on:
                     counted_on, failed_connects = seen_on, 0
                 failed_connects += 1
@@ -397,7 +363,7 @@ class EventPump:
                     _log.info("session %s: moved to the next gateway endpoint", self._session_id)
             seen_on = self._generation()
             try:
-                call = await self._attach(self._session_id, self._high_water)
+                call = await self._attach(self._session_id, self.high_water)
             except grpc.aio.AioRpcError as exc:
                 failure = exc
                 continue
@@ -405,25 +371,9 @@ class EventPump:
                 return None
             self.reconnects += 1
             backoff.reset()
-            self._set_state(ConnectionState.CONNECTED, f"resumed after sequence {self._high_water}")
+            self._set_state(ConnectionState.CONNECTED, f"resumed after sequence {self.high_water}")
             return call
         return None
-
-    def _retryable(self, failure: BaseException) -> bool:
-        if isinstance(failure, _Ended):
-            return True
-        if not isinstance(failure, grpc.aio.AioRpcError):
-            return False
-        code = failure.code()
-        if code is grpc.StatusCode.UNAVAILABLE and is_tls_failure(failure.details() or ""):
-            return False  # a certificate problem does not go away by waiting
-        if code is grpc.StatusCode.CANCELLED:
-            # Not cancelled here (closing returns before this): the channel was
-            # closed under the call, as a fail-over of the client does.
-            return not self._closed
-        # A resumed stream can be refused while the gateway still holds the dead
-        # connection's stream as the session's one subscriber: that clears itself.
-        return is_transient_code(code) or code is grpc.StatusCode.FAILED_PRECONDITION
 
     async def _recover_and_attach(self, why: str) -> StreamCall | None:
         old_id = self._session_id
@@ -438,18 +388,17 @@ class EventPump:
                 self._fail_consumers(exc)
                 return None
             if new_id is None:
-                self._fail_consumers(self._lost_error())
+                self._fail_consumers(session_lost(self._session_id))
                 return None
             self._session_id = new_id
-            self._high_water = 0
-            self._expect_from_start = True
+            self._sequencer.start_afresh()
             try:
                 call = await self._attach(new_id, 0)
             except grpc.aio.AioRpcError as exc:
-                if _session_gone(exc) or self._retryable(exc):
+                if session_gone(exc) or retryable(exc, closed=self._closed):
                     await asyncio.sleep(backoff.next_delay())
                     continue
-                self._fail_consumers(self._typed(exc))
+                self._fail_consumers(typed_failure(exc, self._secrets))
                 return None
             except _Closed:
                 return None
@@ -458,25 +407,6 @@ class EventPump:
             return call
         return None
 
-    def _lost_error_for(self, old_id: str) -> MxGatewaySessionLostError:
-        return MxGatewaySessionLostError(
-            f"session {old_id} was lost before the write's outcome arrived; the outcome is unknown",
-            method="StreamEvents",
-            old_session_id=old_id,
-        )
-
-    def _reason(self, failure: BaseException) -> str:
-        if isinstance(failure, grpc.aio.AioRpcError):
-            text = f"{failure.code().name}: {failure.details() or ''}".rstrip(": ")
-        else:
-            text = str(failure) or type(failure).__name__
-        return redact(text, self._secrets)
-
-    def _typed(self, exc: grpc.aio.AioRpcError) -> MxGatewayError:
-        error = map_rpc_error(exc, method="StreamEvents", scope="events:read", secrets=self._secrets)
-        error.__cause__ = None  # consumers see the typed error; the raw one may hold gateway text
-        return error
-
     def _fail_consumers(self, error: BaseException) -> None:
         self._set_state(ConnectionState.LOST, redact(str(error) or type(error).__name__, self._secrets))
         self._fanout.end_all(error)
@@ -484,36 +414,11 @@ class EventPump:
 
     # ------------------------------------------------------------------ dispatch
 
-    def _dispatch(self, message: pb.MxEvent) -> None:
-        self.events_received += 1
-        sequence = message.worker_sequence
-        if message.family == _GAP_FAMILY and message.HasField("replay_gap"):
-            gap = message.replay_gap
-            replay = ReplayGap(gap.requested_after_sequence, gap.oldest_available_sequence, message)
-            self._high_water = max(self._high_water, replay.resume_after)
-            self._fanout.publish(replay)
-            return
-        high = self._high_water
-        if sequence <= high:
-            self.duplicates_dropped += 1
-            return
-        fanout = self._fanout
-        if sequence != high + 1 and (high or self._expect_from_start):
-            fanout.publish(SequenceGap(high + 1, sequence, message))
-        self._high_water = sequence
-        if message.family == _DATA_CHANGE:  # nearly every event: built here, in one call
-            fanout.publish(DataChange(message, self._tags.get((message.server_handle, message.item_handle))))
-            return
-        event = event_from_proto(message, self._tags)
-        if type(event) is WriteComplete and fanout.awaiting_writes:
-            fanout.complete_write(self._session_id, event)
-        fanout.publish(event)
-
     def _switched(self, old_id: str, new_id: str) -> None:
         """Now attached to ``new_id``, which replaced the lost ``old_id``: tell readers and waiters."""
         self.recoveries += 1
         self._fanout.publish(SessionRecovered(old_id, new_id))
-        self._fanout.fail_writes(self._lost_error_for(old_id), old_id)
+        self._fanout.fail_writes(outcome_lost(old_id), old_id)
         self._set_state(ConnectionState.RECOVERED, f"new session {new_id} replaced {old_id}")
 
     # ------------------------------------------------------------------ closing
@@ -546,22 +451,3 @@ class EventPump:
                 "the session was closed before the write's outcome arrived", method="StreamEvents"
             )
         )
-
-
-def _retired_call() -> grpc.aio.AioRpcError:
-    # Retryable (see ``_retryable``): the pump reopens the call on the new connection.
-    return grpc.aio.AioRpcError(
-        grpc.StatusCode.CANCELLED,
-        grpc.aio.Metadata(),
-        grpc.aio.Metadata(),
-        "the connection was replaced by a fail-over",
-        None,
-    )
-
-
-def _session_gone(failure: BaseException) -> bool:
-    return isinstance(failure, grpc.aio.AioRpcError) and failure.code() is grpc.StatusCode.NOT_FOUND
-
-
-def _connect_failure(failure: BaseException) -> bool:
-    return isinstance(failure, grpc.aio.AioRpcError) and failure.code() is grpc.StatusCode.UNAVAILABLE
