@@ -126,6 +126,13 @@ def _session_note(exc: BaseException) -> str:
     return f" (the session id came from {origin})"
 
 
+def _printable(text: str) -> str:
+    """``text`` on one line: control characters (from a bad argument echoed back) become escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def _message(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
@@ -135,7 +142,7 @@ def _message(exc: BaseException) -> str:
     if not _expected(exc):
         # One line even for a multi-line message; MXGW_PY_DEBUG=1 adds the traceback.
         text = f"unexpected {type(exc).__name__}: {' '.join(text.split())}"
-    return REDACTOR.redact(text + _session_note(exc))
+    return REDACTOR.redact(_printable(text + _session_note(exc)))
 
 
 def error_object(exc: BaseException) -> dict[str, Any]:

@@ -41,6 +41,8 @@ AlarmOpt = Annotated[bool, typer.Option("--alarm-bearing-only", help="Only objec
 HistorizedOpt = Annotated[
     bool, typer.Option("--historized-only", help="Only objects with historized attributes.")
 ]
+# A gobject id is an int32 on the wire: a larger one is the command line's mistake, not the gateway's.
+_ID_MIN, _ID_MAX = -(2**31), 2**31 - 1
 PageSizeOpt = Annotated[
     int, typer.Option("--page-size", min=0, help="Objects per page (0: gateway default).")
 ]
@@ -130,7 +132,9 @@ def last_deploy(common: CommonOptions) -> None:
 @gateway_command
 def hierarchy(
     common: CommonOptions,
-    root_id: Annotated[int | None, typer.Option("--root-id", help="Start at this gobject id.")] = None,
+    root_id: Annotated[
+        int | None, typer.Option("--root-id", min=_ID_MIN, max=_ID_MAX, help="Start at this gobject id.")
+    ] = None,
     root_tag: Annotated[str | None, typer.Option("--root-tag", help="Start at this tag name.")] = None,
     root_path: Annotated[
         str | None, typer.Option("--root-path", help="Start at this contained path, e.g. Area1/Line3.")
@@ -181,7 +185,9 @@ def hierarchy(
 @gateway_command
 def browse(
     common: CommonOptions,
-    parent_id: Annotated[int | None, typer.Option("--parent-id", help="Children of this gobject id.")] = None,
+    parent_id: Annotated[
+        int | None, typer.Option("--parent-id", min=_ID_MIN, max=_ID_MAX, help="Children of this gobject id.")
+    ] = None,
     parent_tag: Annotated[str | None, typer.Option("--parent-tag", help="Children of this tag name.")] = None,
     parent_path: Annotated[
         str | None, typer.Option("--parent-path", help="Children of this contained path.")
@@ -231,6 +237,8 @@ def export(
     folder = file.expanduser().resolve().parent
     if not folder.is_dir():
         raise CliUsageError(f"cannot write {str(file)!r}: the folder {str(folder)!r} does not exist")
+    if file.is_dir():
+        raise CliUsageError(f"cannot write {str(file)!r}: it is a folder; name a file inside it")
     with shared_connections() as connections, Progress("exporting") as progress:
 
         def on_progress(done: int, total: int) -> None:

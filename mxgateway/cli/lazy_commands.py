@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 import typer.main
-from typer._click.exceptions import ClickException, UsageError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from mxgateway.cli import light_params
@@ -126,6 +126,25 @@ def _report_json(exc: ClickException) -> int:
     return int(report_error(exc, as_json=True))
 
 
+def _report_text(exc: UsageError) -> int:
+    """Report a bad command line as one ``mxgw-py: error:`` line, like every other error."""
+    from mxgateway.cli.errors import report_error
+
+    # Click's own report spans three lines (usage, hint, error); a choice's list even more.
+    text = " ".join(exc.format_message().split())
+    if exc.ctx is not None:
+        text += f" (see '{exc.ctx.command_path} --help')"
+    return int(report_error(UsageError(text, exc.ctx), as_json=False))
+
+
+def _report(exc: ClickException, as_json: bool) -> None:
+    """Report ``exc`` in one line or one JSON document, or leave it to click (help on no arguments)."""
+    if as_json:
+        raise typer.Exit(_report_json(exc)) from None
+    if isinstance(exc, UsageError) and not isinstance(exc, NoArgsIsHelpError):
+        raise typer.Exit(_report_text(exc)) from None
+
+
 def load_command(name: str) -> Any:
     """Import and build the click command registered as ``name`` in :data:`LAZY_COMMANDS`."""
     module_name, attribute, _ = LAZY_COMMANDS[name]
@@ -167,25 +186,25 @@ class LazyCommandGroup(TyperGroup):
             raise
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
-        """Parse the root's options; with ``--json`` a usage error is reported as JSON."""
+        """Parse the root's options; a usage error is one line (one JSON document with ``--json``)."""
         as_json = parent is None and _wants_json(list(args))
         try:
             ctx = super().make_context(info_name, args, parent=parent, **extra)
         except ClickException as exc:
-            if not as_json:
-                raise
-            raise typer.Exit(_report_json(exc)) from None
+            if parent is not None:
+                raise  # the root's invoke reports it
+            _report(exc, as_json)
+            raise
         ctx.meta[_JSON_ERRORS] = as_json
         return ctx
 
     def invoke(self, ctx: Any) -> Any:
-        """Run the command; with ``--json`` its usage errors are reported as JSON."""
+        """Run the command; a usage error is one line (one JSON document with ``--json``)."""
         try:
             return super().invoke(ctx)
         except ClickException as exc:
-            if not ctx.meta.get(_JSON_ERRORS):
-                raise
-            raise typer.Exit(_report_json(exc)) from None
+            _report(exc, bool(ctx.meta.get(_JSON_ERRORS)))
+            raise
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """List the commands; lazy ones by their table help, without importing them."""

@@ -9,6 +9,10 @@ parameters a converter that handles exactly those and hands everything else (a
 ``Path``, a choice, a bound that is not met, text that is not a plain number) to
 Typer's own pydantic path, so results and error messages stay Typer's.
 
+Text that is not valid UTF-8 (bytes the shell passed through ``surrogateescape``)
+is refused here for every parameter except a path: no other value can carry it
+to the gateway, and a path may name any file the system can open.
+
 This uses Typer's private ``typer.core._TyperParameter`` and ``typer._coercion``,
 which is why pyproject.toml caps the typer version; a test checks both paths agree.
 """
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
 import typer.core
+from typer._click.exceptions import BadParameter
 from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 
 __all__ = ["install", "light_converter"]
@@ -103,12 +108,27 @@ def light_converter(descriptor: TypeDescriptor) -> Converter:
     return _leaf(annotation, info)
 
 
+def _undecodable(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(_undecodable(v) for v in value)
+    if type(value) is not str:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class _LightRuntimeParam(RuntimeParam):
     convert: Converter
     descriptor: TypeDescriptor
 
     def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        if not self.descriptor.is_path and _undecodable(value):
+            # Protobuf cannot encode it; without this check the first call fails with a UnicodeEncodeError.
+            raise BadParameter("not valid UTF-8 text (check the terminal's encoding)", ctx=ctx, param=param)
         result = self.convert(value)
         if result is UNDECIDED:
             return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)

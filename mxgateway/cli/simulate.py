@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -42,6 +44,23 @@ def parse_api_keys(values: list[str]) -> dict[str, list[str]]:
             param_hint="--api-key",
         )
     return keys
+
+
+_HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?")
+
+
+def check_host(host: str) -> str:
+    """``host`` when it is an IP address or a host name; else a usage error.
+
+    Checked before binding: grpcio reports a bad address only in its own log
+    line, and would read ``127.0.0.1:70000`` as a host with a port.
+    """
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+        return host
+    if len(host) <= 253 and _HOST_NAME.fullmatch(host):
+        return host
+    raise typer.BadParameter("not an IP address or host name", param_hint="--host")
 
 
 async def _serve(simulator: Simulator) -> None:
@@ -94,6 +113,7 @@ def simulate(
     from mxgateway.simulator.galaxy import Galaxy, GalaxyFormatError
     from mxgateway.simulator.server import Simulator
 
+    check_host(host)
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("--tls-cert and --tls-key go together", param_hint="--tls-cert")
     try:
@@ -121,5 +141,7 @@ def simulate(
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        # Nothing else the server does touches the system: it is the --host/--port that cannot be served.
+        raise typer.BadParameter(
+            f"{exc} (choose another --host or --port)", param_hint="--host/--port"
+        ) from None

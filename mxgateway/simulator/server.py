@@ -181,11 +181,15 @@ class Simulator:
         galaxy_repository_pb2_grpc.add_GalaxyRepositoryServicer_to_server(self._repository, server)
         checker = add_probes(server)
         address = f"{self.host}:{self.port}"
-        if self._tls_files is not None:
-            cert, key = (p.read_bytes() for p in self._tls_files)
-            port = server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
-        else:
-            port = server.add_insecure_port(address)
+        try:
+            if self._tls_files is not None:
+                cert, key = (p.read_bytes() for p in self._tls_files)
+                port = server.add_secure_port(address, grpc.ssl_server_credentials([(key, cert)]))
+            else:
+                port = server.add_insecure_port(address)
+        except RuntimeError:
+            # grpcio raises RuntimeError for an address it cannot bind (in use, or not an address).
+            port = 0
         if port == 0:
             raise OSError(f"cannot bind {address}")
         self.port = port
