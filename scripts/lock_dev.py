@@ -58,15 +58,13 @@ def _normalise(name: str) -> str:
 
 
 def _interpreter(version: str) -> str | None:
-    found = shutil.which(f"python{version}")
-    if found:
-        return found
+    # pyenv's own installs first: its shims on PATH answer only for the selected versions.
     root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     candidates = sorted(
         root.glob(f"{version}.*/bin/python{version}"),
         key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parent.parent.name.split(".")],
     )
-    return str(candidates[-1]) if candidates else None
+    return str(candidates[-1]) if candidates else shutil.which(f"python{version}")
 
 
 def resolve(version: str, interpreter: str) -> dict[str, str]:
@@ -131,13 +129,13 @@ def required(version: str) -> list[str]:
     return [t for t in texts if Requirement(t).marker is None or Requirement(t).marker.evaluate(env)]
 
 
-def problems(version: str) -> list[str]:
+def problems(version: str, path: Path | None = None) -> list[str]:
     """What is wrong with the constraints file of ``version`` (empty when it covers pyproject)."""
     from packaging.requirements import Requirement
 
-    path = constraints_file(version)
+    path = path or constraints_file(version)
     if not path.is_file():
-        return [f"{path.relative_to(ROOT)} is missing: run scripts/lock_dev.py --python {version}"]
+        return [f"{path} is missing: run scripts/lock_dev.py --python {version}"]
     pins = read_pins(path)
     found = []
     for text in required(version):

@@ -284,7 +284,7 @@ def test_bad_values_end_in_a_documented_code_and_one_line(
     own = [p for p in params if not p.name.startswith("mxgw_")] or params
 
     @settings(
-        max_examples=6,
+        max_examples=8,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
