@@ -57,7 +57,9 @@ def test_the_metadata_names_the_supported_pythons_and_an_spdx_license() -> None:
     project = lock_dev._load_pyproject()["project"]
     assert isinstance(project, dict)
     classifiers = project["classifiers"]
-    versions = {c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Programming Language :: Python :: 3.")}
+    versions = {
+        c.rsplit(" :: ", 1)[1] for c in classifiers if c.startswith("Programming Language :: Python :: 3.")
+    }
     # The Pythons CI pins and runs are the ones the package claims.
     assert versions == set(lock_dev.PYTHONS)
     assert project["requires-python"] == f">={lock_dev.PYTHONS[0]}"
