@@ -40,6 +40,8 @@ __all__ = [
 ENV_ENDPOINT = "MXGATEWAY_ENDPOINT"
 ENV_API_KEY = "MXGATEWAY_API_KEY"
 DEFAULT_ENDPOINT = "localhost:5000"
+#: Far above any real key, far below the 16 KiB of headers gRPC accepts.
+_MAX_API_KEY_LENGTH = 8192
 
 #: gRPC target schemes whose remainder is an address list (``dns:///host:port``).
 _SCHEMES = ("dns:///", "dns:", "ipv4:", "ipv6:")
@@ -206,6 +208,9 @@ class ClientOptions:
         if isinstance(self.api_key, str) and not (self.api_key.isascii() and self.api_key.isprintable()):
             # It travels as an HTTP/2 header, which carries printable ASCII only.
             raise fail("api_key", "printable ASCII (it is sent as an HTTP header)")
+        if isinstance(self.api_key, str) and len(self.api_key) > _MAX_API_KEY_LENGTH:
+            # gRPC refuses a request whose headers pass 16 KiB; say so before sending it.
+            raise fail("api_key", f"at most {_MAX_API_KEY_LENGTH} characters (it is sent as an HTTP header)")
         for name in ("plaintext",):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):

@@ -27,6 +27,9 @@ from mxgateway.cli.context import (
 )
 from mxgateway.cli.errors import CliUsageError
 
+#: Far above any id a gateway hands out, far below what a header can carry.
+MAX_SESSION_ID = 1024
+
 if TYPE_CHECKING:
     from mxgateway.options import ClientOptions
     from mxgateway_sync import GalaxyRepositoryClient, GatewayClient, Session
@@ -98,6 +101,11 @@ class Connections:
         """The existing session ``session_id``, left open when the command ends."""
         if not session_id:
             raise CliUsageError(f"--session-id is required (or set {ENV_SESSION_ID})")
+        if len(session_id) > MAX_SESSION_ID:
+            # Event streams carry it in a header, which the gateway refuses past 16 KiB.
+            raise CliUsageError(
+                f"a session id has at most {MAX_SESSION_ID} characters, not {len(session_id)}"
+            )
         session = self.gateway(common).attach_session(session_id)
         self._attached.append(session)
         return session

@@ -41,7 +41,7 @@ AlarmOpt = Annotated[bool, typer.Option("--alarm-bearing-only", help="Only objec
 HistorizedOpt = Annotated[
     bool, typer.Option("--historized-only", help="Only objects with historized attributes.")
 ]
-# A gobject id is an int32 on the wire: a larger one is the command line's mistake, not the gateway's.
+# Gobject ids and depths are int32s on the wire: a larger one is the command line's mistake, not the gateway's.
 _ID_MIN, _ID_MAX = -(2**31), 2**31 - 1
 PageSizeOpt = Annotated[
     int, typer.Option("--page-size", min=0, help="Objects per page (0: gateway default).")
@@ -140,7 +140,8 @@ def hierarchy(
         str | None, typer.Option("--root-path", help="Start at this contained path, e.g. Area1/Line3.")
     ] = None,
     max_depth: Annotated[
-        int | None, typer.Option("--max-depth", min=0, help="Levels below the root (0: the root only).")
+        int | None,
+        typer.Option("--max-depth", min=0, max=_ID_MAX, help="Levels below the root (0: the root only)."),
     ] = None,
     category: CategoryOpt = None,
     template: TemplateOpt = None,
@@ -223,6 +224,11 @@ def browse(
         sys.stderr.write(format_table(rows, [*_TABLE_COLUMNS, "has_children"]) + "\n")
 
 
+def _unwritable(file: Path, exc: OSError) -> CliUsageError:
+    # The file system refused the name (too long, no permission): the command line named it.
+    return CliUsageError(f"cannot write {str(file)!r}: {exc.strerror or exc}")
+
+
 @app.command("export")
 @gateway_command
 def export(
@@ -234,20 +240,26 @@ def export(
     page_size: PageSizeOpt = 0,
 ) -> None:
     """Export the whole hierarchy, attributes included, to a Galaxy file."""
-    folder = file.expanduser().resolve().parent
-    if not folder.is_dir():
-        raise CliUsageError(f"cannot write {str(file)!r}: the folder {str(folder)!r} does not exist")
-    if file.is_dir():
-        raise CliUsageError(f"cannot write {str(file)!r}: it is a folder; name a file inside it")
+    try:
+        folder = file.expanduser().resolve().parent
+        if not folder.is_dir():
+            raise CliUsageError(f"cannot write {str(file)!r}: the folder {str(folder)!r} does not exist")
+        if file.is_dir():
+            raise CliUsageError(f"cannot write {str(file)!r}: it is a folder; name a file inside it")
+    except OSError as exc:
+        raise _unwritable(file, exc) from None
     with shared_connections() as connections, Progress("exporting") as progress:
 
         def on_progress(done: int, total: int) -> None:
             progress.set_total(total or None)
             progress.advance(done - progress.count)
 
-        count = connections.galaxy(common).export_galaxy_file(
-            file, name=name, page_size=page_size, on_progress=on_progress
-        )
+        try:
+            count = connections.galaxy(common).export_galaxy_file(
+                file, name=name, page_size=page_size, on_progress=on_progress
+            )
+        except OSError as exc:
+            raise _unwritable(file, exc) from None
     emit({"objects": count, "path": str(file)})
 
 

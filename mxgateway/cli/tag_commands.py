@@ -84,6 +84,8 @@ def read_bulk(
         typer.Option(
             "--read-timeout",
             min=0,
+            # The wire carries milliseconds in an int32.
+            max=(2**31 - 1) / 1000,
             help="How long MXAccess may wait for values, seconds (0: gateway default).",
         ),
     ] = 0,
