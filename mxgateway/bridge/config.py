@@ -387,4 +387,6 @@ def load_config(path: str | Path) -> BridgeConfig:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the configuration is not UTF-8 text (byte {exc.start})") from None
     return parse_config(text, str(path))
