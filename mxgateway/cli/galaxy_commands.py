@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -260,7 +261,8 @@ def export(
             )
         except OSError as exc:
             raise _unwritable(file, exc) from None
-    emit({"objects": count, "path": str(file)})
+    # A name that is not UTF-8 (it came as bytes) is shown with U+FFFD: stdout may refuse its raw bytes.
+    emit({"objects": count, "path": os.fsencode(file).decode("utf-8", "replace")})
 
 
 @app.command("watch-deploy-events")
