@@ -30,8 +30,12 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+# Gobject ids, category ids and depths are int32s on the wire: a larger one is the
+# command line's mistake, not the gateway's.
+_ID_MIN, _ID_MAX = -(2**31), 2**31 - 1
 CategoryOpt = Annotated[
-    list[int] | None, typer.Option("--category", help="Category id (repeatable; 13 = area).")
+    list[int] | None,
+    typer.Option("--category", min=_ID_MIN, max=_ID_MAX, help="Category id (repeatable; 13 = area)."),
 ]
 TemplateOpt = Annotated[
     list[str] | None, typer.Option("--template", help="Substring of a template in the chain (repeatable).")
@@ -42,8 +46,6 @@ AlarmOpt = Annotated[bool, typer.Option("--alarm-bearing-only", help="Only objec
 HistorizedOpt = Annotated[
     bool, typer.Option("--historized-only", help="Only objects with historized attributes.")
 ]
-# Gobject ids and depths are int32s on the wire: a larger one is the command line's mistake, not the gateway's.
-_ID_MIN, _ID_MAX = -(2**31), 2**31 - 1
 PageSizeOpt = Annotated[
     int, typer.Option("--page-size", min=0, help="Objects per page (0: gateway default).")
 ]
