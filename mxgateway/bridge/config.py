@@ -304,6 +304,9 @@ def parse_config(text: str, source: str = "<config>") -> BridgeConfig:
     """Parse a configuration from TOML text; ``source`` names it in errors."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        # tomllib parses nested arrays and tables recursively.
+        raise ConfigError(f"{source}: nested too deeply to be a configuration") from None
     except tomllib.TOMLDecodeError as exc:
         # The decoder's message ends with "(at line N, column M)" or "(at end of document)".
         found = re.search(r"at line (\d+), column (\d+)", str(exc))

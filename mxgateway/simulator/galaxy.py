@@ -273,4 +273,8 @@ class Galaxy:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise GalaxyFormatError(f"{path}: not JSON: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise GalaxyFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        except RecursionError:
+            raise GalaxyFormatError(f"{path}: nested too deeply to be a Galaxy file") from None
         return cls.from_json(data)

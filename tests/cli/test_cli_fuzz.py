@@ -184,6 +184,7 @@ def _bad_values(param: Param, scratch: Path) -> st.SearchStrategy[list[str]]:
                 str(scratch / ("n" * 300)),
                 str(scratch / os.fsdecode(b"\xff.pem")),
                 str(scratch / "garbage.bin"),  # a file that is not text
+                str(scratch / "deep.txt"),  # nested deeper than a recursive parser goes
             ]
         )
     elif kind is int:
@@ -248,6 +249,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder to run in: files a command writes land here, never in the repository."""
     path = tmp_path_factory.mktemp("fuzz")
     (path / "garbage.bin").write_bytes(bytes(range(256)) * 4)
+    (path / "deep.txt").write_text("a = " + "[" * 100_000)
     return path
 
 
