@@ -9,9 +9,10 @@ parameters a converter that handles exactly those and hands everything else (a
 ``Path``, a choice, a bound that is not met, text that is not a plain number) to
 Typer's own pydantic path, so results and error messages stay Typer's.
 
-Text that is not valid UTF-8 (bytes the shell passed through ``surrogateescape``)
-is refused here for every parameter except a path: no other value can carry it
-to the gateway, and a path may name any file the system can open.
+Text that is not valid UTF-8 (bytes the shell passed through ``surrogateescape``),
+or longer than :data:`MAX_TEXT`, is refused here for every parameter except a
+path: no other value can carry it to the gateway, and a path may name any file
+the system can open.
 
 This uses Typer's private ``typer.core._TyperParameter`` and ``typer._coercion``,
 which is why pyproject.toml caps the typer version; a test checks both paths agree.
@@ -28,7 +29,7 @@ import typer.core
 from typer._click.exceptions import BadParameter
 from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 
-__all__ = ["install", "light_converter"]
+__all__ = ["MAX_TEXT", "install", "light_converter"]
 
 #: A converter's answer when it cannot decide: Typer's own conversion then runs.
 UNDECIDED: Any = object()
@@ -108,16 +109,23 @@ def light_converter(descriptor: TypeDescriptor) -> Converter:
     return _leaf(annotation, info)
 
 
-def _undecodable(value: Any) -> bool:
+#: The longest text a parameter takes: gRPC refuses headers past 16 KiB, and the
+#: gateway echoes a refused name in its status, which travels as a header.
+MAX_TEXT = 8192
+
+
+def _text_problem(value: Any) -> str | None:
     if isinstance(value, (list, tuple)):
-        return any(_undecodable(v) for v in value)
+        return next((p for p in map(_text_problem, value) if p is not None), None)
     if type(value) is not str:
-        return False
+        return None
+    if len(value) > MAX_TEXT:
+        return f"longer than {MAX_TEXT} characters ({len(value)})"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return True
-    return False
+        return "not valid UTF-8 text (check the terminal's encoding)"
+    return None
 
 
 @dataclass(frozen=True)
@@ -126,9 +134,10 @@ class _LightRuntimeParam(RuntimeParam):
     descriptor: TypeDescriptor
 
     def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-        if not self.descriptor.is_path and _undecodable(value):
-            # Protobuf cannot encode it; without this check the first call fails with a UnicodeEncodeError.
-            raise BadParameter("not valid UTF-8 text (check the terminal's encoding)", ctx=ctx, param=param)
+        problem = None if self.descriptor.is_path else _text_problem(value)
+        if problem is not None:
+            # Else protobuf fails to encode it, or the gateway's reply is too large to arrive.
+            raise BadParameter(problem, ctx=ctx, param=param)
         result = self.convert(value)
         if result is UNDECIDED:
             return build_runtime_param(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
