@@ -32,7 +32,7 @@ from mxgateway.cli.lazy_commands import LAZY_COMMANDS
 #: A command still running after this long is interrupted (SIGINT, as Ctrl-C)
 #: and must then stop like any interrupted command; only the commands that run
 #: until stopped may get that far.
-WATCHDOG_S = 20.0
+WATCHDOG_S = 45.0  # generous: on a loaded machine a demo alone can take seconds
 
 #: Commands that may run until stopped: servers, and watches waiting on a quiet
 #: simulator for events that do not come (an accepted ``--max-events 1_000`` is
