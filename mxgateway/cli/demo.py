@@ -81,16 +81,24 @@ def demo(
                     {"ok": outcome.ok, "step": "write", "tag": WRITE_TAG, "value": target},
                     f"wrote      {WRITE_TAG} = {target!r}, confirmed by MXAccess",
                 )
-                for seen, change in enumerate(subscription, start=1):
-                    if change.tag == WRITE_TAG and change.value == target:
-                        _show(
-                            common,
-                            {**change_record(change), "step": "change"},
-                            f"changed    {change.tag} = {change.value!r} (through the subscription)",
-                        )
-                        break
-                    if seen >= _MAX_CHANGES:
-                        raise TimeoutError(f"the written value of {WRITE_TAG} did not come back")
+                if current.get(WRITE_TAG) == target:
+                    # Writing the value it already holds raises no data change: none to wait for.
+                    _show(
+                        common,
+                        {"step": "change", "tag": WRITE_TAG, "unchanged": True, "value": target},
+                        f"unchanged  {WRITE_TAG} = {target!r} (it already held that value)",
+                    )
+                else:
+                    for seen, change in enumerate(subscription, start=1):
+                        if change.tag == WRITE_TAG and change.value == target:
+                            _show(
+                                common,
+                                {**change_record(change), "step": "change"},
+                                f"changed    {change.tag} = {change.value!r} (through the subscription)",
+                            )
+                            break
+                        if seen >= _MAX_CHANGES:
+                            raise TimeoutError(f"the written value of {WRITE_TAG} did not come back")
         finally:
             session.close()
         _show(common, {"step": "close_session"}, "closed the session")
