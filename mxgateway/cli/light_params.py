@@ -54,6 +54,10 @@ def _bounded(convert: Callable[[str], Any], kind: type, pattern: re.Pattern[str]
             result = value
         elif type(value) is str and pattern.fullmatch(value):
             result = convert(value)
+        elif type(value) is str and ("_" in value or not value.isascii()):
+            # int() and pydantic take "1_000" and other scripts' digits; a typo on a
+            # command line should not become a number.
+            raise BadParameter(f"{value!r} is not a number written with the digits 0-9")
         else:
             return UNDECIDED
         if (low is not None and result < low) or (high is not None and result > high):

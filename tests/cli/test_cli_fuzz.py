@@ -35,8 +35,8 @@ from mxgateway.cli.lazy_commands import LAZY_COMMANDS
 WATCHDOG_S = 45.0  # generous: on a loaded machine a demo alone can take seconds
 
 #: Commands that may run until stopped: servers, and watches waiting on a quiet
-#: simulator for events that do not come (an accepted ``--max-events 1_000`` is
-#: a thousand). For them an accepted value means running, so they are interrupted sooner.
+#: simulator for events that do not come (an accepted large ``--max-events``
+#: waits for that many). For them an accepted value means running, so they are interrupted sooner.
 RUN_UNTIL_STOPPED = dict.fromkeys(
     ("simulate", "bridge mqtt", "alarms watch", "galaxy watch-deploy-events", "smoke", "subscribe"), 2.0
 )
