@@ -144,6 +144,10 @@ class ClientBase:
                 if embedded is not None:
                     await embedded.aclose()
 
+    async def aclose(self) -> None:
+        """Same as ``close()`` (for ``contextlib.aclosing`` and exit-time clean-up)."""
+        await self.close()
+
     def _closing(self) -> list[Coroutine[Any, Any, None]]:
         """End what ends at once (streams); the closes to await on the gateway (sessions)."""
         return []

@@ -76,6 +76,10 @@ class FaultProxy:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2.0)
 
+    async def aclose(self) -> None:
+        """Same as ``close()``."""
+        await self.close()
+
     async def __aenter__(self) -> FaultProxy:
         await self.start()
         return self

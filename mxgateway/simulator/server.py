@@ -159,6 +159,10 @@ class Simulator:
         await self._repository.close()
         await self._stop_server()
 
+    async def aclose(self) -> None:
+        """Same as ``close()``."""
+        await self.close()
+
     async def restart(self, downtime_s: float = 0.0) -> None:
         """Stop, stay down ``downtime_s`` seconds, start again on the same port.
 

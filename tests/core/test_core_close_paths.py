@@ -76,3 +76,50 @@ async def test_lazy_client_detach_leaves_the_session_and_disconnects(
     never_opened = Client(endpoint=mx_simulator.endpoint, plaintext=True)
     await never_opened.detach()  # nothing to leave behind
     assert never_opened.closed
+
+
+def _async_closeables() -> list[type]:
+    import inspect
+
+    import mxgateway
+    from mxgateway.simulator import Simulator
+    from mxgateway.simulator.faultproxy import FaultProxy
+
+    exported = [getattr(mxgateway, name) for name in mxgateway.__all__]
+    classes = [obj for obj in exported if inspect.isclass(obj)] + [Simulator, FaultProxy]
+    return [
+        cls
+        for cls in classes
+        if inspect.iscoroutinefunction(getattr(cls, "close", None))
+        or inspect.iscoroutinefunction(getattr(cls, "aclose", None))
+    ]
+
+
+def test_every_async_closeable_has_aclose() -> None:
+    import inspect
+
+    closeables = _async_closeables()
+    names = {cls.__name__ for cls in closeables}
+    assert {
+        "GatewayClient",
+        "GalaxyRepositoryClient",
+        "Client",
+        "Session",
+        "Simulator",
+        "FaultProxy",
+    } <= names
+    missing = [
+        cls.__name__ for cls in closeables if not inspect.iscoroutinefunction(getattr(cls, "aclose", None))
+    ]
+    assert missing == []
+
+
+@pytest.mark.anyio
+async def test_aclose_closes_a_gateway_client_and_its_sessions(mx_simulator: BackgroundSimulator) -> None:
+    client = await GatewayClient.connect(mx_simulator.endpoint, plaintext=True)
+    session = await client.open_session("s")
+    assert session.session_id in mx_simulator.simulator.session_ids()
+    await client.aclose()
+    assert client.closed
+    assert session.closed
+    assert await _eventually(lambda: session.session_id not in mx_simulator.simulator.session_ids())
