@@ -2,7 +2,8 @@
 
 The commands and their parameters are read from the Typer application itself
 (the lazily loaded commands included), so a new command or option is covered
-without touching this file. Each example gives one parameter a bad value, the
+without touching this file. Every parameter is a case of its own (the shared
+connection options once, on ``read``). Each example gives it a bad value, the
 others a harmless one, and runs the command in this process against the test
 simulator. Whatever happens, the command ends with a documented exit code, never
 the "unexpected" exit 1, and an error is one line without a traceback.
@@ -278,26 +279,32 @@ def test_required_parameters_have_fillers() -> None:
                 assert p.name in FILLERS, f"add a harmless value for {p.name} of {' '.join(path)} to FILLERS"
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS), ids=" ".join)
-def test_bad_values_end_in_a_documented_code_and_one_line(
-    cli: Any, scratch: Path, command: tuple[str, ...]
-) -> None:
-    params = COMMANDS[command]
-    if not params:
-        pytest.skip("no parameter")
-    own = [p for p in params if not p.name.startswith("mxgw_")] or params
+def _cases() -> list[Param]:
+    """Every command's own parameters, and each shared connection option once (on ``read``)."""
+    own = [p for params in COMMANDS.values() for p in params if not p.name.startswith("mxgw_")]
+    shared: dict[str, Param] = {}
+    for command in sorted(COMMANDS, key=lambda path: path != ("read",)):
+        for p in COMMANDS[command]:
+            if p.name.startswith("mxgw_"):
+                shared.setdefault(p.name, p)
+    return own + list(shared.values())
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("bad", CASES, ids=lambda p: f"{' '.join(p.command)} {p.opt or p.name}")
+def test_bad_values_end_in_a_documented_code_and_one_line(cli: Any, scratch: Path, bad: Param) -> None:
+    command = bad.command
 
     @settings(
-        max_examples=8,
+        max_examples=3,
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
-        # Two draws in three from the command's own parameters: the shared ones are the same code.
-        pool = data.draw(st.sampled_from([own, own, params]))
-        bad = data.draw(st.sampled_from(pool))
         argv = _argv(command, bad, data.draw(_bad_values(bad, scratch)))
         name = " ".join(command)
         try:
