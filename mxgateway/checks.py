@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import inspect
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -123,6 +124,60 @@ def handles(name: str, value: object) -> None:
         handle(f"{name}[{index}]", item)
 
 
+def optional_count32(name: str, value: object) -> None:
+    """A count from 0 to 2**31-1, or None."""
+    if value is not None:
+        count32(name, value)
+
+
+positive32 = _int_in("positive32", 1, INT32_MAX, "a whole number from 1 to 2**31-1")
+
+
+def optional_text(name: str, value: object) -> None:
+    """A string, or None."""
+    if value is not None:
+        text(name, value)
+
+
+def texts(name: str, value: object) -> None:
+    """A string, or a list of strings."""
+    if isinstance(value, str):
+        text(name, value)
+        return
+    if not isinstance(value, Sequence) or isinstance(value, (bytes, bytearray)):
+        raise _fail(name, "a string or a list of strings", value)
+    for index, item in enumerate(value):
+        text(f"{name}[{index}]", item)
+
+
+def ids(name: str, value: object) -> None:
+    """A list of int32 ids (0 to 2**31-1)."""
+    if not isinstance(value, Sequence) or isinstance(value, (str, bytes, bytearray)):
+        raise _fail(name, "a list of int32 ids", value)
+    for index, item in enumerate(value):
+        count32(f"{name}[{index}]", item)
+
+
+def file_path(name: str, value: object) -> None:
+    """A file name: a ``str`` or an ``os.PathLike``."""
+    if isinstance(value, str):
+        nonempty_text(name, value)
+    elif not isinstance(value, os.PathLike):
+        raise _fail(name, "a file path (str or pathlib.Path)", value)
+
+
+def optional_callable(name: str, value: object) -> None:
+    """A callable, or None."""
+    if value is not None and not callable(value):
+        raise _fail(name, "a callable or None", value)
+
+
+def optional_timestamp(name: str, value: object) -> None:
+    """A ``datetime``, or None."""
+    if value is not None:
+        timestamp(name, value)
+
+
 def boolean(name: str, value: object) -> None:
     """True or False."""
     if not isinstance(value, bool):
@@ -193,6 +248,14 @@ def command(name: str, value: object) -> None:
         raise _fail(name, "an MxCommand", value)
 
 
+def command_request(name: str, value: object) -> None:
+    """A generated ``MxCommandRequest``."""
+    from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+    if not isinstance(value, pb.MxCommandRequest):
+        raise _fail(name, "an MxCommandRequest", value)
+
+
 def _check_utf8(name: str, value: str) -> None:
     try:
         value.encode("utf-8")
@@ -230,6 +293,34 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "client_correlation_id": text,
     "session_id": nonempty_text,
     "command": command,
+    "request": command_request,
+    # The Galaxy Repository's filters and walks.
+    "root_gobject_id": optional_count32,
+    "parent_gobject_id": optional_count32,
+    "root_tag_name": optional_text,
+    "parent_tag_name": optional_text,
+    "root_contained_path": optional_text,
+    "parent_contained_path": optional_text,
+    "max_depth": optional_count32,
+    "category_ids": ids,
+    "template_chain_contains": texts,
+    "tag_name_glob": text,
+    "glob": text,
+    "include_attributes": boolean,
+    "alarm_bearing_only": boolean,
+    "historized_only": boolean,
+    "path": file_path,
+    "on_progress": optional_callable,
+    "last_seen_deploy_time": optional_timestamp,
+    # Alarms.
+    "prefix": text,
+    "reference": nonempty_text,
+    "comment": text,
+    "operator": text,
+    "operator_node": text,
+    "operator_domain": text,
+    "operator_full_name": text,
+    "queue_size": positive32,
 }
 
 

@@ -294,6 +294,7 @@ class GatewayClient(ClientBase):
     async def _alarm_transport(self) -> GatewayTransport:
         return self._transport
 
+    @checked
     def stream_alarms_raw(self, prefix: str = "") -> RawAlarmStream:
         """StreamAlarms: the generated feed messages of one call (starts on first use; no reconnect)."""
         self._transport.check_open("StreamAlarms")
@@ -301,6 +302,7 @@ class GatewayClient(ClientBase):
 
         return RawAlarmStream(self._alarm_transport, prefix)
 
+    @checked
     def stream_alarms(self, prefix: str = "") -> AlarmStream:
         """StreamAlarms as typed items, in the feed's order (one call; no reconnect).
 
@@ -312,6 +314,7 @@ class GatewayClient(ClientBase):
 
         return AlarmStream(self._alarm_transport, prefix)
 
+    @checked
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
         self._transport.check_open("StreamAlarms")

@@ -21,6 +21,7 @@ import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from mxgateway.checks import checked
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords, Timeout, connect_options
@@ -183,10 +184,12 @@ class Client(Session):
 
     # ------------------------------------------------------------------ alarms (no session needed)
 
+    @checked
     async def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         return await (await self.gateway()).active_alarms(prefix, timeout=timeout)
 
+    @checked
     async def acknowledge_alarm(
         self,
         reference: str,
@@ -212,6 +215,7 @@ class Client(Session):
             timeout=timeout,
         )
 
+    @checked
     def stream_alarms(self, prefix: str = "") -> AlarmStream:
         """StreamAlarms as typed items, in the feed's order (one call; no reconnect).
 
@@ -224,6 +228,7 @@ class Client(Session):
 
         return AlarmStream(self._alarm_transport, prefix)
 
+    @checked
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
         """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
         if self._closed:

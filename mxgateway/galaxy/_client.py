@@ -357,6 +357,7 @@ class GalaxyRepositoryClient(ClientBase):
             timeout,
         )
 
+    @checked
     def watch_deploy_events(self, last_seen_deploy_time: dt.datetime | None = None) -> DeployEventStream:
         """Deploy events: the current state first (bootstrap), then one event per deploy.
 

@@ -19,7 +19,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mxgateway import GatewayClient, MxGatewayArgumentError, MxGatewayError, Session, WriteEntry
+from mxgateway import (
+    Client,
+    GalaxyRepositoryClient,
+    GatewayClient,
+    MxGatewayArgumentError,
+    MxGatewayError,
+    Session,
+    WriteEntry,
+)
 from mxgateway.checks import RULES
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
@@ -41,6 +49,8 @@ VALID: dict[str, Any] = {
     "session_id": "session-under-test",
     "request": pb.MxCommandRequest(session_id="session-under-test"),
     "reference": "Galaxy!Area.Tank_001.Level.Hi",
+    "glob": "Tank_*",
+    "path": "galaxy-export.json",
 }
 
 not_int = st.one_of(st.none(), st.text(max_size=3), st.floats(allow_nan=True), st.booleans(), st.just([1]))
@@ -66,6 +76,23 @@ BAD: dict[str, st.SearchStrategy[Any]] = {
     "timestamp": st.one_of(st.none(), st.integers(), st.just("2024-01-01")),
     "optional_data_type": st.one_of(st.just("DOUBLE"), st.just(-1), st.just(1.5), st.just(256)),
     "command": st.one_of(st.none(), st.just("register"), st.just(pb.MxCommandRequest())),
+    "command_request": st.one_of(st.none(), st.just("invoke"), st.just(pb.MxCommand())),
+    "optional_count32": st.one_of(
+        st.text(max_size=3),
+        st.floats(allow_nan=True),
+        st.booleans(),
+        st.integers(max_value=-1),
+        st.integers(min_value=2**31),
+    ),
+    "positive32": st.one_of(not_int, st.integers(max_value=0), st.integers(min_value=2**31)),
+    "optional_text": st.one_of(st.integers(), st.binary(max_size=3), st.just("\ud800")),
+    "texts": st.one_of(st.none(), st.integers(), st.binary(max_size=3), st.just([None]), st.just([1])),
+    "ids": st.one_of(
+        st.none(), st.just("1"), st.just([-1]), st.just([2**31]), st.just([None]), st.just([True])
+    ),
+    "file_path": st.one_of(st.none(), st.integers(), st.just(""), st.binary(max_size=3)),
+    "optional_callable": st.one_of(st.integers(), st.just("print")),
+    "optional_timestamp": st.one_of(st.integers(), st.just("2024-01-01"), st.just(dt.date(2024, 1, 1))),
 }
 
 
@@ -87,7 +114,7 @@ def public_methods(cls: type = Session) -> Iterator[tuple[str, Callable[..., Any
 
 CASES = [
     (owner.__name__, name, parameter.name)
-    for owner in (Session, GatewayClient)
+    for owner in (Session, GatewayClient, Client, GalaxyRepositoryClient)
     for name, _, parameters in public_methods(owner)
     for parameter in parameters
     if parameter.name in RULES
@@ -99,6 +126,34 @@ def test_every_public_method_has_its_arguments_checked() -> None:
     expected = ("register", "add_item", "advise", "write", "write_bulk", "read", "subscribe", "events")
     for name in (*expected, "attach_session", "open_session", "stream_events_raw", "acknowledge_alarm"):
         assert name in methods
+    galaxy = {m for owner, m, _ in CASES if owner == "GalaxyRepositoryClient"}
+    assert {"iter_hierarchy", "browse_children", "export_galaxy_file", "watch_deploy_events"} <= galaxy
+    lazy = {m for owner, m, _ in CASES if owner == "Client"}
+    assert {"read", "write_and_confirm", "alarm_feed", "stream_alarms", "acknowledge_alarm"} <= lazy
+
+
+def test_no_public_parameter_is_left_unchecked() -> None:
+    # Every parameter of these classes' public methods has a rule, except values
+    # (any plant value: to_mx_value checks them) and a few with a type of their own.
+    free = {"value", "options", "channel", "name", "filter", "recover_sessions"}
+    unchecked = sorted(
+        f"{owner.__name__}.{name}({parameter.name})"
+        for owner in (Session, GatewayClient, Client, GalaxyRepositoryClient)
+        for name, member in inspect.getmembers(owner)
+        if not name.startswith("_") and callable(member) and not inspect.isclass(member)
+        for parameter in _parameters(member)
+        if parameter.name not in RULES
+        and parameter.name not in free
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    )
+    assert unchecked == []
+
+
+def _parameters(member: Callable[..., Any]) -> list[inspect.Parameter]:
+    try:
+        return list(inspect.signature(member).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
 
 
 def arguments(
@@ -126,12 +181,18 @@ def test_a_bad_argument_is_refused_by_name(owner: str, method: str, argument: st
     strategy = BAD[rule]
     loop = asyncio.new_event_loop()
 
-    async def open_session() -> tuple[GatewayClient, Session]:
-        client = await GatewayClient.connect(f"127.0.0.1:{closed_port()}", default_timeout=2.0)
-        return client, client.attach_session("session-under-test")
+    async def open_session() -> tuple[Any, Any]:
+        endpoint = f"127.0.0.1:{closed_port()}"
+        if owner == "GalaxyRepositoryClient":
+            galaxy = await GalaxyRepositoryClient.connect(endpoint, default_timeout=2.0)
+            return galaxy, galaxy
+        if owner == "Client":
+            lazy = Client(endpoint=endpoint, default_timeout=2.0)
+            return lazy, lazy
+        client = await GatewayClient.connect(endpoint, default_timeout=2.0)
+        return client, client.attach_session("session-under-test") if owner == "Session" else client
 
-    client, session = loop.run_until_complete(open_session())
-    target: Any = session if owner == "Session" else client
+    client, target = loop.run_until_complete(open_session())
     parameters = list(inspect.signature(getattr(type(target), method)).parameters.values())[1:]
 
     @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
