@@ -9,7 +9,7 @@ use the channel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
 
 import grpc
 import grpc.aio
@@ -17,9 +17,6 @@ import grpc.aio
 from mxgateway._version import __version__
 from mxgateway.errors import MxGatewayArgumentError
 from mxgateway.options import ClientOptions
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 __all__ = ["Metadata", "call_metadata", "channel_arguments", "create_channel"]
 
@@ -66,7 +63,7 @@ def channel_arguments(options: ClientOptions) -> list[tuple[str, str | int]]:
     return args
 
 
-def _read(path: str | Path | None, what: str) -> bytes | None:
+def _read(path: str | os.PathLike[str] | None, what: str) -> bytes | None:
     if path is None:
         return None
     from pathlib import Path

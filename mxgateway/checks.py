@@ -14,8 +14,9 @@ import datetime as dt
 import functools
 import inspect
 import math
+import operator
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from mxgateway.errors import MxGatewayArgumentError
@@ -124,10 +125,23 @@ def handles(name: str, value: object) -> None:
         handle(f"{name}[{index}]", item)
 
 
+def _index(value: object) -> int | None:
+    """``value`` as an int when it is one (numpy's integers too), never a bool."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
 def optional_count32(name: str, value: object) -> None:
-    """A count from 0 to 2**31-1, or None."""
-    if value is not None:
-        count32(name, value)
+    """A count from 0 to 2**31-1 (any integer type), or None."""
+    if value is None:
+        return
+    number = _index(value)
+    if number is None or not 0 <= number <= INT32_MAX:
+        raise _fail(name, "a count from 0 to 2**31-1", value)
 
 
 positive32 = _int_in("positive32", 1, INT32_MAX, "a whole number from 1 to 2**31-1")
@@ -139,23 +153,28 @@ def optional_text(name: str, value: object) -> None:
         text(name, value)
 
 
+def _collection(name: str, value: object, expected: str) -> Iterable[object]:
+    """The items to check; none for a one-shot iterator (checking would use it up)."""
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
+        raise _fail(name, expected, value)
+    return () if isinstance(value, Iterator) else value
+
+
 def texts(name: str, value: object) -> None:
-    """A string, or a list of strings."""
+    """A string, or any collection of strings."""
     if isinstance(value, str):
         text(name, value)
         return
-    if not isinstance(value, Sequence) or isinstance(value, (bytes, bytearray)):
-        raise _fail(name, "a string or a list of strings", value)
-    for index, item in enumerate(value):
+    for index, item in enumerate(_collection(name, value, "a string or a list of strings")):
         text(f"{name}[{index}]", item)
 
 
 def ids(name: str, value: object) -> None:
-    """A list of int32 ids (0 to 2**31-1)."""
-    if not isinstance(value, Sequence) or isinstance(value, (str, bytes, bytearray)):
-        raise _fail(name, "a list of int32 ids", value)
-    for index, item in enumerate(value):
-        count32(f"{name}[{index}]", item)
+    """Any collection of int32 ids (0 to 2**31-1; numpy's integers too)."""
+    for index, item in enumerate(_collection(name, value, "a list of int32 ids")):
+        number = _index(item)
+        if number is None or not 0 <= number <= INT32_MAX:
+            raise _fail(f"{name}[{index}]", "an int32 id (0 to 2**31-1)", item)
 
 
 def file_path(name: str, value: object) -> None:

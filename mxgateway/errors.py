@@ -285,7 +285,8 @@ _SUBSTRING_REDACTION_MIN = 8
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
     """``text`` with every secret replaced by ``<redacted>`` (longest first, never inside a marker)."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    # A blank "secret" hides nothing, and redacting it would garble every space.
+    for secret in sorted((s for s in secrets if s and not s.isspace()), key=len, reverse=True):
         if secret not in text:
             continue
         if len(secret) >= _SUBSTRING_REDACTION_MIN:

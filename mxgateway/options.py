@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from mxgateway.reconnect import ReconnectPolicy
 
+if TYPE_CHECKING:
     from mxgateway.errors import MxGatewayArgumentError
-    from mxgateway.reconnect import ReconnectPolicy
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -49,13 +48,6 @@ _SCHEMES = ("dns:///", "dns:", "ipv4:", "ipv6:")
 _LOCAL_SCHEMES = ("unix:", "unix-abstract:", "vsock:")
 
 ChannelOptionValue = str | int
-
-
-def _reconnect_policy() -> type[ReconnectPolicy]:
-    # Imported on use: importing the options (and so the blocking facade) must not load grpc.
-    from mxgateway.reconnect import ReconnectPolicy
-
-    return ReconnectPolicy
 
 
 class UseClientDefault:
@@ -122,9 +114,9 @@ class ClientOptions:
     endpoint: str = ""
     api_key: str | None = field(default=None, repr=False)
     plaintext: bool | None = None
-    ca_file: str | Path | None = None
-    client_cert_file: str | Path | None = None
-    client_key_file: str | Path | None = None
+    ca_file: str | os.PathLike[str] | None = None
+    client_cert_file: str | os.PathLike[str] | None = None
+    client_key_file: str | os.PathLike[str] | None = None
     server_name_override: str | None = None
     default_timeout: float | None = 30.0
     keepalive_time_s: float | None = 60.0
@@ -134,7 +126,7 @@ class ClientOptions:
     channel_options: tuple[tuple[str, ChannelOptionValue], ...] = ()
     allow_insecure_api_key: bool = False
     read_retries: int = 2
-    reconnect: ReconnectPolicy = field(default_factory=lambda: _reconnect_policy()())
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     recover_sessions: bool = True
     event_queue_size: int = 32_768
     event_backlog_size: int = 32_768
@@ -222,9 +214,7 @@ class ClientOptions:
             value = getattr(self, name)
             if value is None or isinstance(value, str):
                 continue
-            from pathlib import Path  # here: most options name no file, and pathlib costs start-up time
-
-            if not isinstance(value, Path):
+            if not isinstance(value, os.PathLike):
                 raise fail(name, "a path or None")
         if self.server_name_override is not None and not isinstance(self.server_name_override, str):
             raise fail("server_name_override", "a string or None")
@@ -235,7 +225,7 @@ class ClientOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise fail(name, f"an int of at least {low}")
-        if not isinstance(self.reconnect, _reconnect_policy()):
+        if not isinstance(self.reconnect, ReconnectPolicy):
             raise fail("reconnect", "a ReconnectPolicy")
         for name in ("event_queue_size", "event_backlog_size"):
             size = getattr(self, name)
@@ -315,9 +305,9 @@ class ConnectKeywords(TypedDict, total=False):
     endpoints: Sequence[str] | None
     api_key: str | None
     plaintext: bool | None
-    ca_file: str | Path | None
-    client_cert_file: str | Path | None
-    client_key_file: str | Path | None
+    ca_file: str | os.PathLike[str] | None
+    client_cert_file: str | os.PathLike[str] | None
+    client_key_file: str | os.PathLike[str] | None
     server_name_override: str | None
     default_timeout: float | None
     allow_insecure_api_key: bool | None

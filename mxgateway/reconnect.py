@@ -12,29 +12,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import grpc
+if TYPE_CHECKING:
+    import grpc
 
-__all__ = ["TRANSIENT_CODES", "Backoff", "ReconnectPolicy", "is_transient_code"]
+__all__ = ["Backoff", "ReconnectPolicy", "is_transient_code"]
 
-#: gRPC codes a stream fails with when the connection, not the request, failed:
-#: the gateway restarting or unreachable, a reset connection, a keepalive timeout
-#: (UNAVAILABLE), a connection that died mid-message (INTERNAL, UNKNOWN), the
-#: server shedding load (RESOURCE_EXHAUSTED, ABORTED).
-TRANSIENT_CODES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-    }
-)
+#: The names of the gRPC codes a stream fails with when the connection, not the
+#: request, failed: the gateway restarting or unreachable, a reset connection, a
+#: keepalive timeout (UNAVAILABLE), a connection that died mid-message (INTERNAL,
+#: UNKNOWN), the server shedding load (RESOURCE_EXHAUSTED, ABORTED). Names, so that
+#: ``ClientOptions`` can hold a ``ReconnectPolicy`` without importing grpc.
+_TRANSIENT_NAMES = frozenset({"UNAVAILABLE", "INTERNAL", "UNKNOWN", "ABORTED", "RESOURCE_EXHAUSTED"})
 
 
 def is_transient_code(code: grpc.StatusCode | None) -> bool:
     """True when a stream that failed with ``code`` should be reopened."""
-    return code in TRANSIENT_CODES
+    return code is not None and code.name in _TRANSIENT_NAMES
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,8 @@ class Redactor:
         self._secrets: set[str] = set()
 
     def register(self, secret: str | None) -> None:
-        """Remember ``secret`` (empty or None is ignored)."""
-        if secret:
+        """Remember ``secret`` (empty, blank or None is ignored)."""
+        if secret and not secret.isspace():
             self._secrets.add(secret)
 
     def redact(self, text: str) -> str:

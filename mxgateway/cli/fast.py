@@ -24,6 +24,7 @@ from mxgateway.cli.context import emit
 from mxgateway.cli.errors import CommandExit
 from mxgateway.cli.exit_codes import ExitCode
 from mxgateway.cli.records import read_record
+from mxgateway.cli.text_limits import text_problem
 
 __all__ = ["fail_if_any", "print_version", "read_tags", "run"]
 
@@ -135,7 +136,9 @@ def _parse_read(args: list[str]) -> tuple[dict[str, Any], list[str], str] | None
             session_id = value
         else:
             values[_TEXT_OPTIONS[flag]] = value
-    return (values, tags, session_id) if tags else None
+    if not tags or text_problem([*tags, session_id, *(v for v in values.values() if isinstance(v, str))]):
+        return None  # Typer refuses it, in its own words
+    return values, tags, session_id
 
 
 def _run_read(values: dict[str, Any], tags: list[str], session_id: str) -> None:

@@ -29,6 +29,8 @@ import typer.core
 from typer._click.exceptions import BadParameter
 from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 
+from mxgateway.cli.text_limits import MAX_TEXT, text_problem
+
 __all__ = ["MAX_TEXT", "install", "light_converter"]
 
 #: A converter's answer when it cannot decide: Typer's own conversion then runs.
@@ -113,32 +115,13 @@ def light_converter(descriptor: TypeDescriptor) -> Converter:
     return _leaf(annotation, info)
 
 
-#: The longest text a parameter takes: gRPC refuses headers past 16 KiB, and the
-#: gateway echoes a refused name in its status, which travels as a header.
-MAX_TEXT = 8192
-
-
-def _text_problem(value: Any) -> str | None:
-    if isinstance(value, (list, tuple)):
-        return next((p for p in map(_text_problem, value) if p is not None), None)
-    if type(value) is not str:
-        return None
-    if len(value) > MAX_TEXT:
-        return f"longer than {MAX_TEXT} characters ({len(value)})"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "not valid UTF-8 text (check the terminal's encoding)"
-    return None
-
-
 @dataclass(frozen=True)
 class _LightRuntimeParam(RuntimeParam):
     convert: Converter
     descriptor: TypeDescriptor
 
     def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
-        problem = None if self.descriptor.is_path else _text_problem(value)
+        problem = None if self.descriptor.is_path else text_problem(value)
         if problem is not None:
             # Else protobuf fails to encode it, or the gateway's reply is too large to arrive.
             raise BadParameter(problem, ctx=ctx, param=param)

@@ -19,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mxgateway.cli.app import app
+from mxgateway.cli.credentials import REDACTOR
 from mxgateway.simulator.background import BackgroundSimulator
 from mxgateway.simulator.server import Simulator
 
@@ -53,6 +54,14 @@ def _clean_simulator(request: pytest.FixtureRequest) -> Iterator[None]:
     if "simulator" in request.fixturenames:
         background: BackgroundSimulator = request.getfixturevalue("simulator")
         background.simulator.faults.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redactor() -> Iterator[None]:
+    # One command per process in real use: the secrets one test's commands registered
+    # must not redact another test's output.
+    yield
+    REDACTOR.clear()
 
 
 @dataclass

@@ -47,6 +47,10 @@ TYPER_LINES = [
     ["read", "Tank_002.Name", "--endpoint"],
     ["read", "Tank_002.Name", "--json=yes"],
     ["read", "--", "-Tank_002.Name"],
+    # Text Typer refuses (too long, or bytes that are not UTF-8): refused the same way.
+    ["read", "T" * 9000],
+    ["read", "Tank_002.Name", "--endpoint", "ho\udcffst:5000"],
+    ["read", "Tank_002.Name", "--session-id", "s" * 9000],
 ]
 
 

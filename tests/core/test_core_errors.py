@@ -209,3 +209,11 @@ def test_mxaccess_error_says_the_gateway_message_once() -> None:
         e.raise_for_mxaccess_failure(reply)
     assert str(caught.value).count("unknown tag 'Tank_001.Levle'") == 1
     assert "0x80004005" in str(caught.value)
+
+
+def test_a_blank_secret_redacts_nothing() -> None:
+    from mxgateway.errors import redact
+
+    message = "unexpected KeyError: 'first second'"
+    assert redact(message, [" ", "\t", "", None]) == message
+    assert redact(message + " key-123", [" ", "key-123"]) == message + " <redacted>"

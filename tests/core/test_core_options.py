@@ -209,3 +209,14 @@ def test_the_plaintext_key_guard_checks_every_address() -> None:
     both = ClientOptions(endpoint="127.0.0.1:5000,127.0.0.2:5000", api_key="k-123456789")
     assert both.plaintext is True
     both.check_key_transport()
+
+
+def test_the_options_type_hints_resolve_for_tools_built_on_them() -> None:
+    import os
+    import typing
+
+    from mxgateway import ClientOptions, ReconnectPolicy
+
+    hints = typing.get_type_hints(ClientOptions)
+    assert hints["reconnect"] is ReconnectPolicy
+    assert os.PathLike[str] in typing.get_args(hints["ca_file"])

@@ -209,3 +209,21 @@ async def test_bad_arguments_are_refused_before_any_call(repo: Repo) -> None:
     with pytest.raises(ValueError, match="at most one parent"):
         await repo.client.browse_children(parent_gobject_id=1, parent_contained_path="Plant")
     assert repo.service.requests == []
+
+
+async def test_filters_take_any_collection_and_numpy_integers(repo: Repo) -> None:
+    np = pytest.importorskip("numpy")
+    expected = await collect(repo.client.iter_hierarchy(category_ids=[3, 10], max_depth=2))
+    assert expected  # the filter matches something, so the comparisons below mean something
+    for category_ids in (
+        {3, 10},
+        (3, 10),
+        np.array([3, 10]),
+        [np.int64(3), np.int32(10)],
+        (i for i in (3, 10)),
+    ):
+        found = await collect(repo.client.iter_hierarchy(category_ids=category_ids, max_depth=np.int64(2)))
+        assert sorted(found) == sorted(expected), category_ids
+    by_template = await collect(repo.client.iter_hierarchy(template_chain_contains=["tank"]))
+    assert by_template
+    assert await collect(repo.client.iter_hierarchy(template_chain_contains={"tank"})) == by_template
