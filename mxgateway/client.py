@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mxgateway.alarm_feed import AlarmFeed
     from mxgateway.alarm_streams import AlarmStream, RawAlarmStream
     from mxgateway.alarms import Alarm
+    from mxgateway.display import ResultList
     from mxgateway.session import Session
 
 __all__ = ["GatewayClient"]
@@ -223,11 +224,15 @@ class GatewayClient(ClientBase):
         return await self._transport.query_active_alarms_raw(prefix, timeout=timeout)
 
     @checked
-    async def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
+    async def active_alarms(
+        self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> ResultList[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         from mxgateway.alarms import alarm_from_proto
+        from mxgateway.display import ResultList
 
-        return [alarm_from_proto(s) for s in await self.query_active_alarms_raw(prefix, timeout=timeout)]
+        found = await self.query_active_alarms_raw(prefix, timeout=timeout)
+        return ResultList(alarm_from_proto(s) for s in found)
 
     @checked
     async def acknowledge_alarm_raw(

@@ -18,12 +18,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ResultList",
+    "alarm_repr",
     "data_change_repr",
     "format_time",
     "format_value",
+    "provider_status_repr",
     "read_result_repr",
     "result_line",
     "rows_of",
+    "transition_repr",
     "write_complete_repr",
 ]
 
@@ -113,6 +116,41 @@ def write_complete_repr(outcome: Any) -> str:
     return f"WriteComplete(#{outcome.worker_sequence} {target} {result})"
 
 
+def _alarm_details(alarm: Any, stamp: dt.datetime | None) -> str:
+    parts = [f"severity {alarm.severity}"]
+    if alarm.current_value is not None:
+        limit = f" (limit {format_value(alarm.limit_value)})" if alarm.limit_value is not None else ""
+        parts.append(f"value {format_value(alarm.current_value)}{limit}")
+    if alarm.operator_user:
+        parts.append(f"acknowledged by {alarm.operator_user}")
+    if alarm.degraded:
+        parts.append("degraded")
+    if stamp is not None:
+        parts.append(format_time(stamp))
+    return ", ".join(parts)
+
+
+def alarm_repr(alarm: Any) -> str:
+    """``Alarm(G!Intake.Tank_001.Level.Hi ACTIVE, severity 500, value 92.0 (limit 90.0), 08:05:56Z)``."""
+    details = _alarm_details(alarm, alarm.last_transition_time)
+    return f"Alarm({alarm.reference} {alarm.state.name}, {details})"
+
+
+def transition_repr(transition: Any) -> str:
+    """``AlarmTransition(RAISE G!Intake.Tank_001.Level.Hi, severity 500, ..., 08:05:56Z)``."""
+    alarm = transition.alarm
+    synthetic = ", synthetic" if transition.synthetic else ""
+    details = _alarm_details(alarm, transition.transition_time)
+    return f"AlarmTransition({transition.kind.name} {alarm.reference}, {details}{synthetic})"
+
+
+def provider_status_repr(status: Any) -> str:
+    """``AlarmProviderStatus(ALARMMGR, 'alarm manager connected', since 08:05:56Z)``."""
+    degraded = " degraded" if status.degraded else ""
+    since = f", since {format_time(status.since)}" if status.since is not None else ""
+    return f"AlarmProviderStatus({status.mode.name}{degraded}, {status.reason!r}{since})"
+
+
 # ------------------------------------------------------------------ rows of known result types
 
 Row = dict[str, Any]
@@ -163,12 +201,37 @@ def _node_row(node: Any) -> Row:
     return {**_object_row(node.object), "has_children": node.has_children}
 
 
+def _alarm_row(alarm: Any) -> Row:
+    return {
+        "reference": alarm.reference,
+        "state": alarm.state.name,
+        "severity": alarm.severity,
+        "alarm_type": alarm.alarm_type,
+        "current_value": alarm.current_value,
+        "limit_value": alarm.limit_value,
+        "last_transition_time": alarm.last_transition_time,
+        "operator_user": alarm.operator_user,
+        "degraded": alarm.degraded,
+    }
+
+
+def _transition_row(transition: Any) -> Row:
+    return {
+        "kind": transition.kind.name,
+        **_alarm_row(transition.alarm),
+        "transition_time": transition.transition_time,
+        "synthetic": transition.synthetic,
+    }
+
+
 _ROWS: dict[str, Callable[[Any], Row]] = {
     "ReadResult": _read_row,
     "DataChange": _change_row,
     "GalaxyObject": _object_row,
     "GalaxyAttribute": _attribute_row,
     "BrowseNode": _node_row,
+    "Alarm": _alarm_row,
+    "AlarmTransition": _transition_row,
 }
 
 

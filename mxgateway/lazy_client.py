@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mxgateway.alarm_streams import AlarmStream
     from mxgateway.alarms import Alarm
     from mxgateway.client import GatewayClient
+    from mxgateway.display import ResultList
     from mxgateway.galaxy import GalaxyRepositoryClient
     from mxgateway.transport import GatewayTransport
 
@@ -185,7 +186,9 @@ class Client(Session):
     # ------------------------------------------------------------------ alarms (no session needed)
 
     @checked
-    async def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
+    async def active_alarms(
+        self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> ResultList[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         return await (await self.gateway()).active_alarms(prefix, timeout=timeout)
 

@@ -277,7 +277,7 @@ class GatewayClient:
         """QueryActiveAlarms: the generated snapshots of the active set whose reference starts with ``prefix``."""
         return _runtime.run(self._async.query_active_alarms_raw(prefix, timeout=timeout))
 
-    def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
+    def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> ResultList[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         return _runtime.run(self._async.active_alarms(prefix, timeout=timeout))
 
@@ -1691,7 +1691,7 @@ class Client(Session):
         """Leave the session open on the gateway (for another client to attach to) and disconnect."""
         return _runtime.run(self._async.detach())
 
-    def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> list[Alarm]:
+    def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> ResultList[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
         return _runtime.run(self._async.active_alarms(prefix, timeout=timeout))
 
