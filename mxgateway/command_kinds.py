@@ -1,7 +1,8 @@
 """What the session's request path needs to know of each MXAccess command kind.
 
 The scope a refused command lacked (for the error message), the reply field that
-carries a bulk command's per-item results, and which commands can raise an event.
+carries a bulk command's per-item results, which commands can raise an event, and
+which items a write sends to (each gets an OnWriteComplete).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.scopes import EVENTS_READ, INVOKE_READ, INVOKE_SECURE, INVOKE_WRITE
 
-__all__ = ["BULK_PAYLOADS", "EVENT_KINDS", "scope_of"]
+__all__ = ["BULK_PAYLOADS", "EVENT_KINDS", "WRITE_PAYLOADS", "scope_of", "written_items"]
 
 _SCOPES: dict[int, str] = {
     pb.MX_COMMAND_KIND_WRITE: INVOKE_WRITE,
@@ -62,3 +63,26 @@ EVENT_KINDS = frozenset(
 def scope_of(kind: int) -> str:
     """The scope an Invoke of ``kind`` needs (``invoke:read`` for every kind not listed)."""
     return _SCOPES.get(kind, INVOKE_READ)
+
+
+#: The write kinds, each with the command field that carries it.
+WRITE_PAYLOADS: dict[int, str] = {
+    pb.MX_COMMAND_KIND_WRITE: "write",
+    pb.MX_COMMAND_KIND_WRITE2: "write2",
+    pb.MX_COMMAND_KIND_WRITE_SECURED: "write_secured",
+    pb.MX_COMMAND_KIND_WRITE_SECURED2: "write_secured2",
+    pb.MX_COMMAND_KIND_WRITE_BULK: "write_bulk",
+    pb.MX_COMMAND_KIND_WRITE2_BULK: "write2_bulk",
+    pb.MX_COMMAND_KIND_WRITE_SECURED_BULK: "write_secured_bulk",
+    pb.MX_COMMAND_KIND_WRITE_SECURED2_BULK: "write_secured2_bulk",
+}
+
+
+def written_items(command: pb.MxCommand, field: str) -> list[tuple[int, int]]:
+    """The (server handle, item handle) of each item a write command sends a value to, in order."""
+    payload = getattr(command, field)
+    entries = getattr(payload, "entries", None)
+    if entries is None:
+        return [(payload.server_handle, payload.item_handle)]
+    server = payload.server_handle
+    return [(server, entry.item_handle) for entry in entries]

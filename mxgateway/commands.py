@@ -47,7 +47,7 @@ class MxAccessCommands:
         raise NotImplementedError
 
     async def _run(
-        self, request: pb.MxCommandRequest, timeout: Timeout = USE_CLIENT_DEFAULT
+        self, request: pb.MxCommandRequest, timeout: Timeout = USE_CLIENT_DEFAULT, *, watched: bool = False
     ) -> pb.MxCommandReply:
         raise NotImplementedError
 
@@ -186,13 +186,18 @@ class MxAccessCommands:
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> None:
         """Write a value (Python, or a ready ``MxValue``); the outcome arrives as WriteComplete."""
+        await self._run(self._write_request(server_handle, item_handle, value, user_id, data_type), timeout)
+
+    def _write_request(
+        self, server_handle: int, item_handle: int, value: Any, user_id: int, data_type: int | None
+    ) -> pb.MxCommandRequest:
         request, command = self._request(pb.MX_COMMAND_KIND_WRITE)
         payload = command.write
         payload.server_handle = server_handle
         payload.item_handle = item_handle
         payload.user_id = user_id
         fill_value(payload.value, value, data_type)
-        await self._run(request, timeout)
+        return request
 
     @checked
     async def write2(

@@ -5,6 +5,12 @@ the newest ``backlog_size`` of them for the next ``Session.events()`` reader, of
 each to every consumer's bounded queue, and completes ``write_and_confirm``'s
 waiters. The cursor is the last item an ``events()`` reader got: a new
 ``events()`` continues right after it, so nothing falls between two loops.
+
+OnWriteComplete names only the item, so outcomes are paired with writes in the
+order the writes were sent, per item: every write in flight holds a place in its
+item's line, a waited-for one as a future, any other as an ``_Unwatched`` mark.
+Without the marks, a plain write's outcome could complete a ``write_and_confirm``
+of the same item sent after it, which would then report the wrong outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +28,19 @@ __all__ = ["Fanout"]
 
 WriteKey = tuple[str, int, int]
 
+#: Writes in flight on one item beyond which the oldest unwatched marks are dropped:
+#: their outcome never came, and a line that only grows would pair outcomes ever later.
+MAX_WRITES_IN_FLIGHT_PER_ITEM = 1024
+
+
+class _Unwatched:
+    """Holds the place of a write nobody waits on in its item's line of outcomes."""
+
+    __slots__ = ()
+
+
+Pending = asyncio.Future[WriteComplete] | _Unwatched
+
 
 class Fanout:
     """The consumers, the backlog, the ``events()`` cursor and the write waiters of one session."""
@@ -34,7 +53,7 @@ class Fanout:
         self._backlog_size = backlog_size
         self._evicted_last_sequence = 0
         self._consumers: list[EventConsumer] = []
-        self._waiters: dict[WriteKey, list[asyncio.Future[WriteComplete]]] = {}
+        self._waiters: dict[WriteKey, list[Pending]] = {}
         self._next_index = 0
         self._cursor_index = -1
         self._cursor_sequence = 0
@@ -126,45 +145,72 @@ class Fanout:
     def expect_write(
         self, session_id: str, server_handle: int, item_handle: int
     ) -> asyncio.Future[WriteComplete]:
-        """A future for the next ``WriteComplete`` of this item of ``session_id`` (register before writing)."""
+        """A future for the outcome of the write about to be sent to this item of ``session_id``."""
         future: asyncio.Future[WriteComplete] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault((session_id, server_handle, item_handle), []).append(future)
+        self._enqueue((session_id, server_handle, item_handle), future)
         return future
 
-    def forget_write(
-        self, session_id: str, server_handle: int, item_handle: int, future: asyncio.Future[WriteComplete]
-    ) -> None:
-        """Drop a waiter that is no longer waited for."""
+    def note_write(self, session_id: str, server_handle: int, item_handle: int) -> Pending:
+        """Hold the place of a write nobody waits on (register before sending it)."""
+        mark = _Unwatched()
+        self._enqueue((session_id, server_handle, item_handle), mark)
+        return mark
+
+    def _enqueue(self, key: WriteKey, pending: Pending) -> None:
+        line = self._waiters.get(key)
+        if line is None:
+            self._waiters[key] = [pending]
+            return
+        line.append(pending)
+        if len(line) > MAX_WRITES_IN_FLIGHT_PER_ITEM:
+            oldest_mark = next((p for p in line if type(p) is _Unwatched), None)
+            if oldest_mark is not None:
+                line.remove(oldest_mark)
+
+    def forget_write(self, session_id: str, server_handle: int, item_handle: int, pending: Pending) -> None:
+        """Drop a place whose outcome will not come or is no longer waited for."""
         key = (session_id, server_handle, item_handle)
         waiters = self._waiters.get(key)
-        if waiters and future in waiters:
-            waiters.remove(future)
+        if waiters:
+            for index, held in enumerate(waiters):
+                if held is pending:
+                    del waiters[index]
+                    break
             if not waiters:
+                del self._waiters[key]
+
+    def drop_unwatched(self, session_id: str) -> None:
+        """Events of ``session_id`` were lost: forget the plain writes' places (their outcomes may be gone)."""
+        for key in [k for k in self._waiters if k[0] == session_id]:
+            line = [p for p in self._waiters[key] if type(p) is not _Unwatched]
+            if line:
+                self._waiters[key] = line
+            else:
                 del self._waiters[key]
 
     @property
     def awaiting_writes(self) -> bool:
-        """True while some ``write_and_confirm`` waits for an outcome."""
+        """True while some write's outcome is still to come."""
         return bool(self._waiters)
 
     def complete_write(self, session_id: str, event: WriteComplete) -> None:
-        """Hand ``event`` to the oldest waiter of its item."""
+        """Hand ``event`` to the oldest write in flight on its item (nothing to do for a plain one)."""
         key = (session_id, event.server_handle, event.item_handle)
-        waiters = self._waiters.pop(key, None)
+        waiters = self._waiters.get(key)
         if waiters:
-            future = waiters.pop(0)
-            if waiters:
-                self._waiters[key] = waiters
-            if not future.done():
-                future.set_result(event)
+            oldest = waiters.pop(0)
+            if not waiters:
+                del self._waiters[key]
+            if isinstance(oldest, asyncio.Future) and not oldest.done():
+                oldest.set_result(event)
 
     def fail_writes(self, error: BaseException, session_id: str | None = None) -> None:
         """Fail the waiters of ``session_id`` (None: all of them) with ``error``."""
         keys: Iterable[WriteKey] = [k for k in self._waiters if session_id is None or k[0] == session_id]
         for key in list(keys):
-            for future in self._waiters.pop(key):
-                if not future.done():
-                    future.set_exception(error)
+            for pending in self._waiters.pop(key):
+                if isinstance(pending, asyncio.Future) and not pending.done():
+                    pending.set_exception(error)
 
     def close_writes(self, error: BaseException) -> None:
         """Fail every waiter with ``error`` (the session is closing).
@@ -173,10 +219,10 @@ class Fanout:
         CancelledError escaping into it would look like one to its callers.
         """
         for waiters in self._waiters.values():
-            for future in waiters:
-                if not future.done():
-                    future.set_exception(error)
-                    future.exception()  # retrieved: a writer that gave up must not warn
+            for pending in waiters:
+                if isinstance(pending, asyncio.Future) and not pending.done():
+                    pending.set_exception(error)
+                    pending.exception()  # retrieved: a writer that gave up must not warn
         self._waiters.clear()
 
 

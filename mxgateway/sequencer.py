@@ -66,6 +66,7 @@ class Sequencer:
             gap = message.replay_gap
             replay = ReplayGap(gap.requested_after_sequence, gap.oldest_available_sequence, message)
             self.high_water = max(self.high_water, replay.resume_after)
+            fanout.drop_unwatched(self._session_id())
             fanout.publish(replay)
             return
         high = self.high_water
@@ -73,6 +74,7 @@ class Sequencer:
             self.duplicates_dropped += 1
             return
         if sequence != high + 1 and (high or self.expect_from_start):
+            fanout.drop_unwatched(self._session_id())
             fanout.publish(SequenceGap(high + 1, sequence, message))
         self.high_water = sequence
         if family == _DATA_CHANGE:  # nearly every event: built here, in one call

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import grpc.aio
 
 from mxgateway.checks import checked
-from mxgateway.command_kinds import BULK_PAYLOADS, EVENT_KINDS, scope_of
+from mxgateway.command_kinds import BULK_PAYLOADS, EVENT_KINDS, WRITE_PAYLOADS, scope_of, written_items
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
     MxGatewayError,
@@ -298,14 +298,42 @@ class Session(SessionRecovery, TagAccess):
         return reply
 
     async def _run(
-        self, request: pb.MxCommandRequest, timeout: Timeout = USE_CLIENT_DEFAULT
+        self, request: pb.MxCommandRequest, timeout: Timeout = USE_CLIENT_DEFAULT, *, watched: bool = False
     ) -> pb.MxCommandReply:
+        field = WRITE_PAYLOADS.get(request.command.kind)
+        if field is not None and not watched:
+            return await self._run_write(request, timeout, field)
         reply = await self._call(request, timeout)
         # Fast path: an OK reply with no hresult and no statuses is a success.
         if reply.hresult or reply.statuses or reply.protocol_status.code not in _OK_CODES:
             payload = BULK_PAYLOADS.get(request.command.kind)
             if payload is None or not reply.HasField(payload):  # type: ignore[arg-type]
                 raise_for_mxaccess_failure(reply)
+        return reply
+
+    async def _run_write(
+        self, request: pb.MxCommandRequest, timeout: Timeout, field: str
+    ) -> pb.MxCommandReply:
+        """Send a write nobody waits on, holding its items' places in their lines of outcomes."""
+        if not self._pump.running and not self._closed:
+            await self._attach_for_events()
+        if not self._pump.running:  # no stream: no outcome will come to pair
+            return await self._run(request, timeout, watched=True)
+        fanout = self._pump.fanout
+        session_id = request.session_id
+        items = written_items(request.command, field)
+        marks = [fanout.note_write(session_id, server, item) for server, item in items]
+        try:
+            reply = await self._run(request, timeout, watched=True)
+        except BaseException:
+            for (server, item), mark in zip(items, marks, strict=True):
+                fanout.forget_write(session_id, server, item, mark)
+            raise
+        if reply.HasField("bulk_write"):
+            # A refused entry was never written: no outcome will come for it.
+            for result, (server, item), mark in zip(reply.bulk_write.results, items, marks, strict=False):
+                if not result.was_successful:
+                    fanout.forget_write(session_id, server, item, mark)
         return reply
 
     def _check_handles(self, request: pb.MxCommandRequest) -> None:

@@ -248,10 +248,11 @@ class TagAccess(MxAccessCommands):
                 await self._await_recovery(exc)
         pump = self._pump
         session_id = self.session_id
+        request = self._write_request(server, item, value, user_id, data_type)
         waiter = pump.fanout.expect_write(session_id, server, item)
         try:
             try:
-                await self.write(server, item, value, user_id=user_id, data_type=data_type, timeout=timeout)
+                await self._run(request, timeout, watched=True)
             except MxGatewaySessionLostError as exc:
                 # Refused: it never ran, so sending it again is safe.
                 pump.fanout.forget_write(session_id, server, item, waiter)

@@ -205,6 +205,48 @@ async def test_authenticate_and_secured_writes(session: Session) -> None:
     assert values == {"Pump_001.SpeedSetpoint": 80.0, "Valve_001.Interlock": True}
 
 
+async def test_write_outcomes_pair_with_writes_in_the_order_they_were_sent(
+    session: Session, simulator: Simulator
+) -> None:
+    # OnWriteComplete names only the item. A secured write that succeeds and a plain
+    # write_and_confirm of the same item that is refused are in flight together: the
+    # confirmation must report its own refusal, not the earlier write's success.
+    tag = "Pump_001.SpeedSetpoint"
+    with pytest.raises(MxAccessError) as first:
+        await session.write_and_confirm(tag, 10.0)
+    outcome = first.value.reply
+    assert isinstance(outcome, pb.MxEvent)
+    server, item = outcome.server_handle, outcome.item_handle
+    operator = await session.authenticate_user(server, "operator", "operator")
+    simulator.faults.latency_s = 0.2  # both writes wait at the gateway, in the order sent
+    secured = asyncio.ensure_future(session.write_secured(server, item, 80.0, current_user_id=operator))
+    await asyncio.sleep(0)
+    with pytest.raises(MxAccessError, match="SECURITY"):
+        await session.write_and_confirm(tag, 10.0)
+    await secured
+    simulator.faults.latency_s = 0.0
+    ((result,),) = [await session.read([tag])]
+    assert result.value == 80.0
+    # No place is left behind: the next confirmation gets its own outcome, not a timeout.
+    with pytest.raises(MxAccessError, match="SECURITY"):
+        await session.write_and_confirm(tag, 10.0, outcome_timeout=2.0)
+
+
+async def test_writes_refused_in_the_reply_hold_no_place_for_an_outcome(session: Session) -> None:
+    # A write MXAccess refused at once raises no OnWriteComplete; were its place kept,
+    # the next confirmation of the item would take its own outcome for that one and time out.
+    tag = "Tank_001.Volume"
+    confirmed = await session.write_and_confirm(tag, 1000)
+    server, item = confirmed.server_handle, confirmed.item_handle
+    with pytest.raises(MxAccessError):
+        await session.write(server, item, "not a number")
+    (refused,) = await session.write_bulk(server, [WriteEntry(item, "not a number")])
+    assert not refused.ok
+    again = await session.write_and_confirm(tag, 1001, outcome_timeout=2.0)
+    assert (again.ok, again.item_handle) == (True, item)
+    assert again.worker_sequence > confirmed.worker_sequence
+
+
 async def test_bulk_item_commands(session: Session) -> None:
     server = await session.register("b")
     added = await session.add_item_bulk(server, ["Tank_001.Level", "Nope.X", "Tank_001.Volume"])
