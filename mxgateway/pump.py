@@ -120,6 +120,8 @@ class EventPump:
         #: True while ``follow()`` cancels the task on purpose.
         self._restarting = False
         self._attached: asyncio.Future[None] | None = None
+        #: Set whenever ``_attached_id`` changes or the pump stops: wakes ``wait_attached_to``.
+        self._attach_changed = asyncio.Event()
         self._closed = False
         self.reconnects = 0
         self.recoveries = 0
@@ -187,6 +189,34 @@ class EventPump:
             consumer.end(session_lost(self._session_id))
         return consumer
 
+    def attached_to(self, session_id: str) -> bool:
+        """True when the stream is attached to ``session_id`` (confirmed by the gateway)."""
+        return self._attached_id == session_id
+
+    async def wait_attached_to(self, session_id: str, timeout: float) -> None:
+        """Wait, at most ``timeout`` seconds, until the running stream is attached to ``session_id``.
+
+        A command that can raise an event must not reach a session before its stream
+        does: attaching to a session is live-only (a replacement session has nothing
+        to resume from), so an event raised earlier would be missed.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        changed = self._attach_changed
+        for _ in range(1_000):
+            if self._closed or self._attached_id == session_id or not (self.running or self._restarting):
+                return
+            changed.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+
+    def _note_attached(self, session_id: str) -> None:
+        self._attached_id = session_id
+        self._attach_changed.set()
+
     async def follow(self) -> None:
         """The owner replaced the session: reattach there now (when the stream had started)."""
         task = self._task
@@ -221,6 +251,7 @@ class EventPump:
         if self._task is None or self._task.done():
             self._attached = asyncio.get_running_loop().create_future()
             self._task = asyncio.create_task(self._run(self._attached), name="mxgateway-event-pump")
+            self._task.add_done_callback(lambda _: self._attach_changed.set())
         attached = self._attached
         if attached is not None and not attached.done():
             await asyncio.shield(attached)
@@ -270,7 +301,7 @@ class EventPump:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             return
-        self._attached_id = session_id
+        self._note_attached(session_id)
         if replaced:
             self._switched(previous, session_id)
         else:
@@ -402,7 +433,7 @@ class EventPump:
                 return None
             except _Closed:
                 return None
-            self._attached_id = new_id
+            self._note_attached(new_id)
             self._switched(old_id, new_id)
             return call
         return None
@@ -444,6 +475,7 @@ class EventPump:
             attached.set_exception(MxGatewayClosedError("the session was closed", method="StreamEvents"))
             attached.exception()
         self._set_state(ConnectionState.CLOSED, "session closed")
+        self._attach_changed.set()
         self._fanout.end_all()
         self._states.end()
         self._fanout.close_writes(

@@ -257,8 +257,14 @@ class Session(SessionRecovery, TagAccess):
         if self._closed:
             raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
         kind = request.command.kind
-        if kind in EVENT_KINDS and not self._pump.running:
-            await self._attach_for_events()
+        if kind in EVENT_KINDS:
+            pump = self._pump
+            if not pump.running:
+                await self._attach_for_events()
+            elif request.session_id == self._session_id and not pump.attached_to(request.session_id):
+                # Still attaching, or following a replacement session: the event this
+                # command raises must find the stream there.
+                await pump.wait_attached_to(request.session_id, self._options.reconnect.window_s)
         if self._stale_servers:
             self._check_handles(request)
         generation = self._transport.generation

@@ -30,6 +30,8 @@ class Faults:
     def __init__(self) -> None:
         #: Seconds added to every unary call.
         self.latency_s = 0.0
+        #: Seconds a server-streaming call (StreamEvents, StreamAlarms, ...) waits before it is served.
+        self.stream_latency_s = 0.0
         #: When True, writes succeed but their OnWriteComplete outcome never comes.
         self.withhold_write_outcomes = False
         self._rules: list[_Rule] = []
@@ -62,9 +64,10 @@ class Faults:
         self._rules.append(_Rule(n, fault, frozenset(methods) if methods is not None else None))
 
     def clear(self) -> None:
-        """Forget every pending fault and the latency."""
+        """Forget every pending fault and the latencies."""
         self._rules.clear()
         self.latency_s = 0.0
+        self.stream_latency_s = 0.0
         self.withhold_write_outcomes = False
 
     @property

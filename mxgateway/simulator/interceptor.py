@@ -128,6 +128,8 @@ class CallGuard(_Interceptor):
 
     def _guard_stream(self, method: str, behavior: Any) -> Callable[..., AsyncIterator[Any]]:
         async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            if self._faults.stream_latency_s > 0:
+                await asyncio.sleep(self._faults.stream_latency_s)
             if await self._admit(method, request, context) is not None:
                 return
             async for message in behavior(request, context):

@@ -247,6 +247,26 @@ async def test_writes_refused_in_the_reply_hold_no_place_for_an_outcome(session:
     assert again.worker_sequence > confirmed.worker_sequence
 
 
+async def test_concurrent_advises_on_a_fresh_session_wait_for_its_stream(
+    session: Session, simulator: Simulator
+) -> None:
+    # The first advise attaches the stream; one sent meanwhile from another task must
+    # wait too, or the value its ADVISE publishes comes before the stream (live-only) exists.
+    server = await session.register("concurrent")
+    tags = ["Tank_001.Level", "Tank_001.Volume", "Pump_001.Running"]
+    items = [await session.add_item(server, tag) for tag in tags]
+    simulator.faults.stream_latency_s = 0.3  # a gateway slow to attach streams
+    await asyncio.gather(*(session.advise(server, item) for item in items))
+    simulator.faults.stream_latency_s = 0.0
+    seen: list[object] = []
+    async with session.events() as stream:
+        for _ in range(len(items)):
+            seen.append(await asyncio.wait_for(stream.__anext__(), 3.0))
+    assert [type(event) for event in seen] == [DataChange] * len(items)
+    assert sorted(event.item_handle for event in seen) == sorted(items)  # type: ignore[attr-defined]
+    assert [event.worker_sequence for event in seen] == [1, 2, 3]  # type: ignore[attr-defined]
+
+
 async def test_bulk_item_commands(session: Session) -> None:
     server = await session.register("b")
     added = await session.add_item_bulk(server, ["Tank_001.Level", "Nope.X", "Tank_001.Volume"])
