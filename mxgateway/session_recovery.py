@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["SessionRecovery"]
 
+#: Closes of sessions nobody wants any more, referenced until done (the loop keeps only weak references).
+_CLOSING: set[asyncio.Future[None]] = set()
+
 # The session's logger: recovery is part of the session's story in the log.
 _log = logging.getLogger("mxgateway.session")
 
@@ -105,8 +108,14 @@ class SessionRecovery:
         failures = 0
         while True:
             generation = self._transport.generation
+            opening = asyncio.ensure_future(self._transport.open_session(self._client_session_name))
             try:
-                return await self._transport.open_session(self._client_session_name)
+                return await asyncio.shield(opening)
+            except asyncio.CancelledError:
+                # Closing cancelled the recovery, but the gateway may open the session
+                # all the same: close it when the reply comes, or it lives on until its lease.
+                opening.add_done_callback(self._close_unwanted)
+                raise
             except (MxGatewayUnavailableError, MxGatewayTimeoutError, MxGatewayCancelledError):
                 # Cancelled: a fail-over closed the channel the open was sent on.
                 failures += 1
@@ -117,6 +126,19 @@ class SessionRecovery:
                 await asyncio.sleep(backoff.next_delay())
                 if self._closed:  # closing waits for this loop: stop trying at once
                     raise MxGatewayClosedError("the session was closed", method="OpenSession") from None
+
+    def _close_unwanted(self, opening: asyncio.Future[pb.OpenSessionReply]) -> None:
+        if opening.cancelled() or opening.exception() is not None or self._transport.closed:
+            return
+        session_id = opening.result().session_id
+        task = asyncio.ensure_future(self._close_quietly(session_id))
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+
+    async def _close_quietly(self, session_id: str) -> None:
+        with contextlib.suppress(MxGatewayError):
+            await self._transport.close_session(session_id)
+            _log.info("closed session %s, opened by a recovery that closing cancelled", session_id)
 
     def _replace(self, reply: pb.OpenSessionReply) -> None:
         old_id = self._session_id

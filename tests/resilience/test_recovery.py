@@ -132,3 +132,28 @@ async def test_fail_over_to_a_second_gateway(anyio_backend: str) -> None:
                     await until(lambda: len(seen) > count + 10, 10, "changes from the backup")
                 reader.cancel()
             assert subscription.recoveries == 1
+
+
+async def test_closing_during_a_recovery_closes_the_session_the_gateway_opened_for_it(
+    anyio_backend: str,
+) -> None:
+    async with (
+        Simulator(update_rate_hz=0, detach_grace_s=0.3) as sim,
+        FaultProxy(sim.host, sim.port) as proxy,
+        GatewayClient.connect(options=ClientOptions(endpoint=proxy.endpoint, reconnect=FAST)) as client,
+    ):
+        session = await client.open_session("closed while recovering")
+        async with session.subscribe(TAGS) as subscription:
+            await asyncio.wait_for(subscription.__anext__(), 5)
+            old_id = session.session_id
+            await proxy.cut(1.0)
+            await until(lambda: old_id not in sim.session_ids(), 5, "the grace to close the session")
+            # The replacement's OpenSession waits at the gateway, then runs all the same.
+            sim.faults.latency_s = 0.5
+            await until(lambda: sim.stats.unary_calls["OpenSession"] >= 2, 10, "the recovery's OpenSession")
+            await session.close()
+        await until(
+            lambda: sim.stats.sessions_opened == 2 and sim.session_ids() == [], 5, "the replacement closed"
+        )
+        # Closed by the client, not left to expire: only the lost session's grace ran out.
+        assert sim.stats.sessions_expired == 1
