@@ -179,6 +179,21 @@ class Fanout:
             if not waiters:
                 del self._waiters[key]
 
+    def unwatch_write(
+        self, session_id: str, server_handle: int, item_handle: int, future: asyncio.Future[WriteComplete]
+    ) -> None:
+        """Nobody waits on ``future`` any more, but its write was sent: keep its place as a mark.
+
+        Its outcome is still to come (late, or replayed after a reconnect); without
+        the place it would pair with the next write to the item.
+        """
+        line = self._waiters.get((session_id, server_handle, item_handle))
+        if line:
+            for index, held in enumerate(line):
+                if held is future:
+                    line[index] = _Unwatched()
+                    break
+
     def drop_unwatched(self, session_id: str) -> None:
         """Events of ``session_id`` were lost: forget the plain writes' places (their outcomes may be gone)."""
         for key in [k for k in self._waiters if k[0] == session_id]:

@@ -250,6 +250,7 @@ class TagAccess(MxAccessCommands):
         session_id = self.session_id
         request = self._write_request(server, item, value, user_id, data_type)
         waiter = pump.fanout.expect_write(session_id, server, item)
+        sent = False
         try:
             try:
                 await self._run(request, timeout, watched=True)
@@ -260,6 +261,7 @@ class TagAccess(MxAccessCommands):
                 return await self.write_and_confirm(
                     tag, value, user_id=user_id, outcome_timeout=outcome_timeout, timeout=timeout
                 )
+            sent = True
             try:
                 outcome = await asyncio.wait_for(waiter, outcome_timeout)
             except asyncio.TimeoutError:
@@ -267,7 +269,12 @@ class TagAccess(MxAccessCommands):
                     f"no write outcome for {tag} within {outcome_timeout:g} s", method="StreamEvents"
                 ) from None
         finally:
-            pump.fanout.forget_write(session_id, server, item, waiter)
+            if sent:
+                # Accepted: its outcome may still come (late, or replayed after a
+                # reconnect), so it keeps its place in the item's line.
+                pump.fanout.unwatch_write(session_id, server, item, waiter)
+            else:
+                pump.fanout.forget_write(session_id, server, item, waiter)
         if not outcome.ok:
             failed = "; ".join(s.readable for s in outcome.statuses if s.is_failure)
             hresult = f"hresult 0x{outcome.hresult & 0xFFFFFFFF:08X}" if outcome.hresult else ""
