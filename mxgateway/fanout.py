@@ -194,14 +194,23 @@ class Fanout:
                     line[index] = _Unwatched()
                     break
 
-    def drop_unwatched(self, session_id: str) -> None:
-        """Events of ``session_id`` were lost: forget the plain writes' places (their outcomes may be gone)."""
-        for key in [k for k in self._waiters if k[0] == session_id]:
-            line = [p for p in self._waiters[key] if type(p) is not _Unwatched]
-            if line:
-                self._waiters[key] = line
-            else:
-                del self._waiters[key]
+    def events_lost(self, session_id: str, first: int, last: int) -> None:
+        """Events ``first``..``last`` of ``session_id`` were lost: no place can be paired safely any more.
+
+        Any write in flight may have had its outcome among them, so the places are
+        all given up, and a ``write_and_confirm`` still waiting gets an error: the
+        next outcome of its item may be another write's.
+        """
+        from mxgateway.errors import MxGatewayUnavailableError
+
+        self.fail_writes(
+            MxGatewayUnavailableError(
+                f"events {first}..{last} of session {session_id} were lost before the write's "
+                "outcome arrived; the outcome is unknown",
+                method="StreamEvents",
+            ),
+            session_id,
+        )
 
     @property
     def awaiting_writes(self) -> bool:
@@ -226,6 +235,7 @@ class Fanout:
             for pending in self._waiters.pop(key):
                 if isinstance(pending, asyncio.Future) and not pending.done():
                     pending.set_exception(error)
+                    pending.exception()  # retrieved: a write refused in its reply no longer awaits it
 
     def close_writes(self, error: BaseException) -> None:
         """Fail every waiter with ``error`` (the session is closing).

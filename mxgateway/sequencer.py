@@ -65,8 +65,11 @@ class Sequencer:
         if family == _GAP_FAMILY and message.HasField("replay_gap"):
             gap = message.replay_gap
             replay = ReplayGap(gap.requested_after_sequence, gap.oldest_available_sequence, message)
+            if fanout.awaiting_writes:
+                fanout.events_lost(
+                    self._session_id(), replay.requested_after_sequence + 1, replay.resume_after
+                )
             self.high_water = max(self.high_water, replay.resume_after)
-            fanout.drop_unwatched(self._session_id())
             fanout.publish(replay)
             return
         high = self.high_water
@@ -74,7 +77,8 @@ class Sequencer:
             self.duplicates_dropped += 1
             return
         if sequence != high + 1 and (high or self.expect_from_start):
-            fanout.drop_unwatched(self._session_id())
+            if fanout.awaiting_writes:
+                fanout.events_lost(self._session_id(), high + 1, sequence - 1)
             fanout.publish(SequenceGap(high + 1, sequence, message))
         self.high_water = sequence
         if family == _DATA_CHANGE:  # nearly every event: built here, in one call

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from mxgateway import MxAccessError, MxGatewayTimeoutError, Session
+from mxgateway import GatewayClient, MxAccessError, MxGatewayError, MxGatewayTimeoutError, Session, WriteEntry
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.server import Simulator
 
@@ -41,3 +41,58 @@ async def test_a_timed_out_confirmation_keeps_its_place_for_its_late_outcome(
     with pytest.raises(MxAccessError, match="SECURITY"):
         await session.write_and_confirm(SECURED, 10.0, outcome_timeout=5.0)
 
+
+@pytest.mark.xfail(
+    strict=True, reason="review finding: a plain write sent before the stream started holds no place"
+)
+async def test_a_write_sent_before_an_attached_sessions_stream_started_does_not_confirm_a_later_one(
+    session: Session, client: GatewayClient, simulator: Simulator
+) -> None:
+    # A session attached with attach_session starts its stream only when a reader
+    # asks: a plain write sent before holds no place. When its outcome comes on the
+    # stream a write_and_confirm just started, it must not be taken for the
+    # confirmation's own outcome.
+    attached = client.attach_session(session.session_id)
+    server = await attached.default_server_handle()
+    item = await attached._item_handle(SECURED)
+    await attached.read([SECURED])  # the type is known: write_and_confirm sends at once
+    operator = await attached.authenticate_user(server, "operator", "operator")
+    assert not attached._pump.running
+    simulator.faults.latency_s = 0.3  # both writes wait at the gateway, in the order sent
+    secured = asyncio.ensure_future(attached.write_secured(server, item, 80.0, current_user_id=operator))
+    await asyncio.sleep(0.05)
+    try:
+        with pytest.raises(MxAccessError, match="SECURITY"):
+            await attached.write_and_confirm(SECURED, 10.0, outcome_timeout=3.0)
+    finally:
+        await secured
+        await attached.detach()
+
+
+async def test_a_gap_does_not_hand_a_plain_writes_outcome_to_a_confirmation(anyio_backend: str) -> None:
+    # Events of one bulk write are lost (the gateway's queue for the stream is full):
+    # the next event, the outcome of a secured write that succeeded, reveals the gap.
+    # Dropping that write's place before its outcome is paired hands the success to
+    # the refused write_and_confirm sent after it.
+    async with (
+        Simulator(update_rate_hz=0, subscriber_queue_size=2) as simulator,
+        GatewayClient.connect(simulator.endpoint, plaintext=True, default_timeout=5.0) as client,
+        client.open_session("gap") as session,
+    ):
+        server, item = await _handles(session)
+        notes = await session.write_and_confirm("Tank_001.Notes", "a")
+        operator = await session.authenticate_user(server, "operator", "operator")
+        simulator.faults.latency_s = 0.2  # the three writes wait at the gateway, in the order sent
+        bulk = asyncio.ensure_future(
+            session.write_bulk(server, [WriteEntry(notes.item_handle, str(n)) for n in range(6)])
+        )
+        await asyncio.sleep(0.02)
+        secured = asyncio.ensure_future(session.write_secured(server, item, 80.0, current_user_id=operator))
+        await asyncio.sleep(0.02)
+        try:
+            with pytest.raises(MxGatewayError):  # refused, or its outcome unknown: never a success
+                await session.write_and_confirm(SECURED, 10.0, outcome_timeout=2.0)
+        finally:
+            await bulk
+            await secured
+        assert simulator.stats.events_dropped > 0
