@@ -138,6 +138,7 @@ class Alarm:
     """
 
     __slots__ = ("_fields", "_raw", "_reference", "_state")
+    __match_args__ = _AlarmFields._fields
 
     _fields: _AlarmFields
     _raw: _AlarmMessage | None
@@ -320,6 +321,11 @@ class Alarm:
     def __hash__(self) -> int:
         return hash(self._all())
 
+    def __reduce__(self) -> tuple[type[Alarm], _AlarmFields]:
+        # Its fields, as the dataclass pickled: not the message (its generated module
+        # does not import by that name), which a copy does not need.
+        return (Alarm, self._all())
+
     def __repr__(self) -> str:
         return alarm_repr(self)
 
@@ -336,11 +342,12 @@ class AlarmTransition:
     alarm's last transition time as the gateway reports it.
     """
 
-    __slots__ = ("_raw", "_time", "alarm", "kind", "synthetic")
+    __slots__ = ("_alarm", "_kind", "_raw", "_synthetic", "_time")
+    __match_args__ = ("kind", "alarm", "transition_time", "synthetic")
 
-    kind: AlarmTransitionKind
-    alarm: Alarm
-    synthetic: bool
+    _kind: AlarmTransitionKind
+    _alarm: Alarm
+    _synthetic: bool
     _time: dt.datetime | None
     _raw: pb.OnAlarmTransitionEvent | None
 
@@ -351,20 +358,35 @@ class AlarmTransition:
         transition_time: dt.datetime | None,
         synthetic: bool = False,
     ) -> None:
-        self.kind = kind
-        self.alarm = alarm
+        self._kind = kind
+        self._alarm = alarm
         self._time = transition_time
-        self.synthetic = synthetic
+        self._synthetic = synthetic
         self._raw = None
 
     @classmethod
     def _of_message(cls, message: pb.OnAlarmTransitionEvent) -> AlarmTransition:
         transition = cls.__new__(cls)
-        transition.kind = _KINDS.get(message.transition_kind, AlarmTransitionKind.UNSPECIFIED)
-        transition.alarm = Alarm._of_message(message)
-        transition.synthetic = False
+        transition._kind = _KINDS.get(message.transition_kind, AlarmTransitionKind.UNSPECIFIED)
+        transition._alarm = Alarm._of_message(message)
+        transition._synthetic = False
         transition._raw = message
         return transition
+
+    @property
+    def kind(self) -> AlarmTransitionKind:
+        """What changed."""
+        return self._kind
+
+    @property
+    def alarm(self) -> Alarm:
+        """The alarm after the transition."""
+        return self._alarm
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the client made it up (see the class docstring)."""
+        return self._synthetic
 
     @property
     def transition_time(self) -> dt.datetime | None:
@@ -398,6 +420,9 @@ class AlarmTransition:
 
     def __hash__(self) -> int:
         return hash((self.kind, self.alarm, self.transition_time, self.synthetic))
+
+    def __reduce__(self) -> tuple[type[AlarmTransition], tuple[Any, ...]]:
+        return (AlarmTransition, (self._kind, self._alarm, self.transition_time, self._synthetic))
 
     def __repr__(self) -> str:
         return transition_repr(self)
