@@ -251,6 +251,11 @@ class TagAccess(MxAccessCommands):
         request = self._write_request(server, item, value, user_id, data_type)
         waiter = pump.fanout.expect_write(session_id, server, item)
         sent = False
+        # Whether the outcome may still come after we stopped waiting: yes when the
+        # caller gave up, or the stream broke meanwhile (a resume replays it); no
+        # when a healthy stream brought nothing in ``outcome_timeout``.
+        late = True
+        reconnects = pump.reconnects
         try:
             try:
                 await self._run(request, timeout, watched=True)
@@ -265,11 +270,14 @@ class TagAccess(MxAccessCommands):
             try:
                 outcome = await asyncio.wait_for(waiter, outcome_timeout)
             except asyncio.TimeoutError:
+                from mxgateway.connection_state import ConnectionState
+
+                late = pump.reconnects != reconnects or pump.state is not ConnectionState.CONNECTED
                 raise MxGatewayTimeoutError(
                     f"no write outcome for {tag} within {outcome_timeout:g} s", method="StreamEvents"
                 ) from None
         finally:
-            if sent:
+            if sent and late:
                 # Accepted: its outcome may still come (late, or replayed after a
                 # reconnect), so it keeps its place in the item's line.
                 pump.fanout.unwatch_write(session_id, server, item, waiter)

@@ -42,6 +42,18 @@ async def test_a_timed_out_confirmation_keeps_its_place_for_its_late_outcome(
         await session.write_and_confirm(SECURED, 10.0, outcome_timeout=5.0)
 
 
+async def test_an_outcome_a_healthy_stream_never_brought_holds_no_place(
+    session: Session, simulator: Simulator
+) -> None:
+    # Kept places pair later outcomes one write late: one a connected stream did not
+    # bring within the timeout is given up, so the next confirmation gets its own.
+    simulator.faults.withhold_write_outcomes = True
+    with pytest.raises(MxGatewayTimeoutError):
+        await session.write_and_confirm("Tank_001.Name", "x", outcome_timeout=0.2)
+    simulator.faults.withhold_write_outcomes = False
+    assert (await session.write_and_confirm("Tank_001.Name", "y", outcome_timeout=2.0)).ok
+
+
 @pytest.mark.xfail(
     strict=True, reason="review finding: a plain write sent before the stream started holds no place"
 )
