@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 from bench._common import simulator_process  # noqa: E402
 from mxgateway.bridge import Bridge, parse_config  # noqa: E402
-from mxgateway.simulator.galaxy import generate_galaxy  # noqa: E402
+from mxgateway.simulator.demo_plant import generate_galaxy  # noqa: E402
 
 _COUNTER = """
 import asyncio, sys, aiomqtt
