@@ -138,7 +138,22 @@ class Alarm:
     """
 
     __slots__ = ("_fields", "_raw", "_reference", "_state")
-    __match_args__ = _AlarmFields._fields
+    __match_args__ = (
+        "reference",
+        "source_reference",
+        "alarm_type",
+        "severity",
+        "state",
+        "original_raise_time",
+        "last_transition_time",
+        "category",
+        "description",
+        "current_value",
+        "limit_value",
+        "operator_user",
+        "operator_comment",
+        "degraded",
+    )
 
     _fields: _AlarmFields
     _raw: _AlarmMessage | None

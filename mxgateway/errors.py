@@ -56,6 +56,7 @@ __all__ = [
     "map_galaxy_rpc_error",
     "map_rpc_error",
     "raise_for_mxaccess_failure",
+    "write_may_have_run",
 ]
 
 KNOWN_SCOPES = ALL_SCOPES
@@ -458,4 +459,21 @@ def raise_for_mxaccess_failure(reply: pb.MxCommandReply, *, method: str = "Invok
         protocol_code=reply.protocol_status.code,
         details=explanation,
         reply=reply,
+    )
+
+
+def write_may_have_run(error: BaseException) -> bool:
+    """True when a write whose call raised ``error`` may have run all the same.
+
+    A deadline, a broken connection or a cancel leave the write's fate unknown: the
+    gateway may have run it, and its outcome may still come (a resume replays it).
+    A reply that refused the write, or a lost session, means it never ran.
+    """
+    import asyncio  # loaded already wherever a write can fail: not at import
+
+    if isinstance(error, MxGatewaySessionNotFoundError):
+        return False
+    return isinstance(
+        error,
+        (asyncio.CancelledError, MxGatewayTimeoutError, MxGatewayUnavailableError, MxGatewayCancelledError),
     )

@@ -39,6 +39,7 @@ from mxgateway.errors import (
     error_for_protocol_status,
     map_rpc_error,
     raise_for_mxaccess_failure,
+    write_may_have_run,
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseClientDefault
@@ -331,9 +332,10 @@ class Session(SessionRecovery, TagAccess):
         marks = [fanout.note_write(session_id, server, item) for server, item in items]
         try:
             reply = await self._run(request, timeout, watched=True)
-        except BaseException:
-            for (server, item), mark in zip(items, marks, strict=True):
-                fanout.forget_write(session_id, server, item, mark)
+        except BaseException as exc:
+            if not write_may_have_run(exc):
+                for (server, item), mark in zip(items, marks, strict=True):
+                    fanout.forget_write(session_id, server, item, mark)
             raise
         if reply.HasField("bulk_write"):
             # A refused entry was never written: no outcome will come for it.

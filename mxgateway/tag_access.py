@@ -22,6 +22,7 @@ from mxgateway.errors import (
     MxGatewayTimeoutError,
     MxGatewayTlsError,
     MxGatewayUnavailableError,
+    write_may_have_run,
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
@@ -266,6 +267,9 @@ class TagAccess(MxAccessCommands):
                 return await self.write_and_confirm(
                     tag, value, user_id=user_id, outcome_timeout=outcome_timeout, timeout=timeout
                 )
+            except BaseException as exc:
+                sent = write_may_have_run(exc)
+                raise
             sent = True
             try:
                 outcome = await asyncio.wait_for(waiter, outcome_timeout)

@@ -34,6 +34,9 @@ class Faults:
         self.stream_latency_s = 0.0
         #: When True, writes succeed but their OnWriteComplete outcome never comes.
         self.withhold_write_outcomes = False
+        #: When True, a unary call the client gave up on (deadline, cut connection) still
+        #: runs to its end, as a gateway's worker runs a command it has queued.
+        self.finish_abandoned_calls = False
         self._rules: list[_Rule] = []
 
     def __repr__(self) -> str:
@@ -69,6 +72,7 @@ class Faults:
         self.latency_s = 0.0
         self.stream_latency_s = 0.0
         self.withhold_write_outcomes = False
+        self.finish_abandoned_calls = False
 
     @property
     def pending(self) -> int:

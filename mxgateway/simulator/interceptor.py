@@ -46,6 +46,16 @@ else:
     _Interceptor = grpc.aio.ServerInterceptor
 
 
+#: Unary calls running on after their client went away (``Faults.finish_abandoned_calls``).
+_ABANDONED: set[asyncio.Future[Any]] = set()
+
+
+def _forget_abandoned(call: asyncio.Future[Any]) -> None:
+    _ABANDONED.discard(call)
+    if not call.cancelled():
+        call.exception()  # retrieved: nobody is left to receive the reply or the error
+
+
 class CallGuard(_Interceptor):
     """Checks the API key and scope, then applies the fault plan, before each call."""
 
@@ -105,14 +115,22 @@ class CallGuard(_Interceptor):
     def _guard_unary(self, method: str, behavior: Any) -> Callable[..., Awaitable[Any]]:
         short = method.rsplit("/", 1)[-1]
 
-        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            self._stats.unary_calls[short] += 1
+        async def serve(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             if self._faults.latency_s > 0:
                 await asyncio.sleep(self._faults.latency_s)
             injected = await self._admit(method, request, context)
             if injected is not None:
                 return injected
             return await behavior(request, context)
+
+        async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            self._stats.unary_calls[short] += 1
+            if not self._faults.finish_abandoned_calls:
+                return await serve(request, context)
+            call = asyncio.ensure_future(serve(request, context))
+            _ABANDONED.add(call)
+            call.add_done_callback(_forget_abandoned)
+            return await asyncio.shield(call)
 
         return guarded
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import pickle
 
 import pytest
@@ -58,6 +59,8 @@ def test_transitions_and_alarms_stay_immutable() -> None:
 
 
 def test_positional_class_patterns_still_match() -> None:
+    # The positional order is the constructor's, all fourteen fields of it.
+    assert Alarm.__match_args__ == tuple(inspect.signature(Alarm).parameters)
     alarm = alarm_from_proto(_message())
     match alarm:
         case Alarm(reference, _, "HiHi", severity):

@@ -14,8 +14,10 @@ from mxgateway import (
     ConnectionState,
     DataChange,
     GatewayClient,
+    MxAccessError,
     MxGatewayClosedError,
     MxGatewayInvalidRequestError,
+    MxGatewayUnavailableError,
     ReconnectPolicy,
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
@@ -308,3 +310,35 @@ async def test_an_open_in_flight_when_its_client_fails_over_continues_on_the_nex
             await client.open_session("moves the client on")
             session = await asyncio.wait_for(opening, 10)
             assert session.session_id in backup.session_ids()
+
+
+async def test_a_write_cut_off_after_the_gateway_ran_it_keeps_its_place(plant: Plant) -> None:
+    # The connection breaks while a secured write waits at the gateway, which runs it
+    # anyway: the client sees UNAVAILABLE, and the write's success comes later, on the
+    # resumed stream. A refused write_and_confirm sent before the stream is back must
+    # get its own refusal, not that success.
+    sim, proxy = plant.simulator, plant.proxy
+    tag = "Pump_001.SpeedSetpoint"
+    async with GatewayClient.connect(options=plant.options()) as client:
+        session = await client.open_session("cut write")
+        with pytest.raises(MxAccessError) as refused:
+            await session.write_and_confirm(tag, 10.0)
+        outcome = refused.value.reply
+        assert isinstance(outcome, pb.MxEvent)
+        server, item = outcome.server_handle, outcome.item_handle
+        operator = await session.authenticate_user(server, "operator", "operator")
+        sim.faults.finish_abandoned_calls = True
+        sim.faults.latency_s = 0.5
+        sim.faults.stream_latency_s = 1.5  # the resumed stream comes back after the next write
+        invokes = sim.stats.unary_calls["Invoke"]
+        writing = asyncio.ensure_future(session.write_secured(server, item, 80.0, current_user_id=operator))
+        await until(lambda: sim.stats.unary_calls["Invoke"] > invokes, 5, "the write at the gateway")
+        await proxy.cut(0.2)
+        with pytest.raises(MxGatewayUnavailableError):
+            await writing
+        secured = "MX_COMMAND_KIND_WRITE_SECURED"
+        await until(lambda: sim.stats.invoke_calls[secured] == 1, 5, "the gateway running the write")
+        sim.faults.latency_s = 0.0
+        with pytest.raises(MxAccessError, match="SECURITY"):
+            await session.write_and_confirm(tag, 10.0, outcome_timeout=5.0)
+        assert (await session.read([tag]))[0].value == 80.0
