@@ -138,7 +138,8 @@ def test_watch_exits_130_on_sigint(background: BackgroundSimulator) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(background),
+        # A process that does not end gets SIGABRT: every thread's stack goes to stderr.
+        env={**_env(background), "PYTHONFAULTHANDLER": "1"},
     )
     pool = concurrent.futures.ThreadPoolExecutor(1)
     try:
@@ -146,7 +147,12 @@ def test_watch_exits_130_on_sigint(background: BackgroundSimulator) -> None:
         first = json.loads(pool.submit(process.stdout.readline).result(timeout=30))
         assert first["event"] == "provider_status"  # the feed is attached
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=30)
+        try:
+            _, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            _, stacks = process.communicate(timeout=10)
+            pytest.fail(f"alarms watch did not end within 30 s of SIGINT; its threads:\n{stacks[-8000:]}")
     finally:
         if process.poll() is None:
             process.kill()
