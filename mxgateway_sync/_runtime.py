@@ -30,6 +30,7 @@ import errno
 import os
 import signal
 import threading
+import time
 import traceback
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -60,6 +61,8 @@ LOOP_THREAD_NAME = "mxgateway-sync-loop"
 UNWIND_TIMEOUT_S = 10.0
 #: How long exit-time clean-up may take in all.
 EXIT_TIMEOUT_S = 5.0
+#: How often a waiting main thread wakes up to run signal handlers (see ``_acquire``).
+SIGNAL_CHECK_S = 0.2
 #: The exit status after SIGTERM (128 + the signal number, as shells report it).
 TERMINATED_EXIT_STATUS = 128 + int(signal.SIGTERM)
 
@@ -258,12 +261,24 @@ class _Job(Generic[T]):
 
 
 def _acquire(lock: threading.Lock, timeout: float | None) -> bool:
-    """Wait for ``lock`` up to ``timeout`` seconds (None: no limit; 0 or less: just look)."""
-    if timeout is None:
-        return lock.acquire()
-    if timeout > 0:
-        return lock.acquire(True, timeout)
-    return lock.acquire(False)
+    """Wait for ``lock`` up to ``timeout`` seconds (None: no limit; 0 or less: just look).
+
+    The main thread waits in slices of ``SIGNAL_CHECK_S``: the kernel may deliver
+    SIGINT or SIGTERM to any thread (the loop's, gRPC's), and then only the handler's
+    flag is set; a main thread blocked in one long wait would never run the handler,
+    and Ctrl-C would do nothing. Between slices it does.
+    """
+    if timeout is not None and timeout <= 0:
+        return lock.acquire(False)
+    if threading.current_thread() is not threading.main_thread():
+        return lock.acquire() if timeout is None else lock.acquire(True, timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        wait = SIGNAL_CHECK_S if deadline is None else min(SIGNAL_CHECK_S, deadline - time.monotonic())
+        if wait <= 0:
+            return lock.acquire(False)
+        if lock.acquire(True, wait):
+            return True
 
 
 def _async_closer(obj: object) -> Callable[[], Awaitable[None]] | None:

@@ -93,6 +93,27 @@ def test_keyboard_interrupt_cancels_the_coroutine() -> None:
     assert run(asyncio.sleep(0, result="alive")) == "alive"
 
 
+def test_an_interrupt_delivered_to_another_thread_still_interrupts_the_call() -> None:
+    # The kernel delivers a process's SIGINT to any thread; the handler then only sets
+    # a flag, which a main thread blocked in one long wait never looks at.
+    entered = threading.Event()
+
+    async def blocked() -> None:
+        entered.set()
+        await asyncio.sleep(3)
+
+    def interrupt_from_here() -> None:
+        entered.wait(5)
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_from_here, name="not the main thread").start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run(blocked())
+    # Within a slice of the wait, not when the call ends by itself 3 s later.
+    assert time.monotonic() - started < 1.5
+
+
 class _Counter:
     def __init__(self, limit: int) -> None:
         self.limit = limit
