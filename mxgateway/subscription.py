@@ -39,8 +39,10 @@ class Subscription:
     yields ``DataChange`` events (``tag`` set) of these tags only, starting with each
     tag's current value. ``latest`` holds the newest change per tag; ``missed``
     counts events lost to gaps. After a gap the tags are re-read and their values
-    delivered as ``DataChange`` objects with ``worker_sequence`` 0; after the
-    session was replaced they are subscribed again on the new one.
+    delivered as ``DataChange`` objects with ``worker_sequence`` 0 (changes the
+    gateway still replays after them are older: delivered, but they leave
+    ``latest`` alone); after the session was replaced they are subscribed again
+    on the new one.
     """
 
     def __init__(
@@ -61,6 +63,12 @@ class Subscription:
         self._resubscribe_due = False
         self._reread_due = False
         self._latest: dict[str, DataChange] = {}
+        #: After a re-read (see ``_keeps_latest``): events up to ``_reread_fence`` were
+        #: received before the read was sent, those up to ``_reread_window`` before its
+        #: reply; ``_reread_stamps`` holds each re-read value's source time.
+        self._reread_fence = 0
+        self._reread_window = 0
+        self._reread_stamps: dict[str, tuple[int, int]] = {}
         self._pending: deque[DataChange] = deque()
         self._missed = 0
         self._recoveries = 0
@@ -140,6 +148,7 @@ class Subscription:
     async def _resubscribe(self) -> None:
         """The session was replaced: the old handles are gone; subscribe on the new session."""
         self._handles = {}
+        self._reread_fence = self._reread_window = 0  # the new session numbers its events from 1
         try:
             await self._subscribe_tags()
         except MxAccessError:
@@ -154,11 +163,35 @@ class Subscription:
         if not self._handles or self._handles_session != self._session.session_id:
             return  # the handles died with their session; SessionRecovered follows
         by_tag = {tag: handle for handle, tag in self._handles.items()}
+        # Everything received so far is older than what the read will return.
+        fence = self._pump.high_water
         results = await self._session.read_bulk(self._server_handle, list(by_tag))
+        self._reread_fence = fence
+        self._reread_window = self._pump.high_water
+        self._reread_stamps = {}
         for result in results:
             if result.ok and result.tag in by_tag:
                 change = _change_from_read(result, self._server_handle, by_tag[result.tag])
                 self._pending.append(change)
+                stamp = change.raw.source_timestamp
+                self._reread_stamps[result.tag] = (stamp.seconds, stamp.nanos)
+
+    def _keeps_latest(self, tag: str, change: DataChange) -> bool:
+        """True when ``change`` is older than the value a re-read put in ``latest``.
+
+        It is delivered all the same (it happened), but ``latest`` must not go back
+        in time. A change received before the read was sent is older. One received
+        while the read was under way may be older (the gateway replays what it kept
+        after a gap) or newer: its source time decides. Later ones are newer.
+        """
+        sequence = change.worker_sequence
+        if sequence > self._reread_window:
+            return False
+        if sequence <= self._reread_fence:
+            return True
+        stamp = self._reread_stamps.get(tag)
+        raw = change.raw.source_timestamp
+        return stamp is not None and (raw.seconds, raw.nanos) < stamp
 
     def _stream_cancel(self) -> None:
         """The session is closing: end at once (the session unsubscribes nothing any more)."""
@@ -211,7 +244,8 @@ class Subscription:
                 if tag is not None and event.server_handle == self._server_handle:
                     if event.tag != tag:
                         event = DataChange(event.raw, tag)
-                    self._latest[tag] = event
+                    if not self._reread_window or not self._keeps_latest(tag, event):
+                        self._latest[tag] = event
                     return event
             elif kind is SessionRecovered:
                 # Already on the current session when start() recovered it itself,

@@ -92,6 +92,37 @@ async def test_a_subscription_re_reads_its_tags_after_a_replay_gap(anyio_backend
         assert {tag: subscription.latest[tag].value for tag in TAGS} == current
 
 
+async def test_older_changes_replayed_after_a_re_read_do_not_turn_latest_back(anyio_backend: str) -> None:
+    # After a gap the tags are re-read (the current values), then the changes the
+    # gateway still had come through, all older than the re-read: delivered, but
+    # ``latest`` must keep the re-read values, wherever the reader stops.
+    async with (
+        Simulator(update_rate_hz=0, replay_capacity=8) as sim,
+        FaultProxy(sim.host, sim.port) as proxy,
+        GatewayClient.connect(options=ClientOptions(endpoint=proxy.endpoint, reconnect=FAST)) as client,
+    ):
+        session = await client.open_session("gap")
+        async with session.subscribe(TAGS) as subscription:
+            for _ in TAGS:
+                await asyncio.wait_for(subscription.__anext__(), 5)
+            await proxy.cut(1.0)
+            for _ in range(10):  # far more events than the gateway's ring keeps
+                await sim.advance(1.0)
+            after_reread: list[DataChange] = []
+            for _ in range(100):
+                change = await asyncio.wait_for(subscription.__anext__(), 10)
+                if change.worker_sequence == 0 or after_reread:
+                    after_reread.append(change)
+                if len(after_reread) == len(TAGS) + 1:
+                    break
+            assert [c.worker_sequence for c in after_reread[: len(TAGS)]] == [0] * len(TAGS)
+            current = {r.tag: r.value for r in await session.read(TAGS)}  # values stand still
+            replayed = after_reread[-1]
+            assert replayed.worker_sequence > 0
+            assert replayed.value != current[replayed.tag]  # an older change, delivered
+            assert {tag: subscription.latest[tag].value for tag in TAGS} == current
+
+
 async def test_the_gateway_allows_one_event_stream_per_session(anyio_backend: str) -> None:
     async with Simulator(update_rate_hz=0) as sim, GatewayClient.connect(sim.endpoint) as client:
         session = await client.open_session("one subscriber")
