@@ -930,8 +930,10 @@ class Subscription:
     yields ``DataChange`` events (``tag`` set) of these tags only, starting with each
     tag's current value. ``latest`` holds the newest change per tag; ``missed``
     counts events lost to gaps. After a gap the tags are re-read and their values
-    delivered as ``DataChange`` objects with ``worker_sequence`` 0; after the
-    session was replaced they are subscribed again on the new one.
+    delivered as ``DataChange`` objects with ``worker_sequence`` 0 (changes the
+    gateway still replays after them are older: delivered, but they leave
+    ``latest`` alone); after the session was replaced they are subscribed again
+    on the new one.
 
     Blocking facade of :class:`mxgateway.subscription.Subscription`.
     """
