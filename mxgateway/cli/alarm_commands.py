@@ -43,24 +43,10 @@ def _plain(value: Any) -> Any:
 
 
 def alarm_record(alarm: Any) -> dict[str, Any]:
-    """An ``Alarm`` as a JSON-ready dict (enum names as strings)."""
-    names = (
-        "reference",
-        "source_reference",
-        "alarm_type",
-        "severity",
-        "state",
-        "original_raise_time",
-        "last_transition_time",
-        "category",
-        "description",
-        "current_value",
-        "limit_value",
-        "operator_user",
-        "operator_comment",
-        "degraded",
-    )
-    return {name: _plain(getattr(alarm, name)) for name in names}
+    """An ``Alarm`` as a JSON-ready dict of all its fields (enum names as strings)."""
+    from mxgateway.alarms import Alarm
+
+    return {name: _plain(getattr(alarm, name)) for name in Alarm.__match_args__}
 
 
 def feed_event_record(event: Any) -> dict[str, Any]:
