@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from mxgateway.grpc_teardown import quiet_grpc_teardown
+
 __all__ = ["ExceptionHandler", "LoopThread"]
 
 T = TypeVar("T")
@@ -22,9 +24,13 @@ ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
 
 
 class LoopThread:
-    """A new event loop, running forever on a new daemon thread named ``name`` (started at once)."""
+    """A new event loop, running forever on a new daemon thread named ``name`` (started at once).
 
-    def __init__(self, name: str, *, exception_handler: ExceptionHandler | None = None) -> None:
+    Its exception handler drops grpc.aio's teardown leftovers (see ``grpc_teardown``)
+    unless another ``exception_handler`` is given.
+    """
+
+    def __init__(self, name: str, *, exception_handler: ExceptionHandler = quiet_grpc_teardown) -> None:
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
         self.thread = threading.Thread(
@@ -36,11 +42,10 @@ class LoopThread:
     def __repr__(self) -> str:
         return f"LoopThread({self.thread.name!r}, alive={self.thread.is_alive()})"
 
-    def _serve(self, ready: threading.Event, exception_handler: ExceptionHandler | None) -> None:
+    def _serve(self, ready: threading.Event, exception_handler: ExceptionHandler) -> None:
         loop = self.loop
         asyncio.set_event_loop(loop)
-        if exception_handler is not None:
-            loop.set_exception_handler(exception_handler)
+        loop.set_exception_handler(exception_handler)
         loop.call_soon(ready.set)
         try:
             loop.run_forever()

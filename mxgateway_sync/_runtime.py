@@ -26,12 +26,10 @@ import atexit
 import collections
 import concurrent.futures
 import contextlib
-import errno
 import os
 import signal
 import threading
 import time
-import traceback
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
@@ -91,7 +89,7 @@ class _Runtime:
             return loop
         with self._lock:
             if self._loop is None:
-                runner = LoopThread(LOOP_THREAD_NAME, exception_handler=_quiet_grpc_teardown)
+                runner = LoopThread(LOOP_THREAD_NAME)
                 self._runner = runner
                 self._thread = runner.thread
                 self._loop = runner.loop
@@ -207,20 +205,6 @@ def _exit_on_sigterm() -> None:
             signal.signal(signal.SIGTERM, _terminate)
     except (ValueError, OSError):  # pragma: no cover - embedded interpreters without signals
         pass
-
-
-def _quiet_grpc_teardown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    # When the last grpc.aio channel or server goes away, grpc closes its poller's
-    # descriptor while a wake-up it queued on this loop may still be pending; that
-    # callback then fails with EBADF. Nothing is lost, so it is not reported.
-    error = context.get("exception")
-    if (
-        isinstance(error, OSError)
-        and error.errno == errno.EBADF
-        and "PollerCompletionQueue" in "".join(traceback.format_tb(error.__traceback__))
-    ):
-        return
-    loop.default_exception_handler(context)
 
 
 class _Job(Generic[T]):

@@ -171,25 +171,3 @@ def test_forked_child_gets_a_fresh_loop() -> None:
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-
-
-def test_grpc_poller_teardown_noise_is_not_reported(caplog: pytest.LogCaptureFixture) -> None:
-    import errno as errno_
-
-    def PollerCompletionQueue() -> None:  # named like the grpc frame it stands for
-        raise OSError(errno_.EBADF, "Bad file descriptor")
-
-    def other() -> None:
-        raise OSError(errno_.EBADF, "Bad file descriptor")
-
-    loop = asyncio.new_event_loop()
-    try:
-        for raiser in (PollerCompletionQueue, other):
-            try:
-                raiser()
-            except OSError as exc:
-                _runtime._quiet_grpc_teardown(loop, {"message": "callback failed", "exception": exc})
-    finally:
-        loop.close()
-    reported = [r for r in caplog.records if "callback failed" in r.getMessage()]
-    assert len(reported) == 1  # only the one that did not come from grpc's poller
