@@ -22,7 +22,7 @@ FAST_RECONNECT = (("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconne
 
 
 @pytest.fixture
-async def simulator(anyio_backend: str) -> AsyncIterator[Simulator]:
+async def simulator(anyio_backend: object) -> AsyncIterator[Simulator]:
     async with Simulator(update_rate_hz=0) as sim:
         yield sim
 

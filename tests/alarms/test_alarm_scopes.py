@@ -19,7 +19,7 @@ OPENER = "mxgw_alarm_opener_As5dFg8hJk"
 
 
 @pytest.fixture
-async def secured(anyio_backend: str) -> AsyncIterator[Simulator]:
+async def secured(anyio_backend: object) -> AsyncIterator[Simulator]:
     keys = {READER: ["events:read", "invoke:read"], OPENER: ["session:open"]}
     async with Simulator(update_rate_hz=0, api_keys=keys) as sim:
         yield sim

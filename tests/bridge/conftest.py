@@ -87,7 +87,7 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
-async def sim(anyio_backend: str) -> AsyncIterator[Simulator]:
+async def sim(anyio_backend: object) -> AsyncIterator[Simulator]:
     async with Simulator(update_rate_hz=0) as simulator:
         yield simulator
 

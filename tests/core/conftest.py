@@ -11,7 +11,7 @@ from mxgateway.simulator.server import Simulator
 
 
 @pytest.fixture
-async def simulator(anyio_backend: str) -> AsyncIterator[Simulator]:
+async def simulator(anyio_backend: object) -> AsyncIterator[Simulator]:
     # Values move only on advance(): tests decide when events happen.
     async with Simulator(update_rate_hz=0) as sim:
         yield sim

@@ -86,7 +86,7 @@ async def test_resume_after_a_sequence(session: Session) -> None:
     assert [e.worker_sequence for e in events] == [5, 6, 7]  # type: ignore[attr-defined]
 
 
-async def test_replay_gap_when_the_resume_point_is_gone(anyio_backend: str) -> None:
+async def test_replay_gap_when_the_resume_point_is_gone(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0, replay_capacity=4) as sim,
         GatewayClient.connect(sim.endpoint, plaintext=True) as client,
@@ -106,7 +106,7 @@ async def test_replay_gap_when_the_resume_point_is_gone(anyio_backend: str) -> N
         assert not any(isinstance(e, SequenceGap) for e in events)
 
 
-async def test_the_session_keeps_what_the_gateway_ring_lost(anyio_backend: str) -> None:
+async def test_the_session_keeps_what_the_gateway_ring_lost(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0, replay_capacity=4) as sim,
         GatewayClient.connect(sim.endpoint, plaintext=True) as client,
@@ -118,7 +118,7 @@ async def test_the_session_keeps_what_the_gateway_ring_lost(anyio_backend: str) 
         assert [e.worker_sequence for e in events] == list(range(2, 11))  # type: ignore[attr-defined]
 
 
-async def test_dropped_events_show_as_a_sequence_gap(anyio_backend: str) -> None:
+async def test_dropped_events_show_as_a_sequence_gap(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0, subscriber_queue_size=2) as sim,
         GatewayClient.connect(sim.endpoint, plaintext=True) as client,

@@ -277,7 +277,7 @@ async def capture(sim: Simulator) -> dict[str, Message]:
 
 
 @pytest.mark.anyio
-async def test_the_simulator_produces_the_fixture_shapes(anyio_backend: str) -> None:
+async def test_the_simulator_produces_the_fixture_shapes(anyio_backend: object) -> None:
     async with Simulator(update_rate_hz=0, replay_capacity=4) as sim:
         produced = await capture(sim)
     assert set(produced) | HAND_WRITTEN == set(names())

@@ -32,7 +32,7 @@ KEYS = {
 
 
 @pytest.fixture
-async def secured(anyio_backend: str) -> AsyncIterator[Simulator]:
+async def secured(anyio_backend: object) -> AsyncIterator[Simulator]:
     async with Simulator(update_rate_hz=0, api_keys=KEYS) as sim:
         yield sim
 
@@ -142,7 +142,7 @@ def ca_file(ca: trustme.CA, tmp_path: Path, name: str = "ca.pem") -> Path:
     return path
 
 
-async def test_tls_with_the_right_ca(ca: trustme.CA, tmp_path: Path, anyio_backend: str) -> None:
+async def test_tls_with_the_right_ca(ca: trustme.CA, tmp_path: Path, anyio_backend: object) -> None:
     cert, key = server_files(ca, tmp_path, "127.0.0.1", "localhost")
     async with Simulator(update_rate_hz=0, tls_cert_file=cert, tls_key_file=key, api_keys=KEYS) as sim:
         async with GatewayClient.connect(
@@ -166,7 +166,9 @@ async def test_tls_with_the_right_ca(ca: trustme.CA, tmp_path: Path, anyio_backe
             await (await client.open_session("mutual")).close()
 
 
-async def test_tls_with_the_wrong_ca_fails_typed(ca: trustme.CA, tmp_path: Path, anyio_backend: str) -> None:
+async def test_tls_with_the_wrong_ca_fails_typed(
+    ca: trustme.CA, tmp_path: Path, anyio_backend: object
+) -> None:
     cert, key = server_files(ca, tmp_path, "127.0.0.1")
     other = ca_file(trustme.CA(), tmp_path, "other-ca.pem")
     async with (
@@ -184,7 +186,7 @@ async def test_tls_with_the_wrong_ca_fails_typed(ca: trustme.CA, tmp_path: Path,
     assert "ca_file" in str(info.value)
 
 
-async def test_server_name_override(ca: trustme.CA, tmp_path: Path, anyio_backend: str) -> None:
+async def test_server_name_override(ca: trustme.CA, tmp_path: Path, anyio_backend: object) -> None:
     cert, key = server_files(ca, tmp_path, "gateway.plant.test")
     trusted = ca_file(ca, tmp_path)
     async with Simulator(update_rate_hz=0, tls_cert_file=cert, tls_key_file=key) as sim:
@@ -197,13 +199,13 @@ async def test_server_name_override(ca: trustme.CA, tmp_path: Path, anyio_backen
             await (await client.open_session("right name")).close()
 
 
-async def test_missing_ca_file_is_a_clear_error(tmp_path: Path, anyio_backend: str) -> None:
+async def test_missing_ca_file_is_a_clear_error(tmp_path: Path, anyio_backend: object) -> None:
     with pytest.raises(ValueError, match="ca_file"):
         await GatewayClient.connect("127.0.0.1:1", ca_file=tmp_path / "missing.pem")
 
 
 async def test_plaintext_client_to_tls_server_fails_typed(
-    ca: trustme.CA, tmp_path: Path, anyio_backend: str
+    ca: trustme.CA, tmp_path: Path, anyio_backend: object
 ) -> None:
     cert, key = server_files(ca, tmp_path, "127.0.0.1")
     async with (

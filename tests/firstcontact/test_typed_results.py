@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def client(anyio_backend: str) -> AsyncIterator[Client]:
+async def client(anyio_backend: object) -> AsyncIterator[Client]:
     async with Simulator(update_rate_hz=0) as sim, Client(sim.endpoint, default_timeout=5.0) as opened:
         yield opened
 

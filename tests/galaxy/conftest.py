@@ -10,7 +10,7 @@ from .support import Repo, plant_galaxy, serve_repository
 
 
 @pytest.fixture
-async def repo(anyio_backend: str) -> AsyncIterator[Repo]:
+async def repo(anyio_backend: object) -> AsyncIterator[Repo]:
     """The plant Galaxy on a bare repository server, with a connected client."""
     async with serve_repository(plant_galaxy()) as served:
         yield served

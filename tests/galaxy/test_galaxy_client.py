@@ -31,7 +31,7 @@ KEYS = {READER_KEY: ["metadata:read"], NO_METADATA_KEY: ["session:open", "invoke
 
 
 @pytest.fixture
-async def secured(anyio_backend: str) -> AsyncIterator[Simulator]:
+async def secured(anyio_backend: object) -> AsyncIterator[Simulator]:
     async with Simulator(api_keys=KEYS, update_rate_hz=0) as sim:
         yield sim
 

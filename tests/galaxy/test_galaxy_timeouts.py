@@ -22,7 +22,7 @@ SHORT_S = 0.05
 
 
 @pytest.fixture
-async def slow(anyio_backend: str) -> AsyncIterator[tuple[Simulator, GalaxyRepositoryClient]]:
+async def slow(anyio_backend: object) -> AsyncIterator[tuple[Simulator, GalaxyRepositoryClient]]:
     async with (
         Simulator(update_rate_hz=0) as sim,
         GalaxyRepositoryClient.connect(sim.endpoint, plaintext=True, default_timeout=10.0) as client,
@@ -82,7 +82,7 @@ async def test_a_call_within_its_deadline_answers(
     assert await client.test_connection(timeout=timeout) is True
 
 
-async def test_the_call_deadline_overrides_the_client_default(anyio_backend: str) -> None:
+async def test_the_call_deadline_overrides_the_client_default(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0) as sim,
         GalaxyRepositoryClient.connect(sim.endpoint, plaintext=True, default_timeout=SHORT_S) as client,

@@ -32,7 +32,7 @@ class Plant:
 
 
 @pytest.fixture
-async def plant(anyio_backend: str) -> AsyncIterator[Plant]:
+async def plant(anyio_backend: object) -> AsyncIterator[Plant]:
     async with Simulator(update_rate_hz=0) as sim, FaultProxy(sim.host, sim.port) as proxy:
         yield Plant(sim, proxy)
 

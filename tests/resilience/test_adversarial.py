@@ -44,7 +44,7 @@ async def test_closing_the_session_fails_a_pending_write_and_confirm_with_a_type
 
 
 async def test_closing_a_stale_subscription_leaves_the_new_sessions_subscriptions_alone(
-    anyio_backend: str,
+    anyio_backend: object,
 ) -> None:
     async with (
         Simulator(update_rate_hz=0) as sim,
@@ -70,7 +70,7 @@ async def test_closing_a_stale_subscription_leaves_the_new_sessions_subscription
             assert change.worker_sequence > first.worker_sequence
 
 
-async def test_subscribing_on_a_session_the_gateway_just_lost_recovers(anyio_backend: str) -> None:
+async def test_subscribing_on_a_session_the_gateway_just_lost_recovers(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0) as sim,
         GatewayClient.connect(sim.endpoint) as client,
@@ -103,7 +103,9 @@ async def test_a_refused_resume_point_does_not_stick_to_the_session(plant: Plant
         assert first.worker_sequence == 1
 
 
-async def test_closing_the_client_while_a_command_recovers_leaves_no_session_open(anyio_backend: str) -> None:
+async def test_closing_the_client_while_a_command_recovers_leaves_no_session_open(
+    anyio_backend: object,
+) -> None:
     async with Simulator(update_rate_hz=0) as sim:
         client = await GatewayClient.connect(sim.endpoint)
         try:
@@ -126,7 +128,7 @@ async def test_closing_the_client_while_a_command_recovers_leaves_no_session_ope
         assert sim.session_ids() == []
 
 
-async def test_a_stream_that_gave_up_follows_a_session_the_commands_recovered(anyio_backend: str) -> None:
+async def test_a_stream_that_gave_up_follows_a_session_the_commands_recovered(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0) as sim,
         GatewayClient.connect(sim.endpoint) as client,
@@ -146,7 +148,7 @@ async def test_a_stream_that_gave_up_follows_a_session_the_commands_recovered(an
 
 
 async def test_a_reader_timing_out_during_a_resubscribe_does_not_leave_the_subscription_silent(
-    anyio_backend: str,
+    anyio_backend: object,
 ) -> None:
     async with (
         Simulator(update_rate_hz=0) as sim,
@@ -174,7 +176,7 @@ async def test_a_reader_timing_out_during_a_resubscribe_does_not_leave_the_subsc
 
 
 async def test_write_tag_never_sends_a_handle_of_the_lost_session_to_its_replacement(
-    anyio_backend: str,
+    anyio_backend: object,
 ) -> None:
     async with (
         Simulator(update_rate_hz=0) as sim,
@@ -226,7 +228,7 @@ async def test_a_subscription_left_by_break_stops_taking_a_share_of_the_events(p
 
 
 async def test_sessions_failing_over_together_never_fail_back_to_the_dead_primary(
-    anyio_backend: str, caplog: pytest.LogCaptureFixture
+    anyio_backend: object, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="mxgateway.client")
     async with (
@@ -253,7 +255,7 @@ async def test_sessions_failing_over_together_never_fail_back_to_the_dead_primar
 
 
 async def test_a_stream_cut_by_a_fail_over_of_its_client_follows_to_the_next_gateway(
-    anyio_backend: str,
+    anyio_backend: object,
 ) -> None:
     async with Simulator(update_rate_hz=0) as primary, Simulator(update_rate_hz=0) as backup:
         options = ClientOptions(endpoint=f"{primary.endpoint},{backup.endpoint}", reconnect=FAST)
@@ -275,7 +277,7 @@ async def test_a_stream_cut_by_a_fail_over_of_its_client_follows_to_the_next_gat
             assert session.connection_state is ConnectionState.RECOVERED
 
 
-async def test_a_command_in_flight_when_its_client_fails_over_is_not_cancelled(anyio_backend: str) -> None:
+async def test_a_command_in_flight_when_its_client_fails_over_is_not_cancelled(anyio_backend: object) -> None:
     async with Simulator(update_rate_hz=0) as primary, Simulator(update_rate_hz=0) as backup:
         options = ClientOptions(endpoint=f"{primary.endpoint},{backup.endpoint}", reconnect=FAST)
         async with GatewayClient.connect(options=options) as client:
@@ -297,7 +299,7 @@ async def test_a_command_in_flight_when_its_client_fails_over_is_not_cancelled(a
 
 
 async def test_an_open_in_flight_when_its_client_fails_over_continues_on_the_next_gateway(
-    anyio_backend: str,
+    anyio_backend: object,
 ) -> None:
     async with Simulator(update_rate_hz=0) as primary, Simulator(update_rate_hz=0) as backup:
         options = ClientOptions(endpoint=f"{primary.endpoint},{backup.endpoint}", reconnect=FAST)

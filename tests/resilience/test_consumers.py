@@ -77,7 +77,7 @@ async def test_a_slow_reader_sheds_alone_and_learns_at_once(plant: Plant) -> Non
         assert session.session_id in sim.session_ids()
 
 
-async def test_a_session_whose_reader_left_outlives_the_grace(anyio_backend: str) -> None:
+async def test_a_session_whose_reader_left_outlives_the_grace(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0, detach_grace_s=0.3) as sim,
         GatewayClient.connect(options=ClientOptions(endpoint=sim.endpoint)) as client,

@@ -23,7 +23,7 @@ from .conftest import FAST, TAGS, producing, until
 pytestmark = pytest.mark.anyio
 
 
-async def test_outage_longer_than_the_grace_recovers_on_a_new_session(anyio_backend: str) -> None:
+async def test_outage_longer_than_the_grace_recovers_on_a_new_session(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0, detach_grace_s=0.5) as sim,
         FaultProxy(sim.host, sim.port) as proxy,
@@ -73,7 +73,7 @@ async def test_outage_longer_than_the_grace_recovers_on_a_new_session(anyio_back
         assert sim.session_ids() == []
 
 
-async def test_without_recovery_the_handle_level_session_is_lost(anyio_backend: str) -> None:
+async def test_without_recovery_the_handle_level_session_is_lost(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0, detach_grace_s=0.3) as sim,
         FaultProxy(sim.host, sim.port) as proxy,
@@ -105,7 +105,7 @@ async def test_without_recovery_the_handle_level_session_is_lost(anyio_backend: 
                 await session.read(["Tank_001.Level"])
 
 
-async def test_fail_over_to_a_second_gateway(anyio_backend: str) -> None:
+async def test_fail_over_to_a_second_gateway(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0) as primary,
         Simulator(update_rate_hz=0) as backup,
@@ -135,7 +135,7 @@ async def test_fail_over_to_a_second_gateway(anyio_backend: str) -> None:
 
 
 async def test_closing_during_a_recovery_closes_the_session_the_gateway_opened_for_it(
-    anyio_backend: str,
+    anyio_backend: object,
 ) -> None:
     async with (
         Simulator(update_rate_hz=0, detach_grace_s=0.3) as sim,

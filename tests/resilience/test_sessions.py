@@ -33,7 +33,7 @@ def closed_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def test_a_client_opens_on_the_next_endpoint_when_the_first_is_down(anyio_backend: str) -> None:
+async def test_a_client_opens_on_the_next_endpoint_when_the_first_is_down(anyio_backend: object) -> None:
     async with Simulator(update_rate_hz=0) as sim:
         endpoint = f"127.0.0.1:{closed_loopback_port()},{sim.endpoint}"
         async with Client(endpoint=endpoint, default_timeout=3.0) as client:
@@ -42,7 +42,7 @@ async def test_a_client_opens_on_the_next_endpoint_when_the_first_is_down(anyio_
             assert sim.session_ids() == [client.session_id]
 
 
-async def test_the_tag_level_api_recovers_a_session_the_gateway_lost(anyio_backend: str) -> None:
+async def test_the_tag_level_api_recovers_a_session_the_gateway_lost(anyio_backend: object) -> None:
     async with Simulator(update_rate_hz=0) as sim, Client(endpoint=sim.endpoint) as client:
         server = await client.register("my own handles")
         await client.write_tag("Tank_001.Notes", "before")
@@ -64,7 +64,7 @@ async def test_the_tag_level_api_recovers_a_session_the_gateway_lost(anyio_backe
         assert await client.add_item(mine, "Tank_001.Level") > 0
 
 
-async def test_a_subscription_re_reads_its_tags_after_a_replay_gap(anyio_backend: str) -> None:
+async def test_a_subscription_re_reads_its_tags_after_a_replay_gap(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0, replay_capacity=8) as sim,
         FaultProxy(sim.host, sim.port) as proxy,
@@ -92,7 +92,7 @@ async def test_a_subscription_re_reads_its_tags_after_a_replay_gap(anyio_backend
         assert {tag: subscription.latest[tag].value for tag in TAGS} == current
 
 
-async def test_older_changes_replayed_after_a_re_read_do_not_turn_latest_back(anyio_backend: str) -> None:
+async def test_older_changes_replayed_after_a_re_read_do_not_turn_latest_back(anyio_backend: object) -> None:
     # After a gap the tags are re-read (the current values), then the changes the
     # gateway still had come through, all older than the re-read: delivered, but
     # ``latest`` must keep the re-read values, wherever the reader stops.
@@ -123,7 +123,7 @@ async def test_older_changes_replayed_after_a_re_read_do_not_turn_latest_back(an
             assert {tag: subscription.latest[tag].value for tag in TAGS} == current
 
 
-async def test_the_gateway_allows_one_event_stream_per_session(anyio_backend: str) -> None:
+async def test_the_gateway_allows_one_event_stream_per_session(anyio_backend: object) -> None:
     async with Simulator(update_rate_hz=0) as sim, GatewayClient.connect(sim.endpoint) as client:
         session = await client.open_session("one subscriber")
         stream = session.events()
@@ -140,7 +140,7 @@ async def test_the_gateway_allows_one_event_stream_per_session(anyio_backend: st
                 await raw.__anext__()
 
 
-async def test_the_simulator_can_allow_more_event_streams(anyio_backend: str) -> None:
+async def test_the_simulator_can_allow_more_event_streams(anyio_backend: object) -> None:
     async with (
         Simulator(update_rate_hz=0, max_event_subscribers=8) as sim,
         GatewayClient.connect(sim.endpoint) as client,
@@ -157,7 +157,7 @@ async def test_the_simulator_can_allow_more_event_streams(anyio_backend: str) ->
         Simulator(max_event_subscribers=9)
 
 
-async def test_within_the_window_a_cut_costs_no_session(anyio_backend: str) -> None:
+async def test_within_the_window_a_cut_costs_no_session(anyio_backend: object) -> None:
     async with Simulator(update_rate_hz=0) as sim, FaultProxy(sim.host, sim.port) as proxy:
         policy = ReconnectPolicy(initial_backoff_s=0.05, max_backoff_s=0.2)
         async with GatewayClient.connect(

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def proxy(anyio_backend: str) -> AsyncIterator[tuple[Simulator, FaultProxy]]:
+async def proxy(anyio_backend: object) -> AsyncIterator[tuple[Simulator, FaultProxy]]:
     async with Simulator(update_rate_hz=0) as sim, FaultProxy(sim.host, sim.port) as fault_proxy:
         yield sim, fault_proxy
 
