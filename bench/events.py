@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench._common import Clock, Result, Sample, ServerProcess, interleave
-from mxgateway import GatewayClient
-from mxgateway.channel import call_metadata
+from mxgateway import GatewayClient, call_metadata
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 

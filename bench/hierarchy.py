@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench._common import Clock, Result, Sample, ServerProcess, interleave, time_result
-from mxgateway.channel import call_metadata
+from mxgateway import call_metadata
 from mxgateway.galaxy import DEFAULT_PAGE_SIZE, GalaxyRepositoryClient
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc

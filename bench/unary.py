@@ -16,8 +16,7 @@ from typing import Any
 
 import mxgateway_sync
 from bench._common import Clock, Result, Sample, ServerProcess, interleave, time_result
-from mxgateway import GatewayClient, Session
-from mxgateway.channel import call_metadata
+from mxgateway import GatewayClient, Session, call_metadata
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
 
 if TYPE_CHECKING:
-    from mxgateway.alarm_feed import AlarmFeed, AlarmFeedEvent
-    from mxgateway.alarm_streams import AlarmStream, RawAlarmStream
-    from mxgateway.alarms import (
+    from mxgateway._alarms.feed import AlarmFeed, AlarmFeedEvent
+    from mxgateway._alarms.model import (
         Alarm,
         AlarmFeedItem,
         AlarmProviderMode,
@@ -23,16 +22,39 @@ if TYPE_CHECKING:
         AlarmState,
         AlarmTransition,
         AlarmTransitionKind,
-        MxGatewayAlarmNotFoundError,
     )
-    from mxgateway.channel import call_metadata, create_channel
-    from mxgateway.client import GatewayClient
-    from mxgateway.connection_state import ConnectionState, StateChange
-    from mxgateway.connector import Connector
-    from mxgateway.datatypes import DataType
-    from mxgateway.display import ResultList
+    from mxgateway._alarms.streams import AlarmStream, RawAlarmStream
+    from mxgateway._clients.client import Client
+    from mxgateway._clients.gateway_client import GatewayClient
+    from mxgateway._events.state import ConnectionState, StateChange
+    from mxgateway._events.stream import EventStream
+    from mxgateway._model.datatypes import DataType
+    from mxgateway._model.display import ResultList
+    from mxgateway._model.events import (
+        BufferedDataChange,
+        BufferedSample,
+        DataChange,
+        Event,
+        EventsDropped,
+        OperationComplete,
+        ReplayGap,
+        SequenceGap,
+        SessionRecovered,
+        UnknownEvent,
+        WriteComplete,
+    )
+    from mxgateway._model.results import ItemResult, ReadResult, WriteEntry, WriteResult
+    from mxgateway._model.status import MxStatus, Quality
+    from mxgateway._model.values import from_mx_value, to_mx_value
+    from mxgateway._retry import ReconnectPolicy
+    from mxgateway._session.session import Session
+    from mxgateway._session.subscription import Subscription
+    from mxgateway._transport.channel import call_metadata, create_channel
+    from mxgateway._transport.connector import Connector
+    from mxgateway._transport.streams import RawEventStream
     from mxgateway.errors import (
         MxAccessError,
+        MxGatewayAlarmNotFoundError,
         MxGatewayArgumentError,
         MxGatewayAuthenticationError,
         MxGatewayCancelledError,
@@ -55,20 +77,6 @@ if TYPE_CHECKING:
         MxGatewayUnavailableError,
         map_rpc_error,
     )
-    from mxgateway.event_stream import EventStream
-    from mxgateway.events import (
-        BufferedDataChange,
-        BufferedSample,
-        DataChange,
-        Event,
-        EventsDropped,
-        OperationComplete,
-        ReplayGap,
-        SequenceGap,
-        SessionRecovered,
-        UnknownEvent,
-        WriteComplete,
-    )
     from mxgateway.galaxy import (
         BrowseNode,
         DeployEventStream,
@@ -76,16 +84,8 @@ if TYPE_CHECKING:
         HierarchyFilter,
         HierarchyIterator,
     )
-    from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
-    from mxgateway.lazy_client import Client
+    from mxgateway.galaxy._types import GalaxyAttribute, GalaxyObject
     from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords
-    from mxgateway.raw_stream import RawEventStream
-    from mxgateway.reconnect import ReconnectPolicy
-    from mxgateway.results import ItemResult, ReadResult, WriteEntry, WriteResult
-    from mxgateway.session import Session
-    from mxgateway.status import MxStatus, Quality
-    from mxgateway.subscription import Subscription
-    from mxgateway.values import from_mx_value, to_mx_value
 
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
@@ -98,32 +98,32 @@ _EXPORTS: dict[str, str] = {
             "AlarmState",
             "AlarmTransition",
             "AlarmTransitionKind",
-            "MxGatewayAlarmNotFoundError",
         ],
-        "alarms",
+        "_alarms.model",
     ),
-    **dict.fromkeys(["AlarmFeed", "AlarmFeedEvent"], "alarm_feed"),
-    **dict.fromkeys(["AlarmStream", "RawAlarmStream"], "alarm_streams"),
-    "call_metadata": "channel",
-    "create_channel": "channel",
-    "GatewayClient": "client",
-    "Connector": "connector",
-    "DataType": "datatypes",
-    "ResultList": "display",
-    "GalaxyAttribute": "galaxy_types",
-    "GalaxyObject": "galaxy_types",
+    **dict.fromkeys(["AlarmFeed", "AlarmFeedEvent"], "_alarms.feed"),
+    **dict.fromkeys(["AlarmStream", "RawAlarmStream"], "_alarms.streams"),
+    "call_metadata": "_transport.channel",
+    "create_channel": "_transport.channel",
+    "GatewayClient": "_clients.gateway_client",
+    "Connector": "_transport.connector",
+    "DataType": "_model.datatypes",
+    "ResultList": "_model.display",
+    "GalaxyAttribute": "galaxy._types",
+    "GalaxyObject": "galaxy._types",
     "ClientOptions": "options",
     "ConnectKeywords": "options",
     "USE_CLIENT_DEFAULT": "options",
-    "ReconnectPolicy": "reconnect",
-    "Client": "lazy_client",
-    "MxStatus": "status",
-    "Quality": "status",
-    "from_mx_value": "values",
-    "to_mx_value": "values",
+    "ReconnectPolicy": "_retry",
+    "Client": "_clients.client",
+    "MxStatus": "_model.status",
+    "Quality": "_model.status",
+    "from_mx_value": "_model.values",
+    "to_mx_value": "_model.values",
     **dict.fromkeys(
         [
             "MxAccessError",
+            "MxGatewayAlarmNotFoundError",
             "MxGatewayArgumentError",
             "MxGatewayAuthenticationError",
             "MxGatewayCancelledError",
@@ -162,14 +162,14 @@ _EXPORTS: dict[str, str] = {
             "UnknownEvent",
             "WriteComplete",
         ],
-        "events",
+        "_model.events",
     ),
-    "EventStream": "event_stream",
-    "RawEventStream": "raw_stream",
-    "ConnectionState": "connection_state",
-    "StateChange": "connection_state",
-    "Session": "session",
-    "Subscription": "subscription",
+    "EventStream": "_events.stream",
+    "RawEventStream": "_transport.streams",
+    "ConnectionState": "_events.state",
+    "StateChange": "_events.state",
+    "Session": "_session.session",
+    "Subscription": "_session.subscription",
     **dict.fromkeys(
         [
             "BrowseNode",
@@ -180,7 +180,7 @@ _EXPORTS: dict[str, str] = {
         ],
         "galaxy",
     ),
-    **dict.fromkeys(["ItemResult", "ReadResult", "WriteEntry", "WriteResult"], "results"),
+    **dict.fromkeys(["ItemResult", "ReadResult", "WriteEntry", "WriteResult"], "_model.results"),
 }
 
 __all__ = [

@@ -22,13 +22,14 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from mxgateway._model.scopes import ALL_SCOPES, METADATA_READ
+from mxgateway._model.status import MxStatus, is_failure_status, statuses_of
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.scopes import ALL_SCOPES, METADATA_READ
-from mxgateway.status import MxStatus, is_failure_status, statuses_of
 
 __all__ = [
     "KNOWN_SCOPES",
     "MxAccessError",
+    "MxGatewayAlarmNotFoundError",
     "MxGatewayArgumentError",
     "MxGatewayAuthenticationError",
     "MxGatewayCancelledError",
@@ -188,6 +189,14 @@ class MxGatewaySessionNotReadyError(MxGatewayError):
 
 class MxGatewayInvalidRequestError(MxGatewayError):
     """The gateway rejected the request as malformed (INVALID_ARGUMENT, INVALID_REQUEST)."""
+
+
+class MxGatewayAlarmNotFoundError(MxGatewayNotFoundError, MxGatewayInvalidRequestError):
+    """AcknowledgeAlarm named an alarm the gateway does not know; ``reference`` is that name."""
+
+    def __init__(self, message: str, *, reference: str = "", **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.reference = reference
 
 
 class MxGatewayPageTokenError(MxGatewayInvalidRequestError):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypedDict
 
-from mxgateway.reconnect import ReconnectPolicy
+from mxgateway._retry import ReconnectPolicy
 
 if TYPE_CHECKING:
     from mxgateway.errors import MxGatewayArgumentError

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from mxgateway.loop_thread import LoopThread
+from mxgateway._transport.loop_thread import LoopThread
 
 __all__ = [
     "LOOP_THREAD_NAME",

@@ -6,7 +6,7 @@ can share (``endpoint`` is where it listens); ``close()`` stops it.
 
 from __future__ import annotations
 
-from mxgateway import endpoints
+from mxgateway._transport import endpoints
 from mxgateway_sync import _runtime
 
 __all__ = ["EmbeddedGateway", "start_embedded_gateway"]

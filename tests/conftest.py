@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mxgateway.grpc_teardown import is_grpc_teardown_noise
+from mxgateway._transport.grpc_teardown import is_grpc_teardown_noise
 
 # A test run started in the background by a shell without job control inherits
 # SIGINT ignored, and so would every process the tests start: their Ctrl-C tests

@@ -18,8 +18,8 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-from mxgateway.alarm_feed import AlarmFeed as SdkAlarmFeed
-from mxgateway.alarms import Alarm, AlarmTransition
+from mxgateway._alarms.feed import AlarmFeed as SdkAlarmFeed
+from mxgateway._alarms.model import Alarm, AlarmTransition
 from mxgateway.bridge.topics import Message, json_value, topic_level
 
 __all__ = ["AlarmFeed", "alarm_message", "alarm_record", "find_alarm_feed"]

@@ -13,6 +13,8 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
+from mxgateway._clients.client import Client
+from mxgateway._session.subscription import Subscription
 from mxgateway.bridge.alarms import AlarmFeed, alarm_message, find_alarm_feed
 from mxgateway.bridge.config import BridgeConfig
 from mxgateway.bridge.health import Counters, StateLine
@@ -23,8 +25,6 @@ from mxgateway.bridge.sparkplug import SparkplugLayout
 from mxgateway.bridge.store import DiskQueue
 from mxgateway.bridge.topics import Message, TagInfo, UnsLayout
 from mxgateway.bridge.writes import WriteHandler
-from mxgateway.lazy_client import Client
-from mxgateway.subscription import Subscription
 
 __all__ = ["Bridge"]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from google.protobuf.message import DecodeError
 
+from mxgateway._model.events import DataChange
 from mxgateway.bridge.topics import Message, TagInfo, json_value, topic_level
-from mxgateway.events import DataChange
 from mxgateway.generated import mxaccess_gateway_pb2 as mx
 from mxgateway.generated import sparkplug_b_pb2 as spb
 

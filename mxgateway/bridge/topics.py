@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mxgateway.events import DataChange
-from mxgateway.values import data_type_name
+from mxgateway._model.events import DataChange
+from mxgateway._model.values import data_type_name
 
 __all__ = ["Message", "TagInfo", "UnsLayout", "json_value", "topic_level"]
 

@@ -44,7 +44,7 @@ def _plain(value: Any) -> Any:
 
 def alarm_record(alarm: Any) -> dict[str, Any]:
     """An ``Alarm`` as a JSON-ready dict of all its fields (enum names as strings)."""
-    from mxgateway.alarms import Alarm
+    from mxgateway._alarms.model import Alarm
 
     return {name: _plain(getattr(alarm, name)) for name in Alarm.__match_args__}
 

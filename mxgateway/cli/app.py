@@ -8,10 +8,9 @@ import typer
 
 from mxgateway._version import __version__
 from mxgateway.cli.lazy_commands import LazyCommandGroup
-from mxgateway.cli.main import main
 from mxgateway.cli.simulate import simulate
 
-__all__ = ["app", "main"]
+__all__ = ["app"]
 
 app = typer.Typer(
     name="mxgw-py",

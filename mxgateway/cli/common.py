@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mxgateway.cli.context import BATCH_DEFAULTS, ENV_ENDPOINT, JSON_MODE, SESSION_ORIGIN, SIMULATOR_ENDPOINT
+from mxgateway.cli.context import ENV_ENDPOINT, JSON_MODE, SESSION_ORIGIN, SIMULATOR_ENDPOINT
 from mxgateway.cli.credentials import read_api_key
 from mxgateway.cli.errors import CliUsageError, guarded
 from mxgateway.cli.hints import CONNECTION_ORIGIN, ConnectionOrigin, endpoint_origin, key_origin
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from mxgateway.options import ClientOptions
 
-__all__ = ["CommonOptions", "build_common_options", "run_command"]
+__all__ = ["BATCH_DEFAULTS", "CommonOptions", "build_common_options", "run_command"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class CommonOptions:
         """``(name, argument)`` when the endpoint names an embedded gateway (``simulator``), else None."""
         if self.simulator:
             return SIMULATOR_ENDPOINT, ""
-        from mxgateway.endpoints import embedded_gateway_name
+        from mxgateway._transport.endpoints import embedded_gateway_name
 
         return embedded_gateway_name(self.resolved_endpoint)
 
@@ -102,6 +103,10 @@ class CommonOptions:
                 "use TLS (drop --plaintext), or pass --allow-insecure-api-key"
             ) from None
         return options
+
+
+#: The options given to ``batch`` itself: the defaults of each of its lines.
+BATCH_DEFAULTS: ContextVar[CommonOptions | None] = ContextVar("mxgw_py_batch_defaults", default=None)
 
 
 def build_common_options(values: dict[str, Any]) -> CommonOptions:

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from mxgateway.cli.common import CommonOptions
+from mxgateway.cli.common import BATCH_DEFAULTS, CommonOptions
 from mxgateway.cli.context import (
-    BATCH_DEFAULTS,
     BATCH_SESSION,
     ENV_SESSION_ID,
     IN_BATCH,

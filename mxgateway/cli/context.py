@@ -11,16 +11,12 @@ import os
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mxgateway.cli.human import TAG_WIDTH, human_line, is_value_record
 from mxgateway.cli.output import dumps, is_terminal, text_line
 
-if TYPE_CHECKING:
-    from mxgateway.cli.options import CommonOptions
-
 __all__ = [
-    "BATCH_DEFAULTS",
     "BATCH_SESSION",
     "ENV_ENDPOINT",
     "ENV_SESSION_ID",
@@ -45,8 +41,6 @@ SIMULATOR_ENDPOINT = "simulator"
 JSON_MODE: ContextVar[bool] = ContextVar("mxgw_py_json", default=False)
 #: Set while ``batch`` runs: errors become records on stdout and the loop goes on.
 IN_BATCH: ContextVar[bool] = ContextVar("mxgw_py_batch", default=False)
-#: The options given to ``batch`` itself: the defaults of each of its lines.
-BATCH_DEFAULTS: ContextVar[CommonOptions | None] = ContextVar("mxgw_py_batch_defaults", default=None)
 
 
 @dataclass

@@ -60,7 +60,7 @@ _GATEWAY_CODES: tuple[tuple[str, ExitCode], ...] = (
 #: Core modules whose ValueError/TypeError are documented argument checks (option
 #: validation, value conversion): raised there, they mean the input does not fit.
 #: The same exceptions from anywhere else are bugs, not usage errors.
-_ARGUMENT_CHECKS = frozenset({"mxgateway.options", "mxgateway.values"})
+_ARGUMENT_CHECKS = frozenset({"mxgateway.options", "mxgateway._model.values"})
 
 
 def _raised_in(exc: BaseException) -> str:

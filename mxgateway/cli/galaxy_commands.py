@@ -96,7 +96,7 @@ def _output_modes(common: CommonOptions, table: bool) -> tuple[bool, bool]:
 
 
 def _object_record(obj: Any) -> dict[str, Any]:
-    from mxgateway.galaxy_export import object_to_dict
+    from mxgateway.galaxy._export import object_to_dict
 
     return object_to_dict(obj.raw)
 
@@ -280,7 +280,7 @@ def watch_deploy_events(
     ] = None,
 ) -> None:
     """Print deploy events as JSON lines: the current state first, then one per deploy."""
-    from mxgateway.galaxy_export import to_dict
+    from mxgateway.galaxy._export import to_dict
 
     seen: dt.datetime | None = parse_value(last_seen, "time").value if last_seen is not None else None
     with shared_connections() as connections:

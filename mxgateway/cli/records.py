@@ -8,7 +8,7 @@ __all__ = ["change_record", "item_record", "read_record", "write_record"]
 
 
 def _data_type_name(data_type: int) -> str:
-    from mxgateway.values import data_type_name
+    from mxgateway._model.values import data_type_name
 
     return data_type_name(data_type)
 

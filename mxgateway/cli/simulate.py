@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mxgateway.scopes import ADMIN, ALL_SCOPES
+from mxgateway._model.scopes import ADMIN, ALL_SCOPES
 
 if TYPE_CHECKING:
     from mxgateway.simulator.server import Simulator

@@ -37,7 +37,7 @@ from mxgateway.cli.session_support import (
 from mxgateway.cli.value_parsing import ParsedValue, ValueParseError, parse_value
 
 if TYPE_CHECKING:
-    from mxgateway.events import DataChange
+    from mxgateway._model.events import DataChange
 
 __all__ = [
     "event_document",
@@ -125,7 +125,7 @@ def write_bulk(
 ) -> None:
     """Write many items at once (every value of --type); one result line per item."""
     parsed = [_write_entry(e, type_name) for e in entries]
-    from mxgateway.results import WriteEntry
+    from mxgateway._model.results import WriteEntry
 
     with shared_connections() as connections:
         results = connections.session(common, session_id_for(session_id)).write_bulk(
@@ -176,7 +176,7 @@ def stream_events(
 
 def event_document(event: Any) -> dict[str, Any]:
     """An event as its raw MxEvent's JSON; a marker as ``{"marker": name, ...its fields}``."""
-    from mxgateway.events import ReplayGap, is_marker
+    from mxgateway._model.events import ReplayGap, is_marker
 
     if not is_marker(event) or isinstance(event, ReplayGap):
         return message_to_dict(event.raw)

@@ -27,6 +27,7 @@ start again), and an unknown root or parent object
 
 from __future__ import annotations
 
+from mxgateway._model.scopes import METADATA_READ
 from mxgateway.errors import (
     MxGatewayObjectNotFoundError,
     MxGatewayPageTokenError,
@@ -34,6 +35,7 @@ from mxgateway.errors import (
 )
 from mxgateway.galaxy._client import GalaxyRepositoryClient
 from mxgateway.galaxy._deploy import DeployEventStream
+from mxgateway.galaxy._export import to_dict
 from mxgateway.galaxy._filters import (
     DEFAULT_PAGE_SIZE,
     HierarchyFilter,
@@ -42,8 +44,6 @@ from mxgateway.galaxy._filters import (
 )
 from mxgateway.galaxy._paging import HierarchyIterator
 from mxgateway.galaxy._tree import BrowseNode
-from mxgateway.galaxy_export import to_dict
-from mxgateway.scopes import METADATA_READ
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

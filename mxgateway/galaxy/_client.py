@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import grpc
 import grpc.aio
 
-from mxgateway.channel import call_metadata, create_channel
-from mxgateway.checks import checked
-from mxgateway.client_base import ClientBase
-from mxgateway.display import ResultList
+from mxgateway._model.checks import checked
+from mxgateway._model.display import ResultList
+from mxgateway._transport.channel import call_metadata, create_channel
+from mxgateway._transport.client_base import ClientBase
+from mxgateway._transport.unary import UnaryCaller
 from mxgateway.errors import (
     MxGatewayClosedError,
     MxGatewayError,
@@ -25,6 +26,7 @@ from mxgateway.errors import (
     map_galaxy_rpc_error,
 )
 from mxgateway.galaxy._deploy import DeployCall, DeployEventStream
+from mxgateway.galaxy._export import GalaxyFileWriter
 from mxgateway.galaxy._filters import (
     DEFAULT_PAGE_SIZE,
     HierarchyFilter,
@@ -37,12 +39,10 @@ from mxgateway.galaxy._filters import (
 )
 from mxgateway.galaxy._paging import HierarchyIterator
 from mxgateway.galaxy._tree import BrowseNode, BrowseScope
-from mxgateway.galaxy_export import GalaxyFileWriter
-from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
+from mxgateway.galaxy._types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc as gr_grpc
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
-from mxgateway.unary import UnaryCaller
 
 if TYPE_CHECKING:
     from mxgateway.generated.galaxy_repository_pb2_grpc import GalaxyRepositoryAsyncStub

@@ -9,10 +9,10 @@ from types import TracebackType
 import grpc
 import grpc.aio
 
+from mxgateway._transport.streams import LazyStream
 from mxgateway.errors import map_galaxy_rpc_error
 from mxgateway.galaxy._filters import deploy_time
 from mxgateway.generated import galaxy_repository_pb2 as gr
-from mxgateway.raw_stream import LazyStream
 
 __all__ = ["DeployCall", "DeployEventStream"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from types import TracebackType
 
-from mxgateway.galaxy_types import GalaxyObject
+from mxgateway.galaxy._types import GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
 __all__ = ["HierarchyIterator", "PageFetcher"]

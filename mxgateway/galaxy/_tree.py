@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mxgateway.checks import checked
-from mxgateway.display import ResultList
-from mxgateway.galaxy_types import GalaxyObject
+from mxgateway._model.checks import checked
+from mxgateway._model.display import ResultList
+from mxgateway.galaxy._types import GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.options import USE_CLIENT_DEFAULT, Timeout
 

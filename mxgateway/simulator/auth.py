@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import grpc
 
-from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.scopes import (
+from mxgateway._model.scopes import (
     ADMIN,
     ALL_SCOPES,
     EVENTS_READ,
@@ -23,6 +22,7 @@ from mxgateway.scopes import (
     SESSION_CLOSE,
     SESSION_OPEN,
 )
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
 #: Every scope a key may hold; ``admin`` implies all the others.
 SCOPES = frozenset(ALL_SCOPES)

@@ -5,26 +5,46 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from mxgateway.loop_thread import LoopThread
+from mxgateway._transport.loop_thread import LoopThread
 
-if TYPE_CHECKING:
-    from mxgateway.simulator.server import Simulator
 
-T = TypeVar("T")
+class Startable(Protocol):
+    """What runs in the background: a ``Simulator``, started and closed on its own loop."""
+
+    @property
+    def endpoint(self) -> str:
+        """``host:port`` to connect to."""
+        ...
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        ...
+
+    async def start(self) -> None:
+        """Start serving."""
+        ...
+
+    async def close(self) -> None:
+        """Stop serving."""
+        ...
+
+
+SimulatorT = TypeVar("SimulatorT", bound=Startable)
 
 _START_TIMEOUT_S = 30.0
 
 
-class BackgroundSimulator:
+class BackgroundSimulator(Generic[SimulatorT]):
     """Handle on a running background simulator; a context manager that closes it.
 
     ``call(fn, *args)`` runs ``fn(*args)`` on the simulator's loop (awaiting it when it
     returns an awaitable) and returns the result, e.g. ``bg.call(bg.simulator.advance, 1.0)``.
     """
 
-    def __init__(self, simulator: Simulator) -> None:
+    def __init__(self, simulator: SimulatorT) -> None:
         self.simulator = simulator
         self._closed = False
         self._runner = LoopThread("mxgateway-simulator")
@@ -73,7 +93,7 @@ class BackgroundSimulator:
         finally:
             self._runner.stop(_START_TIMEOUT_S)
 
-    def __enter__(self) -> BackgroundSimulator:
+    def __enter__(self) -> BackgroundSimulator[SimulatorT]:
         return self
 
     def __exit__(

@@ -14,10 +14,11 @@ import pytest
 
 if TYPE_CHECKING:
     from mxgateway.simulator.background import BackgroundSimulator
+    from mxgateway.simulator.server import Simulator
 
 
 @pytest.fixture
-def mx_simulator() -> Iterator[BackgroundSimulator]:
+def mx_simulator() -> Iterator[BackgroundSimulator[Simulator]]:
     """A running simulator on its own thread, closed after the test."""
     # Imported here so that merely having the plugin installed costs nothing.
     from mxgateway.simulator.server import Simulator
@@ -27,6 +28,6 @@ def mx_simulator() -> Iterator[BackgroundSimulator]:
 
 
 @pytest.fixture
-def mx_simulator_endpoint(mx_simulator: BackgroundSimulator) -> str:
+def mx_simulator_endpoint(mx_simulator: BackgroundSimulator[Simulator]) -> str:
     """The ``host:port`` of ``mx_simulator``."""
     return mx_simulator.endpoint

@@ -269,7 +269,7 @@ class Simulator:
     # -------------------------------------------------------------- background
 
     @classmethod
-    def start_in_background(cls, **kwargs: Any) -> BackgroundSimulator:
+    def start_in_background(cls, **kwargs: Any) -> BackgroundSimulator[Simulator]:
         """Run a simulator on its own thread and event loop (for blocking code and tests)."""
         from mxgateway.simulator.background import BackgroundSimulator
 

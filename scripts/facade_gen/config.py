@@ -45,19 +45,19 @@ CLOSED_AT_EXIT = {"Client", "GatewayClient", "GalaxyRepositoryClient"}
 
 #: The async classes the facade mirrors, as (module, class name).
 CLASSES: list[tuple[str, str]] = [
-    ("mxgateway.client", "GatewayClient"),
-    ("mxgateway.session", "Session"),
-    ("mxgateway.event_stream", "EventStream"),
-    ("mxgateway.raw_stream", "RawEventStream"),
-    ("mxgateway.subscription", "Subscription"),
+    ("mxgateway._clients.gateway_client", "GatewayClient"),
+    ("mxgateway._session.session", "Session"),
+    ("mxgateway._events.stream", "EventStream"),
+    ("mxgateway._transport.streams", "RawEventStream"),
+    ("mxgateway._session.subscription", "Subscription"),
     ("mxgateway.galaxy", "GalaxyRepositoryClient"),
     ("mxgateway.galaxy", "BrowseNode"),
     ("mxgateway.galaxy", "DeployEventStream"),
     ("mxgateway.galaxy", "HierarchyIterator"),
-    ("mxgateway.lazy_client", "Client"),
-    ("mxgateway.alarm_feed", "AlarmFeed"),
-    ("mxgateway.alarm_streams", "AlarmStream"),
-    ("mxgateway.alarm_streams", "RawAlarmStream"),
+    ("mxgateway._clients.client", "Client"),
+    ("mxgateway._alarms.feed", "AlarmFeed"),
+    ("mxgateway._alarms.streams", "AlarmStream"),
+    ("mxgateway._alarms.streams", "RawAlarmStream"),
 ]
 
 HEADER = '''"""Blocking facade over the async ``mxgateway`` core.

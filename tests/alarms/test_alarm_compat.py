@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from mxgateway.alarms import (
+from mxgateway._alarms.model import (
     Alarm,
     AlarmState,
     AlarmTransition,

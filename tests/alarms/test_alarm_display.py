@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from mxgateway import GatewayClient
-from mxgateway.alarms import (
+from mxgateway import GatewayClient, to_mx_value
+from mxgateway._alarms.model import (
     Alarm,
     AlarmProviderMode,
     AlarmProviderStatus,
@@ -17,9 +17,8 @@ from mxgateway.alarms import (
     alarm_from_proto,
     transition_from_proto,
 )
-from mxgateway.display import ResultList, rows_of
+from mxgateway._model.display import ResultList, rows_of
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.values import to_mx_value
 from tests.alarms.conftest import TANK1_HI, PlantClock
 
 pytestmark = pytest.mark.anyio

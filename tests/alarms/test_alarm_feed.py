@@ -5,14 +5,15 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from mxgateway import GatewayClient
-from mxgateway.alarm_feed import AlarmFeed, AlarmFeedEvent
-from mxgateway.alarms import (
+from mxgateway import (
+    AlarmFeed,
+    AlarmFeedEvent,
     AlarmProviderMode,
     AlarmProviderStatus,
     AlarmState,
     AlarmTransition,
     AlarmTransitionKind,
+    GatewayClient,
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.faultproxy import FaultProxy

@@ -10,8 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mxgateway import ClientOptions, GatewayClient, MxGatewayUnavailableError, ReconnectPolicy
-from mxgateway.alarms import Alarm, AlarmState, AlarmTransitionKind, apply_transition, reconcile
+from mxgateway import (
+    Alarm,
+    AlarmState,
+    AlarmTransitionKind,
+    ClientOptions,
+    GatewayClient,
+    MxGatewayUnavailableError,
+    ReconnectPolicy,
+)
+from mxgateway._alarms.active_set import apply_transition, reconcile
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.demo_plant import demo_galaxy
 from mxgateway.simulator.faultproxy import FaultProxy

@@ -5,8 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from mxgateway import GatewayClient
-from mxgateway.alarms import (
+from mxgateway import (
     Alarm,
     AlarmProviderMode,
     AlarmProviderStatus,
@@ -14,6 +13,7 @@ from mxgateway.alarms import (
     AlarmState,
     AlarmTransition,
     AlarmTransitionKind,
+    GatewayClient,
     MxGatewayAlarmNotFoundError,
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb

@@ -28,12 +28,6 @@ READ_ONLY_KEY = "mxgw_cli_reader_K4mP7wL1nB"
 WRONG_KEY = "mxgw_cli_wrong_H6yU3eR5tD"
 SECRETS = (ADMIN_KEY, READ_ONLY_KEY, WRONG_KEY)
 
-#: The detach the MXAccess-level commands need to leave a session open across invocations.
-needs_detach = pytest.mark.skipif(
-    not hasattr(__import__("mxgateway.session", fromlist=["Session"]).Session, "detach"),
-    reason="needs Session.detach() in the core: leave an attached session open when its client closes",
-)
-
 
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[BackgroundSimulator]:

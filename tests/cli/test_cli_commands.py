@@ -8,7 +8,6 @@ from typing import Any
 
 from mxgateway.cli.batch import END_OF_RECORD
 from mxgateway.simulator.background import BackgroundSimulator
-from tests.cli.conftest import needs_detach
 
 Cli = Any
 
@@ -140,7 +139,6 @@ def test_open_session_json_is_the_raw_reply(cli: Cli) -> None:
     assert cli("close-session", "--session-id", reply["session_id"]).code == 0
 
 
-@needs_detach
 def test_mxaccess_commands_on_one_session(cli: Cli, simulator: BackgroundSimulator) -> None:
     session_id = cli("open-session").stdout.strip()
     env = {"MXGATEWAY_SESSION_ID": session_id}
@@ -229,7 +227,6 @@ def test_mxaccess_commands_on_one_session(cli: Cli, simulator: BackgroundSimulat
     assert session_id not in simulator.simulator.session_ids()
 
 
-@needs_detach
 def test_a_wrong_password_is_an_mxaccess_failure_and_is_never_printed(cli: Cli) -> None:
     session_id = cli("open-session").stdout.strip()
     env = {"MXGATEWAY_SESSION_ID": session_id, "OP_PW": "not-the-password-77"}

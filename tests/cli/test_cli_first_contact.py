@@ -20,7 +20,7 @@ import pytest
 import trustme
 from typer.testing import CliRunner
 
-from mxgateway._version import __version__
+from mxgateway import __version__
 from mxgateway.cli.app import app
 from mxgateway.cli.lazy_commands import LAZY_COMMANDS
 from mxgateway.simulator.server import Simulator

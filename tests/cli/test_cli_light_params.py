@@ -95,7 +95,7 @@ def test_a_bad_number_still_gets_typers_message() -> None:
 def test_a_one_shot_read_never_imports_pydantic() -> None:
     script = (
         "import sys\n"
-        "from mxgateway.cli.app import main\n"
+        "from mxgateway.cli.main import main\n"
         "sys.argv = ['mxgw-py', 'read', 'T.A', '--json', '--endpoint', '127.0.0.1:1', '--timeout', '0.2']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "print('pydantic' in sys.modules, 'importlib.metadata' in sys.modules)\n"

@@ -11,7 +11,7 @@ import grpc
 import pytest
 import typer
 
-from mxgateway import errors
+from mxgateway import errors, to_mx_value
 from mxgateway.cli.credentials import REDACTOR, SecretSourceError
 from mxgateway.cli.errors import CliUsageError, error_object, exit_code_for, guarded
 from mxgateway.cli.exit_codes import ExitCode
@@ -20,7 +20,6 @@ from mxgateway.cli.output import Progress, dumps, format_table, jsonable, messag
 from mxgateway.cli.value_parsing import ValueParseError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import ClientOptions
-from mxgateway.values import to_mx_value
 
 UTC = dt.timezone.utc
 

@@ -16,12 +16,11 @@ import grpc
 import pytest
 
 from mxgateway.simulator.background import BackgroundSimulator
-from tests.cli.conftest import ADMIN_KEY, READ_ONLY_KEY, WRONG_KEY, cli_command, needs_detach, subprocess_env
+from tests.cli.conftest import ADMIN_KEY, READ_ONLY_KEY, WRONG_KEY, cli_command, subprocess_env
 
 Run = Any
 
 
-@needs_detach
 def test_a_session_opened_by_one_invocation_is_used_by_the_next(
     run_cli: Run, simulator: BackgroundSimulator
 ) -> None:

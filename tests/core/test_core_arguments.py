@@ -28,7 +28,7 @@ from mxgateway import (
     Session,
     WriteEntry,
 )
-from mxgateway.checks import RULES
+from mxgateway._model.checks import RULES
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
 VALID: dict[str, Any] = {

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mxgateway import Client, GalaxyRepositoryClient, GatewayClient, MxGatewayUnavailableError, endpoints
-from mxgateway.endpoints import embedded_gateway_name
+from mxgateway import Client, GalaxyRepositoryClient, GatewayClient, MxGatewayUnavailableError
+from mxgateway._transport import endpoints
+from mxgateway._transport.endpoints import embedded_gateway_name
 
 
 def test_only_registered_names_are_embedded() -> None:

@@ -23,19 +23,21 @@ from mxgateway import (
     BufferedDataChange,
     DataChange,
     GatewayClient,
+    ItemResult,
     MxAccessError,
     OperationComplete,
+    ReadResult,
     ReplayGap,
     WriteComplete,
+    from_mx_value,
+    to_mx_value,
 )
+from mxgateway._model.events import event_from_proto
+from mxgateway._model.results import item_results as _item_results
+from mxgateway._model.results import write_results as _write_results
 from mxgateway.errors import is_mxaccess_failure, raise_for_mxaccess_failure
-from mxgateway.events import event_from_proto
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.results import ItemResult, ReadResult
-from mxgateway.results import item_results as _item_results
-from mxgateway.results import write_results as _write_results
 from mxgateway.simulator.server import Simulator
-from mxgateway.values import from_mx_value, to_mx_value
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 UTC = dt.timezone.utc

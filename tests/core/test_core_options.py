@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from mxgateway.channel import call_metadata, channel_arguments
+from mxgateway._transport.channel import call_metadata, channel_arguments
 from mxgateway.errors import MxGatewayArgumentError
 from mxgateway.options import DEFAULT_ENDPOINT, ClientOptions, endpoint_host, is_loopback_endpoint
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mxgateway import DataChange, EventsDropped
+from mxgateway._events.queue import EventConsumer
 from mxgateway.errors import REDACTED, redact
-from mxgateway.event_queue import EventConsumer
-from mxgateway.events import DataChange, EventsDropped
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
 secrets = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=8, max_size=40)

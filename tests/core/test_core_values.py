@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mxgateway import from_mx_value, to_mx_value
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.values import from_mx_value, to_mx_value
 
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
 WIDE = st.one_of(

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from mxgateway.grpc_teardown import is_grpc_teardown_noise, quiet_grpc_teardown
-from mxgateway.loop_thread import LoopThread
+from mxgateway._transport.grpc_teardown import is_grpc_teardown_noise, quiet_grpc_teardown
+from mxgateway._transport.loop_thread import LoopThread
 
 # Run in a fresh interpreter: any other live loop bound to grpc's poller (the facade's,
 # left by an earlier test) could take the completion, and this scenario needs exactly
@@ -21,8 +21,8 @@ from mxgateway.loop_thread import LoopThread
 _SCENARIO = r"""
 import asyncio, json, logging, runpy, socket, sys, threading
 import grpc
-from mxgateway.grpc_teardown import quiet_grpc_teardown
-from mxgateway.loop_thread import LoopThread
+from mxgateway._transport.grpc_teardown import quiet_grpc_teardown
+from mxgateway._transport.loop_thread import LoopThread
 
 live_kind, conftest = sys.argv[1], sys.argv[2]
 logged = []

@@ -57,7 +57,7 @@ async def test_unreachable_argument_endpoint() -> None:
 
 
 async def test_default_endpoint_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mxgateway.hints import endpoint_hint
+    from mxgateway._transport.hints import endpoint_hint
     from mxgateway.options import ClientOptions
 
     monkeypatch.delenv("MXGATEWAY_ENDPOINT", raising=False)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mxgateway import Client, DataType, GalaxyAttribute, GalaxyObject, ResultList
-from mxgateway.display import format_time, format_value, result_line
+from mxgateway._model.display import format_time, format_value, result_line
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.server import Simulator

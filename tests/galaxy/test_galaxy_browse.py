@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mxgateway.galaxy import BrowseNode, MxGatewayObjectNotFoundError, glob_matcher, to_dict
-from mxgateway.galaxy_types import GalaxyAttribute, GalaxyObject
+from mxgateway.galaxy._types import GalaxyAttribute, GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
 from .support import Repo

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from mxgateway.client import GatewayClient
-from mxgateway.connector import Connector
+from mxgateway import Connector, GatewayClient
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
     MxGatewayClosedError,

@@ -21,7 +21,7 @@ from mxgateway.galaxy import (
     MxGatewayPageTokenError,
     MxGatewayStalePageTokenError,
 )
-from mxgateway.galaxy_types import GalaxyObject
+from mxgateway.galaxy._types import GalaxyObject
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
 from .support import WALK_ORDER, Repo

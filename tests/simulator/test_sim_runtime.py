@@ -76,7 +76,7 @@ async def test_simulate_command_prints_its_endpoint_and_stops_cleanly(stop_signa
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from mxgateway.cli.app import main; main()",
+        "from mxgateway.cli.main import main; main()",
         "simulate",
         "--port",
         "0",

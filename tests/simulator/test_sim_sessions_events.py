@@ -11,7 +11,7 @@ import grpc.aio
 import pytest
 from mx_raw import OK, Raw, read_events, serve, wait_for
 
-from mxgateway._version import GATEWAY_PROTOCOL_VERSION
+from mxgateway import GATEWAY_PROTOCOL_VERSION
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.galaxy import MX_DOUBLE, Galaxy, GalaxyAttribute, GalaxyObject
 

@@ -37,14 +37,14 @@ def _render_with(change: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_generator_refuses_a_class_that_does_not_exist(tmp_path: Path) -> None:
-    completed = _render_with("g.CLASSES.append(('mxgateway.session', 'NoSuchClass'))")
+    completed = _render_with("g.CLASSES.append(('mxgateway._session.session', 'NoSuchClass'))")
     assert completed.returncode != 0
-    assert "mxgateway.session.NoSuchClass, which does not exist" in completed.stderr
+    assert "mxgateway._session.session.NoSuchClass, which does not exist" in completed.stderr
 
 
 def test_the_generator_refuses_an_awaitable_factory_of_a_class_it_does_not_mirror() -> None:
     # Without Session mirrored, open_session's Connector[Session] has no blocking form.
-    completed = _render_with("g.CLASSES.remove(('mxgateway.session', 'Session'))")
+    completed = _render_with("g.CLASSES.remove(('mxgateway._session.session', 'Session'))")
     assert completed.returncode != 0
     assert "GatewayClient.open_session returns Connector[Session]" in completed.stderr
     assert "cannot convert" in completed.stderr
@@ -64,9 +64,9 @@ def test_importing_the_facade_loads_no_grpc_until_first_use() -> None:
     script = (
         "import sys\n"
         "from mxgateway_sync import Client\n"
-        "print('grpc' in sys.modules, 'mxgateway.session' in sys.modules)\n"
+        "print('grpc' in sys.modules, 'mxgateway._session.session' in sys.modules)\n"
         "client = Client(endpoint='127.0.0.1:1')\n"
-        "print('grpc' in sys.modules, 'mxgateway.session' in sys.modules)\n"
+        "print('grpc' in sys.modules, 'mxgateway._session.session' in sys.modules)\n"
         "client.close()\n"
     )
     completed = subprocess.run(

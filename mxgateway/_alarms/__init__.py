@@ -1,0 +1,1 @@
+"""Alarms: the typed alarm model, the alarm streams and the feed that keeps the active set."""

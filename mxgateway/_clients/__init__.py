@@ -1,0 +1,1 @@
+"""The clients users hold: ``GatewayClient`` (a connection) and ``Client`` (a lazy session)."""

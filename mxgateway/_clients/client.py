@@ -1,0 +1,244 @@
+"""``Client``: a connection, a lazily opened session and Galaxy access in one object.
+
+``Client()`` does nothing until it is used: the first command connects (from the
+arguments, or ``MXGATEWAY_ENDPOINT`` and ``MXGATEWAY_API_KEY``), opens a session and
+runs. It is a :class:`~mxgateway._session.session.Session`, so every MXAccess command and
+every tag convenience is a method of it::
+
+    client = Client(endpoint="simulator")       # the embedded simulator
+    handle = await client.register("my-script")
+    print(await client.read(["Tank_001.Level"]))
+    galaxy = await client.galaxy()              # Galaxy Repository, same channel
+    await client.close()                        # or: async with Client(...) as client
+
+``endpoint="simulator"`` (or ``"simulator:plant.json"`` for a Galaxy file) starts an
+embedded simulator on the running loop and stops it again on ``close()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from mxgateway._model.checks import checked
+from mxgateway._session.session import Session
+from mxgateway.errors import MxGatewayClosedError
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords, Timeout, connect_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    # Imported where used: Galaxy access and alarms cost start-up time most scripts never use.
+    from mxgateway._alarms.feed import AlarmFeed
+    from mxgateway._alarms.model import Alarm
+    from mxgateway._alarms.streams import AlarmStream
+    from mxgateway._clients.gateway_client import GatewayClient
+    from mxgateway._model.display import ResultList
+    from mxgateway._transport.connection import GatewayTransport
+    from mxgateway.galaxy import GalaxyRepositoryClient
+
+__all__ = ["Client"]
+
+DEFAULT_SESSION_NAME = "mxgateway-python"
+
+
+class Client(Session):
+    """One object for a script: a connection, a lazily opened session and Galaxy access.
+
+    Nothing connects until the first call. Arguments left out come from the
+    environment (``MXGATEWAY_ENDPOINT``, ``MXGATEWAY_API_KEY``); ``options`` gives
+    the full ``ClientOptions``; the connection keywords are those of ``connect()``
+    (``ConnectKeywords``). ``endpoint="simulator"`` runs the embedded simulator;
+    ``endpoints`` (or a comma list) names gateways to fail over to. When the gateway
+    loses the session, the tag-level API continues on a new one (``recover``).
+    ``close()`` (or leaving ``async with``) closes the session, the Galaxy client,
+    the connection and any embedded simulator.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = "",
+        *,
+        client_session_name: str = DEFAULT_SESSION_NAME,
+        recover: bool | None = None,
+        options: ClientOptions | None = None,
+        **keywords: Unpack[ConnectKeywords],
+    ) -> None:
+        # Resolved now (no network): bad options fail here, and the key is known for redaction.
+        resolved = connect_options(options, endpoint, keywords, caller="Client")
+        self._init_state(client_session_name, resolved, recover=recover, fresh=True)
+        self._gateway: GatewayClient | None = None
+        self._galaxy: GalaxyRepositoryClient | None = None
+        self._opened = False
+        self._open_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        if self._closed:
+            state = "closed"
+        elif self._opened:
+            state = f"session {self._session_id}"
+        else:
+            state = "not connected yet"
+        return f"Client(endpoint={self._options.endpoint!r}, {state})"
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ lazy connection
+
+    async def gateway(self) -> GatewayClient:
+        """The connection to the gateway (connecting on first use)."""
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="connect")
+        if self._gateway is None:
+            async with self._open_lock:
+                if self._gateway is None:
+                    from mxgateway._clients.gateway_client import GatewayClient
+
+                    self._gateway = await GatewayClient.connect(options=self._options)
+        return self._gateway
+
+    async def open(self) -> None:
+        """Connect and open the session now (any call does it on first use)."""
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="OpenSession")
+        if self._opened:
+            return
+        gateway = await self.gateway()
+        async with self._open_lock:
+            if self._opened:
+                return
+            if self._closed:
+                raise MxGatewayClosedError("the client is closed", method="OpenSession")
+            transport = gateway.transport
+            reply = await transport.open_session(self._client_session_name)
+            # Bound like any session of the gateway client, so its close() closes it.
+            self._bind(transport, reply)
+            self._opened = True
+
+    async def galaxy(self) -> GalaxyRepositoryClient:
+        """The Galaxy Repository client of the same gateway, sharing the connection."""
+        gateway = await self.gateway()
+        if self._galaxy is None:
+            from mxgateway.galaxy import GalaxyRepositoryClient
+
+            self._galaxy = GalaxyRepositoryClient(gateway.options, channel=gateway.channel)
+        return self._galaxy
+
+    async def _call(self, request: pb.MxCommandRequest, timeout: Timeout) -> pb.MxCommandReply:
+        if not self._opened:
+            await self.open()
+            request.session_id = self._session_id
+        return await super()._call(request, timeout)
+
+    async def _ensure_open(self) -> None:
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="StreamEvents")
+        await self.open()
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self) -> None:
+        """Close the session, the Galaxy client, the connection and any embedded gateway; idempotent."""
+        if self._closed:
+            return
+        try:
+            if self._opened:
+                await super().close()
+            else:
+                self._mark_closed()
+        finally:
+            await self._close_connections()
+
+    async def detach(self) -> None:
+        """Leave the session open on the gateway (for another client to attach to) and disconnect."""
+        if self._closed:
+            return
+        try:
+            if self._opened:
+                await super().detach()
+            else:
+                self._mark_closed()
+        finally:
+            await self._close_connections()
+
+    async def _close_connections(self) -> None:
+        gateway, galaxy = self._gateway, self._galaxy
+        self._gateway = self._galaxy = None
+        try:
+            if galaxy is not None:
+                await galaxy.close()
+        finally:
+            if gateway is not None:
+                await gateway.close()  # also stops an embedded gateway
+
+    async def aclose(self) -> None:
+        """Same as ``close()`` (for ``contextlib.aclosing`` and exit-time clean-up)."""
+        await self.close()
+
+    # ------------------------------------------------------------------ alarms (no session needed)
+
+    @checked
+    async def active_alarms(
+        self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT
+    ) -> ResultList[Alarm]:
+        """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""
+        return await (await self.gateway()).active_alarms(prefix, timeout=timeout)
+
+    @checked
+    async def acknowledge_alarm(
+        self,
+        reference: str,
+        *,
+        comment: str = "",
+        operator: str = "",
+        operator_node: str = "",
+        operator_domain: str = "",
+        operator_full_name: str = "",
+        timeout: Timeout = USE_CLIENT_DEFAULT,
+    ) -> None:
+        """Acknowledge one alarm; acknowledging it again is not an error.
+
+        An unknown reference raises ``MxGatewayAlarmNotFoundError``.
+        """
+        await (await self.gateway()).acknowledge_alarm(
+            reference,
+            comment=comment,
+            operator=operator,
+            operator_node=operator_node,
+            operator_domain=operator_domain,
+            operator_full_name=operator_full_name,
+            timeout=timeout,
+        )
+
+    @checked
+    def stream_alarms(self, prefix: str = "") -> AlarmStream:
+        """StreamAlarms as typed items, in the feed's order (one call; no reconnect).
+
+        The snapshot's ``Alarm``s, ``AlarmSnapshotComplete``, ``AlarmProviderStatus``,
+        then ``AlarmTransition``s.
+        """
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
+        from mxgateway._alarms.streams import AlarmStream
+
+        return AlarmStream(self._alarm_transport, prefix)
+
+    @checked
+    def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
+        """An ``AlarmFeed``: the active set kept right across reconnects, and its transitions."""
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
+        from mxgateway._alarms.feed import AlarmFeed
+
+        return AlarmFeed(self._alarm_transport, prefix, queue_size=queue_size)
+
+    async def _alarm_transport(self) -> GatewayTransport:
+        return (await self.gateway()).transport

@@ -1,0 +1,1 @@
+"""The typed model: values, data types, statuses, events, results, their display, argument checks."""
