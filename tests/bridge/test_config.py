@@ -39,7 +39,6 @@ def test_a_good_file_parses_with_defaults(monkeypatch: pytest.MonkeyPatch) -> No
     assert config.topics.layout == "uns"
     assert not config.writes.enabled
     assert config.status_topic == "mxgateway/_bridge/mxgateway-bridge/status"
-    assert config.alarm_prefix == "mxgateway/_alarms"
     assert "s3cr3t-pw" not in repr(config)
     assert "s3cr3t-pw" not in str(config)
 
