@@ -237,8 +237,10 @@ class Publisher:
             if not self._hooks.ready.is_set():
                 _log.info("waiting for the primary host before publishing (data is stored meanwhile)")
                 ready = asyncio.create_task(self._wait(self._hooks.ready), name="bridge-ready")
-                tasks.append(ready)
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    await asyncio.wait([*tasks, ready], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    ready.cancel()
                 self._raise_if_failed(incoming)
             if not self._stopping.is_set():
                 await self._live(client, tasks)
@@ -275,8 +277,13 @@ class Publisher:
             asyncio.create_task(self._status(client), name="bridge-status"),
             restart,
         ]
-        tasks.extend(live)
-        done, _ = await asyncio.wait([*tasks], return_when=asyncio.FIRST_COMPLETED)
+        try:
+            done, _ = await asyncio.wait([*tasks, *live], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Nothing more goes out of this session before its NDEATH (or the broker's will).
+            for task in live:
+                task.cancel()
+            await asyncio.gather(*live, return_exceptions=True)
         if self._stopping.is_set():
             return
         if restart in done:
