@@ -55,8 +55,8 @@ class Host:
 
     def decode(self, received: Received) -> Seen | None:
         parts = received.topic.split("/")
-        if parts[0] != "spBv1.0" or parts[1] == "STATE":
-            return None
+        if parts[0] != "spBv1.0" or parts[1] == "STATE" or parts[2] in ("NCMD", "DCMD"):
+            return None  # a host's own messages, not the edge node's
         kind = parts[2]
         device = parts[4] if len(parts) > 4 else None
         classes = {
@@ -66,8 +66,6 @@ class Host:
             "DDATA": psp.DData,
             "NDEATH": psp.NDeath,
             "DDEATH": psp.DDeath,
-            "NCMD": psp.NCmd,
-            "DCMD": psp.DCmd,
         }
         cls = classes[kind]
         if kind in ("NBIRTH", "DBIRTH"):
