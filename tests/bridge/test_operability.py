@@ -64,7 +64,7 @@ async def test_the_metrics_endpoint_reports_counters_on_loopback(
     assert "mxgateway_bridge_lag_seconds" in values
     assert "mxgateway_bridge_births_total" in values
     # Stopped with the bridge.
-    with pytest.raises(OSError, match="[Cc]onnection refused"):
+    with pytest.raises(OSError, match=r"[Cc]onnection refused"):
         await asyncio.to_thread(scrape, port)
 
 
