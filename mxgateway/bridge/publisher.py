@@ -309,6 +309,7 @@ class Publisher:
         ]
         if not sends:
             return
+        client.pending_calls_threshold = len(sends) + _BATCH + 16
         # All in flight at once (in order), bounded in time: a stop must not hang on a slow broker.
         done, pending = await asyncio.wait(sends, timeout=_FINAL_TIMEOUT_S + len(sends) / 5_000)
         for send in pending:
