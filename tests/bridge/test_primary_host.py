@@ -63,6 +63,13 @@ async def test_state_offline_online_offline_online_stores_and_delivers_every_cha
                 online_1 = time.monotonic()
                 await scada.publish(STATE_TOPIC, state(True, t0 + 1), qos=1, retain=True)
                 await until(lambda: len(notes(host.all(recorder))) >= 60, 10, "stored and live data")
+                # An offline STATE older than the online one is stale: the session goes on.
+                await scada.publish(STATE_TOPIC, state(False, t0), qos=1, retain=False)
+                delivered = len(notes(host.all(recorder)))
+                await until(
+                    lambda: len(notes(host.all(recorder))) >= delivered + 20, 10, "data after a stale STATE"
+                )
+                assert "NDEATH" not in [s.kind for s in host.all(recorder)]
                 offline_at = time.monotonic()
                 await scada.publish(STATE_TOPIC, state(False, t0 + 1), qos=1, retain=True)
                 await until(lambda: "NDEATH" in [s.kind for s in host.all(recorder)], 10, "the NDEATH")

@@ -65,6 +65,8 @@ async def test_kill_9_the_ndeath_matches_the_last_nbirth_and_the_restart_moves_o
             # Polled, not waited for: the simulator the bridge talks to runs on this loop.
             await until(lambda: processes[1].poll() is not None, 20, "the clean stop")
             await until(lambda: len(seen("NDEATH")) == 2, 10, "the clean stop's NDEATH")
+        will_message = next(s for s in host.all(recorder) if s.kind == "NDEATH")
+        assert (will_message.raw.qos, will_message.raw.retain) == (1, False)
         first, second = (bd_seq_of(p) for p in seen("NBIRTH"))
         will, clean = (p.bd_seq_metric.value for p in seen("NDEATH"))  # type: ignore[attr-defined]
         assert first == 0  # a new store: bdSeq starts at zero
@@ -72,6 +74,11 @@ async def test_kill_9_the_ndeath_matches_the_last_nbirth_and_the_restart_moves_o
         assert second == first + 1
         assert clean == second
         assert processes[1].returncode == 0
+        # MQTT 3.1.1 ("p2") with the clean session flag ("c1"), as Mosquitto logs each connection.
+        log = (broker.directory / "mosquitto.log").read_text(encoding="utf-8", errors="replace")
+        connects = [line for line in log.splitlines() if "as killed-bridge" in line]
+        assert len(connects) == 2
+        assert all("(p2, c1," in line for line in connects)
     finally:
         for process in processes:
             if process.poll() is None:
