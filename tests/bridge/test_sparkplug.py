@@ -73,7 +73,8 @@ async def test_births_carry_every_value_typed_and_data_follows_by_alias(
     assert node["Node Control/Rebirth"].value is False  # type: ignore[attr-defined]
     assert node["Node Control/Rebirth"].alias is None  # type: ignore[attr-defined]
     # Every birth metric: name, alias, type, timestamp, and the gateway's current value (never null when it has one).
-    aliases: set[int] = set()
+    aliases = {m.alias for m in nbirth.metrics if m.alias is not None}
+    assert len(aliases) == len(nbirth.metrics) - 1  # every node metric but Rebirth has one
     for birth in seen[1:7]:
         for metric in birth.payload.metrics:
             tag = f"{birth.device}.{metric.name}"
@@ -140,7 +141,9 @@ async def test_births_carry_every_value_typed_and_data_follows_by_alias(
     death = seen[-1]
     assert (death.raw.qos, death.raw.retain) == (1, False)
     assert death.payload.bd_seq_metric.value == node["bdSeq"].value  # type: ignore[attr-defined]
-    assert not PB.Payload.FromString(death.raw.payload).HasField("seq")
+    raw_death = PB.Payload.FromString(death.raw.payload)
+    assert not raw_death.HasField("seq")
+    assert [m.name for m in raw_death.metrics] == ["bdSeq"]
 
 
 async def test_an_ncmd_rebirth_publishes_the_births_again_and_seq_restarts(
