@@ -2,8 +2,8 @@
 
     python bench/bridge.py [--seconds S] [--objects N] [--rate HZ] [--layout uns|sparkplug] [--runs K]
 
-Needs a Mosquitto binary. The simulator runs in its own process (a generated Galaxy
-whose values all move ``--rate`` times a second), Mosquitto in its own, and a
+Needs a Mosquitto binary. A fast plant gateway (``bench/_plant_server.py``: ``--tags``
+Double attributes, ``--rate`` changes a second in all) runs in its own process, Mosquitto in its own, and a
 subscriber that counts what arrives (per tenth of a second) in a third; this process
 runs, in turn:
 
@@ -16,8 +16,8 @@ runs, in turn:
 
 Each side's CPU time (this process, all threads) divided by the changes it got to the
 broker is its CPU per change; the ratio bridge/baseline is the figure to watch
-(target: at most 1.5). The subscriber's count over the window gives changes/s
-through Mosquitto (target: at least 10,000/s). ``--runs`` repeats the pair and
+(target: at most 1.5). The subscriber's count of changes (a Sparkplug DDATA may carry
+several) over the window gives changes/s through Mosquitto (target: at least 10,000/s). ``--runs`` repeats the pair and
 reports each run and the medians.
 """
 
@@ -44,25 +44,31 @@ if str(ROOT) not in sys.path:
 import aiomqtt  # noqa: E402
 import grpc  # noqa: E402
 
-from bench._common import simulator_process  # noqa: E402
+from bench._common import BENCH_DIR, _server_process  # noqa: E402
 from mxgateway import DataChange  # noqa: E402
 from mxgateway.bridge import Bridge, parse_config  # noqa: E402
 from mxgateway.bridge.sparkplug import SparkplugLayout, stamped  # noqa: E402
 from mxgateway.bridge.topics import TagInfo, UnsLayout  # noqa: E402
 from mxgateway.generated import mxaccess_gateway_pb2 as pb  # noqa: E402
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc  # noqa: E402
-from mxgateway.simulator.demo_plant import generate_galaxy  # noqa: E402
 
 _COUNTER = """
 import asyncio, collections, json, sys, time, aiomqtt
+from mxgateway.generated import sparkplug_b_pb2 as spb
 async def main():
     buckets = collections.Counter()
     async with aiomqtt.Client("127.0.0.1", int(sys.argv[1]), identifier="bench-counter") as client:
         await client.subscribe(sys.argv[2], qos=1)
         print("ready", flush=True)
         try:
-            async for _ in client.messages:
-                buckets[int(time.time() * 10)] += 1
+            async for message in client.messages:
+                topic = message.topic.value
+                if topic.startswith("spBv1.0/"):
+                    # Changes, not messages: a DDATA may carry several.
+                    if "/DDATA/" in topic:
+                        buckets[int(time.time() * 10)] += len(spb.Payload.FromString(message.payload).metrics)
+                elif not topic.startswith("mxgateway/_bridge/"):
+                    buckets[int(time.time() * 10)] += 1
         finally:
             print(json.dumps(buckets), flush=True)
 try:
@@ -158,9 +164,15 @@ async def _baseline(
         )
         names = {r.item_handle: r.tag_address for r in subscribed.bulk_subscribe.results}
         encode = sparkplug.data_messages if layout == "sparkplug" else uns.data_messages
-        pending: set[asyncio.Future[None]] = set()
+        window = asyncio.Semaphore(_WINDOW)
+        done_count = [0]
+
+        def finished(_: object) -> None:
+            window.release()
+            done_count[0] += 1
+
         seq = 0
-        published = 0
+        published_before = 0
         measuring = False
         warm_until = time.monotonic() + _WARM_UP_S
         cpu0 = wall0 = start = 0.0
@@ -168,7 +180,7 @@ async def _baseline(
         while True:
             now = time.monotonic()
             if not measuring and now >= warm_until:
-                measuring, published = True, 0
+                measuring, published_before = True, done_count[0]
                 cpu0, wall0, start = time.process_time(), time.perf_counter(), time.time()
             if now >= deadline:
                 break
@@ -180,13 +192,13 @@ async def _baseline(
                 if layout == "sparkplug":
                     payload = stamped(payload, seq)
                     seq = (seq + 1) % 256
-                pending.add(asyncio.ensure_future(mqtt.publish(message.topic, payload, qos, retain)))
-                if len(pending) >= _WINDOW:
-                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                    published += len(done)
-        if pending:
-            done, _ = await asyncio.wait(pending)
-            published += len(done)
+                await window.acquire()  # at most _WINDOW in flight, like the bridge's batches
+                asyncio.ensure_future(mqtt.publish(message.topic, payload, qos, retain)).add_done_callback(
+                    finished
+                )
+        for _ in range(_WINDOW):
+            await window.acquire()
+        published = done_count[0] - published_before
         cpu, wall, end = time.process_time() - cpu0, time.perf_counter() - wall0, time.time()
         stream.cancel()
     return {
@@ -221,7 +233,15 @@ def _one_run(args: argparse.Namespace, mosquitto: str, work: Path) -> dict[str, 
         assert counter.stdout is not None
         counter.stdout.readline()
         store = work / f"q-{time.monotonic_ns()}.sqlite3"
-        with simulator_process(work / "galaxy.json", rate=args.rate) as server:
+        source = [
+            sys.executable,
+            str(BENCH_DIR / "_plant_server.py"),
+            "--tags",
+            str(args.tags),
+            "--rate",
+            str(args.rate),
+        ]
+        with _server_process(source) as server:
             bridge = asyncio.run(_bridge(server.endpoint, port, store, args.seconds, args.layout))
             time.sleep(0.5)
             baseline = asyncio.run(
@@ -246,8 +266,8 @@ def _one_run(args: argparse.Namespace, mosquitto: str, work: Path) -> dict[str, 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--objects", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--tags", type=int, default=1200)
+    parser.add_argument("--rate", type=float, default=12_000.0, help="changes per second the gateway sends")
     parser.add_argument("--layout", choices=["uns", "sparkplug"], default="uns")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
@@ -258,14 +278,14 @@ def main() -> int:
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        generate_galaxy(args.objects).save(work / "galaxy.json")
         for number in range(args.runs):
             run = _one_run(args, mosquitto, work)
             runs.append(run)
             print(json.dumps({"run": number + 1, "layout": args.layout, **run}, sort_keys=True), flush=True)
     result = {
         "layout": args.layout,
-        "rate_hz": args.rate,
+        "source_changes_per_s": args.rate,
+        "tags": args.tags,
         "seconds": args.seconds,
         "runs": len(runs),
         "median_cpu_ratio": statistics.median(r["cpu_ratio"] for r in runs),

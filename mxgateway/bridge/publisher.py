@@ -60,8 +60,8 @@ class Hooks(Protocol):
     def births(self, mark: int) -> list[Message]:
         """Messages to publish first; what the outbox queued up to ``mark`` is older than them."""
 
-    def finalize(self, entry: Entry) -> bytes | None:
-        """The payload to send for a message, now (None: skip it)."""
+    def prepare(self, entries: Sequence[Entry]) -> list[tuple[int, Message | None]]:
+        """The messages to send now for ``entries``, in order: each with how many entries it and those before cover."""
 
     def farewell(self) -> list[Message]:
         """The messages a clean end of a session publishes before disconnecting (NDEATH, stale values)."""
@@ -95,9 +95,9 @@ class PlainHooks:
         """None."""
         return []
 
-    def finalize(self, entry: Entry) -> bytes | None:
-        """The payload as queued."""
-        return entry.message.payload
+    def prepare(self, entries: Sequence[Entry]) -> list[tuple[int, Message | None]]:
+        """Each message as queued."""
+        return [(index + 1, entry.message) for index, entry in enumerate(entries)]
 
     def farewell(self) -> list[Message]:
         """The retained values again, marked stale."""
@@ -332,7 +332,7 @@ class Publisher:
 
     async def _drain(self, client: aiomqtt.Client) -> None:
         outbox = self._outbox
-        finalize = self._hooks.finalize
+        prepare = self._hooks.prepare
         while True:
             if self._rebirth.is_set():
                 # Here, between batches: the drain is the only sender of numbered messages,
@@ -343,32 +343,30 @@ class Publisher:
             if not entries:
                 continue
             # Numbered here, in order, right before they are handed to the socket in that order.
-            payloads = [finalize(e) for e in entries]
-            acked = 0
+            plan = prepare(entries)
+            covered = 0
             try:
-                sends = [
-                    asyncio.ensure_future(self._send(client, e.message, p))
-                    for e, p in zip(entries, payloads, strict=True)
-                ]
+                sends = [asyncio.ensure_future(self._send(client, message)) for _, message in plan]
+                done = 0
                 try:
-                    for send in sends:
+                    for (upto, _), send in zip(plan, sends, strict=True):
                         await send
-                        acked += 1
+                        covered, done = upto, done + 1
                 finally:
-                    for send in sends[acked:]:
+                    for send in sends[done:]:
                         send.cancel()
             finally:
-                outbox.done(entries[:acked])
-                self._counters.published += acked
-                if acked < len(entries):
-                    outbox.give_back(entries[acked:])
+                outbox.done(entries[:covered])
+                self._counters.published += covered
+                if covered < len(entries):
+                    outbox.give_back(entries[covered:])
 
     @staticmethod
-    async def _send(client: aiomqtt.Client, m: Message, payload: bytes | None) -> None:
-        if payload is None:
+    async def _send(client: aiomqtt.Client, m: Message | None) -> None:
+        if m is None:
             return
         # No short timeout: a dropped connection ends the wait (the incoming loop notices it).
-        await client.publish(m.topic, payload, m.qos, m.retain, timeout=_PUBACK_TIMEOUT_S)
+        await client.publish(m.topic, m.payload, m.qos, m.retain, timeout=_PUBACK_TIMEOUT_S)
 
     async def _incoming(self, client: aiomqtt.Client) -> None:
         # Also the disconnect detector: iteration raises MqttError when the connection drops.

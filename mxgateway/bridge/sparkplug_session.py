@@ -14,7 +14,9 @@
   until the host is back;
 - what was queued before the births of a session is older than the values they
   carry: its DDATA goes out flagged ``is_historical`` (for devices born in this
-  session), its births and deaths are superseded and dropped.
+  session), its births and deaths are superseded and dropped;
+- consecutive queued DDATA of one device go out as one DDATA (a backlog costs one
+  MQTT message per run of changes, not one per change).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 
 from mxgateway.bridge.outbox import Entry
 from mxgateway.bridge.sparkplug import NAMESPACE, SparkplugLayout, historical, message_type, stamped
@@ -32,6 +35,8 @@ __all__ = ["SparkplugSession"]
 
 _log = logging.getLogger("mxgateway.bridge")
 _BD_SEQ_KEY = "sparkplug_bd_seq"
+#: At most this many queued DDATA of one device go out as one DDATA.
+MERGE_LIMIT = 64
 
 
 class SparkplugSession:
@@ -106,21 +111,62 @@ class SparkplugSession:
         self._seq = (seq + 1) % 256
         return stamped(payload, seq)
 
-    def finalize(self, entry: Entry) -> bytes | None:
-        """The payload to send now (numbered), or None for a message the births superseded."""
+    def _unstamped(self, entry: Entry) -> tuple[bytes | None, bool]:
+        """The payload of a queued message before numbering (None: superseded), and whether it is history."""
         message = entry.message
         kind = message_type(message.topic)
         if not kind:
-            return message.payload
+            return message.payload, False
         if entry.seq <= self._mark:
             if kind != "DDATA" or message.topic.rsplit("/", 1)[1] not in self._born:
-                return None
-            return self._stamp(historical(message.payload))
+                return None, True
+            return historical(message.payload), True
         if kind == "DBIRTH":
             self._born.add(message.topic.rsplit("/", 1)[1])
         elif kind == "DDEATH":
             self._born.discard(message.topic.rsplit("/", 1)[1])
-        return self._stamp(message.payload)
+        return message.payload, False
+
+    def prepare(self, entries: Sequence[Entry]) -> list[tuple[int, Message | None]]:
+        """What to send now for ``entries``, numbered in order: ``(entries covered so far, message)``.
+
+        Consecutive DDATA of one device (all live, or all history) go out as one
+        DDATA with their metrics in order, up to ``MERGE_LIMIT``: protobuf appends
+        the repeated ``metrics`` of concatenated payloads. Each message covers a
+        contiguous run of entries, so what was sent is always a prefix.
+        """
+        out: list[tuple[int, Message | None]] = []
+        run: list[bytes] = []
+        run_key: tuple[str, bool] | None = None
+
+        def close(upto: int) -> None:
+            nonlocal run_key
+            if run_key is not None:
+                out.append((upto, Message(run_key[0], self._stamp(b"".join(run)), 0, False)))
+                run.clear()
+                run_key = None
+
+        for index, entry in enumerate(entries):
+            payload, past = self._unstamped(entry)
+            message = entry.message
+            if payload is not None and message_type(message.topic) == "DDATA":
+                key = (message.topic, past)
+                if key != run_key or len(run) >= MERGE_LIMIT:
+                    close(index)
+                    run_key = key
+                run.append(payload)
+                continue
+            close(index)
+            if payload is None:
+                out.append((index + 1, None))
+            elif message_type(message.topic):
+                out.append(
+                    (index + 1, Message(message.topic, self._stamp(payload), message.qos, message.retain))
+                )
+            else:
+                out.append((index + 1, message))
+        close(len(entries))
+        return out
 
     def farewell(self) -> list[Message]:
         """The NDEATH a clean stop (or a primary host gone offline) publishes itself."""

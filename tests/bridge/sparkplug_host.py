@@ -87,6 +87,11 @@ class Host:
         return out
 
 
+def data_metrics(seen: list[Seen]) -> int:
+    """How many metric values the DDATA messages carried (one DDATA may carry several)."""
+    return sum(len(s.payload.metrics) for s in seen if s.kind == "DDATA")
+
+
 def properties(raw: bytes, alias_or_name: int | str) -> dict[str, int]:
     """The property set of one metric, as pysparkplug's protobuf reads it."""
     payload = PB.Payload.FromString(raw)
