@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mxgateway.bridge.store import DiskQueue
 from mxgateway.bridge.topics import Message
@@ -58,8 +58,7 @@ class DropLog:
         self._pending.clear()
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """A queued message, its sequence number, when it was queued and whether it is on disk."""
 
     seq: int

@@ -36,9 +36,19 @@ from typing import Any
 from mxgateway import DataType
 from mxgateway.generated import sparkplug_b_pb2 as spb
 
-__all__ = ["MetricKind", "command_value", "metric_kind", "set_value"]
+__all__ = ["MetricKind", "command_value", "encoded_value", "metric_kind", "set_value", "varint"]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def varint(value: int) -> bytes:
+    """The protobuf varint of a non-negative integer."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def millis(value: dt.datetime) -> int:
@@ -191,6 +201,47 @@ def set_value(metric: spb.Payload.Metric, value: Any, kind: MetricKind) -> bool:
     return True
 
 
+def _length_delimited(tag: bytes) -> Callable[[bytes], bytes]:
+    def encode(data: bytes) -> bytes:
+        return tag + varint(len(data)) + data
+
+    return encode
+
+
+def _unsigned(tag: bytes) -> Callable[[int], bytes]:
+    def encode(number: int) -> bytes:
+        if number < 0:
+            raise ValueError(f"{number} is negative")
+        return tag + varint(number)
+
+    return encode
+
+
+_F32, _F64 = struct.Struct("<f").pack, struct.Struct("<d").pack
+_STRING = _length_delimited(b"\x7a")
+#: Metric value field -> its encoded bytes (field number and wire type, as sparkplug_b.proto numbers them).
+_FIELD_BYTES: dict[str, Callable[[Any], bytes]] = {
+    "int_value": _unsigned(b"\x50"),
+    "long_value": _unsigned(b"\x58"),
+    "float_value": lambda v: b"\x65" + _F32(v),
+    "double_value": lambda v: b"\x69" + _F64(v),
+    "boolean_value": lambda v: b"\x70\x01" if v else b"\x70\x00",
+    "string_value": lambda v: _STRING(v.encode("utf-8")),
+    "bytes_value": _length_delimited(b"\x82\x01"),
+}
+_NULL = b"\x38\x01"
+
+
+def encoded_value(value: Any, kind: MetricKind) -> bytes:
+    """A metric's value field, encoded as ``set_value`` would set it (``is_null`` when it does not fit)."""
+    if value is None:
+        return _NULL
+    try:
+        return _FIELD_BYTES[kind.field](kind.convert(value))
+    except (TypeError, ValueError, OverflowError, struct.error, UnicodeEncodeError):
+        return _NULL
+
+
 def _unpack(code: str, data: bytes) -> list[Any]:
     size = struct.calcsize(code)
     if len(data) % size:
@@ -206,6 +257,11 @@ def _unpack_booleans(data: bytes) -> list[bool]:
     if len(bits) < count:
         raise ValueError(f"a BooleanArray of {count} values needs {(count + 7) // 8} bytes")
     return bits[:count]
+
+
+def _from_millis(ms: int) -> dt.datetime:
+    # Whole numbers only: timedelta(milliseconds=...) goes through a float and can be off by 1 us.
+    return _EPOCH + dt.timedelta(seconds=ms // 1000, microseconds=ms % 1000 * 1000)
 
 
 def _signed(value: int, bits: int) -> int:
@@ -233,7 +289,7 @@ def command_value(metric: spb.Payload.Metric, declared: MetricKind) -> Any:
     if datatype == spb.Int32:
         return _signed(raw, 32)
     if datatype == spb.DateTime:
-        return _EPOCH + dt.timedelta(milliseconds=raw)
+        return _from_millis(raw)
     if datatype in _ARRAY_DECODERS:
         return _ARRAY_DECODERS[datatype](raw)
     if declared is _DOUBLE_SECONDS:
@@ -247,5 +303,5 @@ _ARRAY_DECODERS: dict[int, Callable[[bytes], list[Any]]] = {
     spb.FloatArray: lambda data: _unpack("f", data),
     spb.DoubleArray: lambda data: _unpack("d", data),
     spb.StringArray: lambda data: [s.decode("utf-8") for s in data.split(b"\x00")[:-1]],
-    spb.DateTimeArray: lambda data: [_EPOCH + dt.timedelta(milliseconds=v) for v in _unpack("q", data)],
+    spb.DateTimeArray: lambda data: [_from_millis(v) for v in _unpack("q", data)],
 }

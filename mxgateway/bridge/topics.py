@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mxgateway import DataChange, DataType
 
@@ -42,9 +42,8 @@ class TagInfo:
         return cls(tag, obj, attribute or "value")
 
 
-@dataclass(frozen=True)
-class Message:
-    """One MQTT message, as queued and published."""
+class Message(NamedTuple):
+    """One MQTT message, as queued and published (a tuple: one is made per change)."""
 
     topic: str
     payload: bytes
