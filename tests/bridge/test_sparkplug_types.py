@@ -17,6 +17,9 @@ from mxgateway.generated import sparkplug_b_pb2 as spb
 from .sparkplug_host import PB, psp
 
 UTC = dt.timezone.utc
+# Strings as MXAccess has them: valid Unicode (no lone surrogates); StringArray ends each with NUL.
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))
+_element = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
 _times = st.datetimes(
     min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2200, 1, 1), timezones=st.just(UTC)
 )
@@ -25,7 +28,7 @@ CASES: list[tuple[DataType, bool, Any]] = [
     (DataType.INTEGER, False, st.integers(-(2**31), 2**31 - 1)),
     (DataType.FLOAT, False, st.floats(width=32, allow_nan=False, allow_infinity=False)),
     (DataType.DOUBLE, False, st.floats(allow_nan=False, allow_infinity=False)),
-    (DataType.STRING, False, st.text()),
+    (DataType.STRING, False, _text),
     (DataType.TIME, False, _times),
     (
         DataType.ELAPSED_TIME,
@@ -40,7 +43,7 @@ CASES: list[tuple[DataType, bool, Any]] = [
     (
         DataType.STRING,
         True,
-        st.lists(st.text(alphabet=st.characters(blacklist_characters="\x00")), max_size=20),
+        st.lists(_element, max_size=20),
     ),
     (DataType.TIME, True, st.lists(_times, max_size=20)),
 ]
