@@ -161,8 +161,8 @@ class SparkplugLayout:
     def _kind(self, m: _Metric) -> MetricKind:
         kind = m.kind
         if kind is None:
-            # A tag the Galaxy did not describe: typed by its first value, for good.
-            kind = m.kind = kind_of_value(m.value, m.info.mx_data_type or DataType.UNSPECIFIED)
+            # A tag the Galaxy did not describe and that had no value at its birth: text, for good.
+            kind = m.kind = kind_of_value(None, DataType.UNSPECIFIED)
         return kind
 
     def start(self) -> None:
@@ -181,9 +181,16 @@ class SparkplugLayout:
             if m is None or m.fresh or not result.ok:
                 continue
             stamp = result.source_timestamp
+            self._typed(m, result.value, result.data_type)
             self._update(
                 m, result.value, millis(stamp) if stamp is not None else _now_ms(), result.raw.quality
             )
+
+    @staticmethod
+    def _typed(m: _Metric, value: Any, data_type: DataType) -> None:
+        """A tag the Galaxy did not describe takes the type of its first value, for good."""
+        if m.kind is None and value is not None:
+            m.kind = kind_of_value(value, data_type)
 
     def _update(self, m: _Metric, value: Any, stamp_ms: int, quality: int) -> None:
         if not m.fresh:
@@ -293,7 +300,10 @@ class SparkplugLayout:
                 ts.seconds * 1000 + ts.nanos // 1_000_000 if raw.HasField("source_timestamp") else _now_ms()
             )
             previous = m.quality
-            self._update(m, change.value, stamp, raw.quality)
+            value = change.value
+            if m.kind is None:
+                self._typed(m, value, change.data_type)
+            self._update(m, value, stamp, raw.quality)
             device = m.device
             if not (self._gateway_up and self._started):
                 continue

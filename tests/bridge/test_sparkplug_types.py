@@ -110,3 +110,26 @@ def test_a_value_of_another_type_is_null_and_the_type_stays() -> None:
     assert encoded_value(None, kind) == b"\x38\x01"
     assert metric_kind(DataType.QUALIFIED_STRUCT, True).name == "String"
     assert metric_kind(DataType.NO_DATA, False).name == "String"
+
+
+def test_a_tag_the_galaxy_did_not_describe_takes_the_type_of_its_first_value_for_good() -> None:
+    from mxgateway import DataChange, to_mx_value
+    from mxgateway.bridge.sparkplug import SparkplugLayout
+    from mxgateway.bridge.topics import TagInfo
+    from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+    def change(tag: str, value: Any) -> DataChange:
+        event = pb.MxEvent(family=pb.MX_EVENT_FAMILY_ON_DATA_CHANGE, value=to_mx_value(value), quality=192)
+        return DataChange(event, tag)
+
+    layout = SparkplugLayout("G", "E", [TagInfo.bare("Extra_1.Speed"), TagInfo.bare("Extra_1.Label")])
+    layout.data_messages([change("Extra_1.Speed", 12.5)])  # before the birth: fills the value only
+    births, born = layout.births(0)
+    assert born == {"Extra_1"}
+    dbirth = psp.DBirth.decode(births[1].payload + b"\x08\x01\x18\x01")
+    types = {m.name: (m.datatype, m.value) for m in dbirth.metrics}
+    assert types == {"Speed": (psp.DataType.DOUBLE, 12.5), "Label": (psp.DataType.STRING, None)}
+    layout.start()
+    (later,) = layout.data_messages([change("Extra_1.Label", 7)])  # a number for the String metric
+    ddata = psp.DData.decode(later.payload + b"\x08\x01\x18\x02", birth=dbirth)
+    assert [(m.name, m.value) for m in ddata.metrics] == [("Label", "7")]
