@@ -1,7 +1,8 @@
 """The seam for bridging alarms: a feed of alarm records in, one message per record out.
 
-The bridge publishes each record of an ``AlarmFeed`` under the alarm prefix
-(``[alarms] prefix``, default ``{prefix}/_alarms``) at ``{alarm prefix}/{source}/{name}``,
+The bridge publishes each record of an ``AlarmFeed`` under its object in the
+namespace, ``{prefix}/{area}/.../{object}/_alarms/{alarm}`` (or, with ``[alarms]
+prefix`` set, flat at ``{alarms.prefix}/{object}/{alarm}``),
 retained while active and cleared (empty retained payload) once it is inactive and
 acknowledged. ``find_alarm_feed`` turns the client's ``AlarmFeed`` (the active set
 kept right across reconnects) into such records: first every alarm of the active
@@ -18,11 +19,11 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
-from mxgateway._alarms.feed import AlarmFeed as SdkAlarmFeed
-from mxgateway._alarms.model import Alarm, AlarmTransition
+from mxgateway import Alarm, AlarmTransition
+from mxgateway import AlarmFeed as SdkAlarmFeed
 from mxgateway.bridge.topics import Message, json_value, topic_level
 
-__all__ = ["AlarmFeed", "alarm_message", "alarm_record", "find_alarm_feed"]
+__all__ = ["AlarmFeed", "alarm_message", "alarm_record", "alarm_topic", "find_alarm_feed"]
 
 _log = logging.getLogger("mxgateway.bridge")
 
@@ -46,12 +47,29 @@ def _as_mapping(record: object) -> Mapping[str, Any]:
     raise TypeError(f"an alarm record must be a mapping or a dataclass, not {type(record).__name__}")
 
 
-def alarm_message(prefix: str, record: object, *, qos: int = 1) -> Message:
-    """The message of one alarm record (a mapping or a dataclass); inactive and acknowledged clears it."""
+def alarm_topic(
+    prefix: str, source: str, name: str, areas: Mapping[str, tuple[str, ...]] | None = None
+) -> str:
+    """``{prefix}/{area}/.../{object}/_alarms/{alarm}`` with ``areas``; ``{prefix}/{object}/{alarm}`` without."""
+    if areas is None:
+        return f"{prefix}/{topic_level(source)}/{topic_level(name)}"
+    levels = [*areas.get(source, ()), source, "_alarms", name]
+    return "/".join([prefix, *(topic_level(level) for level in levels)])
+
+
+def alarm_message(
+    prefix: str, record: object, *, qos: int = 1, areas: Mapping[str, tuple[str, ...]] | None = None
+) -> Message:
+    """The message of one alarm record (a mapping or a dataclass); inactive and acknowledged clears it.
+
+    With ``areas`` (object -> area path) the alarm goes under its object in the
+    namespace, ``{prefix}/{area}/.../{object}/_alarms/{alarm}``; without, it goes
+    to ``{prefix}/{object}/{alarm}``.
+    """
     record = _as_mapping(record)
     source = str(record.get("source", "") or "_")
     name = str(record.get("name", "") or "_")
-    topic = f"{prefix}/{topic_level(source)}/{topic_level(name)}"
+    topic = alarm_topic(prefix, source, name, areas)
     if record.get("active") is False and record.get("acknowledged") is True:
         return Message(topic, b"", qos, True)
     document = {key: json_value(value) for key, value in record.items()}
@@ -60,8 +78,8 @@ def alarm_message(prefix: str, record: object, *, qos: int = 1) -> Message:
 
 
 def alarm_record(alarm: Alarm, *, kind: str = "SNAPSHOT", synthetic: bool = False) -> dict[str, Any]:
-    """The record of one alarm: its object as ``source``, the alarm's own name as ``name``."""
-    source, _, name = alarm.source_reference.rpartition(".")
+    """The record of one alarm: its object as ``source``, the rest of its reference as ``name``."""
+    source, _, name = alarm.source_reference.partition(".")
     return {
         "source": source or alarm.source_reference,
         "name": name or alarm.alarm_type,

@@ -2,20 +2,20 @@
 
 Every mistake in the file is a ``ConfigError`` that names the file, the line and the
 key (``bridge.toml:12: [broker] port: expected an integer``), so an operator can fix
-it without reading code. Secrets (the broker password, the gateway API key) are read
-from a file or the environment named in the config, never from the file itself, and
-are held in ``Secret`` so that no repr, log line or error can show them.
+it without reading code. Secrets (the broker password, the gateway API key, the
+passwords of secured writes) are read from a file or the environment named in the
+config, never from the file itself, and are held in ``Secret`` so that no repr, log
+line or error can show them.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from mxgateway.bridge.config_reader import ConfigError, Locations, Reader, Secret
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,6 +29,7 @@ __all__ = [
     "ConfigError",
     "GatewayConfig",
     "HealthConfig",
+    "MetricsConfig",
     "PublishConfig",
     "Secret",
     "StoreConfig",
@@ -36,29 +37,8 @@ __all__ = [
     "WritesConfig",
     "load_config",
     "parse_config",
+    "sparkplug_id_problem",
 ]
-
-
-class ConfigError(ValueError):
-    """A configuration file that cannot be used; the message names the line and the key."""
-
-
-class Secret:
-    """A secret value (password, API key) that never shows itself in a repr or str."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret itself, for the one call that needs it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -110,6 +90,8 @@ class TopicsConfig:
     prefix: str = "mxgateway"
     group_id: str = "mxgateway"
     edge_node_id: str = "bridge"
+    #: The Sparkplug primary host application whose STATE gates births ("" for none).
+    primary_host_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +110,11 @@ class WritesConfig:
     enabled: bool = False
     allow: tuple[str, ...] = ()
     timeout_s: float = 10.0
+    #: The user that signs secured and verified writes (WriteSecured), and the verifier.
+    user: str | None = None
+    password: Secret | None = None
+    verifier_user: str | None = None
+    verifier_password: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +123,15 @@ class HealthConfig:
 
     status_topic: str = ""
     interval_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The Prometheus ``/metrics`` endpoint: off unless enabled, on loopback by default."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 9464
 
 
 @dataclass(frozen=True)
@@ -158,7 +154,14 @@ class BridgeConfig:
     writes: WritesConfig = field(default_factory=WritesConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = "<config>"
+    #: Where each key is in the file, for mistakes found once the Galaxy is known.
+    locations: Locations = field(default_factory=Locations, repr=False, compare=False)
+
+    def error(self, table: str, key: str | None, message: str) -> ConfigError:
+        """A ``ConfigError`` that names the file, the line and the key."""
+        return self.locations.error(table, key, message)
 
     @property
     def status_topic(self) -> str:
@@ -168,136 +171,76 @@ class BridgeConfig:
         return f"{self.topics.prefix}/_bridge/{self.broker.client_id}/status"
 
     @property
-    def alarm_prefix(self) -> str:
-        """The topic prefix of alarms, ``{prefix}/_alarms`` unless configured."""
-        return self.alarms.prefix or f"{self.topics.prefix}/_alarms"
+    def sparkplug(self) -> bool:
+        """True for the Sparkplug B layout."""
+        return self.topics.layout == "sparkplug"
 
 
-_TABLES = ("gateway", "broker", "publish", "topics", "store", "writes", "health", "alarms")
-_TOPIC_LEVEL = re.compile(r"^[^#+]+$")
+_TABLES = ("gateway", "broker", "publish", "topics", "store", "writes", "health", "alarms", "metrics")
 
 
-class _Reader:
-    """Typed access to one parsed file, each failure located at its line."""
+def sparkplug_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a Sparkplug group, edge node, device or host id (None: it can).
 
-    def __init__(self, text: str, source: str, data: Mapping[str, Any]) -> None:
-        self._lines = text.splitlines()
-        self._source = source
-        self._data = data
-        self._used: dict[str, set[str]] = {}
+    Sparkplug ids are topic levels: non-empty UTF-8 without ``+``, ``/`` and ``#``
+    (and, as MQTT forbids it in topics, without the NUL character).
+    """
+    if not value:
+        return "must not be empty"
+    bad = sorted({c for c in value if c in "+/#\x00"})
+    if bad:
+        shown = ", ".join("NUL" if c == "\x00" else repr(c) for c in bad)
+        return f"{value!r} is not a valid Sparkplug id: it must not contain {shown}"
+    return None
 
-    def fail(self, table: str, key: str | None, message: str) -> ConfigError:
-        line = self._line_of(table, key)
-        where = f"{self._source}:{line}" if line else self._source
-        name = f"[{table}] {key}" if key else f"[{table}]"
-        return ConfigError(f"{where}: {name}: {message}")
 
-    def _line_of(self, table: str, key: str | None) -> int | None:
-        current = ""
-        header_line: int | None = None
-        for number, raw in enumerate(self._lines, start=1):
-            line = raw.strip()
-            if line.startswith("[") and not line.startswith("[["):
-                current = line.strip("[]").strip()
-                if current == table:
-                    header_line = number
-                continue
-            if key is not None and current == table and re.match(rf"^{re.escape(key)}\s*=", line):
-                return number
-        return header_line
+def _topics(r: Reader) -> TopicsConfig:
+    layout = r.string("topics", "layout", "uns")
+    if layout not in ("uns", "sparkplug"):
+        raise r.fail("topics", "layout", f'expected "uns" or "sparkplug", got {layout!r}')
+    topics = TopicsConfig(
+        layout=layout,
+        prefix=r.string("topics", "prefix", "mxgateway").strip("/"),
+        group_id=r.string("topics", "group_id", "mxgateway"),
+        edge_node_id=r.string("topics", "edge_node_id", "bridge"),
+        primary_host_id=r.string("topics", "primary_host_id", ""),
+    )
+    if not topics.prefix or any(c in topics.prefix for c in "+#\x00"):
+        raise r.fail("topics", "prefix", "must be non-empty and contain no MQTT wildcard (+ or #)")
+    for key in ("group_id", "edge_node_id"):
+        problem = sparkplug_id_problem(getattr(topics, key))
+        if problem is not None:
+            raise r.fail("topics", key, problem)
+    if r.has("topics", "primary_host_id"):
+        if layout != "sparkplug":
+            raise r.fail("topics", "primary_host_id", 'only the "sparkplug" layout has a primary host')
+        problem = sparkplug_id_problem(topics.primary_host_id)
+        if problem is not None:
+            raise r.fail("topics", "primary_host_id", problem)
+    return topics
 
-    def table(self, name: str) -> Mapping[str, Any]:
-        value = self._data.get(name, {})
-        if not isinstance(value, Mapping):
-            raise self.fail(name, None, "expected a table")
-        self._used.setdefault(name, set())
-        return value
 
-    def _get(self, table: str, key: str) -> Any:
-        self._used.setdefault(table, set()).add(key)
-        return self.table(table).get(key)
-
-    def string(self, table: str, key: str, default: str) -> str:
-        value = self._get(table, key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            raise self.fail(table, key, f"expected a string, got {type(value).__name__}")
-        return value
-
-    def optional_string(self, table: str, key: str) -> str | None:
-        value = self.string(table, key, "")
-        return value or None
-
-    def boolean(self, table: str, key: str, default: bool) -> bool:
-        value = self._get(table, key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.fail(table, key, f"expected true or false, got {type(value).__name__}")
-        return value
-
-    def optional_boolean(self, table: str, key: str) -> bool | None:
-        return None if self._get(table, key) is None else self.boolean(table, key, False)
-
-    def integer(self, table: str, key: str, default: int, low: int, high: int) -> int:
-        value = self._get(table, key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(table, key, f"expected an integer, got {type(value).__name__}")
-        if not low <= value <= high:
-            raise self.fail(table, key, f"must be between {low} and {high}, got {value}")
-        return value
-
-    def number(self, table: str, key: str, default: float, low: float) -> float:
-        value = self._get(table, key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(table, key, f"expected a number, got {type(value).__name__}")
-        if not value >= low:
-            raise self.fail(table, key, f"must be at least {low}, got {value}")
-        return float(value)
-
-    def strings(self, table: str, key: str) -> tuple[str, ...]:
-        value = self._get(table, key)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            raise self.fail(table, key, "expected a list of non-empty strings")
-        return tuple(value)
-
-    def secret(self, table: str, key: str) -> Secret | None:
-        """``{key}_env`` names an environment variable, ``{key}_file`` a file; never the value."""
-        if key in self.table(table):
-            raise self.fail(table, key, f"put secrets in {key}_file or {key}_env, not in the file")
-        env = self.optional_string(table, f"{key}_env")
-        path = self.optional_string(table, f"{key}_file")
-        if env and path:
-            raise self.fail(table, f"{key}_file", f"give {key}_env or {key}_file, not both")
-        if env:
-            value = os.environ.get(env)
-            if value is None:
-                raise self.fail(table, f"{key}_env", f"the environment variable {env} is not set")
-            return Secret(value)
-        if path:
-            try:
-                text = Path(path).expanduser().read_text(encoding="utf-8")
-            except OSError as exc:
-                reason = exc.strerror or type(exc).__name__
-                raise self.fail(table, f"{key}_file", f"cannot read {path}: {reason}") from None
-            return Secret(text.strip())
-        return None
-
-    def check_unknown(self) -> None:
-        for name in self._data:
-            if name not in _TABLES:
-                raise self.fail(name, None, f"unknown table (known: {', '.join(_TABLES)})")
-        for name, used in self._used.items():
-            for key in self.table(name):
-                if key not in used:
-                    raise self.fail(name, key, "unknown key")
+def _writes(r: Reader) -> WritesConfig:
+    writes = WritesConfig(
+        enabled=r.boolean("writes", "enabled", False),
+        allow=r.strings("writes", "allow"),
+        timeout_s=r.number("writes", "timeout_s", 10.0, 0.01),
+        user=r.optional_string("writes", "user"),
+        password=r.secret("writes", "password"),
+        verifier_user=r.optional_string("writes", "verifier_user"),
+        verifier_password=r.secret("writes", "verifier_password"),
+    )
+    for user, secret in (("user", "password"), ("verifier_user", "verifier_password")):
+        if (getattr(writes, user) is None) != (getattr(writes, secret) is None):
+            missing = f"{secret}_env or {secret}_file" if getattr(writes, user) else user
+            raise r.fail(
+                "writes", user, f"a secured-write user needs both {user} and {secret}: give {missing}"
+            )
+    if writes.verifier_user and not writes.user:
+        raise r.fail("writes", "verifier_user", "a verifier needs a user to verify: give user too")
+    if writes.enabled and not writes.allow:
+        raise r.fail("writes", "allow", "writes are enabled but nothing may be written: list tag patterns")
+    return writes
 
 
 def parse_config(text: str, source: str = "<config>") -> BridgeConfig:
@@ -316,7 +259,7 @@ def parse_config(text: str, source: str = "<config>") -> BridgeConfig:
         if not found:
             reason += " (at the end of the file)"
         raise ConfigError(f"{where}: not valid TOML: {reason}") from None
-    r = _Reader(text, source, data)
+    r = Reader(Locations(text, source), data, _TABLES)
     gateway = GatewayConfig(
         endpoint=r.string("gateway", "endpoint", ""),
         api_key=r.secret("gateway", "api_key"),
@@ -346,28 +289,13 @@ def parse_config(text: str, source: str = "<config>") -> BridgeConfig:
         qos=r.integer("publish", "qos", 1, 0, 2),
         retain=r.boolean("publish", "retain", True),
     )
-    layout = r.string("topics", "layout", "uns")
-    if layout not in ("uns", "sparkplug"):
-        raise r.fail("topics", "layout", f'expected "uns" or "sparkplug", got {layout!r}')
-    topics = TopicsConfig(
-        layout=layout,
-        prefix=r.string("topics", "prefix", "mxgateway").strip("/"),
-        group_id=r.string("topics", "group_id", "mxgateway"),
-        edge_node_id=r.string("topics", "edge_node_id", "bridge"),
-    )
-    for key in ("prefix", "group_id", "edge_node_id"):
-        if not _TOPIC_LEVEL.match(getattr(topics, key)):
-            raise r.fail("topics", key, "must be non-empty and contain no MQTT wildcard (+ or #)")
+    topics = _topics(r)
     store = StoreConfig(
         path=r.string("store", "path", "mxgateway-bridge.sqlite3"),
         max_messages=r.integer("store", "max_messages", 100_000, 1, 2**62),
         max_age_s=r.number("store", "max_age_s", 86_400.0, 0.001),
     )
-    writes = WritesConfig(
-        enabled=r.boolean("writes", "enabled", False),
-        allow=r.strings("writes", "allow"),
-        timeout_s=r.number("writes", "timeout_s", 10.0, 0.01),
-    )
+    writes = _writes(r)
     health = HealthConfig(
         status_topic=r.string("health", "status_topic", ""),
         interval_s=r.number("health", "interval_s", 10.0, 0.05),
@@ -376,12 +304,24 @@ def parse_config(text: str, source: str = "<config>") -> BridgeConfig:
         enabled=r.boolean("alarms", "enabled", False),
         prefix=r.string("alarms", "prefix", "").strip("/"),
     )
+    metrics = MetricsConfig(
+        enabled=r.boolean("metrics", "enabled", False),
+        host=r.string("metrics", "host", "127.0.0.1"),
+        port=r.integer("metrics", "port", 9464, 0, 65535),
+    )
     r.check_unknown()
     if broker.reconnect_max_s < broker.reconnect_min_s:
         raise r.fail("broker", "reconnect_max_s", "must not be below reconnect_min_s")
     if not (publish.tags or publish.globs or publish.templates or alarms.enabled):
         raise r.fail("publish", None, "nothing to publish: give tags, globs or templates")
-    return BridgeConfig(gateway, broker, publish, topics, store, writes, health, alarms, source)
+    if topics.layout == "sparkplug":
+        for tag in publish.tags:
+            problem = sparkplug_id_problem(tag.partition(".")[0])
+            if problem is not None:
+                raise r.fail("publish", "tags", f"{tag}: its object is a Sparkplug device id: {problem}")
+    return BridgeConfig(
+        gateway, broker, publish, topics, store, writes, health, alarms, metrics, source, r.locations
+    )
 
 
 def load_config(path: str | Path) -> BridgeConfig:

@@ -29,6 +29,8 @@ class Counters:
     write_errors: int = 0
     #: Connections to the broker made.
     broker_connects: int = 0
+    #: Sparkplug birth messages published (NBIRTH and DBIRTH).
+    births: int = 0
 
     def snapshot(self) -> dict[str, int]:
         """The counters as a dict."""

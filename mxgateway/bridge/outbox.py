@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from mxgateway.bridge.store import DiskQueue
 from mxgateway.bridge.topics import Message
@@ -24,10 +24,41 @@ __all__ = ["Entry", "Outbox"]
 
 _log = logging.getLogger("mxgateway.bridge")
 _FULL = "the queue is full (store.max_messages)"
+#: At most one log line about dropped messages per this many seconds (with the count since the last).
+DROP_LOG_INTERVAL_S = 10.0
 
 
-@dataclass(frozen=True)
-class Entry:
+class DropLog:
+    """Logs dropped messages as one WARNING line per interval with their count, never one per message."""
+
+    def __init__(
+        self, interval_s: float = DROP_LOG_INTERVAL_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._interval_s = interval_s
+        self._clock = clock
+        self._last = -interval_s
+        self._pending: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"DropLog(pending={sum(self._pending.values())})"
+
+    def add(self, count: int, reason: str) -> None:
+        """Count a drop; logs at once when the last line is older than the interval."""
+        self._pending[reason] = self._pending.get(reason, 0) + count
+        self.flush(due_only=True)
+
+    def flush(self, *, due_only: bool = False) -> None:
+        """Log what was counted since the last line (only when the interval is over, with ``due_only``)."""
+        now = self._clock()
+        if not self._pending or (due_only and now - self._last < self._interval_s):
+            return
+        self._last = now
+        for reason, count in self._pending.items():
+            _log.warning("store-and-forward dropped %d message(s): %s", count, reason)
+        self._pending.clear()
+
+
+class Entry(NamedTuple):
     """A queued message, its sequence number, when it was queued and whether it is on disk."""
 
     seq: int
@@ -57,6 +88,7 @@ class Outbox:
         self._next_seq = disk.last_id + 1
         #: The highest disk row handed out by ``take`` (and not returned since).
         self._disk_cursor: int | None = None
+        self._drop_log = DropLog()
 
     def __repr__(self) -> str:
         return f"Outbox(memory={len(self._memory)}, disk={len(self._disk)}, connected={self._connected})"
@@ -71,9 +103,22 @@ class Outbox:
         """Messages waiting on disk."""
         return len(self._disk)
 
+    @property
+    def last_seq(self) -> int:
+        """The number of the newest message queued (0 before any)."""
+        return self._next_seq - 1
+
+    def oldest_enqueued(self) -> float | None:
+        """When the oldest waiting message was queued (None when none waits)."""
+        first = self._disk.oldest_enqueued()
+        if self._memory:
+            head = self._memory[0].enqueued
+            first = head if first is None else min(first, head)
+        return first
+
     def _dropped(self, count: int, reason: str) -> None:
         if count:
-            _log.warning("store-and-forward dropped %d message(s): %s", count, reason)
+            self._drop_log.add(count, reason)
             if self._on_drop is not None:
                 self._on_drop(count, reason)
 
@@ -129,6 +174,7 @@ class Outbox:
         self._wakeup.set()
 
     def _take_now(self, limit: int) -> list[Entry]:
+        self._drop_log.flush(due_only=True)
         rows: list[Entry] = []
         if len(self._disk):
             self._dropped(self._disk.expire(), "older than store.max_age_s")
@@ -162,4 +208,5 @@ class Outbox:
     def close(self) -> None:
         """Persist what waits in memory and close the disk queue."""
         self.spill()
+        self._drop_log.flush()
         self._disk.close()

@@ -1,21 +1,25 @@
 """What to publish: tag lists, attribute globs and templates, resolved through the Galaxy.
 
 The Galaxy hierarchy also gives every tag its place in the namespace (the areas
-above its object) and its data type. A tag named explicitly that the Galaxy does
-not describe is still published, under ``{prefix}/{object}/{attribute}``.
+above its object), its data type and its security classification. A tag named
+explicitly that the Galaxy does not describe is still published, under
+``{prefix}/{object}/{attribute}``; a glob or template that matches nothing is a
+configuration mistake.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-from mxgateway.bridge.config import PublishConfig
+from mxgateway import DataType, GalaxyRepositoryClient
+from mxgateway.bridge.config import BridgeConfig, sparkplug_id_problem
 from mxgateway.bridge.topics import TagInfo
-from mxgateway.galaxy import GalaxyRepositoryClient, glob_matcher
+from mxgateway.galaxy import glob_matcher
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
-__all__ = ["resolve_tags", "tags_from_objects"]
+__all__ = ["Selection", "resolve_tags", "tags_from_objects"]
 
 _log = logging.getLogger("mxgateway.bridge")
 
@@ -43,8 +47,20 @@ def _template_matches(chain: Iterable[str], template: str) -> bool:
     return any(name.lstrip("$").lower() == wanted for name in chain)
 
 
-def tags_from_objects(config: PublishConfig, objects: Sequence[gr.GalaxyObject]) -> list[TagInfo]:
-    """The tags the configuration selects from these Galaxy objects, in config order, without repeats."""
+@dataclass(frozen=True)
+class Selection:
+    """The tags a configuration selects, and the area path of every object of the Galaxy."""
+
+    tags: list[TagInfo]
+    areas: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def tags_from_objects(config: BridgeConfig, objects: Sequence[gr.GalaxyObject]) -> Selection:
+    """The tags the configuration selects from these Galaxy objects, in config order, without repeats.
+
+    A glob or template that matches nothing is a ``ConfigError`` naming its line.
+    """
+    publish = config.publish
     paths = _area_paths(objects)
     infos: dict[str, TagInfo] = {}
     by_reference: dict[str, TagInfo] = {}
@@ -56,25 +72,28 @@ def tags_from_objects(config: PublishConfig, objects: Sequence[gr.GalaxyObject])
                 attribute=attribute.attribute_name,
                 area_path=paths.get(obj.gobject_id, ()),
                 data_type=attribute.data_type_name,
+                mx_data_type=DataType.from_native(attribute.mx_data_type),
+                is_array=attribute.is_array,
+                security=attribute.security_classification,
             )
             by_reference[info.tag.lower()] = info
 
     def add(info: TagInfo) -> None:
         infos.setdefault(info.tag, info)
 
-    for tag in config.tags:
+    for tag in publish.tags:
         known = by_reference.get(tag.lower())
         if known is None:
             _log.warning("%s is not in the Galaxy: published without its area", tag)
         add(known or TagInfo.bare(tag))
-    for glob in config.globs:
+    for glob in publish.globs:
         pattern = glob_matcher(glob)
         found = [info for ref, info in by_reference.items() if pattern.fullmatch(ref)]
         if not found:
-            _log.warning("the glob %s matches no attribute", glob)
+            raise config.error("publish", "globs", f"{glob!r} matches no attribute of the Galaxy")
         for info in found:
             add(info)
-    for template in config.templates:
+    for template in publish.templates:
         # "$Tank" selects every attribute of objects derived from $Tank; "$Tank.Level" one of them.
         name, _, attribute_glob = template.partition(".")
         attribute_pattern = glob_matcher(attribute_glob or "*")
@@ -87,11 +106,38 @@ def tags_from_objects(config: PublishConfig, objects: Sequence[gr.GalaxyObject])
                     add(by_reference[attribute.full_tag_reference.lower()])
                     matched += 1
         if not matched:
-            _log.warning("the template %s matches no attribute", template)
-    return list(infos.values())
+            raise config.error("publish", "templates", f"{template!r} matches no attribute of the Galaxy")
+    areas = {obj.tag_name: paths.get(obj.gobject_id, ()) for obj in objects}
+    tags = list(infos.values())
+    if config.sparkplug:
+        _check_device_ids(config, tags)
+    return Selection(tags, areas)
 
 
-async def resolve_tags(config: PublishConfig, galaxy: GalaxyRepositoryClient) -> list[TagInfo]:
+def _check_device_ids(config: BridgeConfig, tags: Sequence[TagInfo]) -> None:
+    """Each Galaxy object is a Sparkplug device: its name must be a valid, unique device id."""
+    seen: dict[str, str] = {}
+    for info in tags:
+        problem = sparkplug_id_problem(info.object)
+        if problem is not None:
+            key = (
+                "tags"
+                if info.tag in config.publish.tags
+                else "globs"
+                if config.publish.globs
+                else "templates"
+            )
+            raise config.error("publish", key, f"{info.tag}: its object is a Sparkplug device id: {problem}")
+        other = seen.setdefault(info.object.lower(), info.object)
+        if other != info.object:
+            _log.warning(
+                "the devices %s and %s differ only in letter case, which some Sparkplug hosts cannot tell apart",
+                other,
+                info.object,
+            )
+
+
+async def resolve_tags(config: BridgeConfig, galaxy: GalaxyRepositoryClient) -> Selection:
     """Read the Galaxy hierarchy and select the configured tags."""
     objects = await galaxy.discover_hierarchy(include_attributes=True)
     return tags_from_objects(config, [obj.raw for obj in objects])

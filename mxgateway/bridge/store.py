@@ -1,5 +1,8 @@
 """The on-disk part of store-and-forward: a bounded FIFO of MQTT messages in SQLite.
 
+The same file keeps a few numbers that must survive a restart (the Sparkplug
+``bdSeq`` of the last MQTT session), in a ``meta`` table.
+
 Rows keep their order by id (the outbox's sequence number of each message). Limits are enforced here: beyond ``max_messages`` the
 oldest rows go (the newest plant data is worth more than the oldest), and rows older
 than ``max_age_s`` go when they come up to be sent. Both are counted and returned to
@@ -25,6 +28,10 @@ CREATE TABLE IF NOT EXISTS queue (
     payload BLOB NOT NULL,
     qos INTEGER NOT NULL,
     retain INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 )
 """
 
@@ -50,7 +57,7 @@ class DiskQueue:
         # WAL with NORMAL sync: a power cut may lose the last transactions, never the file.
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
         self._max_messages = max_messages
         self._max_age_s = max_age_s
         self._clock = clock
@@ -123,6 +130,22 @@ class DiskQueue:
         """Remove every row up to ``row_id`` (messages the broker acknowledged, in order)."""
         cursor = self._db.execute("DELETE FROM queue WHERE id <= ?", (row_id,))
         self._count -= max(cursor.rowcount, 0)
+
+    def oldest_enqueued(self) -> float | None:
+        """When the oldest row was queued (None when empty)."""
+        if not self._count:
+            return None
+        row = self._db.execute("SELECT enqueued FROM queue ORDER BY id LIMIT 1").fetchone()
+        return float(row[0]) if row is not None else None
+
+    def get_meta(self, key: str) -> int | None:
+        """A number kept beside the queue (the Sparkplug ``bdSeq``), None when never set."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row is not None else None
+
+    def set_meta(self, key: str, value: int) -> None:
+        """Keep a number beside the queue; it survives a restart (and a crash once written)."""
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
         """Close the database (the queued messages stay on disk for the next start)."""

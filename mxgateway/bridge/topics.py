@@ -12,10 +12,9 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from mxgateway._model.events import DataChange
-from mxgateway._model.values import data_type_name
+from mxgateway import DataChange, DataType
 
 __all__ = ["Message", "TagInfo", "UnsLayout", "json_value", "topic_level"]
 
@@ -28,7 +27,13 @@ class TagInfo:
     object: str
     attribute: str
     area_path: tuple[str, ...] = ()
+    #: The Galaxy's name of the data type ("Double"); empty when the Galaxy did not describe the tag.
     data_type: str = ""
+    #: The MXAccess data type the Galaxy declares (None: not described, taken from the first value).
+    mx_data_type: DataType | None = None
+    is_array: bool = False
+    #: The MXAccess security classification (2 secured write, 3 verified write, 6 view only; -1 unknown).
+    security: int = -1
 
     @classmethod
     def bare(cls, tag: str) -> TagInfo:
@@ -37,9 +42,8 @@ class TagInfo:
         return cls(tag, obj, attribute or "value")
 
 
-@dataclass(frozen=True)
-class Message:
-    """One MQTT message, as queued and published."""
+class Message(NamedTuple):
+    """One MQTT message, as queued and published (a tuple: one is made per change)."""
 
     topic: str
     payload: bytes
@@ -76,6 +80,8 @@ class UnsLayout:
         self._retain = retain
         self._topics = {info.tag: self.topic_of(info) for info in tags}
         self._types = {info.tag: info.data_type for info in tags}
+        #: The last payload published per topic (what the broker retains), to mark stale on a clean stop.
+        self._last: dict[str, bytes] = {}
 
     def topic_of(self, info: TagInfo) -> str:
         """The value topic of a tag."""
@@ -95,9 +101,21 @@ class UnsLayout:
             topic = self._topics.get(tag)
             if topic is None:
                 continue
-            out.append(
-                Message(topic, self.payload(change, self._types.get(tag, "")), self._qos, self._retain)
-            )
+            payload = self.payload(change, self._types.get(tag, ""))
+            self._last[topic] = payload
+            out.append(Message(topic, payload, self._qos, self._retain))
+        return out
+
+    def stale_messages(self) -> list[Message]:
+        """Every retained value again, with ``"stale": true``: the bridge stops, they are no longer live."""
+        if not self._retain:
+            return []
+        out = []
+        for topic, payload in self._last.items():
+            document = json.loads(payload)
+            document["stale"] = True
+            body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+            out.append(Message(topic, body, self._qos, True))
         return out
 
     @staticmethod
@@ -110,6 +128,6 @@ class UnsLayout:
             "quality": int(quality),
             "quality_name": quality.name,
             "timestamp": stamp.isoformat() if stamp is not None else None,
-            "data_type": data_type or data_type_name(change.data_type).title(),
+            "data_type": data_type or change.data_type.name.title(),
         }
         return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()

@@ -76,6 +76,7 @@ def mqtt(
     )
     bridge = Bridge(settings, state_line=state_line)
     received: list[int] = []
+    mistakes: list[str] = []
 
     def stop(signum: int) -> None:
         received.append(signum)
@@ -85,10 +86,16 @@ def mqtt(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop, signum)
-        await bridge.run()
+        try:
+            await bridge.run()
+        except ConfigError as exc:
+            mistakes.append(str(exc))
 
     with guarded():
         asyncio.run(main())
+    if mistakes:
+        # A mistake found once the Galaxy is known (a glob that matches nothing) is still the file's.
+        raise _fail(mistakes[0])
     # A clean stop either way; Ctrl-C still reports 130 as every mxgw-py command does.
     if signal.SIGINT in received:
         raise typer.Exit(int(ExitCode.INTERRUPTED))

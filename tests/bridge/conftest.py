@@ -92,32 +92,66 @@ async def sim(anyio_backend: object) -> AsyncIterator[Simulator]:
         yield simulator
 
 
+@dataclass(frozen=True)
+class Received:
+    """One message as a subscriber got it: QoS and retain as the publisher sent them (MQTT 5)."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    at: float
+
+
 class Recorder:
-    """Every message on a topic filter, in arrival order; reconnects (bounded) when the broker restarts."""
+    """Every message on a topic filter, in arrival order; reconnects (bounded) when the broker restarts.
+
+    It subscribes with MQTT 5's retain-as-published at QoS 2, so each message keeps the
+    QoS and retain flag its publisher gave it.
+    """
 
     def __init__(self, port: int, topic: str = "#") -> None:
         self.port = port
         self.topic = topic
-        self.messages: list[tuple[str, bytes]] = []
+        self.received: list[Received] = []
         self.subscribed = asyncio.Event()
         self.connections = 0
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def messages(self) -> list[tuple[str, bytes]]:
+        return [(r.topic, r.payload) for r in self.received]
+
     def on(self, topic: str) -> list[bytes]:
-        return [payload for t, payload in self.messages if t == topic]
+        return [r.payload for r in self.received if r.topic == topic]
 
     async def _run(self) -> None:
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+
         for _ in range(2000):
             try:
                 async with aiomqtt.Client(
-                    "127.0.0.1", self.port, identifier=f"recorder-{id(self)}"
+                    "127.0.0.1",
+                    self.port,
+                    identifier=f"recorder-{id(self)}",
+                    protocol=aiomqtt.ProtocolVersion.V5,
                 ) as client:
-                    await client.subscribe(self.topic, qos=1)
+                    await client.subscribe(
+                        self.topic, options=SubscribeOptions(qos=2, retainAsPublished=True)
+                    )
                     self.connections += 1
                     self.subscribed.set()
                     async for message in client.messages:
                         assert isinstance(message.payload, bytes)
-                        self.messages.append((message.topic.value, message.payload))
+                        self.received.append(
+                            Received(
+                                message.topic.value,
+                                message.payload,
+                                message.qos,
+                                bool(message.retain),
+                                time.monotonic(),
+                            )
+                        )
             except aiomqtt.MqttError:
                 self.subscribed.clear()
                 await asyncio.sleep(0.02)

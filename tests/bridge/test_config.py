@@ -39,7 +39,6 @@ def test_a_good_file_parses_with_defaults(monkeypatch: pytest.MonkeyPatch) -> No
     assert config.topics.layout == "uns"
     assert not config.writes.enabled
     assert config.status_topic == "mxgateway/_bridge/mxgateway-bridge/status"
-    assert config.alarm_prefix == "mxgateway/_alarms"
     assert "s3cr3t-pw" not in repr(config)
     assert "s3cr3t-pw" not in str(config)
 
@@ -79,6 +78,46 @@ def test_the_example_configuration_parses() -> None:
         (
             '[writes]\nenabled = "yes"\n[publish]\ntags=["a.b"]\n',
             r"^b\.toml:2: \[writes\] enabled: expected true",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[topics]\nlayout = "sparkplug"\ngroup_id = "a/b"\n',
+            r"^b\.toml:5: \[topics\] group_id: 'a/b' is not a valid Sparkplug id: it must not contain '/'$",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[topics]\nlayout = "sparkplug"\nedge_node_id = "x/y"\n',
+            r"^b\.toml:5: \[topics\] edge_node_id: 'x/y' is not a valid Sparkplug id",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[topics]\nlayout = "sparkplug"\nedge_node_id = "e#+"\n',
+            r"^b\.toml:5: \[topics\] edge_node_id: .*must not contain '#', '\+'$",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[topics]\nlayout = "sparkplug"\ngroup_id = ""\n',
+            r"^b\.toml:5: \[topics\] group_id: must not be empty$",
+        ),
+        (
+            '[publish]\ntags = ["Tank+1.Level"]\n[topics]\nlayout = "sparkplug"\n',
+            r"^b\.toml:2: \[publish\] tags: Tank\+1\.Level: its object is a Sparkplug device id: .*'\+'$",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[topics]\nlayout = "sparkplug"\nprimary_host_id = "h/1"\n',
+            r"^b\.toml:5: \[topics\] primary_host_id: 'h/1' is not a valid Sparkplug id",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[topics]\nprimary_host_id = "scada"\n',
+            r"^b\.toml:4: \[topics\] primary_host_id: only the \"sparkplug\" layout has a primary host$",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[writes]\nenabled = true\n',
+            r"^b\.toml:3: \[writes\] allow: writes are enabled but nothing may be written",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[writes]\nuser = "operator"\n',
+            r"^b\.toml:4: \[writes\] user: a secured-write user needs both user and password",
+        ),
+        (
+            '[publish]\ntags = ["a.b"]\n[metrics]\nport = 70000\n',
+            r"^b\.toml:4: \[metrics\] port: must be between 0 and 65535",
         ),
     ],
 )

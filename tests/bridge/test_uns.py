@@ -74,9 +74,15 @@ async def test_status_goes_offline_on_a_clean_stop_and_values_are_retained(
             await until(lambda: all(live.on(t) for t in EXPECTED_TOPICS.values()), 10, "every value")
         # Still listening while the bridge stops: its offline status comes last.
         await until(lambda: json.loads(status.messages[-1][1])["state"] == "offline", 5, "offline")
-    # A subscriber arriving later gets the retained values of the UNS.
+    # A subscriber arriving later gets the retained values of the UNS, marked stale: the bridge is gone.
     async with Recorder(broker.port, "mxgateway/WaterPlant/#") as late:
         await until(lambda: all(late.on(t) for t in EXPECTED_TOPICS.values()), 5, "retained values")
+    for topic in EXPECTED_TOPICS.values():
+        (retained,) = late.on(topic)
+        document = json.loads(retained)
+        assert document["stale"] is True
+        assert document["value"] == json.loads(live.on(topic)[-1])["value"]
+        assert [r.retain for r in late.received if r.topic == topic] == [True]
 
 
 async def test_writes_from_a_command_topic_only_for_allowed_tags(
