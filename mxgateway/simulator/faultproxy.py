@@ -8,8 +8,11 @@ Real network faults for resilience tests, without touching the gateway::
         await proxy.cut(2.0)   # reset every connection, refuse new ones for 2 s
 
 While cut, the proxy keeps its port and closes each new connection at once, which a
-gRPC client sees as UNAVAILABLE, exactly as a gateway that went away. It listens on
-loopback only. Run it on any event loop (a background simulator's loop works:
+gRPC client sees as UNAVAILABLE, exactly as a gateway that went away.
+``black_hole()`` is the other network fault: the connections open now stop
+carrying anything, in both directions, without being closed (a half-open
+connection: only keepalive notices), while new connections work;
+``heal()`` lets them flow again with nothing lost. It listens on loopback only. Run it on any event loop (a background simulator's loop works:
 ``bg.call(proxy.start)``).
 """
 
@@ -36,12 +39,16 @@ class FaultProxy:
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        #: Per open connection: set while it carries data (cleared by ``black_hole()``).
+        self._flowing: set[asyncio.Event] = set()
         self._down_until = 0.0
         self._restore: asyncio.TimerHandle | None = None
         #: Connections reset by ``cut()`` or refused while cut.
         self.connections_cut = 0
         #: Connections forwarded in all.
         self.connections_forwarded = 0
+        #: Connections ``black_hole()`` held.
+        self.connections_black_holed = 0
 
     def __repr__(self) -> str:
         state = "cut" if self.is_cut else "forwarding"
@@ -101,6 +108,22 @@ class FaultProxy:
         """Accept connections again."""
         self._down_until = 0.0
 
+    def black_hole(self) -> int:
+        """Stop every open connection from carrying data, without closing it; new ones work.
+
+        Nothing is read from either side meanwhile, so TCP holds what was sent, as it
+        does on a network that drops packets. Returns how many connections it holds.
+        """
+        for flowing in self._flowing:
+            flowing.clear()
+        self.connections_black_holed += len(self._flowing)
+        return len(self._flowing)
+
+    def heal(self) -> None:
+        """Let black-holed connections carry data again (what waited is delivered)."""
+        for flowing in self._flowing:
+            flowing.set()
+
     async def _reset_all(self) -> None:
         for writer in list(self._writers):
             self.connections_cut += 1
@@ -129,23 +152,31 @@ class FaultProxy:
         link = asyncio.current_task()
         assert link is not None
         self._links.add(link)
+        flowing = asyncio.Event()
+        flowing.set()
+        self._flowing.add(flowing)
         try:
-            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+            await asyncio.gather(
+                _pipe(reader, upstream_writer, flowing), _pipe(upstream_reader, writer, flowing)
+            )
         except asyncio.CancelledError:
             pass
         finally:
+            self._flowing.discard(flowing)
             self._links.discard(link)
             for end in (writer, upstream_writer):
                 self._writers.discard(end)
                 _abort(end)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event) -> None:
     try:
         while True:
+            await flowing.wait()
             data = await reader.read(_CHUNK)
             if not data:
                 break
+            await flowing.wait()  # black-holed while reading: hold what was read
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError):

@@ -1,4 +1,4 @@
-"""Fault injection: make the next calls fail, or every unary call slow."""
+"""Fault injection: make the next calls fail, hold their replies, or make every unary call slow."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ class _Rule:
     methods: frozenset[str] | None
 
 
+@dataclass
+class _Hold:
+    remaining: int
+    seconds: float
+    command_kinds: frozenset[int] | None
+
+
 class Faults:
     """The simulator's fault plan, shared by every call (``Simulator.faults``)."""
 
@@ -38,6 +45,7 @@ class Faults:
         #: runs to its end, as a gateway's worker runs a command it has queued.
         self.finish_abandoned_calls = False
         self._rules: list[_Rule] = []
+        self._holds: list[_Hold] = []
 
     def __repr__(self) -> str:
         pending = sum(rule.remaining for rule in self._rules)
@@ -66,9 +74,36 @@ class Faults:
         fault = Fault(grpc_code, protocol_status, message)
         self._rules.append(_Rule(n, fault, frozenset(methods) if methods is not None else None))
 
+    def hold_replies(
+        self, seconds: float, *, n: int = 1, command_kinds: Collection[int] | None = None
+    ) -> None:
+        """Run the next ``n`` Invoke commands (of ``command_kinds`` only, when given), then hold each reply ``seconds``.
+
+        A slow gateway: the command has run (an item was added, a value written) by the
+        time the reply leaves, and meanwhile anything else may happen to the session.
+        ``command_kinds`` are ``MxCommandKind`` values (``pb.MX_COMMAND_KIND_ADD_ITEM``).
+        """
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        if not seconds >= 0:
+            raise ValueError(f"seconds must not be negative, not {seconds!r}")
+        kinds = frozenset(command_kinds) if command_kinds is not None else None
+        self._holds.append(_Hold(n, seconds, kinds))
+
+    def reply_hold(self, command_kind: int) -> float:
+        """Seconds to hold the reply of an Invoke of ``command_kind`` that has just run (0: none)."""
+        for hold in self._holds:
+            if hold.command_kinds is None or command_kind in hold.command_kinds:
+                hold.remaining -= 1
+                if hold.remaining <= 0:
+                    self._holds.remove(hold)
+                return hold.seconds
+        return 0.0
+
     def clear(self) -> None:
         """Forget every pending fault and the latencies."""
         self._rules.clear()
+        self._holds.clear()
         self.latency_s = 0.0
         self.stream_latency_s = 0.0
         self.withhold_write_outcomes = False

@@ -121,7 +121,12 @@ class CallGuard(_Interceptor):
             injected = await self._admit(method, request, context)
             if injected is not None:
                 return injected
-            return await behavior(request, context)
+            reply = await behavior(request, context)
+            if short == "Invoke":
+                hold = self._faults.reply_hold(request.command.kind)
+                if hold > 0:
+                    await asyncio.sleep(hold)
+            return reply
 
         async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             self._stats.unary_calls[short] += 1

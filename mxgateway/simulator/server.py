@@ -48,7 +48,10 @@ class Simulator:
     authentication). ``update_rate_hz`` is how often values move on their own;
     0 means they move only on ``await advance(seconds)``. Like production, a
     session takes one event stream at a time (``max_event_subscribers``, up to 8)
-    and is closed ``detach_grace_s`` after its last stream went away.
+    and is closed ``detach_grace_s`` after its last stream went away. As a real
+    server does, it pings each connection every ``keepalive_time_s`` and drops one
+    that does not answer within ``keepalive_timeout_s``, which frees the event
+    stream slot a dead connection held; clients may ping it every second.
     """
 
     def __init__(
@@ -67,6 +70,8 @@ class Simulator:
         lease_s: float = 300.0,
         subscriber_queue_size: int = 10_000,
         max_event_subscribers: int = 1,
+        keepalive_time_s: float = 30.0,
+        keepalive_timeout_s: float = 10.0,
     ) -> None:
         if (tls_cert_file is None) != (tls_key_file is None):
             raise ValueError("TLS needs both tls_cert_file and tls_key_file")
@@ -76,6 +81,13 @@ class Simulator:
             raise ValueError(f"port must be 0 (any free port) to 65535, not {port}")
         if not 1 <= max_event_subscribers <= MAX_EVENT_SUBSCRIBERS_LIMIT:
             raise ValueError(f"max_event_subscribers must be 1 to {MAX_EVENT_SUBSCRIBERS_LIMIT}")
+        for name, seconds in (
+            ("keepalive_time_s", keepalive_time_s),
+            ("keepalive_timeout_s", keepalive_timeout_s),
+        ):
+            if not math.isfinite(seconds) or seconds <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds, not {seconds!r}")
+        self._keepalive_ms = (int(keepalive_time_s * 1000), int(keepalive_timeout_s * 1000))
         self.galaxy = galaxy if galaxy is not None else demo_galaxy()
         self.host = host
         self.port = port
@@ -178,8 +190,19 @@ class Simulator:
     async def _start_server(self) -> None:
         server = grpc.aio.server(
             interceptors=[CallGuard(self._api_keys, self.faults, self.stats)],
-            # Clients ping every minute while a stream is open (their keepalive default).
-            options=[("grpc.http2.min_ping_interval_without_data_ms", 30_000)],
+            options=[
+                # A dead connection is found by pinging it; its streams then end, and a
+                # session's one event-subscriber slot is free for the client's resume.
+                ("grpc.keepalive_time_ms", self._keepalive_ms[0]),
+                ("grpc.keepalive_timeout_ms", self._keepalive_ms[1]),
+                ("grpc.http2.ping_timeout_ms", self._keepalive_ms[1]),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.max_pings_without_data", 0),
+                # Clients may ping as often as every second (ClientOptions.keepalive_time_s)
+                # without being told to calm down (which would make them ping ever less often).
+                ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
+                ("grpc.http2.max_ping_strikes", 0),
+            ],
         )
         mxaccess_gateway_pb2_grpc.add_MxAccessGatewayServicer_to_server(self._gateway, server)
         galaxy_repository_pb2_grpc.add_GalaxyRepositoryServicer_to_server(self._repository, server)
