@@ -78,6 +78,8 @@ class _Runtime:
         self._thread: threading.Thread | None = None
         self._runner: LoopThread | None = None
         self._open: weakref.WeakSet[Any] = weakref.WeakSet()
+        #: Closes of dropped objects still running (touched on the loop's thread only).
+        self._closing: set[asyncio.Task[Any]] = set()
         #: Calls submitted from other threads that the loop has not started yet.
         self._pending: collections.deque[_Job[Any]] = collections.deque()
         self._start_scheduled = False
@@ -160,6 +162,11 @@ class _Runtime:
             job.coro = None
             job.done.release()
 
+    @property
+    def closing_tasks(self) -> set[asyncio.Task[Any]]:
+        """Closes of dropped objects still running (for the loop's thread)."""
+        return self._closing
+
     def register_for_exit(self, obj: object) -> None:
         self._open.add(obj)
 
@@ -172,8 +179,10 @@ class _Runtime:
             return
         still_open = list(self._open)
         self._open = weakref.WeakSet()
-        if still_open and thread.is_alive():
-            closing = asyncio.run_coroutine_threadsafe(_close_all(still_open), loop)
+        if thread.is_alive() and not loop.is_closed():
+            # Dropped objects may still be closing: they finish too, or their grpc
+            # calls would be cancelled under the interpreter's exit.
+            closing = asyncio.run_coroutine_threadsafe(_close_all(still_open, self._closing), loop)
             try:
                 closing.result(EXIT_TIMEOUT_S)
             except BaseException:  # exit-time clean-up must not raise
@@ -188,6 +197,7 @@ class _Runtime:
         self._thread = None
         self._runner = None
         self._open = weakref.WeakSet()
+        self._closing = set()
         self._pending = collections.deque()
         self._start_scheduled = False
 
@@ -270,9 +280,9 @@ def _async_closer(obj: object) -> Callable[[], Awaitable[None]] | None:
     return closer if callable(closer) else None
 
 
-async def _close_all(objects: list[object]) -> None:
+async def _close_all(objects: list[object], closing: set[asyncio.Task[Any]]) -> None:
     closers = [c for c in map(_async_closer, objects) if c is not None]
-    await asyncio.gather(*(c() for c in closers), return_exceptions=True)
+    await asyncio.gather(*(c() for c in closers), *closing, return_exceptions=True)
 
 
 _RUNTIME = _Runtime()
@@ -330,9 +340,16 @@ def close_soon(obj: object) -> None:
     loop = _RUNTIME._loop
     if closer is None or loop is None or loop.is_closed() or getattr(obj, "closed", False):
         return
+
     # A stopping loop refuses new callbacks; its own shutdown cancels what is left.
+    def start() -> None:
+        task = loop.create_task(_call(closer))
+        tracked = _RUNTIME.closing_tasks
+        tracked.add(task)
+        task.add_done_callback(tracked.discard)
+
     with contextlib.suppress(RuntimeError):
-        loop.call_soon_threadsafe(lambda: loop.create_task(_call(closer)))
+        loop.call_soon_threadsafe(start)
 
 
 def in_loop_thread() -> bool:
