@@ -54,6 +54,9 @@ def channel_arguments(options: ClientOptions) -> list[tuple[str, str | int]]:
         args += [
             ("grpc.keepalive_time_ms", int(options.keepalive_time_s * 1000)),
             ("grpc.keepalive_timeout_ms", int(options.keepalive_timeout_s * 1000)),
+            # gRPC waits this long for any ping's answer (one minute by default, whatever the
+            # keepalive timeout says): without it a half-open connection lasts a minute.
+            ("grpc.http2.ping_timeout_ms", int(options.keepalive_timeout_s * 1000)),
             ("grpc.keepalive_permit_without_calls", int(options.keepalive_permit_without_calls)),
             ("grpc.http2.max_pings_without_data", 0),
         ]
