@@ -97,7 +97,7 @@ class RawAlarmStream(_AlarmCallReader):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._finish()
+        self._close_now()
 
 
 class AlarmStream(_AlarmCallReader):
@@ -122,4 +122,4 @@ class AlarmStream(_AlarmCallReader):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._finish()
+        self._close_now()

@@ -24,7 +24,7 @@ from mxgateway._transport.connection import GatewayTransport, ReleasedSession
 from mxgateway._transport.connector import Connector
 from mxgateway._transport.streams import LazyStream, RawEventStream
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
-from mxgateway.errors import MxGatewayClosedError, MxGatewayError, check_protocol_status
+from mxgateway.errors import MxGatewayError, check_protocol_status
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
 
@@ -125,9 +125,6 @@ class GatewayClient(ClientBase):
             _log.warning(
                 "gateway speaks protocol %d, these bindings target %d", version, GATEWAY_PROTOCOL_VERSION
             )
-        if self._transport.closed:  # closed while opening: do not leak the session
-            await self._close_quietly(reply.session_id)
-            raise MxGatewayClosedError("the client was closed while the session opened", method="OpenSession")
         from mxgateway._session.session import Session
 
         return Session(self._transport, reply, client_session_name=client_session_name, recover=recover)
@@ -193,10 +190,11 @@ class GatewayClient(ClientBase):
     def _closing(self) -> list[Coroutine[Any, Any, None]]:
         transport = self._transport
         transport.closed = True
-        for stream in list(self._streams):
-            stream._cancel()
-        # Each session is marked closed now; closing them on the gateway is awaited.
-        return [self._close_released(released) for released in transport.release_sessions()]
+        streams = [stream.aclose() for stream in list(self._streams)]
+        # Each session is marked closed now; closing them on the gateway is awaited, and
+        # so are sessions still opening (they close themselves on seeing the client closed).
+        closes = [self._close_released(released) for released in transport.release_sessions()]
+        return [*streams, *closes, transport.settle_opens(_CLOSE_TIMEOUT_S)]
 
     async def _close_released(self, released: ReleasedSession) -> None:
         # A recovery in flight may be about to replace the session: close that one.

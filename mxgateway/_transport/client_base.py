@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["ClientBase"]
 
 _log = logging.getLogger("mxgateway.connect")
+#: How long calls still in flight when a client closes may run on before they are cancelled.
+_CLOSE_GRACE_S = 1.0
 
 ClientT = TypeVar("ClientT", bound="ClientBase")
 
@@ -139,7 +141,9 @@ class ClientBase:
             channel = self._owned_channel()
             try:
                 if channel is not None:
-                    await channel.close(None)
+                    # A grace, not None: a unary call still in flight ends by itself
+                    # rather than raise CancelledError into a task nobody cancelled.
+                    await channel.close(_CLOSE_GRACE_S)
             finally:
                 if embedded is not None:
                     await embedded.aclose()

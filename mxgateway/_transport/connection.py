@@ -11,7 +11,9 @@ callable, so the per-call path reads no attribute chains.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -21,7 +23,7 @@ import grpc.aio
 from mxgateway._model.scopes import EVENTS_READ, SESSION_CLOSE, SESSION_OPEN
 from mxgateway._transport.channel import call_metadata, create_channel
 from mxgateway._transport.hints import add_hint
-from mxgateway._transport.streams import AlarmCall, StreamCall, StreamOpener
+from mxgateway._transport.streams import AlarmCall, StreamCall, StreamOpener, surely_not_cancelled
 from mxgateway._transport.unary import UnaryCaller
 from mxgateway.errors import (
     MxGatewayClosedError,
@@ -37,6 +39,10 @@ from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseCli
 __all__ = ["GatewayTransport", "InvokeRpc"]
 
 _log = logging.getLogger("mxgateway.client")
+#: How long a retired channel's calls may run on after a fail-over (when the client sets no deadline).
+_RETIRED_CHANNEL_GRACE_S = 30.0
+#: How long closing a session that opened while the client closed may take.
+_CLOSE_TIMEOUT_S = 5.0
 
 #: The Invoke RPC of the current channel: ``invoke(request, timeout=..., metadata=...)``.
 InvokeRpc = grpc.aio.UnaryUnaryMultiCallable[pb.MxCommandRequest, pb.MxCommandReply]
@@ -92,7 +98,15 @@ class GatewayTransport:
         self.stub = pb_grpc.MxAccessGatewayStub(self.channel)
         self.invoke: InvokeRpc = self.stub.Invoke
         #: Unary calls with this connection's deadline, metadata and error mapping.
-        self.unary = UnaryCaller(options, self.metadata)
+        # Through a weak reference: the caller must not keep the transport (and its
+        # channel) alive, or a dropped client would wait for the cycle collector.
+        this = weakref.ref(self)
+        self.unary = UnaryCaller(options, self.metadata, closing=lambda: _closed(this))
+        #: True once a session opened: the gateway was reached (see ``close_session``).
+        self._reached = False
+        #: OpenSession calls in flight: closing waits for them (``settle_opens``).
+        self._opens = 0
+        self._opens_done = asyncio.Event()
         self._sessions: dict[str, _Registration] = {}
         self._retired_channels: set[asyncio.Task[None]] = set()
 
@@ -132,8 +146,10 @@ class GatewayTransport:
         self.generation += 1
         for registration in list(self._sessions.values()):
             registration.moved()
-        # Calls still on the old channel are failing anyway; close it without waiting.
-        task = asyncio.get_running_loop().create_task(old_channel.close(None))
+        # Calls still on the old channel end by themselves (their deadline at the latest);
+        # closing it under them would raise CancelledError into callers nobody cancelled.
+        grace = self.default_timeout if self.default_timeout is not None else _RETIRED_CHANNEL_GRACE_S
+        task = asyncio.get_running_loop().create_task(old_channel.close(grace))
         self._retired_channels.add(task)
         task.add_done_callback(self._retired_channels.discard)
         _log.info("gateway %s unreachable; failing over to %s", previous, self.endpoint)
@@ -189,35 +205,61 @@ class GatewayTransport:
         client_correlation_id: str = "",
         timeout: Timeout = USE_CLIENT_DEFAULT,
     ) -> pb.OpenSessionReply:
-        """OpenSession, failing over when the gateway is unreachable (a failed status raises)."""
+        """OpenSession, failing over when the gateway is unreachable (a failed status raises).
+
+        A session that opens after the client began to close is closed again at once
+        (``MxGatewayClosedError``): the client's close waits for these calls.
+        """
         self.check_open("OpenSession")
+        self._opens += 1
+        self._opens_done.clear()
+        try:
+            reply = await self._open(client_session_name, client_correlation_id, timeout)
+            if self.closed:
+                with contextlib.suppress(MxGatewayError, grpc.aio.UsageError):
+                    await self.close_session(reply.session_id, timeout=_CLOSE_TIMEOUT_S)
+                raise MxGatewayClosedError("the client closed while the session opened", method="OpenSession")
+        finally:
+            self._opens -= 1
+            if not self._opens:
+                self._opens_done.set()
+        self._reached = True
+        _log.info("opened session %s (%s) on %s", reply.session_id, client_session_name, self.endpoint)
+        return reply
+
+    async def _open(
+        self, client_session_name: str, client_correlation_id: str, timeout: Timeout
+    ) -> pb.OpenSessionReply:
         request = pb.OpenSessionRequest(
             client_session_name=client_session_name, client_correlation_id=client_correlation_id
         )
-        # An unreachable gateway never saw the request: try the next endpoint, if any.
-        for attempt in range(len(self._endpoints)):
+        # An unreachable gateway never saw the request: try the next endpoint, if any. One
+        # attempt more for a session that opened on a channel a fail-over retired meanwhile.
+        attempts = len(self._endpoints) + (1 if len(self._endpoints) > 1 else 0)
+        for attempt in range(attempts):
             generation = self.generation
-            last = attempt == len(self._endpoints) - 1
+            stub = self.stub
+            last = attempt == attempts - 1
             try:
                 reply: pb.OpenSessionReply = await self.unary(
-                    self.stub.OpenSession,
+                    stub.OpenSession,
                     request,
                     method="OpenSession",
                     scope=SESSION_OPEN,
                     timeout=timeout,
                     hint=False,
                 )
-                break
             except asyncio.CancelledError:
                 # grpc.aio cancels the calls of a channel a fail-over closed (another
-                # session moved the client on): not the caller's cancellation.
-                if generation == self.generation:
+                # session moved the client on): only a task known not to be cancelled may say so.
+                if generation == self.generation or not surely_not_cancelled():
                     raise
                 if last:
                     raise MxGatewayUnavailableError(
                         "the connection moved to the next gateway while the session opened",
                         method="OpenSession",
                     ) from None
+                continue
             except MxGatewayError as error:
                 if (
                     last
@@ -226,15 +268,51 @@ class GatewayTransport:
                 ):
                     add_hint(error, self.options)
                     raise
+                continue
+            if generation != self.generation and not last and not self.closed:
+                # Opened on the gateway the client moved away from meanwhile: close it
+                # there (its channel lingers for its calls) and open on the current one.
+                await self._close_on(stub, reply.session_id)
+                continue
+            break
         check_protocol_status(reply, method="OpenSession")
-        _log.info("opened session %s (%s) on %s", reply.session_id, client_session_name, self.endpoint)
         return reply
+
+    async def _close_on(self, stub: pb_grpc.MxAccessGatewayAsyncStub, session_id: str) -> None:
+        with contextlib.suppress(MxGatewayError, grpc.aio.UsageError):
+            closed: pb.CloseSessionReply = await self.unary(
+                stub.CloseSession,
+                pb.CloseSessionRequest(session_id=session_id),
+                method="CloseSession",
+                scope=SESSION_CLOSE,
+                timeout=_CLOSE_TIMEOUT_S,
+                hint=False,
+            )
+            _log.info("closed session %s, opened through a channel a fail-over retired", closed.session_id)
+
+    async def settle_opens(self, timeout: float) -> None:
+        """Wait (bounded) until no OpenSession is in flight (the client is closing)."""
+        if self._opens:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._opens_done.wait(), timeout)
 
     async def close_session(
         self, session_id: str, *, client_correlation_id: str = "", timeout: Timeout = USE_CLIENT_DEFAULT
     ) -> pb.CloseSessionReply:
-        """CloseSession (also while the client closes): the reply; a failed status raises."""
+        """CloseSession (also while the client closes): the reply; a failed status raises.
+
+        Right after an outage the channel may still be in its reconnect back-off, where
+        a call fails at once, and the session would live on until its lease: once the
+        gateway was reached, the close waits for the connection (one back-off step at
+        most) instead.
+        """
         request = pb.CloseSessionRequest(session_id=session_id, client_correlation_id=client_correlation_id)
+        wait_for_ready = None
+        if self._reached:
+            wait_for_ready = True
+            patience = self.options.reconnect.max_backoff_s + 1.0
+            deadline = self.default_timeout if isinstance(timeout, UseClientDefault) else timeout
+            timeout = patience if deadline is None else min(deadline, patience)
         reply: pb.CloseSessionReply = await self.unary(
             self.stub.CloseSession,
             request,
@@ -242,6 +320,7 @@ class GatewayTransport:
             scope=SESSION_CLOSE,
             timeout=timeout,
             hint=False,
+            wait_for_ready=wait_for_ready,
         )
         check_protocol_status(reply, method="CloseSession")
         return reply
@@ -285,3 +364,9 @@ class GatewayTransport:
         except grpc.aio.AioRpcError as exc:
             error = map_rpc_error(exc, method="QueryActiveAlarms", scope=EVENTS_READ, secrets=self.secrets)
             raise error from error.__cause__
+
+
+def _closed(transport: weakref.ref[GatewayTransport]) -> bool:
+    """True when the transport closed (or is gone)."""
+    alive = transport()
+    return alive is None or alive.closed

@@ -28,9 +28,9 @@ __all__ = [
     "AlarmCall",
     "LazyStream",
     "RawEventStream",
-    "StreamBase",
     "StreamCall",
     "StreamOpener",
+    "surely_not_cancelled",
     "task_cancelling",
 ]
 
@@ -54,6 +54,19 @@ def task_cancelling() -> bool:
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
     return False if cancelling is None else bool(cancelling())
+
+
+def surely_not_cancelled() -> bool:
+    """True when the current task is known to have no cancellation pending.
+
+    grpc.aio raises CancelledError into a call's awaiter when the call's channel is
+    closed under it, as if the task had been cancelled. Only a task that can tell
+    (Python 3.11 and newer) may read such an error as something else: before 3.11
+    this is False, and the CancelledError must stay what it is.
+    """
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and cancelling() == 0
 
 
 class LazyStream(Generic[MessageT]):
@@ -100,7 +113,7 @@ class LazyStream(Generic[MessageT]):
             self._call = call
         return self._call
 
-    def _finish(self) -> None:
+    def _close_now(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -129,13 +142,9 @@ class LazyStream(Generic[MessageT]):
             elif not loop.is_closed():
                 loop.call_soon_threadsafe(call.cancel)
 
-    def _cancel(self) -> None:
-        """Cancel at once, from the event loop's thread (the owner's close)."""
-        self._finish()
-
     async def aclose(self) -> None:
         """Cancel the stream; idempotent."""
-        self._finish()
+        self._close_now()
 
     async def _read(self) -> MessageT | None:
         """The next message, None at the normal end of the stream (gRPC failures raise as is)."""
@@ -145,7 +154,7 @@ class LazyStream(Generic[MessageT]):
         except asyncio.CancelledError:
             if self._closed and not task_cancelling():
                 return None  # closed by aclose() or the owner: the stream simply ends
-            self._finish()
+            self._close_now()
             raise
         if message is grpc.aio.EOF:  # type: ignore[attr-defined]  # missing from grpc-stubs
             return None
@@ -153,7 +162,7 @@ class LazyStream(Generic[MessageT]):
 
     def _failed(self, exc: grpc.aio.AioRpcError) -> MxGatewayError:
         """End the stream; the typed error of its failed call."""
-        self._finish()
+        self._close_now()
         return map_rpc_error(exc, method=self._method, scope=self._scope, secrets=self._secrets)
 
     async def _next_message(self) -> MessageT:
@@ -166,7 +175,7 @@ class LazyStream(Generic[MessageT]):
             error = self._failed(exc)
             raise error from error.__cause__
         if message is None:
-            self._finish()
+            self._close_now()
             raise StopAsyncIteration
         return message
 
@@ -185,8 +194,12 @@ class LazyStream(Generic[MessageT]):
         return call
 
 
-class StreamBase(LazyStream[pb.MxEvent]):
-    """Opening, reading and closing one StreamEvents call (lazily, on first use)."""
+class RawEventStream(LazyStream[pb.MxEvent]):
+    """The generated ``MxEvent`` messages of one StreamEvents call, as they come.
+
+    An async iterator and an async context manager; opened on first use; no
+    conversion, no resume.
+    """
 
     _method = "StreamEvents"
     _scope = EVENTS_READ
@@ -220,13 +233,6 @@ class StreamBase(LazyStream[pb.MxEvent]):
                 failure = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
                 raise self._failed(failure)
 
-
-class RawEventStream(StreamBase):
-    """The generated ``MxEvent`` messages of one StreamEvents call, as they come.
-
-    An async iterator and an async context manager; no conversion, no resume.
-    """
-
     def __aiter__(self) -> RawEventStream:
         return self
 
@@ -239,4 +245,4 @@ class RawEventStream(StreamBase):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._finish()
+        self._close_now()

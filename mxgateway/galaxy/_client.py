@@ -90,9 +90,8 @@ class GalaxyRepositoryClient(ClientBase):
         return self._channel
 
     def _closing(self) -> list[Coroutine[Any, Any, None]]:
-        for stream in list(self._streams):
-            stream._cancel()
-        return []
+        # Each stream's aclose() cancels its call at once; awaited before the channel closes.
+        return [stream.aclose() for stream in list(self._streams)]
 
     def _owned_channel(self) -> grpc.aio.Channel | None:
         return self._channel if self._owns_channel else None

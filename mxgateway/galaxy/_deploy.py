@@ -92,11 +92,11 @@ class DeployEventStream(LazyStream[gr.DeployEvent]):
         except grpc.aio.AioRpcError as exc:
             if self._closed and exc.code() is grpc.StatusCode.CANCELLED:
                 raise StopAsyncIteration from None
-            self._finish()
+            self._close_now()
             error = map_galaxy_rpc_error(exc, method="WatchDeployEvents", secrets=self._secrets)
             raise error from error.__cause__
         if message is None:
-            self._finish()
+            self._close_now()
             raise StopAsyncIteration
         self._track(message)
         return message
@@ -118,4 +118,4 @@ class DeployEventStream(LazyStream[gr.DeployEvent]):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._finish()
+        self._close_now()
