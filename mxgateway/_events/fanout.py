@@ -16,7 +16,6 @@ of the same item sent after it, which would then report the wrong outcome.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 
@@ -52,7 +51,9 @@ class Fanout:
         self._backlog_first = 0
         self._backlog_size = backlog_size
         self._evicted_last_sequence = 0
-        self._consumers: list[EventConsumer] = []
+        #: Replaced, never changed in place: ``publish`` loops over the tuple it read, so a
+        #: reader that closes meanwhile can never make it skip another.
+        self._consumers: tuple[EventConsumer, ...] = ()
         self._waiters: dict[WriteKey, list[Pending]] = {}
         self._next_index = 0
         self._cursor_index = -1
@@ -90,14 +91,31 @@ class Fanout:
 
     # ------------------------------------------------------------------ consumers
 
+    def new_consumer(
+        self, *, after_worker_sequence: int | None, from_cursor: bool, session_id: str, high_water: int
+    ) -> EventConsumer:
+        """A consumer fed from now on, after what it gets first from the backlog.
+
+        ``after_worker_sequence`` N starts after sequence N of ``session_id`` (a
+        ``ReplayGap`` first when the backlog no longer reaches back that far);
+        ``from_cursor`` after the last item any ``events()`` reader got.
+        """
+        consumer = EventConsumer(self.queue_size)
+        if after_worker_sequence:
+            self.replay_to(consumer, after_worker_sequence, session_id, high_water)
+        elif from_cursor:
+            self.fill_from_cursor(consumer)
+        self.attach(consumer)
+        return consumer
+
     def attach(self, consumer: EventConsumer) -> None:
         """Feed ``consumer`` from now on."""
-        self._consumers.append(consumer)
+        self._consumers = (*self._consumers, consumer)
 
     def remove(self, consumer: EventConsumer) -> None:
         """Stop feeding ``consumer`` (it was closed)."""
-        with contextlib.suppress(ValueError):
-            self._consumers.remove(consumer)
+        if consumer in self._consumers:
+            self._consumers = tuple(c for c in self._consumers if c is not consumer)
 
     def end_all(self, error: BaseException | None = None) -> None:
         """End every consumer: after its queue, with ``error`` when given."""
@@ -128,7 +146,7 @@ class Fanout:
             gap = pb.MxEvent(
                 replay_gap=pb.ReplayGap(requested_after_sequence=after, oldest_available_sequence=oldest)
             )
-            consumer.offer(-1, ReplayGap(after, oldest, gap))
+            consumer.offer_marker(ReplayGap(after, oldest, gap))
         for (index, item), sequence in zip(current, sequences, strict=True):
             if sequence > after:
                 consumer.offer(index, item)

@@ -113,7 +113,21 @@ class EventConsumer:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def end_now(self) -> None:
+    def offer_marker(self, marker: object) -> None:
+        """Queue a marker meant for this reader alone, ahead of everything offered later.
+
+        It has no place in the pump's numbering: reading it moves no cursor. Offered
+        to a new consumer before its first item (a ``ReplayGap`` for a resume point
+        the backlog no longer reaches).
+        """
+        self._kept_markers.append(marker)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def close_now(self) -> None:
         """Stop at once, dropping what is queued (the reader closed it)."""
         self._queue.clear()
         self._kept_markers.clear()

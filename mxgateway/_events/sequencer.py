@@ -10,7 +10,8 @@ on the path of every event: a data change costs one constructor call here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Mapping
 
 from mxgateway._events.fanout import Fanout
 from mxgateway._model.events import (
@@ -18,6 +19,7 @@ from mxgateway._model.events import (
     ReplayGap,
     SequenceGap,
     TagLookup,
+    UnknownEvent,
     WriteComplete,
     event_from_proto,
 )
@@ -25,12 +27,14 @@ from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
 __all__ = ["Sequencer"]
 
+_log = logging.getLogger("mxgateway.events")
+
 _GAP_FAMILY = pb.MX_EVENT_FAMILY_UNSPECIFIED
 _DATA_CHANGE = pb.MX_EVENT_FAMILY_ON_DATA_CHANGE
 
 
 class Sequencer:
-    """Orders, types and publishes the events of the session ``session_id()`` names.
+    """Orders, types and publishes the events of the session it follows (see ``follow``).
 
     ``expect_from_start`` is True when the session's first event is sequence 1
     (the session was seen to open), so a stream starting later is a gap.
@@ -44,24 +48,42 @@ class Sequencer:
         "events_received",
         "expect_from_start",
         "high_water",
+        "typing_errors",
     )
 
-    def __init__(
-        self, fanout: Fanout, tags: TagLookup, session_id: Callable[[], str], *, expect_from_start: bool
-    ) -> None:
+    def __init__(self, fanout: Fanout, *, expect_from_start: bool) -> None:
         self._fanout = fanout
-        self._tags = tags
-        self._session_id = session_id
+        self._tags: TagLookup | Mapping[tuple[int, int], str] = {}
+        self._session_id = ""
         #: The last ``worker_sequence`` received on the current session.
         self.high_water = 0
         self.expect_from_start = expect_from_start
         self.events_received = 0
         self.duplicates_dropped = 0
+        self.typing_errors = 0
+
+    def follow(self, session_id: str, tags: TagLookup) -> None:
+        """Events come from ``session_id`` now; ``tags`` names its items."""
+        self._session_id = session_id
+        self._tags = tags
 
     def start_afresh(self) -> None:
         """A new session: its events number from 1 again."""
         self.high_water = 0
         self.expect_from_start = True
+
+    def skip(self, message: pb.MxEvent) -> None:
+        """Publish ``message`` untyped (typing it failed, a bug): readers hear of it, the order holds."""
+        self.typing_errors += 1
+        _log.log(
+            logging.ERROR if self.typing_errors == 1 else logging.DEBUG,
+            "session %s: event %s could not be typed; delivered as UnknownEvent",
+            self._session_id,
+            message.worker_sequence,
+            exc_info=True,
+        )
+        self.high_water = max(self.high_water, message.worker_sequence)
+        self._fanout.publish(UnknownEvent(message.worker_sequence, message.family, message))
 
     def dispatch(self, message: pb.MxEvent) -> None:
         """Publish ``message`` typed, after a ``SequenceGap`` when numbers were skipped; drop a duplicate."""
@@ -73,9 +95,7 @@ class Sequencer:
             gap = message.replay_gap
             replay = ReplayGap(gap.requested_after_sequence, gap.oldest_available_sequence, message)
             if fanout.awaiting_writes:
-                fanout.events_lost(
-                    self._session_id(), replay.requested_after_sequence + 1, replay.resume_after
-                )
+                fanout.events_lost(self._session_id, replay.requested_after_sequence + 1, replay.resume_after)
             self.high_water = max(self.high_water, replay.resume_after)
             fanout.publish(replay)
             return
@@ -85,7 +105,7 @@ class Sequencer:
             return
         if sequence != high + 1 and (high or self.expect_from_start):
             if fanout.awaiting_writes:
-                fanout.events_lost(self._session_id(), high + 1, sequence - 1)
+                fanout.events_lost(self._session_id, high + 1, sequence - 1)
             fanout.publish(SequenceGap(high + 1, sequence, message))
         self.high_water = sequence
         if family == _DATA_CHANGE:  # nearly every event: built here, in one call
@@ -93,5 +113,5 @@ class Sequencer:
             return
         event = event_from_proto(message, self._tags)
         if type(event) is WriteComplete and fanout.awaiting_writes:
-            fanout.complete_write(self._session_id(), event)
+            fanout.complete_write(self._session_id, event)
         fanout.publish(event)
