@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mxgateway._model import display
     from mxgateway._model.events import DataChange, Event, WriteComplete
     from mxgateway._model.results import ItemResult, ReadResult, WriteEntry, WriteResult
+    from mxgateway._retry import ReconnectPolicy
     from mxgateway.galaxy._types import GalaxyAttribute, GalaxyObject
     from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
     from mxgateway.options import ClientOptions, ConnectKeywords, Timeout
@@ -632,11 +633,6 @@ class Session:
         return self._async.options
 
     @property
-    def closed(self) -> bool:
-        """True once ``close()`` was called (or the client closed)."""
-        return self._async.closed
-
-    @property
     def session_id(self) -> str:
         """The gateway's id of this session (a new one after a recovery)."""
         return self._async.session_id
@@ -653,8 +649,8 @@ class Session:
         ``wait`` (seconds) bounds MXAccess's own wait for values (None: the gateway's
         default); ``timeout`` is the call's deadline (by default the client's, made
         long enough for ``wait``). Transient failures are retried
-        (``ClientOptions.read_retries``), and a lost session is replaced first
-        (``ClientOptions.recover_sessions``).
+        (``ClientOptions.read_retries``, paced by ``ClientOptions.reconnect``), and a
+        lost session is replaced first (``ClientOptions.recover_sessions``).
         """
         return _runtime.run(self._async.read(tags, wait=wait, timeout=timeout))
 
@@ -727,8 +723,13 @@ class Session:
         return self._async.open_reply
 
     @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called (or the client closed)."""
+        return self._async.closed
+
+    @property
     def connection_state(self) -> ConnectionState:
-        """Where the session's event stream stands: idle, connected, reconnecting, recovered, lost ..."""
+        """Where the session and its event stream stand: idle, connected, reconnecting, recovered, lost ..."""
         return self._async.connection_state
 
     def state_changes(self) -> Iterator[StateChange]:
@@ -820,7 +821,8 @@ class EventStream:
         """Attach the session's event stream now and wait until the gateway confirmed it.
 
         Events raised from then on reach this stream. ``timeout`` (seconds, None:
-        no limit) bounds the wait; a refused attach raises its typed error.
+        the reconnect window, ``ReconnectPolicy.window_s``) bounds the wait
+        (``MxGatewayTimeoutError``); a refused attach raises its typed error.
         """
         return _runtime.run(self._async.wait_connected(timeout))
 
@@ -857,7 +859,8 @@ class EventStream:
 class RawEventStream:
     """The generated ``MxEvent`` messages of one StreamEvents call, as they come.
 
-    An async iterator and an async context manager; no conversion, no resume.
+    An async iterator and an async context manager; opened on first use; no
+    conversion, no resume.
 
     Blocking facade of :class:`mxgateway._transport.streams.RawEventStream`.
     """
@@ -930,12 +933,14 @@ class Subscription:
 
     ``with`` subscribes on entry and unsubscribes on exit; ``for``
     yields ``DataChange`` events (``tag`` set) of these tags only, starting with each
-    tag's current value. ``latest`` holds the newest change per tag; ``missed``
-    counts events lost to gaps. After a gap the tags are re-read and their values
-    delivered as ``DataChange`` objects with ``worker_sequence`` 0 (changes the
-    gateway still replays after them are older: delivered, but they leave
-    ``latest`` alone); after the session was replaced they are subscribed again
-    on the new one.
+    tag's current value (read, with ``worker_sequence`` 0, for a tag whose first
+    value the gateway dropped; a tag that cannot be read then gets a change of bad
+    quality without a value). ``latest`` holds the newest change per tag;
+    ``missed`` counts events lost to gaps. After a gap the tags are re-read and
+    their values delivered as ``DataChange`` objects with ``worker_sequence`` 0
+    (changes the gateway still replays after them are older: delivered, but they
+    leave ``latest`` alone); after the session was replaced they are subscribed
+    again on the new one.
 
     Blocking facade of :class:`mxgateway._session.subscription.Subscription`.
     """

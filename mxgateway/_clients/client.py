@@ -18,12 +18,13 @@ embedded simulator on the running loop and stops it again on ``close()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from mxgateway._model.checks import checked
 from mxgateway._session.session import Session
-from mxgateway.errors import MxGatewayClosedError
+from mxgateway.errors import MxGatewayClosedError, MxGatewayError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords, Timeout, connect_options
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["Client"]
 
 DEFAULT_SESSION_NAME = "mxgateway-python"
+#: How long closing waits for a first use in flight, and closing what it opened.
+_CLOSE_TIMEOUT_S = 5.0
 
 
 class Client(Session):
@@ -78,7 +81,7 @@ class Client(Session):
         if self._closed:
             state = "closed"
         elif self._opened:
-            state = f"session {self._session_id}"
+            state = f"session {self.session_id}"
         else:
             state = "not connected yet"
         return f"Client(endpoint={self._options.endpoint!r}, {state})"
@@ -100,28 +103,42 @@ class Client(Session):
         if self._gateway is None:
             async with self._open_lock:
                 if self._gateway is None:
+                    self._check_not_closed("connect")
                     from mxgateway._clients.gateway_client import GatewayClient
 
-                    self._gateway = await GatewayClient.connect(options=self._options)
+                    gateway = await GatewayClient.connect(options=self._options)
+                    if self._closed:
+                        # Closed while connecting: close() waits for this lock, so nothing
+                        # (no channel, no embedded simulator) outlives it.
+                        await gateway.close()
+                        self._check_not_closed("connect")
+                    self._gateway = gateway
         return self._gateway
 
     async def open(self) -> None:
         """Connect and open the session now (any call does it on first use)."""
-        if self._closed:
-            raise MxGatewayClosedError("the client is closed", method="OpenSession")
+        self._check_not_closed("OpenSession")
         if self._opened:
             return
         gateway = await self.gateway()
         async with self._open_lock:
             if self._opened:
                 return
-            if self._closed:
-                raise MxGatewayClosedError("the client is closed", method="OpenSession")
+            self._check_not_closed("OpenSession")
             transport = gateway.transport
             reply = await transport.open_session(self._client_session_name)
+            if self._closed:
+                # Closed while the session opened: close it too before close() goes on.
+                with contextlib.suppress(MxGatewayError):
+                    await transport.close_session(reply.session_id, timeout=_CLOSE_TIMEOUT_S)
+                self._check_not_closed("OpenSession")
             # Bound like any session of the gateway client, so its close() closes it.
             self._bind(transport, reply)
             self._opened = True
+
+    def _check_not_closed(self, method: str) -> None:
+        if self._closed:
+            raise MxGatewayClosedError("the client is closed", method=method)
 
     async def galaxy(self) -> GalaxyRepositoryClient:
         """The Galaxy Repository client of the same gateway, sharing the connection."""
@@ -133,7 +150,7 @@ class Client(Session):
         return self._galaxy
 
     async def _call(self, request: pb.MxCommandRequest, timeout: Timeout) -> pb.MxCommandReply:
-        if not self._opened:
+        if not request.session_id:  # built before the session opened
             await self.open()
             request.session_id = self._session_id
         return await super()._call(request, timeout)
@@ -153,8 +170,9 @@ class Client(Session):
             if self._opened:
                 await super().close()
             else:
-                self._mark_closed()
+                self._close_now()
         finally:
+            await self._settle_first_use()
             await self._close_connections()
 
     async def detach(self) -> None:
@@ -165,9 +183,19 @@ class Client(Session):
             if self._opened:
                 await super().detach()
             else:
-                self._mark_closed()
+                self._close_now()
         finally:
+            await self._settle_first_use()
             await self._close_connections()
+
+    async def _settle_first_use(self) -> None:
+        """Wait (bounded) for a connect or open in flight: it sees the close and undoes itself."""
+        lock = self._open_lock
+        if not lock.locked():
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(lock.acquire(), _CLOSE_TIMEOUT_S)
+            lock.release()
 
     async def _close_connections(self) -> None:
         gateway, galaxy = self._gateway, self._galaxy

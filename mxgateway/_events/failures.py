@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 import grpc
@@ -20,6 +21,7 @@ from mxgateway._transport.streams import StreamCall
 from mxgateway.errors import MxGatewayError, MxGatewaySessionLostError, is_tls_failure, map_rpc_error, redact
 
 __all__ = [
+    "Outage",
     "ATTACH_CONFIRM_TIMEOUT_S",
     "StreamEnded",
     "confirm_attach",
@@ -143,3 +145,25 @@ def outcome_lost(old_id: str) -> MxGatewaySessionLostError:
         method="StreamEvents",
         old_session_id=old_id,
     )
+
+
+class Outage:
+    """One run of failed attempts: since when, and the connection failures per connection."""
+
+    __slots__ = ("connect_failures", "counted_on", "started")
+
+    def __init__(self) -> None:
+        self.started: float | None = None
+        self.connect_failures = 0
+        self.counted_on = -1
+
+    def begin(self) -> float:
+        """Note a failure; the seconds since the first of this run."""
+        if self.started is None:
+            self.started = time.monotonic()
+        return time.monotonic() - self.started
+
+    def reset(self) -> None:
+        """The stream is back: the next failure starts a new run."""
+        self.started = None
+        self.connect_failures = 0

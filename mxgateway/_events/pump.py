@@ -2,23 +2,25 @@
 
 A gateway allows one event subscriber per session and closes a session soon after
 its last stream goes away, so a session reads its events through exactly one
-pump, attached before the first command that can raise an event:
+pump, attached before the first command that can raise an event. One supervisor
+task does everything, in one loop:
 
-- **Ordering.** Its ``Sequencer`` keeps the high-water mark, drops duplicates
-  and marks gaps (``SequenceGap``, ``ReplayGap``).
-- **Resume.** A transport failure (see ``mxgateway._retry``) means reopening
-  with jittered back-off and ``after_worker_sequence`` = the high-water mark,
-  invisibly to consumers, while the gateway keeps the session.
-- **Recovery.** When the session is gone (NOT_FOUND, or no way back within the
-  policy's window) the pump asks its owner for a new session, attaches to it and
-  tells consumers with ``SessionRecovered``; without recovery it fails them
-  with ``MxGatewaySessionLostError``.
-- **Fan-out.** Every consumer has its own bounded queue; one that falls behind
-  sheds its oldest events and learns it at once from an ``EventsDropped`` marker.
-  A backlog keeps recent events for the next ``Session.events()`` call.
+- **Attach** to the current ``Binding`` of the session's ``SessionState``, after
+  the high-water mark when resuming, live when the session is new.
+- **Read**: the ``Sequencer`` orders, types and publishes every event; the
+  ``Fanout`` gives each consumer its own bounded queue.
+- **Resume** after a transport failure with jittered back-off
+  (``ReconnectPolicy``), invisibly to consumers, for ``window_s``.
+- **Recover** when the session is gone, or when no resume succeeded within the
+  window (a dead connection's stream may hold the session's one subscriber slot):
+  the owner opens a replacement; the pump attaches there and tells consumers with
+  ``SessionRecovered``. When a command replaced the session, ``retarget()`` moves
+  the stream over at once.
+- **Fail** consumers with a typed error when neither works: they never wait in
+  silence.
 
-The state (``ConnectionState``) is a property, an async iterator of changes and
-INFO log lines on the ``mxgateway.events`` logger.
+Only ``close_now()`` cancels the pump's task; ``retarget()``, ``fail()`` and a
+fail-over's channel close cancel only its call (a flag, the state, the generation say which).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
 import grpc.aio
 
 from mxgateway._events.failures import (
+    Outage,
     StreamEnded,
     confirm_attach,
     connect_failure,
@@ -47,81 +50,95 @@ from mxgateway._events.failures import (
 from mxgateway._events.fanout import Fanout
 from mxgateway._events.queue import EventConsumer
 from mxgateway._events.sequencer import Sequencer
-from mxgateway._events.state import ConnectionState, StateChange, StateTracker
+from mxgateway._events.state import Binding, ConnectionState, SessionState
 from mxgateway._model.events import SessionRecovered, TagLookup
 from mxgateway._retry import Backoff, ReconnectPolicy
 from mxgateway._transport.streams import StreamCall
-from mxgateway.errors import MxGatewayClosedError, MxGatewayError, redact
+from mxgateway.errors import (
+    MxGatewayClosedError,
+    MxGatewayError,
+    MxGatewayTimeoutError,
+    MxGatewayUnavailableError,
+    redact,
+)
 
-__all__ = ["ConnectionState", "EventConsumer", "EventPump", "StateChange"]
+__all__ = ["EventConsumer", "EventPump"]
 
 _log = logging.getLogger("mxgateway.events")
 _EOF = grpc.aio.EOF  # type: ignore[attr-defined]
+_S = ConnectionState
 
-
-class _Closed(Exception):
-    """The pump was closed while attaching."""
-
-
-#: What a pump needs from its session, handed over explicitly (no private reach-ins).
-SessionIdSource = Callable[[], Awaitable[str]]
+#: Opens a StreamEvents call on the current connection: ``open_call(session_id, after)``.
 CallOpener = Callable[[str, int], StreamCall]
-Recoverer = Callable[[str], Awaitable["str | None"]]
+#: Replaces the session of a binding and gives the new binding; raises the typed error when it cannot.
+Recoverer = Callable[[Binding[Any], str], Awaitable[Binding[Any]]]
+
+
+class _Retarget(Exception):
+    """The session was replaced under the stream: attach to the current one."""
+
+
+class _Stopped(Exception):
+    """The pump was closed, or the session lost, while reading."""
 
 
 class EventPump:
     """The one StreamEvents reader of a session; see the module docstring.
 
-    ``session_id`` gives the id to attach to (opening a lazy session first);
-    ``open_call(session_id, after)`` starts a StreamEvents call on the current
-    connection; ``recover(old_session_id)`` opens a replacement session and
-    returns its id, or None when recovery is off (``recovers()`` tells which);
-    ``fail_over(generation)`` moves the connection to the next endpoint (True when
-    there was one, or another caller already moved on from ``generation``), and
-    ``generation()`` tells which connection is current.
+    ``state`` is the session's owner of its id, epoch and ``ConnectionState``;
+    ``open_call`` starts a StreamEvents call; ``recover(binding, why)`` replaces the
+    binding's session (``recovers()`` tells whether recovery is on);
+    ``fail_over(generation)`` moves the connection to the next endpoint and
+    ``generation()`` tells which connection is current; ``tag_lookup(tables)``
+    names the items of an epoch's tables.
     """
 
     def __init__(
         self,
         *,
-        session_id: SessionIdSource,
+        state: SessionState[Any],
         open_call: CallOpener,
         recover: Recoverer,
         recovers: Callable[[], bool],
         fail_over: Callable[[int], bool],
         generation: Callable[[], int],
-        tags: TagLookup,
+        tag_lookup: Callable[[Any], TagLookup],
         secrets: tuple[str, ...],
         policy: ReconnectPolicy,
         queue_size: int,
         backlog_size: int,
         fresh_session: bool,
     ) -> None:
-        self._session_id_source = session_id
+        self._state = state
         self._open_call = open_call
         self._recover = recover
         self._recovers = recovers
         self._fail_over = fail_over
         self._generation = generation
+        self._tag_lookup = tag_lookup
         self._secrets = secrets
         self._policy = policy
         self._fanout = Fanout(queue_size=queue_size, backlog_size=backlog_size)
-        self._sequencer = Sequencer(
-            self._fanout, tags, lambda: self._session_id, expect_from_start=fresh_session
-        )
+        self._sequencer = Sequencer(self._fanout, expect_from_start=fresh_session)
+        #: Where the first attach starts (``events(after_worker_sequence=N)`` before it).
         self._first_after = 0
-        self._session_id = ""
-        #: The session the stream was last attached to ("" before the first attach).
-        self._attached_id = ""
-        self._states = StateTracker()
+        #: The binding the stream is attached to (None before the first attach), and
+        #: whether its call is reading now.
+        self._attached: Binding[Any] | None = None
+        self._live = False
         self._task: asyncio.Task[None] | None = None
+        self._call: StreamCall | None = None
         #: The connection (see ``generation``) the current call was opened on.
         self._call_generation = 0
-        #: True while ``follow()`` cancels the task on purpose.
-        self._restarting = False
-        self._attached: asyncio.Future[None] | None = None
-        #: Set whenever ``_attached_id`` changes or the pump stops: wakes ``wait_attached_to``.
-        self._attach_changed = asyncio.Event()
+        #: Set by ``retarget()``, taken by the loop: the call was cancelled to move it.
+        self._retarget = False
+        #: Set on every attach, failed attempt, retarget and close: wakes waiters and sleeps.
+        self._changed = asyncio.Event()
+        #: The typed failure of the last attempt, and how many attempts failed in all.
+        self._last_failure: MxGatewayError | None = None
+        self._failures = 0
+        #: The error that ended the pump for good (the session lost, or the first attach refused).
+        self._ended_with: BaseException | None = None
         self._closed = False
         self.reconnects = 0
         self.recoveries = 0
@@ -130,8 +147,8 @@ class EventPump:
 
     @property
     def state(self) -> ConnectionState:
-        """The current ``ConnectionState``."""
-        return self._states.state
+        """The session's ``ConnectionState``."""
+        return self._state.state
 
     @property
     def high_water(self) -> int:
@@ -139,28 +156,33 @@ class EventPump:
         return self._sequencer.high_water
 
     @property
-    def sequencer(self) -> Sequencer:
-        """Orders the events; counts those received and the duplicates dropped."""
-        return self._sequencer
-
-    @property
-    def running(self) -> bool:
-        """True once attached (until closed or lost)."""
-        return self._task is not None and not self._task.done()
-
-    def _set_state(self, state: ConnectionState, reason: str) -> None:
-        self._states.move(state, self._session_id, reason)
-
-    def state_changes(self) -> AsyncIterator[StateChange]:
-        """Every later change of state, until the pump closes."""
-        return self._states.changes()
-
-    # ------------------------------------------------------------------ consumers
-
-    @property
     def fanout(self) -> Fanout:
         """The readers' side: queues, backlog, the ``events()`` cursor, write waiters."""
         return self._fanout
+
+    @property
+    def running(self) -> bool:
+        """True while the supervisor runs (attaching, attached, reconnecting, recovering)."""
+        return self._task is not None and not self._task.done()
+
+    @property
+    def has_attached(self) -> bool:
+        """True once the stream was attached to some session."""
+        return self._attached is not None
+
+    def attached_to(self, epoch: int) -> bool:
+        """True when an event raised now on the session of ``epoch`` reaches the readers.
+
+        That is while the stream is attached there, and also while it resumes, once
+        it has a high-water mark to resume after: the gateway replays what was raised
+        meanwhile. Before the first event a resume is live-only, as an attach is.
+        """
+        attached = self._attached
+        if attached is None or attached.epoch != epoch or not self.running:
+            return False
+        return self._live or self._sequencer.high_water > 0
+
+    # ------------------------------------------------------------------ consumers
 
     def add_consumer(
         self, *, after_worker_sequence: int | None = None, from_cursor: bool = False
@@ -173,311 +195,302 @@ class EventPump:
         """
         if self._closed:
             raise MxGatewayClosedError("the session's event stream is closed", method="StreamEvents")
-        fanout = self._fanout
-        consumer = EventConsumer(fanout.queue_size)
-        if after_worker_sequence is not None and after_worker_sequence > 0:
-            if not self.running and fanout.backlog_empty:
-                # Not attached yet: the first attach replays from the gateway itself.
-                first = self._first_after
-                self._first_after = after_worker_sequence if not first else min(first, after_worker_sequence)
-            else:
-                fanout.replay_to(consumer, after_worker_sequence, self._session_id, self.high_water)
-        elif from_cursor:
-            fanout.fill_from_cursor(consumer)
-        fanout.attach(consumer)
-        if self._states.state is ConnectionState.LOST:
-            consumer.end(session_lost(self._session_id))
+        before_attach = self._attached is None
+        if before_attach and after_worker_sequence and self._fanout.backlog_empty:
+            # Not attached yet: the first attach replays from the gateway itself.
+            first = self._first_after
+            self._first_after = after_worker_sequence if not first else min(first, after_worker_sequence)
+            after_worker_sequence = None
+        consumer = self._fanout.new_consumer(
+            after_worker_sequence=after_worker_sequence,
+            from_cursor=from_cursor,
+            session_id=self._state.session_id,
+            high_water=self.high_water,
+        )
+        if self._state.state is _S.LOST:
+            consumer.end(self._ended_with or session_lost(self._state.session_id))
         return consumer
-
-    def attached_to(self, session_id: str) -> bool:
-        """True when the stream is attached to ``session_id`` (confirmed by the gateway)."""
-        return self._attached_id == session_id
-
-    async def wait_attached_to(self, session_id: str, timeout: float) -> None:
-        """Wait, at most ``timeout`` seconds, until the running stream is attached to ``session_id``.
-
-        A command that can raise an event must not reach a session before its stream
-        does: attaching to a session is live-only (a replacement session has nothing
-        to resume from), so an event raised earlier would be missed.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        changed = self._attach_changed
-        for _ in range(1_000):
-            if self._closed or self._attached_id == session_id or not (self.running or self._restarting):
-                return
-            changed.clear()
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(changed.wait(), remaining)
-
-    def _note_attached(self, session_id: str) -> None:
-        self._attached_id = session_id
-        self._attach_changed.set()
-
-    async def follow(self) -> None:
-        """The owner replaced the session: reattach there now (when the stream had started)."""
-        task = self._task
-        if task is None or self._closed:
-            return
-        if not task.done() and task is not asyncio.current_task():
-            self._restarting = True
-            try:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            finally:
-                self._restarting = False
-        if self._states.state is ConnectionState.LOST:
-            # The pump gave up on the old session, but the owner has a new one:
-            # staying lost would refuse every later event-raising command.
-            self._set_state(ConnectionState.RECOVERING, "the session was replaced by a command")
-        await self.ensure_attached()
 
     # ------------------------------------------------------------------ attaching
 
-    async def ensure_attached(self) -> None:
-        """Attach now if not attached yet, and wait until the gateway confirmed it.
+    def start(self) -> None:
+        """Run the supervisor if it does not run (it attaches in the background)."""
+        if self._closed or self.running or self._state.state is _S.LOST:
+            return
+        self._ended_with = None
+        self._task = asyncio.create_task(self._run(), name="mxgateway-event-pump")
 
-        The first attach's failure (a refused key, an unknown session, the gateway
-        down) is raised here and leaves the pump idle, so a later call tries again.
+    async def ensure_attached(self, timeout: float | None = None, *, fail_fast: bool = True) -> None:
+        """Start the stream if needed and wait until it is attached to the current session.
+
+        Raises the typed error when the session is lost or closed, when an attempt
+        made while waiting was refused or (``fail_fast``, for a command that could
+        not run either) could not reach the gateway,
+        ``MxGatewayTimeoutError`` when ``timeout`` seconds pass first, and
+        ``MxGatewayUnavailableError`` when the reconnect window does (``timeout``
+        None), as when a dead connection's stream still holds the session's one
+        subscriber slot.
         """
-        if self._closed:
-            raise MxGatewayClosedError("the session's event stream is closed", method="StreamEvents")
-        if self._states.state is ConnectionState.LOST:
-            raise session_lost(self._session_id)
-        if self._task is None or self._task.done():
-            self._attached = asyncio.get_running_loop().create_future()
-            self._task = asyncio.create_task(self._run(self._attached), name="mxgateway-event-pump")
-            self._task.add_done_callback(lambda _: self._attach_changed.set())
-        attached = self._attached
-        if attached is not None and not attached.done():
-            await asyncio.shield(attached)
-        elif attached is not None and attached.exception() is not None:
-            raise attached.exception()  # type: ignore[misc]
+        loop = asyncio.get_running_loop()
+        limit = self._policy.window_s if timeout is None else timeout
+        deadline = loop.time() + limit
+        failures_before = self._failures
+        for _ in range(100_000):
+            if self._closed:
+                raise MxGatewayClosedError("the session's event stream is closed", method="StreamEvents")
+            state = self._state.state
+            if state is _S.LOST:
+                raise self._ended_with or session_lost(self._state.session_id)
+            if self.attached_to(self._state.epoch):
+                return
+            if not self.running:
+                if self._ended_with is not None and self._failures > failures_before:
+                    raise self._ended_with  # the first attach was refused
+                self.start()
+            elif self._failures > failures_before and self._last_failure is not None:
+                failure = self._last_failure
+                if fail_fast and failure.grpc_code is grpc.StatusCode.UNAVAILABLE and self._attached is None:
+                    raise failure  # the gateway cannot be reached: the command could not run either
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+        message = (
+            f"the event stream of session {self._state.session_id} did not attach within {limit:g} s"
+            + (f" (last attempt: {self._last_failure.message})" if self._last_failure is not None else "")
+        )
+        if timeout is not None:
+            raise MxGatewayTimeoutError(message, method="StreamEvents")
+        raise MxGatewayUnavailableError(message, method="StreamEvents")
 
-    async def _attach(self, session_id: str, after: int) -> StreamCall:
-        generation = self._generation()
-        call = self._open_call(session_id, after)
-        await confirm_attach(call, session_id, retired=lambda: self._channel_retired(generation))
-        self._call_generation = generation
-        if self._closed:
+    def retarget(self) -> None:
+        """The session was replaced: move the stream to the current binding now."""
+        if self._closed or not self.running:
+            return
+        self._retarget = True
+        call = self._call
+        if call is not None:
             call.cancel()
-            raise _Closed
+        self._changed.set()
+
+    def _take_retarget(self) -> bool:
+        if self._retarget and not self._closed:
+            self._retarget = False
+            return True
+        return False
+
+    async def _attach(self, binding: Binding[Any], after: int) -> StreamCall:
+        generation = self._generation()
+        call = self._open_call(binding.session_id, after)
+        self._call = call
+        await confirm_attach(call, binding.session_id, retired=lambda: self._channel_retired(generation))
+        self._call_generation = generation
         return call
 
-    # ------------------------------------------------------------------ the reader
+    # ------------------------------------------------------------------ the supervisor
 
-    async def _run(self, attached: asyncio.Future[None]) -> None:
-        previous = self._attached_id
+    async def _run(self) -> None:
+        backoff = Backoff(self._policy)
+        outage = Outage()
         try:
-            session_id = await self._session_id_source()
-            self._session_id = session_id
-            replaced = bool(previous) and session_id != previous
-            if replaced:
-                # The owner recovered the session without the stream's help: start afresh there.
-                self._sequencer.start_afresh()
-                after = 0
-            else:
-                self._set_state(ConnectionState.CONNECTING, "attaching")
-                after = self.high_water if previous else self._first_after
-                self._sequencer.high_water = after
-            call = await self._attach(session_id, after)
-        except BaseException as exc:
-            # The first attach failed: report it to the caller and stay idle.
-            if not self._closed:
-                self._set_state(ConnectionState.IDLE, "attach failed")
-            if isinstance(exc, grpc.aio.AioRpcError) and exc.code() is grpc.StatusCode.OUT_OF_RANGE:
-                # One reader's resume point beyond the newest event: refused for
-                # that reader, and not kept for every later attach of the session.
-                self._first_after = 0
-            if not attached.done():
-                attached.set_exception(
-                    typed_failure(exc, self._secrets) if isinstance(exc, grpc.aio.AioRpcError) else exc
-                )
-                attached.exception()  # retrieved: a caller that went away must not warn
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            return
-        self._note_attached(session_id)
-        if replaced:
-            self._switched(previous, session_id)
-        else:
-            self._set_state(ConnectionState.CONNECTED, "attached")
-        attached.set_result(None)
-        try:
-            await self._pump(call)
+            while self._should_run():
+                self._retarget = False
+                binding = self._state.current
+                previous = self._attached
+                if self._state.state is _S.IDLE:
+                    self._state.move(_S.CONNECTING, "attaching")
+                after = self._resume_point(binding, previous)
+                try:
+                    call = await self._attach(binding, after)
+                except asyncio.CancelledError:
+                    if self._take_retarget() or not self._should_run():
+                        continue
+                    raise
+                except grpc.aio.AioRpcError as exc:
+                    if not await self._after_failure(exc, binding, backoff, outage):
+                        return
+                    continue
+                self._now_attached(binding, previous, after)
+                backoff.reset()
+                outage.reset()
+                failure = await self._read_all(call)
+                self._live = False
+                self._call = None
+                call.cancel()
+                if isinstance(failure, (_Retarget, _Stopped)):
+                    continue
+                if not await self._after_failure(failure, binding, backoff, outage):
+                    return
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a bug must not leave readers waiting forever
-            _log.exception("session %s: the event pump failed", self._session_id)
-            self._fail_consumers(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            _log.exception("session %s: the event pump failed", self._state.session_id)
+            self.fail(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+        finally:
+            self._call = None
+            self._changed.set()
 
-    async def _pump(self, call: StreamCall) -> None:
-        backoff = Backoff(self._policy)
-        while True:
-            failure = await self._read_all(call)
-            call.cancel()
-            if self._closed:
-                return
-            next_call = await self._reconnect(failure, backoff)
-            if next_call is None:
-                return
-            call = next_call
+    def _resume_point(self, binding: Binding[Any], previous: Binding[Any] | None) -> int:
+        """Where a stream on ``binding`` starts: after the high-water mark, or live on a new session."""
+        sequencer = self._sequencer
+        if previous is None:
+            sequencer.follow(binding.session_id, self._tag_lookup(binding.tables))
+            sequencer.high_water = self._first_after
+            return self._first_after
+        if previous.epoch != binding.epoch:
+            sequencer.start_afresh()
+            return 0
+        return sequencer.high_water
+
+    def _now_attached(self, binding: Binding[Any], previous: Binding[Any] | None, after: int) -> None:
+        self._attached = binding
+        self._live = True
+        self._sequencer.follow(binding.session_id, self._tag_lookup(binding.tables))
+        state = self._state
+        if previous is not None and previous.epoch != binding.epoch:
+            self.recoveries += 1
+            self._fanout.publish(SessionRecovered(previous.session_id, binding.session_id))
+            self._fanout.fail_writes(outcome_lost(previous.session_id), previous.session_id)
+            reason = f"new session {binding.session_id} replaced {previous.session_id}"
+        elif state.state is _S.RECONNECTING:
+            self.reconnects += 1
+            reason = f"resumed after sequence {after}"
+        else:
+            reason = "attached"
+        state.move(_S.RECOVERED if state.state is _S.RECOVERING else _S.CONNECTED, reason)
+        self._last_failure = None
+        self._changed.set()
 
     async def _read_all(self, call: StreamCall) -> BaseException:
         """Dispatch messages until the call fails or ends; returns why it stopped."""
         read = call.read
         dispatch = self._sequencer.dispatch
+        skip = self._sequencer.skip
         try:
             while True:
                 message = await read()
                 if message is _EOF:
                     return StreamEnded("the gateway ended the event stream")
-                dispatch(message)  # type: ignore[arg-type]
+                try:
+                    dispatch(message)  # type: ignore[arg-type]
+                except Exception:  # a bug typing one event: readers get it untyped, the stream goes on
+                    skip(message)  # type: ignore[arg-type]
         except grpc.aio.AioRpcError as exc:
             return exc
         except asyncio.CancelledError:
-            if self._closed:
-                return _Closed()
+            if not self._should_run():
+                return _Stopped()
+            if self._take_retarget():
+                return _Retarget()
             if self._channel_retired(self._call_generation):
                 return retired_call()
             raise
 
+    def _should_run(self) -> bool:
+        return not self._closed and self._state.state is not _S.LOST
+
     def _channel_retired(self, generation: int) -> bool:
-        """True when a CancelledError came from the call's channel, closed by a fail-over.
+        """True when a CancelledError came from the call's channel, closed by a fail-over."""
+        return not self._closed and generation != self._generation()
 
-        grpc.aio raises CancelledError from a call whose channel was closed, as if the
-        task had been cancelled; only the pump's own close and ``follow()`` cancel
-        the task, so without them a moved-on connection explains it.
-        """
-        return not self._closed and not self._restarting and generation != self._generation()
+    async def _after_failure(
+        self, failure: BaseException, binding: Binding[Any], backoff: Backoff, outage: Outage
+    ) -> bool:
+        """Decide what follows a failed attach or a broken stream: True to try again, False when done."""
+        if not self._should_run():
+            return False
+        self._failures += 1
+        if isinstance(failure, grpc.aio.AioRpcError):
+            self._last_failure = typed_failure(failure, self._secrets)
+        self._changed.set()
+        why = failure_reason(failure, self._secrets)
+        if binding.epoch != self._state.epoch:
+            return True  # replaced meanwhile: attach to the current session
+        if session_gone(failure) or self._state.state is _S.RECOVERING:
+            # Gone, or a command found it gone and is replacing it now: join that recovery.
+            return await self._replace(binding, why)
+        if not retryable(failure, closed=self._closed):
+            self._refused(failure)
+            return False
+        elapsed = outage.begin()
+        if elapsed > self._policy.window_s:
+            if self._recovers():
+                # The gateway keeps refusing the stream (a dead connection's stream may hold the
+                # session's one subscriber slot until the server notices): a new session does not wait.
+                return await self._replace(binding, f"no resume within {self._policy.window_s:g} s: {why}")
+            self.fail(session_lost(binding.session_id))
+            return False
+        self._state.move(_S.RECONNECTING, why)
+        seen_on = self._generation()
+        if connect_failure(failure):
+            if seen_on != outage.counted_on:
+                outage.counted_on, outage.connect_failures = seen_on, 0
+            outage.connect_failures += 1
+            if outage.connect_failures >= self._policy.endpoint_attempts and self._fail_over(seen_on):
+                outage.connect_failures = 0
+                _log.info("session %s: moved to the next gateway endpoint", binding.session_id)
+        self._changed.clear()  # back off, or less when retargeted or closed
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), backoff.next_delay())
+        return self._should_run()
 
-    async def _reconnect(self, failure: BaseException, backoff: Backoff) -> StreamCall | None:
-        """Resume after ``failure``, recovering the session when it is gone; None when done."""
-        outage_started = time.monotonic()
-        failed_connects = 0
-        # The connection the last failure was seen on: failures count towards a
-        # fail-over only while they come from the endpoint that is still current.
-        seen_on = counted_on = self._generation()
-        while not self._closed:
-            if session_gone(failure):
-                call = await self._recover_and_attach(failure_reason(failure, self._secrets))
-                if call is not None:
-                    backoff.reset()
-                return call
-            if not retryable(failure, closed=self._closed):
-                self._fail_consumers(
-                    typed_failure(failure, self._secrets)
-                    if isinstance(failure, grpc.aio.AioRpcError)
-                    else failure
-                )
-                return None
-            if time.monotonic() - outage_started > self._policy.window_s and not self._recovers():
-                # Past the window the gateway has closed the session; with recovery
-                # the loop goes on until the gateway answers (NOT_FOUND: recover).
-                self._fail_consumers(session_lost(self._session_id))
-                return None
-            self._set_state(ConnectionState.RECONNECTING, failure_reason(failure, self._secrets))
-            delay = backoff.next_delay()
-            await asyncio.sleep(delay)
-            if self._closed:
-                return None
-            if connect_failure(failure):
-                if seen_on != counted_on:
-                    counted_on, failed_connects = seen_on, 0
-                failed_connects += 1
-                if failed_connects >= self._policy.endpoint_attempts and self._fail_over(seen_on):
-                    failed_connects = 0
-                    _log.info("session %s: moved to the next gateway endpoint", self._session_id)
-            seen_on = self._generation()
-            try:
-                call = await self._attach(self._session_id, self.high_water)
-            except grpc.aio.AioRpcError as exc:
-                failure = exc
-                continue
-            except _Closed:
-                return None
-            self.reconnects += 1
-            backoff.reset()
-            self._set_state(ConnectionState.CONNECTED, f"resumed after sequence {self.high_water}")
-            return call
-        return None
+    def _refused(self, failure: BaseException) -> None:
+        """A failure no waiting heals (a refused key, a bad resume point, a certificate)."""
+        error = (
+            typed_failure(failure, self._secrets) if isinstance(failure, grpc.aio.AioRpcError) else failure
+        )
+        if self._attached is None:
+            # The first attach was refused: report it and stay idle, so a later call tries again.
+            if isinstance(failure, grpc.aio.AioRpcError) and failure.code() is grpc.StatusCode.OUT_OF_RANGE:
+                self._first_after = 0  # one reader's resume point beyond the newest event
+            self._ended_with = error
+            if self._state.state in (_S.CONNECTING, _S.RECONNECTING):
+                self._state.move(_S.IDLE, f"attach refused: {failure_reason(failure, self._secrets)}")
+            self._fanout.end_all(error)
+            self._fanout.fail_writes(error)
+            self._changed.set()
+            return
+        self.fail(error)
 
-    async def _recover_and_attach(self, why: str) -> StreamCall | None:
-        old_id = self._session_id
-        self._set_state(ConnectionState.RECOVERING, why)
-        backoff = Backoff(self._policy)
-        while not self._closed:
-            try:
-                new_id = await self._recover(old_id)
-            except asyncio.CancelledError:
-                raise
-            except MxGatewayError as exc:
-                self._fail_consumers(exc)
-                return None
-            if new_id is None:
-                self._fail_consumers(session_lost(self._session_id))
-                return None
-            self._session_id = new_id
-            self._sequencer.start_afresh()
-            try:
-                call = await self._attach(new_id, 0)
-            except grpc.aio.AioRpcError as exc:
-                if session_gone(exc) or retryable(exc, closed=self._closed):
-                    await asyncio.sleep(backoff.next_delay())
-                    continue
-                self._fail_consumers(typed_failure(exc, self._secrets))
-                return None
-            except _Closed:
-                return None
-            self._note_attached(new_id)
-            self._switched(old_id, new_id)
-            return call
-        return None
+    async def _replace(self, binding: Binding[Any], why: str) -> bool:
+        try:
+            await self._recover(binding, why)
+        except MxGatewayError as exc:
+            self.fail(exc)
+            return False
+        return self._should_run()
 
-    def _fail_consumers(self, error: BaseException) -> None:
-        self._set_state(ConnectionState.LOST, redact(str(error) or type(error).__name__, self._secrets))
+    def fail(self, error: BaseException) -> None:
+        """The session is gone for good here: LOST, and every reader and waiter gets ``error``."""
+        if self._closed or self._state.state is _S.LOST:
+            return
+        self._ended_with = error
+        self._state.move(_S.LOST, redact(str(error) or type(error).__name__, self._secrets))
         self._fanout.end_all(error)
         self._fanout.fail_writes(error)
+        self._changed.set()
+        self._closed_call()  # the supervisor sees LOST and stops
 
-    # ------------------------------------------------------------------ dispatch
-
-    def _switched(self, old_id: str, new_id: str) -> None:
-        """Now attached to ``new_id``, which replaced the lost ``old_id``: tell readers and waiters."""
-        self.recoveries += 1
-        self._fanout.publish(SessionRecovered(old_id, new_id))
-        self._fanout.fail_writes(outcome_lost(old_id), old_id)
-        self._set_state(ConnectionState.RECOVERED, f"new session {new_id} replaced {old_id}")
+    def _closed_call(self) -> None:
+        call, self._call = self._call, None
+        if call is not None:
+            call.cancel()
 
     # ------------------------------------------------------------------ closing
 
-    async def aclose(self) -> None:
-        """Cancel the stream and end every consumer; idempotent."""
-        self.close_now()
-        task = self._task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-
     def close_now(self) -> None:
-        """Cancel at once, from the loop's thread (the session is closing)."""
+        """Stop at once, from the loop's thread (the session is closing)."""
         if self._closed:
             return
         self._closed = True
+        self._closed_call()
         task = self._task
         if task is not None and not task.done():
             task.cancel()
-        attached = self._attached
-        if attached is not None and not attached.done():
-            attached.set_exception(MxGatewayClosedError("the session was closed", method="StreamEvents"))
-            attached.exception()
-        self._set_state(ConnectionState.CLOSED, "session closed")
-        self._attach_changed.set()
+        self._changed.set()
         self._fanout.end_all()
-        self._states.end()
         self._fanout.close_writes(
             MxGatewayClosedError(
                 "the session was closed before the write's outcome arrived", method="StreamEvents"

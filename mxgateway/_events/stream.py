@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from mxgateway._events.pump import EventPump
@@ -30,8 +31,11 @@ class EventStream:
     a session lost for good ends the iteration with ``MxGatewaySessionLostError``.
     """
 
-    def __init__(self, pump: EventPump, consumer: EventConsumer) -> None:
+    def __init__(
+        self, pump: EventPump, consumer: EventConsumer, *, opened: Callable[[], Awaitable[None]]
+    ) -> None:
         self._pump = pump
+        self._opened = opened
         self._consumer = consumer
         self._fanout = pump.fanout
         self._loop = asyncio.get_running_loop()
@@ -62,14 +66,13 @@ class EventStream:
         """Attach the session's event stream now and wait until the gateway confirmed it.
 
         Events raised from then on reach this stream. ``timeout`` (seconds, None:
-        no limit) bounds the wait; a refused attach raises its typed error.
+        the reconnect window, ``ReconnectPolicy.window_s``) bounds the wait
+        (``MxGatewayTimeoutError``); a refused attach raises its typed error.
         """
         if self._closed:
             return
-        if timeout is None:
-            await self._pump.ensure_attached()
-        else:
-            await asyncio.wait_for(self._pump.ensure_attached(), timeout)
+        await self._opened()
+        await self._pump.ensure_attached(timeout, fail_fast=False)
         self._attached = True
 
     def __aiter__(self) -> EventStream:
@@ -79,7 +82,9 @@ class EventStream:
         if self._closed:
             raise StopAsyncIteration
         if not self._attached:
-            await self._pump.ensure_attached()
+            # The stream attaches in the background; its failures reach this reader's queue.
+            await self._opened()
+            self._pump.start()
             self._attached = True
         consumer = self._consumer
         try:
@@ -88,10 +93,10 @@ class EventStream:
         except asyncio.CancelledError:
             raise  # only this wait is cancelled: the stream can be read again
         except BaseException:
-            self._finish()  # the session was lost for good: the error ends the stream
+            self._close_now()  # the session was lost for good: the error ends the stream
             raise
         if item is None:
-            self._finish()
+            self._close_now()
             raise StopAsyncIteration
         # Data changes are nearly every item: their sequence is read once, from the message.
         sequence = (
@@ -102,16 +107,16 @@ class EventStream:
             self._last = sequence
         return item  # type: ignore[return-value]
 
-    def _finish(self) -> None:
+    def _close_now(self) -> None:
         if self._closed:
             return
         self._closed = True
-        self._consumer.end_now()
+        self._consumer.close_now()
         self._fanout.remove(self._consumer)
 
     async def aclose(self) -> None:
         """Stop reading; idempotent. The session's stream stays attached."""
-        self._finish()
+        self._close_now()
 
     async def __aenter__(self) -> EventStream:
         return self
@@ -119,20 +124,15 @@ class EventStream:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._finish()
+        self._close_now()
 
     def __del__(self) -> None:
-        # A stream dropped after ``break`` must stop taking a share of the events.
-        # The collector may run on any thread; the pump belongs to its loop.
+        # A stream dropped after ``break`` must stop taking a share of the events. The
+        # collector may run amid the pump's own work, on any thread: the queue is let go
+        # on the loop, later.
         if getattr(self, "_closed", True):
             return
         loop = self._loop
-        try:
-            on_own_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_own_loop = False
-        if on_own_loop:
-            self._finish()
-        elif not loop.is_closed():
+        if not loop.is_closed():
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._finish)
+                loop.call_soon_threadsafe(self._close_now)

@@ -23,7 +23,7 @@ from mxgateway._model.results import (
     item_results,
     write_results,
 )
-from mxgateway._session.tag_table import TagTable
+from mxgateway._session.tag_table import HandleBook
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, Timeout
 
@@ -37,8 +37,9 @@ __all__ = ["MxAccessCommands"]
 class MxAccessCommands:
     """The MXAccess commands; the session supplies the request plumbing below."""
 
-    _session_id: str
-    _tags: TagTable
+    @property
+    def _session_id(self) -> str:
+        raise NotImplementedError
 
     def _request(self, kind: int) -> tuple[pb.MxCommandRequest, pb.MxCommand]:
         raise NotImplementedError
@@ -51,19 +52,8 @@ class MxAccessCommands:
     ) -> pb.MxCommandReply:
         raise NotImplementedError
 
-    def _note_registered(self, server_handle: int) -> None:
-        raise NotImplementedError
-
-    def _remember(
-        self, server_handle: int, tags: Sequence[str], results: Sequence[pb.SubscribeResult]
-    ) -> None:
-        raise NotImplementedError
-
-    def _forget_item(self, server_handle: int, item_handle: int) -> None:
-        raise NotImplementedError
-
-    def _forget_server(self, server_handle: int) -> None:
-        raise NotImplementedError
+    #: Keeps each command's handles in the tables of the session it was sent to.
+    _book: HandleBook
 
     @checked
     async def invoke(
@@ -92,7 +82,7 @@ class MxAccessCommands:
         request, command = self._request(pb.MX_COMMAND_KIND_REGISTER)
         command.register.client_name = client_name
         handle = (await self._run(request, timeout)).register.server_handle
-        self._note_registered(handle)
+        self._book.note_registered(request.session_id, handle)
         return handle
 
     @checked
@@ -101,7 +91,7 @@ class MxAccessCommands:
         request, command = self._request(pb.MX_COMMAND_KIND_UNREGISTER)
         command.unregister.server_handle = server_handle
         await self._run(request, timeout)
-        self._forget_server(server_handle)
+        self._book.forget_server(request.session_id, server_handle)
 
     @checked
     async def add_item(self, server_handle: int, tag: str, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> int:
@@ -111,7 +101,7 @@ class MxAccessCommands:
         payload.server_handle = server_handle
         payload.item_definition = tag
         handle = (await self._run(request, timeout)).add_item.item_handle
-        self._tags.add(server_handle, handle, tag)
+        self._book.remember_item(request.session_id, server_handle, handle, tag)
         return handle
 
     @checked
@@ -130,7 +120,7 @@ class MxAccessCommands:
         payload.item_definition = tag
         payload.item_context = item_context
         handle = (await self._run(request, timeout)).add_item.item_handle
-        self._tags.add(server_handle, handle, tag)
+        self._book.remember_item(request.session_id, server_handle, handle, tag)
         return handle
 
     @checked
@@ -142,7 +132,7 @@ class MxAccessCommands:
         command.remove_item.server_handle = server_handle
         command.remove_item.item_handle = item_handle
         await self._run(request, timeout)
-        self._forget_item(server_handle, item_handle)
+        self._book.forget_item(request.session_id, server_handle, item_handle)
 
     @checked
     async def advise(
@@ -287,7 +277,7 @@ class MxAccessCommands:
         request, command = self._request(pb.MX_COMMAND_KIND_DRAIN_EVENTS)
         command.drain_events.max_events = max_events
         reply = await self._run(request, timeout)
-        tags = self._tags
+        tags = self._book.tag_names(request.session_id)
         from mxgateway._model.events import event_from_proto
 
         return [event_from_proto(e, tags) for e in reply.drain_events.events]
@@ -303,7 +293,7 @@ class MxAccessCommands:
         """Run a bulk command that adds items, and remember their tags from the raw results."""
         # One pass over the reply makes the message objects; the rest walks a list.
         raws = list((await self._run(request, timeout)).bulk_subscribe.results)
-        self._remember(server_handle, tags, raws)
+        self._book.remember(request.session_id, server_handle, tags, raws)
         return list(map(ItemResult, raws))
 
     @checked
@@ -336,7 +326,7 @@ class MxAccessCommands:
         command.remove_item_bulk.item_handles.extend(item_handles)
         results = await self._bulk_items(request, timeout)
         for handle in item_handles:
-            self._forget_item(server_handle, handle)
+            self._book.forget_item(request.session_id, server_handle, handle)
         return results
 
     @checked
@@ -376,7 +366,7 @@ class MxAccessCommands:
         command.unsubscribe_bulk.item_handles.extend(item_handles)
         results = await self._bulk_items(request, timeout)
         for handle in item_handles:
-            self._forget_item(server_handle, handle)
+            self._book.forget_item(request.session_id, server_handle, handle)
         return results
 
     @checked

@@ -1,8 +1,13 @@
-"""Session recovery: replacing a session the gateway lost by a new one.
+"""``Recovery``: replacing a session the gateway lost (or that became unusable) by a new one.
 
-``SessionRecovery`` is the part of ``Session`` that opens the replacement (with
-backoff and fail-over), rebinds the session to it and makes the handles of the
-lost session dead, and that lets closing wait for a recovery in flight.
+One replacement at a time, owned here: the first caller starts it as a task of
+its own and every caller (the event pump, commands) awaits that task through a
+shield, so a caller that is cancelled stops waiting without cancelling the
+replacement others wait on. Nothing cancels it: closing the session tells it to
+stop, and it ends with ``MxGatewayClosedError`` (closing what it opened), so no
+waiter ever gets a CancelledError it did not cause. The replaced session is closed on the gateway too, best effort: it
+may still exist (a stream refused for good, a dead connection holding its slot),
+and nothing of this client uses it any more.
 """
 
 from __future__ import annotations
@@ -10,9 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from mxgateway._session.tag_table import TagTable
+import grpc.aio
+
+from mxgateway._events.state import Binding, ConnectionState, SessionState
+from mxgateway._retry import Backoff
 from mxgateway.errors import (
     MxGatewayCancelledError,
     MxGatewayClosedError,
@@ -22,148 +31,177 @@ from mxgateway.errors import (
     MxGatewayUnavailableError,
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
-from mxgateway.options import ClientOptions
 
 if TYPE_CHECKING:
-    # The event machinery loads when a session is made (see Session), not with the package.
-    from mxgateway._events.pump import EventPump
     from mxgateway._transport.connection import GatewayTransport
 
-__all__ = ["SessionRecovery"]
-
-#: Closes of sessions nobody wants any more, referenced until done (the loop keeps only weak references).
-_CLOSING: set[asyncio.Future[None]] = set()
+__all__ = ["Recovery", "lost_error", "session_lost"]
 
 # The session's logger: recovery is part of the session's story in the log.
 _log = logging.getLogger("mxgateway.session")
 
+#: How long closing the replaced session may take, in the background.
+_CLOSE_OLD_TIMEOUT_S = 5.0
 
-class SessionRecovery:
-    """Replacing a lost session; the state it touches is the session's own."""
 
-    _client_session_name: str
-    _options: ClientOptions
-    _transport: GatewayTransport
-    _recover_enabled: bool
-    _recover_lock: asyncio.Lock
-    _session_id: str
-    _open_reply: pb.OpenSessionReply
-    _closed: bool
-    _pump: EventPump
-    _tags: TagTable
-    _server_handle: int | None
-    _handles: dict[str, int]
-    _user_servers: set[int]
-    _stale_servers: set[int]
+def session_lost(session_id: str, why: str = "") -> MxGatewaySessionLostError:
+    """The error of a session that is gone and is not replaced here."""
+    return MxGatewaySessionLostError(
+        f"session {session_id} was lost on the gateway{': ' + why if why else ''}; its handles are gone",
+        method="OpenSession",
+        old_session_id=session_id,
+    )
 
-    # Provided by the session.
-    def _fail_over(self, generation: int | None = None) -> bool:
-        raise NotImplementedError
 
-    def _recovers(self) -> bool:
-        return self._recover_enabled and not self._closed
+def lost_error(session_id: str, error: MxGatewayError, *, recovers: bool) -> MxGatewaySessionLostError:
+    """What a command gets whose session ``session_id`` the gateway no longer knows (``error`` said so)."""
+    hint = " (the tag-level API continues on a new session)" if recovers else ""
+    return MxGatewaySessionLostError(
+        f"{error.message}: session {session_id} no longer exists on the gateway; "
+        f"its server and item handles are gone{hint}",
+        method="Invoke",
+        grpc_code=error.grpc_code,
+        protocol_code=error.protocol_code,
+        details=error.details,
+        reply=error.reply,
+        old_session_id=session_id,
+    )
 
-    def _lost(self, session_id: str, error: MxGatewayError) -> MxGatewaySessionLostError:
-        hint = " (the tag-level API continues on a new session)" if self._recover_enabled else ""
-        return MxGatewaySessionLostError(
-            f"{error.message}: session {session_id} no longer exists on the gateway; "
-            f"its server and item handles are gone{hint}",
-            method="Invoke",
-            grpc_code=error.grpc_code,
-            protocol_code=error.protocol_code,
-            details=error.details,
-            reply=error.reply,
-            old_session_id=session_id,
-        )
 
-    async def _await_recovery(self, error: MxGatewaySessionLostError) -> None:
-        if not self._recovers():
+class Recovery:
+    """Replaces the session of a ``SessionState`` when it is lost; see the module docstring.
+
+    ``transport()`` is the connection now (it changes on a fail-over);
+    ``owner`` is the session as the transport knows it. After a replacement
+    ``on_replaced(old, new)`` runs; when none can be opened, ``on_lost(error)``.
+    """
+
+    def __init__(
+        self,
+        state: SessionState[Any],
+        transport: Callable[[], GatewayTransport],
+        *,
+        owner: object,
+        name: str,
+        enabled: bool,
+        on_replaced: Callable[[Binding[Any], Binding[Any]], None],
+        on_lost: Callable[[BaseException], None],
+    ) -> None:
+        self._state = state
+        self._transport = transport
+        self._owner = owner
+        self._name = name
+        self.enabled = enabled
+        self._on_replaced = on_replaced
+        self._on_lost = on_lost
+        self._task: asyncio.Task[Binding[Any]] | None = None
+        #: Set when the session closes: a back-off in flight ends at once.
+        self._stop = asyncio.Event()
+        #: Background closes of replaced sessions.
+        self._closing: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> bool:
+        """True while a replacement runs."""
+        return self._task is not None and not self._task.done()
+
+    async def replace(self, lost: Binding[Any], why: str) -> Binding[Any]:
+        """The binding that replaced ``lost``: opened now, or by whoever got there first.
+
+        Raises ``MxGatewaySessionLostError`` when recovery is off, the typed error
+        of the last attempt when no session could be opened, and
+        ``MxGatewayClosedError`` once the session is closed.
+        """
+        state = self._state
+        if state.epoch != lost.epoch:
+            return state.current
+        if state.closed:
+            raise MxGatewayClosedError("the session was closed", method="OpenSession")
+        if not self.enabled:
+            error = session_lost(lost.session_id, why)
+            self._on_lost(error)
             raise error
-        if await self._recover_session(error.old_session_id or self._session_id) is None:
-            raise error
-        # Found by a command, not by the stream: move the stream over before any
-        # command on the new session can raise an event.
-        await self._pump.follow()
+        task = self._task
+        if task is None or task.done():
+            task = self._task = asyncio.create_task(
+                self._replace(lost, why), name="mxgateway-session-recovery"
+            )
+            task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
 
-    async def _recover_session(self, old_session_id: str) -> str | None:
-        """Replace the lost session ``old_session_id``; its new id (None: recovery is off)."""
-        async with self._recover_lock:
-            if self._closed:
-                raise MxGatewayClosedError("the session was closed", method="OpenSession")
-            if self._session_id != old_session_id:
-                return self._session_id  # another caller recovered it meanwhile
-            if not self._recover_enabled:
-                return None
+    async def _replace(self, lost: Binding[Any], why: str) -> Binding[Any]:
+        state = self._state
+        state.move(ConnectionState.RECOVERING, why)
+        try:
             reply = await self._open_replacement()
-            self._replace(reply)
-            return self._session_id
+        except MxGatewayError as exc:
+            if not state.closed:
+                # Lost, not refused: a later command may still try again.
+                self._on_lost(session_lost(lost.session_id, f"no new session could be opened: {exc.message}"))
+            raise
+        if state.closed:  # closed while the reply was on its way
+            await self._close_quietly(reply.session_id, "opened by a recovery the session's close overtook")
+            raise MxGatewayClosedError("the session was closed", method="OpenSession")
+        current = state.replace(reply.session_id)
+        self._transport().rekey(self._owner, lost.session_id, current.session_id)
+        _log.info(
+            "session %s was lost on the gateway (%s); continuing on new session %s",
+            lost.session_id,
+            why,
+            current.session_id,
+        )
+        closing = asyncio.create_task(self._close_quietly(lost.session_id, "replaced by a recovery"))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+        self._on_replaced(lost, current)
+        return current
 
     async def _open_replacement(self) -> pb.OpenSessionReply:
-        from mxgateway._retry import Backoff
-
-        policy = self._options.reconnect
+        transport = self._transport()
+        policy = transport.options.reconnect
         backoff = Backoff(policy)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(policy.window_s, policy.max_backoff_s)
         failures = 0
         while True:
-            generation = self._transport.generation
-            opening = asyncio.ensure_future(self._transport.open_session(self._client_session_name))
+            transport = self._transport()
+            generation = transport.generation
             try:
-                return await asyncio.shield(opening)
-            except asyncio.CancelledError:
-                # Closing cancelled the recovery, but the gateway may open the session
-                # all the same: close it when the reply comes, or it lives on until its lease.
-                opening.add_done_callback(self._close_unwanted)
-                raise
+                return await transport.open_session(self._name)
             except (MxGatewayUnavailableError, MxGatewayTimeoutError, MxGatewayCancelledError):
-                # Cancelled: a fail-over closed the channel the open was sent on.
                 failures += 1
                 if failures % policy.endpoint_attempts == 0:
-                    self._fail_over(generation)
+                    transport.fail_over(generation)
                 if loop.time() > deadline:
                     raise
-                await asyncio.sleep(backoff.next_delay())
-                if self._closed:  # closing waits for this loop: stop trying at once
-                    raise MxGatewayClosedError("the session was closed", method="OpenSession") from None
+            # One way: once the session closes it never opens again.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), backoff.next_delay())
+            if self._state.closed:  # closing waits for this loop: stop trying at once
+                raise MxGatewayClosedError("the session was closed", method="OpenSession")
 
-    def _close_unwanted(self, opening: asyncio.Future[pb.OpenSessionReply]) -> None:
-        if opening.cancelled() or opening.exception() is not None or self._transport.closed:
+    async def settle(self, timeout: float) -> None:
+        """Stop a replacement in flight and wait (bounded) until what it opened is closed again.
+
+        The session is closing: the replacement sees it, closes a session it
+        opened, and ends with ``MxGatewayClosedError``.
+        """
+        self._stop.set()
+        pending = {task for task in (self._task, *self._closing) if task is not None and not task.done()}
+        if pending:
+            await asyncio.wait(pending, timeout=timeout)
+
+    async def _close_quietly(self, session_id: str, why: str) -> None:
+        try:
+            await self._transport().close_session(session_id, timeout=_CLOSE_OLD_TIMEOUT_S)
+        except (MxGatewayError, grpc.aio.UsageError) as exc:
+            # Gone already, unreachable, or the channel closed under us: the lease ends it.
+            _log.debug("closing session %s (%s): %s", session_id, why, exc)
             return
-        session_id = opening.result().session_id
-        task = asyncio.ensure_future(self._close_quietly(session_id))
-        _CLOSING.add(task)
-        task.add_done_callback(_CLOSING.discard)
+        _log.info("closed session %s, %s", session_id, why)
 
-    async def _close_quietly(self, session_id: str) -> None:
-        with contextlib.suppress(MxGatewayError):
-            await self._transport.close_session(session_id)
-            _log.info("closed session %s, opened by a recovery that closing cancelled", session_id)
 
-    def _replace(self, reply: pb.OpenSessionReply) -> None:
-        old_id = self._session_id
-        self._transport.rekey(self, old_id, reply.session_id)
-        self._open_reply = reply
-        self._session_id = reply.session_id
-        self._stale_servers |= self._user_servers
-        self._user_servers = set()
-        self._server_handle = None
-        self._handles.clear()
-        self._tags.clear()
-        _log.info(
-            "session %s was lost on the gateway; continuing on new session %s", old_id, reply.session_id
-        )
-
-    async def _settled_id(self, timeout: float) -> str:
-        """The session's id once a recovery in flight has finished (the client is closing)."""
-        await self._settle_recovery(timeout)
-        return self._session_id
-
-    async def _settle_recovery(self, timeout: float = 5.0) -> None:
-        """Wait (bounded) for a recovery in flight, so closing closes the session it opened."""
-        lock = self._recover_lock
-        if not lock.locked():
-            return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(lock.acquire(), timeout)
-            lock.release()
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    # Every waiter may have gone (cancelled): the outcome is known here all the same.
+    if not task.cancelled():
+        task.exception()

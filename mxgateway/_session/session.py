@@ -1,11 +1,15 @@
 """A gateway session: one MXAccess worker, its commands, its events and its recovery.
 
-``Session`` joins four parts: the MXAccess commands (``mxgateway._session.commands``),
-tag-level access (``mxgateway._session.tag_access``), recovery of a lost session
-(``mxgateway._session.recovery``) and, here, the session itself: its life cycle,
-the request path every command takes (what each command kind needs is in
-``mxgateway._session.command_kinds``), and its event pump (``mxgateway._events.pump``), the one
-StreamEvents call every event consumer reads from.
+``Session`` joins its parts, each owning its own state:
+
+- ``SessionState`` (``mxgateway._events.state``) owns the gateway session id, its
+  epoch, the per-epoch ``TagTables`` and the ``ConnectionState``;
+- the ``EventPump`` owns the one StreamEvents call every event consumer reads from;
+- ``Recovery`` owns the replacement of a lost session;
+- the MXAccess commands (``mxgateway._session.commands``) and tag-level access
+  (``mxgateway._session.tag_access``) are methods of the session; here is the
+  request path every command takes (what each command kind needs is in
+  ``mxgateway._session.command_kinds``).
 
 When the gateway loses the session, the tag-level API continues on a new one
 (``ClientOptions.recover_sessions``). Handles handed out before are dead: a
@@ -18,14 +22,17 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc.aio
 
+from mxgateway._events.pump import EventPump
+from mxgateway._events.state import Binding, ConnectionState, SessionState, StateChange
 from mxgateway._model.checks import checked
+from mxgateway._model.events import TagLookup
 from mxgateway._session.command_kinds import (
     BULK_PAYLOADS,
     EVENT_KINDS,
@@ -33,12 +40,15 @@ from mxgateway._session.command_kinds import (
     scope_of,
     written_items,
 )
-from mxgateway._session.recovery import SessionRecovery
+from mxgateway._session.pins import Pins
+from mxgateway._session.recovery import Recovery, lost_error
 from mxgateway._session.tag_access import TagAccess
-from mxgateway._session.tag_table import TagTable
-from mxgateway._transport.streams import StreamCall
+from mxgateway._session.tag_port import TagPort
+from mxgateway._session.tag_table import HandleBook, TagTables
+from mxgateway._transport.streams import StreamCall, surely_not_cancelled
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
+    MxGatewayClosedError,
     MxGatewayError,
     MxGatewayPermissionError,
     MxGatewaySessionClosedError,
@@ -55,9 +65,6 @@ from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout, UseClientDefault
 
 if TYPE_CHECKING:
-    # Imported where used: a script that only reads never loads them, and
-    # importing the package does not load the event machinery.
-    from mxgateway._events.state import ConnectionState, StateChange
     from mxgateway._events.stream import EventStream
     from mxgateway._session.subscription import Subscription
     from mxgateway._transport.connection import GatewayTransport
@@ -68,9 +75,15 @@ _log = logging.getLogger("mxgateway.session")
 _UTC = dt.timezone.utc
 _OK_CODES = (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED)
 _SESSION_NOT_FOUND = pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND
+#: How long closing gives a recovery in flight, and the CloseSession call itself.
+_CLOSE_TIMEOUT_S = 5.0
 
 
-class Session(SessionRecovery, TagAccess):
+def _tags_of(tables: TagTables) -> TagLookup:
+    return tables.tags
+
+
+class Session(TagAccess):
     """An open gateway session. Obtain it with ``GatewayClient.open_session``.
 
     ``async with session:`` closes it on exit; ``close()`` is idempotent and ends
@@ -96,55 +109,63 @@ class Session(SessionRecovery, TagAccess):
     def _init_state(
         self, client_session_name: str, options: ClientOptions, *, recover: bool | None, fresh: bool
     ) -> None:
-        """The session's own state, before it is bound to a gateway session."""
+        """The session's own parts, before it is bound to a gateway session."""
         self._client_session_name = client_session_name
         self._options = options
         self._secrets: tuple[str, ...] = (options.api_key,) if options.api_key else ()
-        self._recover_enabled = options.recover_sessions if recover is None else recover
-        self._session_id = ""
         self._open_reply = pb.OpenSessionReply()
         self._closed = False
-        self._subscriptions: weakref.WeakSet[Subscription] = weakref.WeakSet()
-        self._tags = TagTable()
-        self._server_handle: int | None = None
-        self._handles: dict[str, int] = {}
-        self._data_types: dict[str, int] = {}
-        self._user_servers: set[int] = set()
-        self._stale_servers: set[int] = set()
+        self._state: SessionState[TagTables] = SessionState(TagTables)
+        self._book = HandleBook(self._state)
+        self._pins = Pins(self._state)
         # Attached on the first event-raising command only for sessions opened here:
         # a stream that attaches and goes away when a short-lived process (a CLI
         # call) ends would start the gateway's detach grace on a shared session.
         self._events_refused = not fresh
         self._setup_lock = asyncio.Lock()
-        self._recover_lock = asyncio.Lock()
-        from mxgateway._events.pump import EventPump
-
         self._pump = EventPump(
-            session_id=self._attach_session_id,
+            state=self._state,
             open_call=self._open_event_call,
-            recover=self._recover_session,
+            recover=self._replace_session,
             recovers=self._recovers,
             fail_over=self._fail_over,
             generation=self._connection_generation,
-            tags=self._tags,
+            tag_lookup=_tags_of,
             secrets=self._secrets,
             policy=options.reconnect,
             queue_size=options.event_queue_size,
             backlog_size=options.event_backlog_size,
             fresh_session=fresh,
         )
+        self._tag_port = TagPort(
+            state=self._state,
+            commands=self,
+            opened=self._ensure_open,
+            pinned=self._pinned,
+            server_handle=self._server_handle_of,
+            recover=self._await_recovery,
+        )
+        self._recovery = Recovery(
+            self._state,
+            self._current_transport,
+            owner=self,
+            name=client_session_name,
+            enabled=options.recover_sessions if recover is None else recover,
+            on_replaced=self._replaced,
+            on_lost=self._pump.fail,
+        )
 
     def _bind(self, transport: GatewayTransport, reply: pb.OpenSessionReply) -> None:
         """Attach to the gateway session ``reply`` names, through ``transport`` (which closes it with the client)."""
         self._transport = transport
         self._open_reply = reply
-        self._session_id = reply.session_id
+        self._state.bind(reply.session_id)
         self._bind_transport()
         transport.register(
             reply.session_id,
             self,
-            moved=self._bind_transport,
-            closed=self._mark_closed,
+            moved=self._moved,
+            closed=self._close_now,
             settle=self._settled_id,
         )
 
@@ -155,16 +176,19 @@ class Session(SessionRecovery, TagAccess):
         self._metadata = transport.metadata
         self._default_timeout = transport.default_timeout
 
+    def _current_transport(self) -> GatewayTransport:
+        return self._transport
+
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"Session(session_id={self._session_id!r}, backend={self.backend_name!r}, {state})"
+        return f"Session(session_id={self.session_id!r}, backend={self.backend_name!r}, {state})"
 
     # ------------------------------------------------------------------ state
 
     @property
     def session_id(self) -> str:
         """The gateway's id of this session (a new one after a recovery)."""
-        return self._session_id
+        return self._state.session_id
 
     @property
     def options(self) -> ClientOptions:
@@ -199,12 +223,12 @@ class Session(SessionRecovery, TagAccess):
 
     @property
     def connection_state(self) -> ConnectionState:
-        """Where the session's event stream stands: idle, connected, reconnecting, recovered, lost ..."""
-        return self._pump.state
+        """Where the session and its event stream stand: idle, connected, reconnecting, recovered, lost ..."""
+        return self._state.state
 
     def state_changes(self) -> AsyncIterator[StateChange]:
         """Every later change of ``connection_state``, as ``StateChange`` records, until closed."""
-        return self._pump.state_changes()
+        return self._state.changes()
 
     async def __aenter__(self) -> Session:
         return self
@@ -223,36 +247,53 @@ class Session(SessionRecovery, TagAccess):
         """
         if self._closed:
             return
-        self._mark_closed()
-        self._transport.forget(self._session_id, self)
+        self._close_now()
+        self._transport.forget(self.session_id, self)
 
     async def close(self) -> None:
         """Close the session on the gateway and end its event stream; idempotent."""
         if self._closed:
             return
-        self._mark_closed()
+        self._close_now()
         transport = self._transport
-        transport.forget(self._session_id, self)
-        # A recovery in flight finishes first, so the session it opened is the one closed.
-        await self._settle_recovery()
+        transport.forget(self.session_id, self)
+        # A recovery in flight is stopped first; what it opened is closed with it.
+        session_id = await self._settled_id(_CLOSE_TIMEOUT_S)
         transport.check_open("CloseSession")
         # Already gone on the gateway is what closing wants.
         with contextlib.suppress(MxGatewaySessionNotFoundError):
-            await transport.close_session(self._session_id)
-        _log.info("closed session %s", self._session_id)
+            await transport.close_session(session_id, timeout=_CLOSE_TIMEOUT_S)
+        _log.info("closed session %s", session_id)
 
     async def aclose(self) -> None:
         """Same as ``close()``."""
         await self.close()
 
-    def _mark_closed(self) -> None:
-        """No further calls: end the event stream and every reader."""
+    def _close_now(self) -> None:
+        """No further calls: end the event stream, every reader and any recovery, at once."""
+        if self._closed:
+            return
         self._closed = True
-        self._pump.close_now()
-        for subscription in list(self._subscriptions):
-            subscription._stream_cancel()
+        self._state.move(ConnectionState.CLOSED, "session closed")
+        self._pump.close_now()  # every reader (events(), subscriptions, write waiters) ends
+
+    async def _settled_id(self, timeout: float) -> str:
+        """The session's id once a recovery in flight was stopped and what it opened closed."""
+        await self._recovery.settle(timeout)
+        return self.session_id
 
     # ------------------------------------------------------------------ request path
+
+    @property
+    def _session_id(self) -> str:
+        """The session id commands go to: the pinned epoch's, else the current one (see ``Pins``)."""
+        return self._pins.session_id()
+
+    def _pinned(self, binding: Binding[TagTables]) -> AbstractContextManager[None]:
+        return self._pins.pinned(binding)
+
+    def _binding(self) -> Binding[TagTables]:
+        return self._pins.binding()
 
     def _request(self, kind: int) -> tuple[pb.MxCommandRequest, pb.MxCommand]:
         request = pb.MxCommandRequest(session_id=self._session_id)
@@ -262,19 +303,14 @@ class Session(SessionRecovery, TagAccess):
 
     async def _call(self, request: pb.MxCommandRequest, timeout: Timeout) -> pb.MxCommandReply:
         if self._closed:
-            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
+            raise MxGatewaySessionClosedError(f"session {self.session_id} is closed", method="Invoke")
         kind = request.command.kind
-        if kind in EVENT_KINDS:
-            pump = self._pump
-            if not pump.running:
-                await self._attach_for_events()
-            elif request.session_id == self._session_id and not pump.attached_to(request.session_id):
-                # Still attaching, or following a replacement session: the event this
-                # command raises must find the stream there.
-                await pump.wait_attached_to(request.session_id, self._options.reconnect.window_s)
-        if self._stale_servers:
-            self._check_handles(request)
-        generation = self._transport.generation
+        if kind in EVENT_KINDS and not self._events_refused:
+            await self._events_ready(request.session_id)
+        if self._book.stale_servers:
+            self._book.check(request)
+        transport = self._transport
+        generation = transport.generation
         failure: MxGatewayError | None = None
         try:
             reply: pb.MxCommandReply = await self._invoke_rpc(
@@ -283,14 +319,19 @@ class Session(SessionRecovery, TagAccess):
                 metadata=self._metadata,
             )
         except asyncio.CancelledError:
-            # grpc.aio cancels the calls of a channel closed by a fail-over, raising
-            # CancelledError into a caller nobody cancelled: make it a typed failure.
-            if self._transport.generation != generation:
-                raise MxGatewayUnavailableError(
-                    "the connection moved to the next gateway while the command was in flight; "
-                    "its outcome is unknown",
-                    method="Invoke",
-                ) from None
+            # grpc.aio raises CancelledError into a call whose channel was closed under it.
+            # Only a task known not to be cancelled itself may read it as that.
+            if surely_not_cancelled():
+                if transport.closed:
+                    raise MxGatewayClosedError(
+                        "the client closed while the command was in flight", method="Invoke"
+                    ) from None
+                if transport.generation != generation:
+                    raise MxGatewayUnavailableError(
+                        "the connection moved to the next gateway while the command was in flight; "
+                        "its outcome is unknown",
+                        method="Invoke",
+                    ) from None
             raise
         except grpc.aio.AioRpcError as exc:
             failure = map_rpc_error(exc, method="Invoke", scope=scope_of(kind), secrets=self._secrets)
@@ -298,17 +339,39 @@ class Session(SessionRecovery, TagAccess):
             # Raised out here, not in the except block: the raw error, which may hold
             # what the gateway echoed (a key included), must not become __context__.
             if isinstance(failure, MxGatewaySessionNotFoundError):
-                raise self._lost(request.session_id, failure)
+                raise lost_error(request.session_id, failure, recovers=self._recovery.enabled)
             raise failure from failure.__cause__
         code = reply.protocol_status.code
         if code not in _OK_CODES:
             if code == _SESSION_NOT_FOUND and not self._closed:
-                raise self._lost(
+                raise lost_error(
                     request.session_id,
                     error_for_protocol_status(reply.protocol_status, method="Invoke", reply=reply),
+                    recovers=self._recovery.enabled,
                 )
             check_protocol_status(reply, method="Invoke")
         return reply
+
+    async def _events_ready(self, session_id: str) -> None:
+        """Make sure the stream is attached to ``session_id`` before a command can raise an event there.
+
+        Attaching to a new session is live-only (it has nothing to resume from), so
+        an event a command raised before the stream got there would be missed.
+        """
+        state = self._state
+        if session_id != state.session_id:
+            return  # a replaced session: the gateway answers the command lost
+        pump = self._pump
+        if pump.attached_to(state.epoch):
+            return
+        try:
+            await pump.ensure_attached()
+        except (MxGatewayPermissionError, MxGatewayAuthenticationError) as exc:
+            if pump.has_attached:
+                raise
+            # A key without events:read may still command; it just sees no events.
+            self._events_refused = True
+            _log.warning("session %s: events are not available: %s", session_id, exc)
 
     async def _run(
         self, request: pb.MxCommandRequest, timeout: Timeout = USE_CLIENT_DEFAULT, *, watched: bool = False
@@ -328,9 +391,9 @@ class Session(SessionRecovery, TagAccess):
         self, request: pb.MxCommandRequest, timeout: Timeout, field: str
     ) -> pb.MxCommandReply:
         """Send a write nobody waits on, holding its items' places in their lines of outcomes."""
-        if not self._pump.running and not self._closed:
-            await self._attach_for_events()
-        if not self._pump.running:  # no stream: no outcome will come to pair
+        if not self._events_refused and not self._closed:
+            await self._events_ready(request.session_id)
+        if not self._pump.attached_to(self._state.epoch):  # no stream: no outcome will come to pair
             return await self._run(request, timeout, watched=True)
         fanout = self._pump.fanout
         session_id = request.session_id
@@ -350,33 +413,44 @@ class Session(SessionRecovery, TagAccess):
                     fanout.forget_write(session_id, server, item, mark)
         return reply
 
-    def _check_handles(self, request: pb.MxCommandRequest) -> None:
-        command = request.command
-        case = command.WhichOneof("payload")
-        handle = getattr(getattr(command, case), "server_handle", None) if case else None
-        if handle in self._stale_servers:
-            raise MxGatewaySessionLostError(
-                f"server handle {handle} belonged to a session the gateway lost; "
-                f"register again on session {self._session_id}",
-                method="Invoke",
-            )
+    # ------------------------------------------------------------------ losing and recovering
 
-    def _note_registered(self, server_handle: int) -> None:
-        self._user_servers.add(server_handle)
-        self._stale_servers.discard(server_handle)
+    def _recovers(self) -> bool:
+        return self._recovery.enabled and not self._closed
 
-    def _stale(self, server_handle: int) -> bool:
-        return server_handle in self._stale_servers
+    async def _await_recovery(self, error: MxGatewaySessionLostError) -> None:
+        """A command found the session lost: wait until it is replaced (or raise ``error``)."""
+        if not self._recovers():
+            raise error
+        current = self._state.current
+        if error.old_session_id and error.old_session_id != current.session_id:
+            return  # replaced meanwhile
+        await self._recovery.replace(current, error.message)
 
-    async def _attach_for_events(self) -> None:
-        if self._events_refused:
-            return
-        try:
-            await self._pump.ensure_attached()
-        except (MxGatewayPermissionError, MxGatewayAuthenticationError) as exc:
-            # A key without events:read may still command; it just sees no events.
-            self._events_refused = True
-            _log.warning("session %s: events are not available: %s", self._session_id, exc)
+    async def _replace_session(self, lost: Binding[Any], why: str) -> Binding[Any]:
+        return await self._recovery.replace(lost, why)
+
+    def _replaced(self, old: Binding[TagTables], new: Binding[TagTables]) -> None:
+        """A new session replaced ``old``: its handles are dead; the stream moves over."""
+        self._book.replaced(old)
+        pump = self._pump
+        if pump.running:
+            pump.retarget()
+        elif pump.has_attached:
+            pump.start()  # the stream had attached: it attaches to the new session at once
+        else:
+            self._state.move(ConnectionState.IDLE, f"new session {new.session_id} replaced {old.session_id}")
+
+    def _moved(self) -> None:
+        """The connection failed over: calls and the stream use the new channel."""
+        self._bind_transport()
+        self._pump.retarget()
+
+    def _fail_over(self, generation: int | None = None) -> bool:
+        return self._transport.fail_over(generation)
+
+    def _connection_generation(self) -> int:
+        return self._transport.generation
 
     # ------------------------------------------------------------------ events
 
@@ -392,7 +466,7 @@ class Session(SessionRecovery, TagAccess):
         gateway stream, which attaches on the first read (or ``wait_connected()``).
         """
         if self._closed:
-            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="StreamEvents")
+            raise MxGatewaySessionClosedError(f"session {self.session_id} is closed", method="StreamEvents")
         if after_worker_sequence < 0:
             raise ValueError(f"after_worker_sequence must not be negative, not {after_worker_sequence}")
         consumer = self._pump.add_consumer(
@@ -400,52 +474,19 @@ class Session(SessionRecovery, TagAccess):
         )
         from mxgateway._events.stream import EventStream
 
-        return EventStream(self._pump, consumer)
+        return EventStream(self._pump, consumer, opened=self._ensure_open)
 
     async def _ensure_open(self) -> None:
+        """Open a lazily opened session (a ``Client``) before its stream attaches or its tables are used."""
         if self._closed:
-            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="StreamEvents")
-
-    async def _attach_session_id(self) -> str:
-        await self._ensure_open()
-        return self._session_id
+            raise MxGatewaySessionClosedError(f"session {self.session_id} is closed", method="StreamEvents")
 
     def _open_event_call(self, session_id: str, after: int) -> StreamCall:
         return self._transport.open_events_call(session_id, after)
 
-    def _fail_over(self, generation: int | None = None) -> bool:
-        moved = self._transport.fail_over(generation)
-        if moved:
-            self._bind_transport()
-        return moved
-
-    def _connection_generation(self) -> int:
-        return self._transport.generation
-
     def _new_subscription(self, tags: list[str], supervisory: bool) -> Subscription:
         if self._closed:
-            raise MxGatewaySessionClosedError(f"session {self._session_id} is closed", method="Invoke")
+            raise MxGatewaySessionClosedError(f"session {self.session_id} is closed", method="Invoke")
         from mxgateway._session.subscription import Subscription
 
-        subscription = Subscription(self, self._pump, tags, supervisory=supervisory)
-        self._subscriptions.add(subscription)
-        return subscription
-
-    # ------------------------------------------------------------------ bookkeeping
-
-    def _remember(
-        self, server_handle: int, tags: Sequence[str], results: Sequence[pb.SubscribeResult]
-    ) -> None:
-        self._tags.add_results(server_handle, tags, results)
-
-    def _forget_item(self, server_handle: int, item_handle: int) -> None:
-        tag = self._tags.forget_item(server_handle, item_handle)
-        if server_handle == self._server_handle and tag is not None and self._handles.get(tag) == item_handle:
-            del self._handles[tag]
-
-    def _forget_server(self, server_handle: int) -> None:
-        self._tags.forget_server(server_handle)
-        self._user_servers.discard(server_handle)
-        if server_handle == self._server_handle:
-            self._server_handle = None
-            self._handles.clear()
+        return Subscription(self._tag_port, self._pump, tags, supervisory=supervisory)

@@ -4,6 +4,11 @@ It reads from the session's event pump like every other consumer, so it shares
 the session's one gateway stream, its resume after an outage and its recovery:
 after a gap it re-reads its tags so ``latest`` is right again, and after the
 session was replaced it subscribes its tags on the new session.
+
+Every tag's current value arrives, at any size: tags are subscribed in chunks
+the gateway's per-subscriber queue can hold, each chunk's first values are
+collected before the next is sent, and a tag whose first value did not come
+(dropped by the gateway) is read instead.
 """
 
 from __future__ import annotations
@@ -14,53 +19,26 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol
 
 from mxgateway._events.pump import EventPump
-from mxgateway._events.queue import EventConsumer
+from mxgateway._events.queue import EMPTY, EventConsumer
+from mxgateway._events.state import Binding
 from mxgateway._model.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
-from mxgateway._model.results import ItemResult, ReadResult
+from mxgateway._model.results import ItemResult
+from mxgateway._session.rereads import ReadFence, changes_from_reads
+from mxgateway._session.tag_port import TagPort
+from mxgateway._session.tag_table import TagTables
 from mxgateway.errors import MxAccessError, MxGatewayError, MxGatewaySessionLostError
-from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
-__all__ = ["Subscription", "SubscriptionSession"]
+__all__ = ["Subscription"]
 
 _log = logging.getLogger("mxgateway.session")
-_DATA_CHANGE = pb.MX_EVENT_FAMILY_ON_DATA_CHANGE
 
-
-class SubscriptionSession(Protocol):
-    """What a subscription needs of its session (``Session`` has it)."""
-
-    @property
-    def session_id(self) -> str:
-        """The gateway's id of the session now."""
-        ...
-
-    @property
-    def closed(self) -> bool:
-        """True once the session was closed here."""
-        ...
-
-    async def default_server_handle(self) -> int:
-        """The server handle of the tag-level API."""
-        ...
-
-    async def subscribe_bulk(
-        self, server_handle: int, tags: Sequence[str], *, supervisory: bool = False
-    ) -> list[ItemResult]:
-        """SubscribeBulk."""
-        ...
-
-    async def unsubscribe_bulk(self, server_handle: int, item_handles: Sequence[int]) -> list[ItemResult]:
-        """UnsubscribeBulk."""
-        ...
-
-    async def read_bulk(self, server_handle: int, tags: Sequence[str]) -> list[ReadResult]:
-        """ReadBulk."""
-        ...
-
-    async def _await_recovery(self, error: MxGatewaySessionLostError) -> None: ...
+#: Tags per SubscribeBulk: their first values fit any gateway's per-subscriber queue
+#: we know of (the simulator's holds 10,000), so none is dropped on the way.
+SUBSCRIBE_CHUNK = 4_096
+#: How long collecting first values waits for the next one before reading the rest.
+FIRST_VALUE_STALL_S = 2.0
 
 
 class Subscription:
@@ -68,38 +46,33 @@ class Subscription:
 
     ``async with`` subscribes on entry and unsubscribes on exit; ``async for``
     yields ``DataChange`` events (``tag`` set) of these tags only, starting with each
-    tag's current value. ``latest`` holds the newest change per tag; ``missed``
-    counts events lost to gaps. After a gap the tags are re-read and their values
-    delivered as ``DataChange`` objects with ``worker_sequence`` 0 (changes the
-    gateway still replays after them are older: delivered, but they leave
-    ``latest`` alone); after the session was replaced they are subscribed again
-    on the new one.
+    tag's current value (read, with ``worker_sequence`` 0, for a tag whose first
+    value the gateway dropped; a tag that cannot be read then gets a change of bad
+    quality without a value). ``latest`` holds the newest change per tag;
+    ``missed`` counts events lost to gaps. After a gap the tags are re-read and
+    their values delivered as ``DataChange`` objects with ``worker_sequence`` 0
+    (changes the gateway still replays after them are older: delivered, but they
+    leave ``latest`` alone); after the session was replaced they are subscribed
+    again on the new one.
     """
 
-    def __init__(
-        self, session: SubscriptionSession, pump: EventPump, tags: Sequence[str], *, supervisory: bool = False
-    ):
-        self._session = session
+    def __init__(self, port: TagPort, pump: EventPump, tags: Sequence[str], *, supervisory: bool = False):
+        self._port = port
         self._pump = pump
         self._tags = list(tags)
         self._supervisory = supervisory
         self._consumer: EventConsumer | None = None
         self._server_handle = 0
         self._handles: dict[int, str] = {}
-        #: The session the handles belong to: after a recovery the same numbers
-        #: name other items of the new session, which must never be touched.
-        self._handles_session = ""
+        #: The session (epoch) the handles belong to: after a recovery the same
+        #: numbers name other items of the new session, which must never be touched.
+        self._binding: Binding[TagTables] | None = None
         #: Set when a marker asked for work that is not done yet: a reader cancelled
         #: (a timeout) or failed half-way must not lose it, or the tags go silent.
         self._resubscribe_due = False
         self._reread_due = False
         self._latest: dict[str, DataChange] = {}
-        #: After a re-read (see ``_keeps_latest``): events up to ``_reread_fence`` were
-        #: received before the read was sent, those up to ``_reread_window`` before its
-        #: reply; ``_reread_stamps`` holds each re-read value's source time.
-        self._reread_fence = 0
-        self._reread_window = 0
-        self._reread_stamps: dict[str, tuple[int, int]] = {}
+        self._fence = ReadFence()
         self._pending: deque[DataChange] = deque()
         self._missed = 0
         self._recoveries = 0
@@ -117,7 +90,7 @@ class Subscription:
     @property
     def closed(self) -> bool:
         """True once the subscription was closed (or its session was)."""
-        return self._closed
+        return self._closed or self._port.commands.closed
 
     @property
     def item_handles(self) -> dict[str, int]:
@@ -139,47 +112,85 @@ class Subscription:
         """How often the subscription moved to a replacement session."""
         return self._recoveries
 
+    # ------------------------------------------------------------------ subscribing
+
     async def start(self) -> None:
         """Subscribe now (``async with`` and the first ``async for`` step do it for you)."""
         if self._started:
             return
         self._started = True
         try:
+            await self._port.opened()
             self._consumer = self._pump.add_consumer()
-            # Attached before advising: the first value of every tag is captured.
-            await self._pump.ensure_attached()
+            # Attached before advising: the first value of every tag is captured. Through
+            # an outage too: the stream resumes, or recovers the session, and then it subscribes.
+            await self._pump.ensure_attached(fail_fast=False)
             try:
                 await self._subscribe_tags()
             except MxGatewaySessionLostError as exc:
                 # The gateway lost the session before the pump noticed: the
                 # tag-level API recovers, and the recovery's marker is then skipped.
-                await self._session._await_recovery(exc)
+                await self._port.recover(exc)
                 await self._subscribe_tags()
         except BaseException:
             await self.aclose()
             raise
 
     async def _subscribe_tags(self) -> None:
-        session = self._session
-        self._server_handle = await session.default_server_handle()
-        # Taken right before the command, which is built with this id.
-        session_id = session.session_id
-        results = await session.subscribe_bulk(self._server_handle, self._tags, supervisory=self._supervisory)
-        # The caller's own tag strings (the gateway answers in input order): no copies.
-        pairs = zip(self._tags, results, strict=True) if len(results) == len(self._tags) else ()
-        self._handles = {r.item_handle: tag for tag, r in pairs if r.ok} or {
-            r.item_handle: r.tag for r in results if r.ok
-        }
-        self._handles_session = session_id
-        failed = [r for r in results if not r.ok]
-        if failed:
-            await self.aclose()
-            raise MxAccessError(f"cannot subscribe {_reasons(failed)}", method="Invoke")
+        """Subscribe every tag on the current session, chunk by chunk, collecting first values."""
+        port = self._port
+        binding = port.state.current
+        self._binding = binding
+        self._handles = {}
+        with port.pinned(binding):
+            self._server_handle = server = await port.server_handle(binding)
+            tags = self._tags
+            for start in range(0, len(tags), SUBSCRIBE_CHUNK):
+                chunk = tags[start : start + SUBSCRIBE_CHUNK] if len(tags) > SUBSCRIBE_CHUNK else tags
+                results = await port.commands.subscribe_bulk(server, chunk, supervisory=self._supervisory)
+                failed = [r for r in results if not r.ok]
+                if failed:
+                    await self.aclose()
+                    raise MxAccessError(f"cannot subscribe {_reasons(failed)}", method="Invoke")
+                # The caller's own tag strings (the gateway answers in input order): no copies.
+                pairs = zip(chunk, results, strict=True) if len(results) == len(chunk) else ()
+                handles = {r.item_handle: tag for tag, r in pairs} or {r.item_handle: r.tag for r in results}
+                self._handles.update(handles)
+                await self._collect_first_values(handles)
+
+    async def _collect_first_values(self, handles: dict[int, str]) -> None:
+        """Take the events queued so far until each of ``handles`` had its first value.
+
+        They wait in ``_pending`` for the reader. When none came for
+        ``FIRST_VALUE_STALL_S``, or a gap says some were dropped, the tags still
+        without one are read instead.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return
+        waiting = set(handles)
+        while waiting:
+            item = consumer.get_nowait()
+            if item is EMPTY:
+                try:
+                    await asyncio.wait_for(consumer.wait(), FIRST_VALUE_STALL_S)
+                except asyncio.TimeoutError:
+                    break
+                continue
+            if item is None or self._closed:
+                return
+            change = self._take(item)
+            if change is not None:
+                self._pending.append(change)
+                waiting.discard(change.item_handle)
+            elif self._reread_due or self._resubscribe_due:
+                break
+        if waiting and not self._resubscribe_due:
+            await self._read_into_pending({handles[h]: h for h in waiting}, failed_too=True)
 
     async def _resubscribe(self) -> None:
         """The session was replaced: the old handles are gone; subscribe on the new session."""
-        self._handles = {}
-        self._reread_fence = self._reread_window = 0  # the new session numbers its events from 1
+        self._fence.reset()  # the new session numbers its events from 1
         try:
             await self._subscribe_tags()
         except MxAccessError:
@@ -191,61 +202,53 @@ class Subscription:
 
     async def _reread(self) -> None:
         """Events were lost: read the tags now so ``latest`` (and the reader) catch up."""
-        if not self._handles or self._handles_session != self._session.session_id:
+        if not self._handles or self._binding is not self._port.state.current:
             return  # the handles died with their session; SessionRecovered follows
-        by_tag = {tag: handle for handle, tag in self._handles.items()}
+        await self._read_into_pending(
+            {tag: handle for handle, tag in self._handles.items()}, failed_too=False
+        )
+
+    async def _read_into_pending(self, handles: dict[str, int], *, failed_too: bool) -> None:
+        binding = self._binding
+        if binding is None or binding is not self._port.state.current:
+            return
         # Everything received so far is older than what the read will return.
         fence = self._pump.high_water
-        results = await self._session.read_bulk(self._server_handle, list(by_tag))
-        self._reread_fence = fence
-        self._reread_window = self._pump.high_water
-        self._reread_stamps = {}
-        for result in results:
-            if result.ok and result.tag in by_tag:
-                change = _change_from_read(result, self._server_handle, by_tag[result.tag])
-                self._pending.append(change)
-                stamp = change.raw.source_timestamp
-                self._reread_stamps[result.tag] = (stamp.seconds, stamp.nanos)
+        with self._port.pinned(binding):
+            results = await self._port.commands.read_bulk(self._server_handle, list(handles))
+        changes = changes_from_reads(results, self._server_handle, handles, failed_too=failed_too)
+        self._fence.record(fence, self._pump.high_water, changes)
+        self._pending.extend(changes)
 
-    def _keeps_latest(self, tag: str, change: DataChange) -> bool:
-        """True when ``change`` is older than the value a re-read put in ``latest``.
+    # ------------------------------------------------------------------ reading
 
-        It is delivered all the same (it happened), but ``latest`` must not go back
-        in time. A change received before the read was sent is older. One received
-        while the read was under way may be older (the gateway replays what it kept
-        after a gap) or newer: its source time decides. Later ones are newer.
-        """
-        sequence = change.worker_sequence
-        if sequence > self._reread_window:
-            return False
-        if sequence <= self._reread_fence:
-            return True
-        stamp = self._reread_stamps.get(tag)
-        raw = change.raw.source_timestamp
-        return stamp is not None and (raw.seconds, raw.nanos) < stamp
-
-    def _stream_cancel(self) -> None:
-        """The session is closing: end at once (the session unsubscribes nothing any more)."""
-        self._closed = True
-        if self._consumer is not None:
-            self._consumer.end()
-
-    async def aclose(self) -> None:
-        """Unsubscribe and stop reading; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        consumer = self._consumer
-        if consumer is not None:
-            consumer.end_now()
-            self._pump.fanout.remove(consumer)
-        handles, self._handles = list(self._handles), {}
-        current = self._handles_session == self._session.session_id
-        if handles and current and not self._session.closed:
-            try:
-                await self._session.unsubscribe_bulk(self._server_handle, handles)
-            except MxGatewayError as exc:
-                _log.debug("unsubscribe failed while closing a subscription: %s", exc)
+    def _take(self, event: object) -> DataChange | None:
+        """What ``event`` means for this subscription: one of its changes, or None (markers noted)."""
+        kind = type(event)
+        if kind is DataChange:
+            assert isinstance(event, DataChange)
+            tag = self._handles.get(event.item_handle)
+            binding = self._binding
+            if (
+                tag is not None
+                and event.server_handle == self._server_handle
+                and binding is not None
+                and event.raw.session_id in (binding.session_id, "")
+            ):
+                if event.tag != tag:
+                    event = DataChange(event.raw, tag)
+                if not self._fence.active or not self._fence.keeps_latest(tag, event):
+                    self._latest[tag] = event
+                return event
+        elif kind is SessionRecovered:
+            # Already on the current session when start() recovered it itself,
+            # or when a later marker of a chain of recoveries already moved it.
+            self._resubscribe_due = self._binding is not self._port.state.current
+        elif kind is SequenceGap or kind is ReplayGap or kind is EventsDropped:
+            assert isinstance(event, (SequenceGap, ReplayGap, EventsDropped))
+            self._missed += event.missed
+            self._reread_due = True
+        return None
 
     def __aiter__(self) -> Subscription:
         return self
@@ -268,50 +271,50 @@ class Subscription:
                 self._latest[change.tag or ""] = change
                 return change
             event = await consumer.get()
-            kind = type(event)
-            if kind is DataChange:
-                assert isinstance(event, DataChange)
-                tag = self._handles.get(event.item_handle)
-                if tag is not None and event.server_handle == self._server_handle:
-                    if event.tag != tag:
-                        event = DataChange(event.raw, tag)
-                    if not self._reread_window or not self._keeps_latest(tag, event):
-                        self._latest[tag] = event
-                    return event
-            elif kind is SessionRecovered:
-                # Already on the current session when start() recovered it itself,
-                # or when a later marker of a chain of recoveries already moved it.
-                self._resubscribe_due = self._handles_session != self._session.session_id
-            elif kind is SequenceGap or kind is ReplayGap or kind is EventsDropped:
-                assert isinstance(event, (SequenceGap, ReplayGap, EventsDropped))
-                self._missed += event.missed
-                self._reread_due = True
-            elif event is None:
+            if event is None:
                 raise StopAsyncIteration
+            taken = self._take(event)
+            if taken is not None:
+                return taken
+
+    # ------------------------------------------------------------------ closing
+
+    async def aclose(self) -> None:
+        """Unsubscribe and stop reading; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        consumer = self._consumer
+        if consumer is not None:
+            consumer.close_now()
+            self._pump.fanout.remove(consumer)
+        handles, self._handles = list(self._handles), {}
+        binding = self._binding
+        port = self._port
+        if handles and binding is port.state.current and not port.commands.closed:
+            try:
+                with port.pinned(binding):
+                    await port.commands.unsubscribe_bulk(self._server_handle, handles)
+            except MxGatewayError as exc:
+                _log.debug("unsubscribe failed while closing a subscription: %s", exc)
 
     def __del__(self) -> None:
         # ``async for ... break`` without ``async with`` never closes it: its queue
         # must stop taking every later event of the session. The collector may run
-        # on any thread; the pump belongs to its loop.
+        # amid the pump's own work, on any thread: the queue is let go on the loop, later.
         consumer = getattr(self, "_consumer", None)
         if consumer is None or getattr(self, "_closed", True):
             return
-        pump = self._pump
+        fanout = self._pump.fanout
 
-        def finish() -> None:
-            consumer.end_now()
-            pump.fanout.remove(consumer)
+        def let_go() -> None:
+            consumer.close_now()
+            fanout.remove(consumer)
 
         loop = consumer.loop
-        try:
-            on_own_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_own_loop = False
-        if on_own_loop:
-            finish()
-        elif not loop.is_closed():
+        if not loop.is_closed():
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(finish)
+                loop.call_soon_threadsafe(let_go)
 
     async def __aenter__(self) -> Subscription:
         await self.start()
@@ -325,19 +328,3 @@ class Subscription:
 
 def _reasons(failed: list[ItemResult]) -> str:
     return "; ".join(f"{r.tag}: {r.error_message or 'failed'}" for r in failed)
-
-
-def _change_from_read(result: ReadResult, server_handle: int, item_handle: int) -> DataChange:
-    raw = result.raw
-    event = pb.MxEvent(
-        family=_DATA_CHANGE,
-        server_handle=server_handle,
-        item_handle=item_handle,
-        value=raw.value,
-        quality=raw.quality,
-        statuses=raw.statuses,
-        on_data_change=pb.OnDataChangeEvent(),
-    )
-    if raw.HasField("source_timestamp"):
-        event.source_timestamp.CopyFrom(raw.source_timestamp)
-    return DataChange(event, result.tag)

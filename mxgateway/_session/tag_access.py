@@ -5,19 +5,28 @@ the item handle and the attribute's type once, ``subscribe`` gives the data chan
 of some tags. They share one server handle registered on first use, and survive a
 lost session: when the gateway loses the session they continue on a new one
 (``ClientOptions.recover_sessions``), re-adding and re-advising what they need.
+
+Every handle they use comes from the tables of one epoch of the session (a
+``Binding``), and the commands that use it are pinned to that epoch's session: a
+handle looked up before a recovery can never reach the new session, where the
+same number names another item.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from mxgateway._events.state import Binding, ConnectionState, SessionState
 from mxgateway._model import display
 from mxgateway._model.checks import checked
 from mxgateway._model.results import ReadResult
 from mxgateway._model.values import tag_value
+from mxgateway._retry import Backoff
 from mxgateway._session.commands import MxAccessCommands
+from mxgateway._session.tag_table import TagTables
 from mxgateway.errors import (
     MxAccessError,
     MxGatewaySessionLostError,
@@ -39,6 +48,10 @@ __all__ = ["TagAccess"]
 #: Extra deadline beyond a read's own MXAccess timeout.
 _READ_DEADLINE_MARGIN_S = 5.0
 
+TagBinding = Binding[TagTables]
+#: States in which a stream brings every outcome the gateway sends.
+_HEALTHY = (ConnectionState.CONNECTED, ConnectionState.RECOVERED)
+
 
 class TagAccess(MxAccessCommands):
     """Read, write and subscribe by tag name on top of the session's commands."""
@@ -46,9 +59,7 @@ class TagAccess(MxAccessCommands):
     _client_session_name: str
     _closed: bool
     _pump: EventPump
-    _server_handle: int | None
-    _handles: dict[str, int]
-    _data_types: dict[str, int]
+    _state: SessionState[TagTables]
     _setup_lock: asyncio.Lock
 
     # Provided by the session.
@@ -58,19 +69,20 @@ class TagAccess(MxAccessCommands):
         raise NotImplementedError
 
     @property
-    def closed(self) -> bool:
-        """True once the session was closed here."""
-        raise NotImplementedError
-
-    @property
     def session_id(self) -> str:
         """The gateway's id of the session."""
+        raise NotImplementedError
+
+    def _pinned(self, binding: TagBinding) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def _binding(self) -> TagBinding:
         raise NotImplementedError
 
     async def _await_recovery(self, error: MxGatewaySessionLostError) -> None:
         raise NotImplementedError
 
-    def _stale(self, server_handle: int) -> bool:
+    async def _ensure_open(self) -> None:
         raise NotImplementedError
 
     def _new_subscription(self, tags: list[str], supervisory: bool) -> Subscription:
@@ -87,32 +99,41 @@ class TagAccess(MxAccessCommands):
 
     async def default_server_handle(self) -> int:
         """The server handle the tag conveniences use (registered on first use)."""
-        handle = self._server_handle
-        if handle is not None:
-            return handle
-        async with self._setup_lock:
-            if self._server_handle is None:
-                name = self._client_session_name or "mxgateway-python"
-                handle = await self._register_internal(name)
-                # After a recovery the new number may equal a dead handle a caller
-                # still holds: never use a number that could be mistaken for it.
-                for _ in range(8):
-                    if not self._stale(handle):
-                        break
-                    handle = await self._register_internal(name)
-                self._server_handle = handle
-            return self._server_handle
+        await self._ensure_open()  # a lazy session's binding names its session only once open
+        return await self._server_handle_of(self._binding())
 
-    async def _item_handle(self, tag: str) -> int:
-        handle = self._handles.get(tag)
+    async def _server_handle_of(self, binding: TagBinding) -> int:
+        """The tag-level server handle of ``binding``'s session (registered there on first use)."""
+        tables = binding.tables
+        handle = tables.server_handle
         if handle is not None:
             return handle
-        server = await self.default_server_handle()
         async with self._setup_lock:
-            handle = self._handles.get(tag)
+            if tables.server_handle is None:
+                name = self._client_session_name or "mxgateway-python"
+                with self._pinned(binding):
+                    handle = await self._register_internal(name)
+                    # After a recovery the new number may equal a dead handle a caller
+                    # still holds: never use a number that could be mistaken for it.
+                    for _ in range(8):
+                        if handle not in self._book.stale_servers:
+                            break
+                        handle = await self._register_internal(name)
+                tables.server_handle = handle
+            return tables.server_handle
+
+    async def _item_handle(self, binding: TagBinding, tag: str) -> int:
+        tables = binding.tables
+        handle = tables.items.get(tag)
+        if handle is not None:
+            return handle
+        server = await self._server_handle_of(binding)
+        async with self._setup_lock:
+            handle = tables.items.get(tag)
             if handle is None:
-                handle = await self.add_item(server, tag)
-                self._handles[tag] = handle
+                with self._pinned(binding):
+                    handle = await self.add_item(server, tag)
+                tables.items[tag] = handle
             return handle
 
     # ------------------------------------------------------------------ reading
@@ -126,8 +147,8 @@ class TagAccess(MxAccessCommands):
         ``wait`` (seconds) bounds MXAccess's own wait for values (None: the gateway's
         default); ``timeout`` is the call's deadline (by default the client's, made
         long enough for ``wait``). Transient failures are retried
-        (``ClientOptions.read_retries``), and a lost session is replaced first
-        (``ClientOptions.recover_sessions``).
+        (``ClientOptions.read_retries``, paced by ``ClientOptions.reconnect``), and a
+        lost session is replaced first (``ClientOptions.recover_sessions``).
         """
         tag_list = [tags] if isinstance(tags, str) else list(tags)
         timeout_ms = int(wait * 1000) if wait else 0
@@ -136,11 +157,15 @@ class TagAccess(MxAccessCommands):
             default = self.options.default_timeout
             deadline = None if default is None else max(default, wait + _READ_DEADLINE_MARGIN_S)
         retries = self.options.read_retries
+        backoff = Backoff(self.options.reconnect)
         attempt = 0
+        await self._ensure_open()
         while True:
+            binding = self._binding()
             try:
-                server = await self.default_server_handle()
-                results = await self.read_bulk(server, tag_list, timeout_ms=timeout_ms, timeout=deadline)
+                server = await self._server_handle_of(binding)
+                with self._pinned(binding):
+                    results = await self.read_bulk(server, tag_list, timeout_ms=timeout_ms, timeout=deadline)
                 break
             except MxGatewaySessionLostError as exc:
                 if attempt > retries:
@@ -151,7 +176,8 @@ class TagAccess(MxAccessCommands):
                 if attempt >= retries or self._closed or isinstance(exc, MxGatewayTlsError):
                     raise
                 attempt += 1
-                await asyncio.sleep(0.1 * 2 ** (attempt - 1))
+                await asyncio.sleep(backoff.next_delay())
+        data_types = binding.tables.data_types
         by_tag = {r.tag: r for r in results}
         ordered: display.ResultList[ReadResult] = display.ResultList()
         for index, tag in enumerate(tag_list):
@@ -161,41 +187,34 @@ class TagAccess(MxAccessCommands):
                     pb.BulkReadResult(tag_address=tag, error_message="no result from the gateway")
                 )
             elif result.ok:
-                self._data_types[tag] = result.data_type
+                data_types[tag] = result.data_type
             ordered.append(result)
         return ordered
 
-    async def _data_type(self, tag: str) -> int:
-        data_type = self._data_types.get(tag)
+    async def _data_type(self, binding: TagBinding, tag: str) -> int:
+        data_type = binding.tables.data_types.get(tag)
         if data_type is None:
-            (result,) = await self.read([tag])
+            server = await self._server_handle_of(binding)
+            with self._pinned(binding):
+                (result,) = await self.read_bulk(server, [tag])
             result.raise_for_error()
-            data_type = result.data_type
+            data_type = binding.tables.data_types[tag] = result.data_type
         return data_type
 
     # ------------------------------------------------------------------ writing
 
     async def _write_target(
         self, tag: str, value: Any, *, attach: bool = False
-    ) -> tuple[int, int, int | None]:
-        """Server handle, item handle and type for writing ``tag``, all of one session.
-
-        Looking them up can recover a lost session half-way (the type is read); a
-        handle of the lost session then names nothing, or another item, on its
-        replacement, so the lookup starts again until the session held still.
-        """
-        for _ in range(3):
-            session_id = self.session_id
-            item = await self._item_handle(tag)
-            data_type = None if isinstance(value, pb.MxValue) else await self._data_type(tag)
-            server = await self.default_server_handle()
-            if attach:
-                await self._pump.ensure_attached()
-            if self.session_id == session_id:
-                return server, item, data_type
-        raise MxGatewaySessionLostError(
-            f"session {self.session_id} kept being replaced while {tag} was looked up", method="Invoke"
-        )
+    ) -> tuple[TagBinding, int, int, int | None]:
+        """The epoch, server handle, item handle and type for writing ``tag``, all of one session."""
+        await self._ensure_open()
+        binding = self._state.current
+        item = await self._item_handle(binding, tag)
+        data_type = None if isinstance(value, pb.MxValue) else await self._data_type(binding, tag)
+        server = await self._server_handle_of(binding)
+        if attach and not self._pump.attached_to(binding.epoch):
+            await self._pump.ensure_attached()
+        return binding, server, item, data_type
 
     @checked
     async def write_tag(
@@ -210,9 +229,12 @@ class TagAccess(MxAccessCommands):
         """
         for attempt in range(2):
             try:
-                server, item, data_type = await self._write_target(tag, value)
-                value = tag_value(tag, value, data_type)
-                await self.write(server, item, value, user_id=user_id, data_type=data_type, timeout=timeout)
+                binding, server, item, data_type = await self._write_target(tag, value)
+                converted = tag_value(tag, value, data_type)
+                with self._pinned(binding):
+                    await self.write(
+                        server, item, converted, user_id=user_id, data_type=data_type, timeout=timeout
+                    )
                 return
             except MxGatewaySessionLostError as exc:
                 if attempt:
@@ -240,16 +262,17 @@ class TagAccess(MxAccessCommands):
         """
         for attempt in range(2):
             try:
-                server, item, data_type = await self._write_target(tag, value, attach=True)
-                value = tag_value(tag, value, data_type)
+                binding, server, item, data_type = await self._write_target(tag, value, attach=True)
+                converted = tag_value(tag, value, data_type)
                 break
             except MxGatewaySessionLostError as exc:
                 if attempt:
                     raise
                 await self._await_recovery(exc)
         pump = self._pump
-        session_id = self.session_id
-        request = self._write_request(server, item, value, user_id, data_type)
+        session_id = binding.session_id
+        with self._pinned(binding):
+            request = self._write_request(server, item, converted, user_id, data_type)
         waiter = pump.fanout.expect_write(session_id, server, item)
         sent = False
         # Whether the outcome may still come after we stopped waiting: yes when the
@@ -274,9 +297,7 @@ class TagAccess(MxAccessCommands):
             try:
                 outcome = await asyncio.wait_for(waiter, outcome_timeout)
             except asyncio.TimeoutError:
-                from mxgateway._events.state import ConnectionState
-
-                late = pump.reconnects != reconnects or pump.state is not ConnectionState.CONNECTED
+                late = pump.reconnects != reconnects or pump.state not in _HEALTHY
                 raise MxGatewayTimeoutError(
                     f"no write outcome for {tag} within {outcome_timeout:g} s", method="StreamEvents"
                 ) from None

@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
+from mxgateway.errors import MxGatewaySessionLostError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+if TYPE_CHECKING:
+    from mxgateway._events.state import Binding, SessionState
 
 _ok_of = attrgetter("was_successful")
 _handle_of = attrgetter("item_handle")
 
-__all__ = ["TagTable"]
+__all__ = ["HandleBook", "TagTable", "TagTables"]
 
 
 class TagTable:
@@ -79,3 +84,112 @@ class TagTable:
     def clear(self) -> None:
         """Drop everything (the session was replaced)."""
         self._servers.clear()
+
+
+class TagTables:
+    """What a session keeps for one gateway session (one epoch): dropped whole when it is replaced.
+
+    ``tags`` names every item for the events; ``server_handle``, ``items`` and
+    ``data_types`` serve the tag-level API; ``user_servers`` are the server handles
+    the caller registered itself. A handle found here is used only with the
+    session id of the same epoch (see ``SessionState``).
+    """
+
+    __slots__ = ("data_types", "items", "server_handle", "tags", "user_servers")
+
+    def __init__(self) -> None:
+        self.tags = TagTable()
+        self.server_handle: int | None = None
+        self.items: dict[str, int] = {}
+        self.data_types: dict[str, int] = {}
+        self.user_servers: set[int] = set()
+
+    def __repr__(self) -> str:
+        return f"TagTables({len(self.items)} tag items, {len(self.tags)} items named)"
+
+
+class HandleBook:
+    """Keeps each command's handles in the tables of the session it was sent to.
+
+    A reply can come after its session was replaced: what it says about handles
+    belongs to that session, so it goes to the tables of the current epoch only
+    when the session id still matches, and is dropped otherwise. Server handles
+    the caller registered on replaced sessions are remembered as stale: a command
+    that uses one is refused rather than sent to the new session.
+    """
+
+    __slots__ = ("_state", "stale_servers")
+
+    def __init__(self, state: SessionState[TagTables]) -> None:
+        self._state = state
+        #: Server handles the caller registered on sessions that were replaced since.
+        self.stale_servers: set[int] = set()
+
+    def tables_of(self, session_id: str) -> TagTables | None:
+        """The tables of ``session_id`` while it is the current session; None for a replaced one."""
+        current = self._state.current
+        return current.tables if current.session_id == session_id else None
+
+    def replaced(self, old: Binding[TagTables]) -> None:
+        """``old`` was replaced: the server handles its caller registered are dead."""
+        self.stale_servers |= old.tables.user_servers
+
+    def check(self, request: pb.MxCommandRequest) -> None:
+        """Refuse a command that names a server handle of a replaced session."""
+        command = request.command
+        case = command.WhichOneof("payload")
+        handle = getattr(getattr(command, case), "server_handle", None) if case else None
+        if handle in self.stale_servers:
+            raise MxGatewaySessionLostError(
+                f"server handle {handle} belonged to a session the gateway lost; "
+                f"register again on session {self._state.session_id}",
+                method="Invoke",
+            )
+
+    def note_registered(self, session_id: str, server_handle: int) -> None:
+        """The caller registered ``server_handle`` on ``session_id``."""
+        tables = self.tables_of(session_id)
+        if tables is None:
+            self.stale_servers.add(server_handle)  # registered on a session replaced meanwhile
+            return
+        tables.user_servers.add(server_handle)
+        self.stale_servers.discard(server_handle)
+
+    def remember(
+        self, session_id: str, server_handle: int, tags: Sequence[str], results: Sequence[pb.SubscribeResult]
+    ) -> None:
+        """A bulk command added items on ``session_id``."""
+        tables = self.tables_of(session_id)
+        if tables is not None:
+            tables.tags.add_results(server_handle, tags, results)
+
+    def remember_item(self, session_id: str, server_handle: int, item_handle: int, tag: str) -> None:
+        """AddItem added ``tag`` on ``session_id``."""
+        tables = self.tables_of(session_id)
+        if tables is not None:
+            tables.tags.add(server_handle, item_handle, tag)
+
+    def forget_item(self, session_id: str, server_handle: int, item_handle: int) -> None:
+        """An item of ``session_id`` was removed."""
+        tables = self.tables_of(session_id)
+        if tables is None:
+            return
+        tag = tables.tags.forget_item(server_handle, item_handle)
+        if server_handle == tables.server_handle and tag is not None and tables.items.get(tag) == item_handle:
+            del tables.items[tag]
+
+    def forget_server(self, session_id: str, server_handle: int) -> None:
+        """A server handle of ``session_id`` was unregistered, with its items."""
+        tables = self.tables_of(session_id)
+        if tables is None:
+            return
+        tables.tags.forget_server(server_handle)
+        tables.user_servers.discard(server_handle)
+        if server_handle == tables.server_handle:
+            tables.server_handle = None
+            tables.items.clear()
+
+    def tag_names(self, session_id: str) -> TagTable:
+        """The item names of ``session_id`` (empty for a replaced session)."""
+        tables = self.tables_of(session_id)
+        return tables.tags if tables is not None else TagTable()

@@ -288,13 +288,17 @@ async def test_a_command_in_flight_when_its_client_fails_over_is_not_cancelled(a
             await until(lambda: primary.stats.unary_calls["Invoke"] >= 2, 5, "the read to be sent")
             primary.faults.latency_s = 0.0  # only the read is slow
             # Another open meets an unreachable primary and moves the client on,
-            # closing the channel the read is waiting on.
+            # retiring the channel the read is waiting on.
             primary.faults.fail_next(1, grpc_code=grpc.StatusCode.UNAVAILABLE, methods=["OpenSession"])
             await client.open_session("opened on the backup")
-            # The caller's task was not cancelled: the read completes on the backup,
-            # or fails with a typed error, never with a CancelledError.
+            # The caller's task was not cancelled: the read completes on the channel it
+            # was sent on (retired with a grace, not closed under it), never with a CancelledError.
             (result,) = await asyncio.wait_for(reading, 10)
             assert result.ok
+            assert not reading.cancelled()
+            # The next command goes to the backup, which does not know the session: it recovers there.
+            (again,) = await asyncio.wait_for(session.read(["Tank_001.Level"]), 10)
+            assert again.ok
             assert session.session_id in backup.session_ids()
 
 
