@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "ENV_API_KEY",
     "ENV_ENDPOINT",
+    "MAX_TIMEOUT_S",
     "USE_CLIENT_DEFAULT",
     "ClientOptions",
     "ConnectKeywords",
@@ -39,6 +40,11 @@ __all__ = [
 ENV_ENDPOINT = "MXGATEWAY_ENDPOINT"
 ENV_API_KEY = "MXGATEWAY_API_KEY"
 DEFAULT_ENDPOINT = "localhost:5000"
+#: The longest deadline a call takes (a year): gRPC turns one past about 2**33
+#: seconds from now into an immediate DEADLINE_EXCEEDED; None means no deadline.
+MAX_TIMEOUT_S = 365 * 24 * 3600
+#: gRPC's keepalive settings travel as an int32 of milliseconds.
+_MAX_KEEPALIVE_S = (2**31 - 1) / 1000
 #: Far above any real key, far below the 16 KiB of headers gRPC accepts.
 _MAX_API_KEY_LENGTH = 8192
 
@@ -96,8 +102,8 @@ class ClientOptions:
     (the name the server certificate is checked against). A key is never sent in
     plaintext to a host other than loopback unless ``allow_insecure_api_key``.
 
-    ``default_timeout`` (seconds) is the deadline of every unary call that does not
-    pass its own; None disables it. Event streams never get a deadline.
+    ``default_timeout`` (seconds, at most ``MAX_TIMEOUT_S``, a year) is the
+    deadline of every unary call that does not pass its own; None disables it. Event streams never get a deadline.
     ``keepalive_time_s`` is the interval of HTTP/2 keepalive pings, sent only while
     a call (such as a session's event stream) is open, so that a half-open
     connection is noticed (None turns them off; the gateway must permit the
@@ -186,13 +192,17 @@ class ClientOptions:
                 f"ClientOptions.{name} must be {expected}, not {shown}", argument=name
             )
 
-        def seconds(name: str, value: object, optional: bool) -> None:
+        def seconds(name: str, value: object, optional: bool, high: float = MAX_TIMEOUT_S) -> None:
             if value is None and optional:
                 return
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise fail(name, "a number of seconds" + (" or None" if optional else ""))
+            if isinstance(value, float) and not math.isfinite(value):
                 raise fail(name, "a finite number of seconds" + (" or None" if optional else ""))
-            if value <= 0:
-                raise fail(name, "positive" + (" or None" if optional else ""))
+            if not 0 < value <= high:
+                raise fail(
+                    name, f"more than 0 and at most {high:g} seconds" + (" or None" if optional else "")
+                )
 
         for name in ("endpoint",):
             if not isinstance(getattr(self, name), str):
@@ -221,8 +231,8 @@ class ClientOptions:
         if self.server_name_override is not None and not isinstance(self.server_name_override, str):
             raise fail("server_name_override", "a string or None")
         seconds("default_timeout", self.default_timeout, optional=True)
-        seconds("keepalive_time_s", self.keepalive_time_s, optional=True)
-        seconds("keepalive_timeout_s", self.keepalive_timeout_s, optional=False)
+        seconds("keepalive_time_s", self.keepalive_time_s, optional=True, high=_MAX_KEEPALIVE_S)
+        seconds("keepalive_timeout_s", self.keepalive_timeout_s, optional=False, high=_MAX_KEEPALIVE_S)
         for name, low in (("read_retries", 0), ("max_receive_message_bytes", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
