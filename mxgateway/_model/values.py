@@ -160,16 +160,48 @@ def _shape_problem(value: object) -> str | None:
     """What makes ``value`` impossible to write whatever the attribute's type; None when nothing."""
     if not isinstance(value, (list, tuple)):
         return _scalar_problem(value)
+    if _plainly_fine(value):
+        return None
     kinds = {_element_kind(v) for v in value}
     if len(kinds) > 1 and not kinds <= {int, float}:  # ints and floats: a FLOAT or DOUBLE array
         return f"an array must hold one type, got {', '.join(sorted(k.__name__ for k in kinds))}"
     if type(None) in kinds:
         return "array elements cannot be None"
-    for index, element in enumerate(value):
+    for index, element in enumerate(value):  # find the first bad one, for its message
         problem = _scalar_problem(element)
         if problem is not None:
             return f"element {index}: {problem}"
     return None
+
+
+def _plainly_fine(values: list[Any] | tuple[Any, ...]) -> bool:
+    """True when every element is certainly fine, found in C-level passes.
+
+    A 10,000-element array checked element by element in Python cost half as much
+    again as converting it. False sends the caller element by element.
+    """
+    exact = set(map(type, values))
+    if not exact or exact in ({bool}, {bytes}, {bytearray}):
+        return True
+    if exact == {float}:
+        return all(map(math.isfinite, values))
+    if exact <= {int, float}:
+        try:
+            return all(map(math.isfinite, map(float, values)))
+        except OverflowError:
+            return False
+    if exact == {str}:
+        joined = "".join(values)
+        return joined.isascii() or _encodes(joined)
+    return False
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_value(name: str, value: object) -> None:
