@@ -22,6 +22,10 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+# Re-exported: the marker and the function have always been importable from here.
+from mxgateway._model.redaction import REDACTED as REDACTED
+from mxgateway._model.redaction import mentions_secret, redact_message
+from mxgateway._model.redaction import redact as redact
 from mxgateway._model.scopes import ALL_SCOPES, METADATA_READ
 from mxgateway._model.status import MxStatus, is_failure_status, statuses_of
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
@@ -285,28 +289,6 @@ _SCOPE_PATTERN = r"(?<![\w:])(" + "|".join(re.escape(s) for s in KNOWN_SCOPES) +
 _TLS_HINTS = ("ssl", "tls", "handshake", "certificate")
 
 
-REDACTED = "<redacted>"
-
-#: Secrets at least this long are removed wherever they appear; shorter ones only
-#: as whole words, so that a short password does not turn every "a" of a message
-#: into a marker (which would garble it and hint at the password).
-_SUBSTRING_REDACTION_MIN = 8
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret replaced by ``<redacted>`` (longest first, never inside a marker)."""
-    # A blank "secret" hides nothing, and redacting it would garble every space.
-    for secret in sorted((s for s in secrets if s and not s.isspace()), key=len, reverse=True):
-        if secret not in text:
-            continue
-        if len(secret) >= _SUBSTRING_REDACTION_MIN:
-            pattern = re.escape(secret)
-        else:
-            pattern = rf"(?<![\w-]){re.escape(secret)}(?![\w-])"
-        text = REDACTED.join(re.sub(pattern, REDACTED, part) for part in text.split(REDACTED))
-    return text
-
-
 def is_tls_failure(details: str) -> bool:
     """True when a failure's details tell of a TLS handshake or certificate problem."""
     lowered = details.lower()
@@ -367,9 +349,8 @@ def _map_rpc_error(
         )
     else:
         error = cls(message, method=name, grpc_code=code, details=details)
-    # The gateway's own words may echo a secret: then do not chain them.
-    text = str(exc)
-    error.__cause__ = None if any(secret in text for secret in secrets) else exc
+    # The gateway's own words may echo a secret (in any letter case): then do not chain them.
+    error.__cause__ = None if mentions_secret(str(exc), secrets) else exc
     error.__suppress_context__ = True
     return error
 
@@ -401,33 +382,49 @@ def map_galaxy_rpc_error(
 
 
 def error_for_protocol_status(
-    status: pb.ProtocolStatus, *, method: str, reply: Message | None = None
+    status: pb.ProtocolStatus,
+    *,
+    method: str,
+    reply: Message | None = None,
+    secrets: Iterable[str | None] = (),
 ) -> MxGatewayError:
-    """The typed error for a non-OK protocol status (``MXACCESS_FAILURE`` excluded)."""
+    """The typed error for a non-OK protocol status (``MXACCESS_FAILURE`` excluded).
+
+    ``secrets`` are scrubbed from the message, the details and the kept ``reply`` (a
+    redacted copy when the gateway's text echoes one).
+    """
+    secrets = tuple(secrets)
     code = status.code
     try:
         code_name = pb.ProtocolStatusCode.Name(code).removeprefix("PROTOCOL_STATUS_CODE_")
     except ValueError:
         code_name = str(code)
     cls = _PROTOCOL_CLASSES.get(code, MxGatewayCommandError)
+    details = redact(status.message, secrets)
     message = f"{_short_method(method)} failed: {code_name}"
-    if status.message:
-        message += f": {status.message}"
-    return cls(message, method=method, protocol_code=code, details=status.message, reply=reply)
+    if details:
+        message += f": {details}"
+    if reply is not None:
+        reply = redact_message(reply, secrets)
+    return cls(message, method=method, protocol_code=code, details=details, reply=reply)
 
 
 def check_protocol_status(
-    reply: pb.MxCommandReply | pb.OpenSessionReply | pb.CloseSessionReply, *, method: str
+    reply: pb.MxCommandReply | pb.OpenSessionReply | pb.CloseSessionReply,
+    *,
+    method: str,
+    secrets: Iterable[str | None] = (),
 ) -> None:
     """Raise the typed error when the reply's protocol status is a gateway failure.
 
     OK, UNSPECIFIED and ``MXACCESS_FAILURE`` pass: the last is an MXAccess-level
-    outcome, which only ``raise_for_mxaccess_failure`` reports.
+    outcome, which only ``raise_for_mxaccess_failure`` reports. ``secrets`` are
+    scrubbed as ``error_for_protocol_status`` does.
     """
     status = reply.protocol_status
     if status.code in _SUCCESS_CODES or status.code == _MXACCESS_FAILURE:
         return
-    raise error_for_protocol_status(status, method=method, reply=reply)
+    raise error_for_protocol_status(status, method=method, reply=reply, secrets=secrets)
 
 
 def is_mxaccess_failure(reply: pb.MxCommandReply) -> bool:
@@ -441,10 +438,16 @@ def is_mxaccess_failure(reply: pb.MxCommandReply) -> bool:
     return any(is_failure_status(s) for s in reply.statuses)
 
 
-def raise_for_mxaccess_failure(reply: pb.MxCommandReply, *, method: str = "Invoke") -> None:
-    """Raise ``MxAccessError`` (keeping the reply) when the reply reports an MXAccess failure."""
+def raise_for_mxaccess_failure(
+    reply: pb.MxCommandReply, *, method: str = "Invoke", secrets: Iterable[str | None] = ()
+) -> None:
+    """Raise ``MxAccessError`` (keeping the reply) when the reply reports an MXAccess failure.
+
+    ``secrets`` are scrubbed from everything the error holds (a redacted copy of the reply).
+    """
     if not is_mxaccess_failure(reply):
         return
+    reply = redact_message(reply, secrets)
     statuses = statuses_of(reply.statuses)
     try:
         kind = pb.MxCommandKind.Name(reply.kind).removeprefix("MX_COMMAND_KIND_")

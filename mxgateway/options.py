@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "ENV_API_KEY",
     "ENV_ENDPOINT",
+    "MAX_TIMEOUT_S",
     "USE_CLIENT_DEFAULT",
     "ClientOptions",
     "ConnectKeywords",
@@ -39,13 +40,20 @@ __all__ = [
 ENV_ENDPOINT = "MXGATEWAY_ENDPOINT"
 ENV_API_KEY = "MXGATEWAY_API_KEY"
 DEFAULT_ENDPOINT = "localhost:5000"
+#: The longest deadline a call takes (a year): gRPC turns one past about 2**33
+#: seconds from now into an immediate DEADLINE_EXCEEDED; None means no deadline.
+MAX_TIMEOUT_S = 365 * 24 * 3600
+#: gRPC's keepalive settings travel as an int32 of milliseconds.
+_MAX_KEEPALIVE_S = (2**31 - 1) / 1000
 #: Far above any real key, far below the 16 KiB of headers gRPC accepts.
 _MAX_API_KEY_LENGTH = 8192
 
 #: gRPC target schemes whose remainder is an address list (``dns:///host:port``).
 _SCHEMES = ("dns:///", "dns:", "ipv4:", "ipv6:")
-#: gRPC target schemes that never leave the machine.
-_LOCAL_SCHEMES = ("unix:", "unix-abstract:", "vsock:")
+#: gRPC target schemes of Unix domain sockets, which the kernel never carries off the machine.
+_UNIX_SCHEMES = ("unix:", "unix-abstract:")
+#: gRPC target schemes that are not host:port lists (no comma list, no port check).
+_OPAQUE_SCHEMES = (*_UNIX_SCHEMES, "vsock:")
 
 ChannelOptionValue = str | int
 
@@ -94,8 +102,8 @@ class ClientOptions:
     (the name the server certificate is checked against). A key is never sent in
     plaintext to a host other than loopback unless ``allow_insecure_api_key``.
 
-    ``default_timeout`` (seconds) is the deadline of every unary call that does not
-    pass its own; None disables it. Event streams never get a deadline.
+    ``default_timeout`` (seconds, at most ``MAX_TIMEOUT_S``, a year) is the
+    deadline of every unary call that does not pass its own; None disables it. Event streams never get a deadline.
     ``keepalive_time_s`` is the interval of HTTP/2 keepalive pings, sent only while
     a call (such as a session's event stream) is open, so that a half-open
     connection is noticed (None turns them off; the gateway must permit the
@@ -184,13 +192,17 @@ class ClientOptions:
                 f"ClientOptions.{name} must be {expected}, not {shown}", argument=name
             )
 
-        def seconds(name: str, value: object, optional: bool) -> None:
+        def seconds(name: str, value: object, optional: bool, high: float = MAX_TIMEOUT_S) -> None:
             if value is None and optional:
                 return
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise fail(name, "a number of seconds" + (" or None" if optional else ""))
+            if isinstance(value, float) and not math.isfinite(value):
                 raise fail(name, "a finite number of seconds" + (" or None" if optional else ""))
-            if value <= 0:
-                raise fail(name, "positive" + (" or None" if optional else ""))
+            if not 0 < value <= high:
+                raise fail(
+                    name, f"more than 0 and at most {high:g} seconds" + (" or None" if optional else "")
+                )
 
         for name in ("endpoint",):
             if not isinstance(getattr(self, name), str):
@@ -219,8 +231,8 @@ class ClientOptions:
         if self.server_name_override is not None and not isinstance(self.server_name_override, str):
             raise fail("server_name_override", "a string or None")
         seconds("default_timeout", self.default_timeout, optional=True)
-        seconds("keepalive_time_s", self.keepalive_time_s, optional=True)
-        seconds("keepalive_timeout_s", self.keepalive_timeout_s, optional=False)
+        seconds("keepalive_time_s", self.keepalive_time_s, optional=True, high=_MAX_KEEPALIVE_S)
+        seconds("keepalive_timeout_s", self.keepalive_timeout_s, optional=False, high=_MAX_KEEPALIVE_S)
         for name, low in (("read_retries", 0), ("max_receive_message_bytes", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -356,7 +368,7 @@ def join_endpoints(endpoint: str, endpoints: Sequence[str] | None) -> str:
 
 
 def _check_port(endpoint: str) -> None:
-    if endpoint.startswith(_LOCAL_SCHEMES) or endpoint.startswith(_SCHEMES):
+    if endpoint.startswith(_OPAQUE_SCHEMES) or endpoint.startswith(_SCHEMES):
         return  # a gRPC target with a scheme is gRPC's to parse
     host = endpoint_host(endpoint)
     rest = endpoint[len(host) :].lstrip("]") if endpoint.startswith("[") else endpoint[len(host) :]
@@ -375,7 +387,7 @@ def _check_port(endpoint: str) -> None:
 
 def split_endpoints(endpoint: str) -> tuple[str, ...]:
     """The gateways a comma list names; a gRPC target with a scheme is one endpoint."""
-    if "," not in endpoint or endpoint.startswith(_SCHEMES + _LOCAL_SCHEMES):
+    if "," not in endpoint or endpoint.startswith(_SCHEMES + _OPAQUE_SCHEMES):
         return (endpoint,)
     parts = tuple(part.strip() for part in endpoint.split(","))
     if not all(parts):
@@ -401,15 +413,34 @@ def endpoint_host(endpoint: str) -> str:
 
 
 def is_loopback_endpoint(endpoint: str) -> bool:
-    """True when the gRPC target stays on this machine: every address it names is loopback."""
-    if endpoint.startswith(_LOCAL_SCHEMES):
+    """True when every address the gRPC target names is this machine's, by its text alone.
+
+    That is a literal loopback address (``127.0.0.0/8``, ``::1``; also after
+    ``ipv4:`` / ``ipv6:``), the name ``localhost`` itself (also as ``dns:localhost``
+    or ``dns:///localhost``), or a Unix domain socket (``unix:``, ``unix-abstract:``),
+    which the kernel never carries off the machine. Nothing else: not a name under
+    ``localhost`` (``evil.localhost``), not a ``dns:`` target with an authority
+    (``dns://8.8.8.8/localhost:5000``: that DNS server says where the name points),
+    not ``vsock:`` (another virtual machine). A comma list counts only when every
+    entry does. The rule decides where plaintext is the default and where an API key
+    may travel in plaintext.
+    """
+    if endpoint.startswith(_UNIX_SCHEMES):
         return True
+    if endpoint.startswith("dns:"):
+        target = endpoint[len("dns:") :]
+        if target.startswith("//"):
+            authority, _, target = target[2:].partition("/")
+            if authority:
+                return False
+        return "," not in target and _is_loopback_host(target, names=True)
     for scheme in ("ipv4:", "ipv6:"):
-        if endpoint.startswith(scheme) and "," in endpoint:
-            return all(_is_loopback_address(scheme + part) for part in endpoint[len(scheme) :].split(","))
-    if "," in endpoint and not endpoint.startswith(_SCHEMES):
-        return all(_is_loopback_address(part.strip()) for part in endpoint.split(","))
-    return _is_loopback_address(endpoint)
+        if endpoint.startswith(scheme):
+            return all(_is_loopback_host(part, names=False) for part in endpoint[len(scheme) :].split(","))
+    if endpoint.startswith(_OPAQUE_SCHEMES):  # vsock: leaves this machine for another one
+        return False
+    parts = [part.strip() for part in endpoint.split(",")] if "," in endpoint else [endpoint]
+    return all(_is_loopback_host(part, names=True) for part in parts)
 
 
 def _is_octet(text: str) -> bool:
@@ -423,13 +454,16 @@ def _is_octet(text: str) -> bool:
     )
 
 
-def _is_loopback_address(endpoint: str) -> bool:
-    host = endpoint_host(endpoint).lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
+def _is_loopback_host(address: str, *, names: bool) -> bool:
+    """``host[:port]`` names loopback: a loopback address, or (``names``) exactly ``localhost``."""
+    host = endpoint_host(address)
+    if names and host.lower() == "localhost":
         return True
     octets = host.split(".")
     if len(octets) == 4 and all(_is_octet(octet) for octet in octets):
         return octets[0] == "127"  # what ipaddress answers, without importing it
+    if ":" not in host:
+        return False  # a name (or a malformed address): only DNS knows where it points
     import ipaddress  # here: most scripts never need it before connecting
 
     try:

@@ -16,7 +16,7 @@ created them, so every channel, call and stream of the facade lives on this loop
   not exist there).
 - SIGTERM (a service manager's stop) unwinds the process like Ctrl-C does, as
   ``SystemExit(143)``, so those exit-time closes run and no session is left open
-  on the gateway. Installed only where nothing else handles SIGTERM.
+  on the gateway (see ``_signals``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import collections
 import concurrent.futures
 import contextlib
 import os
-import signal
 import threading
 import time
 import weakref
@@ -36,6 +35,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from mxgateway._transport.loop_thread import LoopThread
+from mxgateway_sync import _signals
 
 __all__ = [
     "LOOP_THREAD_NAME",
@@ -61,8 +61,6 @@ UNWIND_TIMEOUT_S = 10.0
 EXIT_TIMEOUT_S = 5.0
 #: How often a waiting main thread wakes up to run signal handlers (see ``_acquire``).
 SIGNAL_CHECK_S = 0.2
-#: The exit status after SIGTERM (128 + the signal number, as shells report it).
-TERMINATED_EXIT_STATUS = 128 + int(signal.SIGTERM)
 
 
 class LoopThreadCallError(RuntimeError):
@@ -98,7 +96,8 @@ class _Runtime:
                 # Calls queued for a loop that is gone never run; this loop starts afresh.
                 self._pending = collections.deque()
                 self._start_scheduled = False
-                _exit_on_sigterm()
+                _signals.install()
+                _signals.mark_in_use()
             return self._loop
 
     def in_loop_thread(self) -> bool:
@@ -202,21 +201,6 @@ class _Runtime:
         self._start_scheduled = False
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise SystemExit(TERMINATED_EXIT_STATUS)
-
-
-def _exit_on_sigterm() -> None:
-    """Make SIGTERM unwind the main thread (closing sessions at exit) instead of killing it."""
-    if threading.current_thread() is not threading.main_thread():
-        return  # only the main thread may set handlers; the process keeps its own choice
-    try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _terminate)
-    except (ValueError, OSError):  # pragma: no cover - embedded interpreters without signals
-        pass
-
-
 class _Job(Generic[T]):
     """One blocking call: its coroutine, its task, and the lock its caller waits on.
 
@@ -297,6 +281,7 @@ else:  # pragma: no cover - interpreters without the hook
     atexit.register(_RUNTIME.shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_RUNTIME.reset_after_fork)
+    os.register_at_fork(after_in_child=_signals.reset_after_fork)
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:

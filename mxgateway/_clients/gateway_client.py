@@ -169,7 +169,7 @@ class GatewayClient(ClientBase):
         transport = self._transport
         transport.check_open("Invoke")
         reply = await transport.unary(transport.invoke, request, method="Invoke", timeout=timeout)
-        check_protocol_status(reply, method="Invoke")
+        check_protocol_status(reply, method="Invoke", secrets=transport.secrets)
         return reply
 
     @checked
@@ -292,7 +292,7 @@ class GatewayClient(ClientBase):
         )
         from mxgateway._alarms.acknowledge import raise_for_acknowledge_reply
 
-        raise_for_acknowledge_reply(reply, reference)
+        raise_for_acknowledge_reply(reply, reference, secrets=self._transport.secrets)
 
     async def _alarm_transport(self) -> GatewayTransport:
         return self._transport

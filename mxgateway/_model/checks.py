@@ -2,9 +2,10 @@
 
 ``@checked`` looks at a method's parameter names once, when the class is defined,
 and checks each call's arguments by the rule its name has here (``server_handle``
-is an int32 handle, ``tags`` a list of tag names, ``timeout`` a finite
-number of seconds or None ...). Parameters without a rule (``value``) are left to
-the code that converts them. The failure is ``MxGatewayArgumentError``, which is
+is an int32 handle, ``tags`` a list of tag names, ``timeout`` at most a year of
+seconds or None, ``value`` anything MXAccess can hold ...). What depends on more
+than the argument itself (a value against the attribute's data type) is checked
+where it is converted, with the same error. The failure is ``MxGatewayArgumentError``, which is
 also a ``TypeError`` and a ``ValueError``, so existing ``except`` clauses still work.
 """
 
@@ -16,18 +17,37 @@ import inspect
 import math
 import operator
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import Any, TypeVar
 
 from mxgateway.errors import MxGatewayArgumentError
-from mxgateway.options import USE_CLIENT_DEFAULT
+from mxgateway.options import MAX_TIMEOUT_S, USE_CLIENT_DEFAULT
 
-__all__ = ["RULES", "checked", "check_timeout"]
+__all__ = [
+    "MAX_FILTER_ITEMS",
+    "MAX_FILTER_TEXT",
+    "MAX_TIMEOUT_S",
+    "MAX_WAIT_S",
+    "RULES",
+    "check_timeout",
+    "checked",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 INT32_MAX = 2**31 - 1
 UINT64_MAX = 2**64 - 1
+#: The longest ``wait`` of a read: the gateway takes it as an int32 of milliseconds.
+MAX_WAIT_S = INT32_MAX / 1000
+#: The longest text of a Galaxy filter (a glob, a tag name, a contained path, a
+#: template name) or name: Galaxy tag names hold at most 32 characters and
+#: hierarchical names a few hundred, so this refuses only mistakes.
+MAX_FILTER_TEXT = 1024
+#: The most entries of a Galaxy filter's list (category ids, template names).
+MAX_FILTER_ITEMS = 1000
+#: A file path's limits on common file systems (Linux PATH_MAX and NAME_MAX).
+MAX_PATH_BYTES = 4096
+MAX_PATH_PART_BYTES = 255
 _MISSING = object()
 _STR_ONLY = frozenset({str})
 _INT_ONLY = frozenset({int})
@@ -147,26 +167,11 @@ def optional_count32(name: str, value: object) -> None:
 positive32 = _int_in("positive32", 1, INT32_MAX, "a whole number from 1 to 2**31-1")
 
 
-def optional_text(name: str, value: object) -> None:
-    """A string, or None."""
-    if value is not None:
-        text(name, value)
-
-
 def _collection(name: str, value: object, expected: str) -> Iterable[object]:
     """The items to check; none for a one-shot iterator (checking would use it up)."""
     if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, Iterable):
         raise _fail(name, expected, value)
     return () if isinstance(value, Iterator) else value
-
-
-def texts(name: str, value: object) -> None:
-    """A string, or any collection of strings."""
-    if isinstance(value, str):
-        text(name, value)
-        return
-    for index, item in enumerate(_collection(name, value, "a string or a list of strings")):
-        text(f"{name}[{index}]", item)
 
 
 def ids(name: str, value: object) -> None:
@@ -178,11 +183,73 @@ def ids(name: str, value: object) -> None:
 
 
 def file_path(name: str, value: object) -> None:
-    """A file name: a ``str`` or an ``os.PathLike``."""
-    if isinstance(value, str):
-        nonempty_text(name, value)
-    elif not isinstance(value, os.PathLike):
+    """A file name the system can take: a ``str`` or an ``os.PathLike`` of one, not blank.
+
+    No NUL, at most ``MAX_PATH_BYTES`` in all and ``MAX_PATH_PART_BYTES`` per
+    name (in the file system's encoding): the limits of common file systems,
+    checked before any work that would be lost when the file cannot be made.
+    """
+    path = os.fspath(value) if isinstance(value, os.PathLike) else value
+    if not isinstance(path, str):
         raise _fail(name, "a file path (str or pathlib.Path)", value)
+    if not path.strip():
+        raise _fail(name, "a file path that is not blank", value)
+    if "\0" in path:
+        raise _fail(name, "a file path without NUL characters", value)
+    try:
+        encoded = os.fsencode(path)
+    except UnicodeEncodeError:
+        raise _fail(name, "a file path the file system's encoding can hold", value) from None
+    if os.altsep:  # Windows: either slash separates names
+        encoded = encoded.replace(os.fsencode(os.altsep), os.fsencode(os.sep))
+    parts = encoded.split(os.fsencode(os.sep))
+    if len(encoded) > MAX_PATH_BYTES or any(len(part) > MAX_PATH_PART_BYTES for part in parts):
+        raise _fail(
+            name,
+            f"a file path of at most {MAX_PATH_BYTES} bytes, each name at most {MAX_PATH_PART_BYTES}",
+            value,
+        )
+
+
+def label(name: str, value: object) -> None:
+    """A name to show (a Galaxy file's name): non-blank text of at most ``MAX_FILTER_TEXT`` characters."""
+    text(name, value)
+    if not value.strip():  # type: ignore[attr-defined]
+        raise _fail(name, "a non-blank string", value)
+    if len(value) > MAX_FILTER_TEXT:  # type: ignore[arg-type]
+        raise _fail(name, f"at most {MAX_FILTER_TEXT} characters long", value)
+
+
+def filter_text(name: str, value: object) -> None:
+    """A Galaxy filter's text (a glob, a tag name, a contained path): at most ``MAX_FILTER_TEXT`` characters."""
+    text(name, value)
+    if len(value) > MAX_FILTER_TEXT:  # type: ignore[arg-type]
+        raise _fail(name, f"at most {MAX_FILTER_TEXT} characters long", value)
+
+
+def optional_filter_text(name: str, value: object) -> None:
+    """A Galaxy filter's text, or None."""
+    if value is not None:
+        filter_text(name, value)
+
+
+def filter_texts(name: str, value: object) -> None:
+    """A filter text, or a collection of at most ``MAX_FILTER_ITEMS`` of them."""
+    if isinstance(value, str):
+        filter_text(name, value)
+        return
+    items = list(_collection(name, value, "a string or a list of strings"))
+    if len(items) > MAX_FILTER_ITEMS:
+        raise _fail(name, f"at most {MAX_FILTER_ITEMS} strings", value)
+    for index, item in enumerate(items):
+        filter_text(f"{name}[{index}]", item)
+
+
+def filter_ids(name: str, value: object) -> None:
+    """A collection of at most ``MAX_FILTER_ITEMS`` int32 ids."""
+    ids(name, value)
+    if isinstance(value, Sized) and len(value) > MAX_FILTER_ITEMS:
+        raise _fail(name, f"at most {MAX_FILTER_ITEMS} ids", value)
 
 
 def optional_callable(name: str, value: object) -> None:
@@ -209,24 +276,51 @@ def optional_boolean(name: str, value: object) -> None:
         boolean(name, value)
 
 
+def _seconds_in(value: float, low: float, high: float, *, low_allowed: bool) -> bool:
+    """``low < value <= high`` (``low <= value`` when ``low_allowed``); any int size, nan and inf out."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    return (low <= value if low_allowed else low < value) and value <= high
+
+
 def check_timeout(name: str, value: object) -> None:
-    """A call's deadline: positive finite seconds, None (no deadline) or ``USE_CLIENT_DEFAULT``."""
+    """A call's deadline: seconds up to ``MAX_TIMEOUT_S``, None (no deadline) or ``USE_CLIENT_DEFAULT``."""
     if value is None or value is USE_CLIENT_DEFAULT:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(name, "a number of seconds, None or USE_CLIENT_DEFAULT", value)
-    if not math.isfinite(value) or value <= 0:
-        raise _fail(name, "a positive, finite number of seconds (None: no deadline)", value)
+    if not _seconds_in(value, 0, MAX_TIMEOUT_S, low_allowed=False):
+        raise _fail(
+            name, f"more than 0 and at most {MAX_TIMEOUT_S} seconds (a year; None: no deadline)", value
+        )
 
 
-def seconds_or_none(name: str, value: object) -> None:
-    """A wait: finite seconds not below 0, or None."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(name, "a number of seconds or None", value)
-    if not math.isfinite(value) or value < 0:
-        raise _fail(name, "a finite number of seconds, not negative (None: no limit)", value)
+def _seconds_up_to(label: str, high: float, meaning: str) -> Callable[[str, object], None]:
+    def check(name: str, value: object) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail(name, "a number of seconds or None", value)
+        if not _seconds_in(value, 0, high, low_allowed=True):
+            raise _fail(name, f"from 0 to {high:g} seconds ({meaning}; None: no limit)", value)
+
+    check.__name__ = check.__qualname__ = label
+    return check
+
+
+#: A wait: seconds from 0 up to a year, or None.
+seconds_or_none = _seconds_up_to("seconds_or_none", MAX_TIMEOUT_S, "a year")
+#: MXAccess's own wait for values: it travels as an int32 of milliseconds.
+wait_seconds = _seconds_up_to(
+    "wait_seconds", MAX_WAIT_S, "what an int32 of milliseconds holds, about 24.8 days"
+)
+
+
+def write_value(name: str, value: object) -> None:
+    """A value to write: one MXAccess can hold, whatever the attribute's type (see ``values``)."""
+    from mxgateway._model.values import check_value
+
+    check_value(name, value)
 
 
 def timestamp(name: str, value: object) -> None:
@@ -255,6 +349,7 @@ def entries(name: str, value: object) -> None:
         user_id(f"{name}[{index}].current_user_id", entry.current_user_id)
         user_id(f"{name}[{index}].verifier_user_id", entry.verifier_user_id)
         optional_data_type(f"{name}[{index}].data_type", entry.data_type)
+        write_value(f"{name}[{index}].value", entry.value)
         if entry.timestamp is not None:
             timestamp(f"{name}[{index}].timestamp", entry.timestamp)
 
@@ -300,9 +395,10 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "timeout_ms": count32,
     "page_size": count32,
     "timeout": check_timeout,
-    "wait": seconds_or_none,
+    "wait": wait_seconds,
     "outcome_timeout": seconds_or_none,
     "supervisory": boolean,
+    "value": write_value,
     "recover": optional_boolean,
     "entries": entries,
     "timestamp": timestamp,
@@ -316,19 +412,20 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     # The Galaxy Repository's filters and walks.
     "root_gobject_id": optional_count32,
     "parent_gobject_id": optional_count32,
-    "root_tag_name": optional_text,
-    "parent_tag_name": optional_text,
-    "root_contained_path": optional_text,
-    "parent_contained_path": optional_text,
+    "root_tag_name": optional_filter_text,
+    "parent_tag_name": optional_filter_text,
+    "root_contained_path": optional_filter_text,
+    "parent_contained_path": optional_filter_text,
     "max_depth": optional_count32,
-    "category_ids": ids,
-    "template_chain_contains": texts,
-    "tag_name_glob": text,
-    "glob": text,
+    "category_ids": filter_ids,
+    "template_chain_contains": filter_texts,
+    "tag_name_glob": filter_text,
+    "glob": filter_text,
     "include_attributes": boolean,
     "alarm_bearing_only": boolean,
     "historized_only": boolean,
     "path": file_path,
+    "name": label,
     "on_progress": optional_callable,
     "last_seen_deploy_time": optional_timestamp,
     # Alarms.

@@ -15,7 +15,7 @@ from mxgateway._model import display
 from mxgateway._model.status import MxStatus, statuses_of
 from mxgateway._model.values import MxPythonValue, from_mx_value, to_mx_value
 from mxgateway._model.views import ValueView
-from mxgateway.errors import MxAccessError
+from mxgateway.errors import MxAccessError, MxGatewayArgumentError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
 __all__ = [
@@ -195,8 +195,8 @@ def fill_value(target: pb.MxValue, value: object, data_type: int | None) -> None
 def fill_time(target: pb.MxValue, timestamp: dt.datetime | None) -> None:
     """Set ``target`` to a write's timestamp (the write2 kinds need one)."""
     if timestamp is None:
-        raise ValueError("this write needs a timestamp")
-    target.CopyFrom(to_mx_value(timestamp))
+        raise MxGatewayArgumentError("this write needs a timestamp", argument="timestamp")
+    target.CopyFrom(to_mx_value(timestamp, argument="timestamp"))
 
 
 def item_results(reply: pb.MxCommandReply) -> list[ItemResult]:

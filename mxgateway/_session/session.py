@@ -346,10 +346,12 @@ class Session(TagAccess):
             if code == _SESSION_NOT_FOUND and not self._closed:
                 raise lost_error(
                     request.session_id,
-                    error_for_protocol_status(reply.protocol_status, method="Invoke", reply=reply),
+                    error_for_protocol_status(
+                        reply.protocol_status, method="Invoke", reply=reply, secrets=self._secrets
+                    ),
                     recovers=self._recovery.enabled,
                 )
-            check_protocol_status(reply, method="Invoke")
+            check_protocol_status(reply, method="Invoke", secrets=self._secrets)
         return reply
 
     async def _events_ready(self, session_id: str) -> None:
@@ -384,7 +386,7 @@ class Session(TagAccess):
         if reply.hresult or reply.statuses or reply.protocol_status.code not in _OK_CODES:
             payload = BULK_PAYLOADS.get(request.command.kind)
             if payload is None or not reply.HasField(payload):  # type: ignore[arg-type]
-                raise_for_mxaccess_failure(reply)
+                raise_for_mxaccess_failure(reply, secrets=self._secrets)
         return reply
 
     async def _run_write(

@@ -275,7 +275,7 @@ class GatewayTransport:
                 await self._close_on(stub, reply.session_id)
                 continue
             break
-        check_protocol_status(reply, method="OpenSession")
+        check_protocol_status(reply, method="OpenSession", secrets=self.secrets)
         return reply
 
     async def _close_on(self, stub: pb_grpc.MxAccessGatewayAsyncStub, session_id: str) -> None:
@@ -322,7 +322,7 @@ class GatewayTransport:
             hint=False,
             wait_for_ready=wait_for_ready,
         )
-        check_protocol_status(reply, method="CloseSession")
+        check_protocol_status(reply, method="CloseSession", secrets=self.secrets)
         return reply
 
     def open_events_call(self, session_id: str, after_worker_sequence: int) -> StreamCall:
@@ -359,11 +359,15 @@ class GatewayTransport:
             timeout=self.default_timeout if isinstance(timeout, UseClientDefault) else timeout,
             metadata=self.metadata,
         )
+        failure: grpc.aio.AioRpcError | None = None
         try:
             return [snapshot async for snapshot in call]
         except grpc.aio.AioRpcError as exc:
-            error = map_rpc_error(exc, method="QueryActiveAlarms", scope=EVENTS_READ, secrets=self.secrets)
-            raise error from error.__cause__
+            failure = exc
+        # Raised out here, not in the except block: the raw error, which may hold what
+        # the gateway echoed (a key included), must not become __context__.
+        error = map_rpc_error(failure, method="QueryActiveAlarms", scope=EVENTS_READ, secrets=self.secrets)
+        raise error from error.__cause__
 
 
 def _closed(transport: weakref.ref[GatewayTransport]) -> bool:

@@ -9,7 +9,11 @@ itself there, and other packages may add their own names.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import TYPE_CHECKING, Protocol
+
+from mxgateway.options import ENV_ENDPOINT
 
 if TYPE_CHECKING:
     from importlib import metadata
@@ -18,13 +22,53 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ENVIRONMENT_NOTICE",
     "EmbeddedGateway",
+    "OncePerProcess",
     "embedded_gateway_name",
+    "environment_notice",
     "open_endpoint",
     "start_embedded_gateway",
 ]
 
 ENTRY_POINT_GROUP = "mxgateway.embedded_gateways"
+
+_log = logging.getLogger("mxgateway.connect")
+
+
+class OncePerProcess:
+    """A flag that says yes once: the first ``first()`` is True, every later one False."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+
+    def first(self) -> bool:
+        """True the first time only (whichever thread asks first)."""
+        with self._lock:
+            done, self._done = self._done, True
+        return not done
+
+
+#: Whether this process has said that MXGATEWAY_ENDPOINT named an embedded gateway.
+ENVIRONMENT_NOTICE = OncePerProcess()
+
+
+def environment_notice(endpoint: str) -> str | None:
+    """The warning for an embedded gateway that ``MXGATEWAY_ENDPOINT`` named; None after the first time.
+
+    A variable left over in a shell or a service's unit silently turns a plant
+    client into a demo: every write "succeeds", against nothing real. Said once
+    per process; naming the gateway explicitly (``endpoint="simulator"``,
+    ``--simulator``) means it and says nothing.
+    """
+    if not ENVIRONMENT_NOTICE.first():
+        return None
+    return (
+        f"{ENV_ENDPOINT}={endpoint!r} runs an embedded gateway inside this process, not a plant's gateway: "
+        "its values are simulated and writes succeed against nothing real; set "
+        f"{ENV_ENDPOINT} to your gateway's host:port, or name {endpoint!r} as the endpoint to mean it"
+    )
 
 
 class EmbeddedGateway(Protocol):
@@ -84,6 +128,10 @@ async def open_endpoint(options: ClientOptions) -> tuple[ClientOptions, Embedded
     if named is None:
         return options, None
     gateway = await start_embedded_gateway(*named)
+    if options.endpoint_source == ENV_ENDPOINT:
+        notice = environment_notice(options.endpoint)
+        if notice is not None:
+            _log.warning(notice)
     local = options.replace(
         endpoint=gateway.endpoint,
         plaintext=True,

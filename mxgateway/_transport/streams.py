@@ -169,10 +169,15 @@ class LazyStream(Generic[MessageT]):
         """The next message; StopAsyncIteration at the end of the stream, the typed error on failure."""
         if self._closed:
             raise StopAsyncIteration
+        failure: grpc.aio.AioRpcError | None = None
         try:
             message = await self._read()
         except grpc.aio.AioRpcError as exc:
-            error = self._failed(exc)
+            failure = exc
+        if failure is not None:
+            # Raised out here, not in the except block: the raw error, which may hold
+            # what the gateway echoed (a key included), must not become __context__.
+            error = self._failed(failure)
             raise error from error.__cause__
         if message is None:
             self._close_now()
@@ -184,12 +189,15 @@ class LazyStream(Generic[MessageT]):
         if self._closed:
             return None
         call = await self._open()
+        failure: grpc.aio.AioRpcError | None = None
         try:
             await asyncio.wait_for(call.initial_metadata(), timeout)
         except asyncio.TimeoutError:
             pass
         except grpc.aio.AioRpcError as exc:
-            error = self._failed(exc)
+            failure = exc
+        if failure is not None:  # raised out here, for the reason _next_message gives
+            error = self._failed(failure)
             raise error from error.__cause__
         return call
 

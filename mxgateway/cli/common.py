@@ -20,6 +20,7 @@ from mxgateway.cli.credentials import read_api_key
 from mxgateway.cli.errors import CliUsageError, guarded
 from mxgateway.cli.hints import CONNECTION_ORIGIN, ConnectionOrigin, endpoint_origin, key_origin
 from mxgateway.cli.human import TAG_WIDTH, tag_width
+from mxgateway.options import MAX_TIMEOUT_S
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from mxgateway.options import ClientOptions
 
 __all__ = ["BATCH_DEFAULTS", "CommonOptions", "build_common_options", "run_command"]
+
+#: The shortest --timeout: a millisecond.
+_MIN_TIMEOUT_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,18 @@ BATCH_DEFAULTS: ContextVar[CommonOptions | None] = ContextVar("mxgw_py_batch_def
 
 def build_common_options(values: dict[str, Any]) -> CommonOptions:
     """``CommonOptions`` from the raw option values (resolves the API key)."""
+    endpoint = values.get("endpoint")
+    if endpoint is not None and not endpoint.strip():
+        # An unset shell variable, most likely: it must not quietly mean localhost:5000.
+        raise CliUsageError(
+            "--endpoint is empty: give the gateway's host:port, or leave it out for"
+            f" {ENV_ENDPOINT} (else localhost:5000)"
+        )
+    timeout = values.get("timeout")
+    if timeout is not None and not _MIN_TIMEOUT_S <= timeout <= MAX_TIMEOUT_S:
+        raise CliUsageError(
+            f"--timeout must be from {_MIN_TIMEOUT_S} to {MAX_TIMEOUT_S} seconds (a year), not {timeout}"
+        )
     if values.get("plaintext") and values.get("tls"):
         raise CliUsageError("--plaintext and --tls contradict each other")
     if values.get("simulator") and values.get("endpoint"):

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import importlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -76,6 +77,12 @@ class Connections:
                 # An unreadable Galaxy file or an unknown name: the endpoint given does not work.
                 raise CliUsageError(f"cannot start the embedded gateway {':'.join(named)!r}: {exc}") from None
             self._embedded[named] = embedded
+            if common.endpoint is None and not common.simulator:  # MXGATEWAY_ENDPOINT named it
+                from mxgateway._transport.endpoints import environment_notice
+
+                notice = environment_notice(common.resolved_endpoint)
+                if notice is not None:
+                    sys.stderr.write(f"mxgw-py: warning: {notice}\n")
         return common.client_options(embedded.endpoint)
 
     def gateway(self, common: CommonOptions) -> GatewayClient:

@@ -25,6 +25,7 @@ from mxgateway.cli.errors import CommandExit
 from mxgateway.cli.exit_codes import ExitCode
 from mxgateway.cli.records import read_record
 from mxgateway.cli.text_limits import text_problem
+from mxgateway.options import MAX_TIMEOUT_S
 
 __all__ = ["fail_if_any", "print_version", "read_tags", "run"]
 
@@ -129,10 +130,12 @@ def _parse_read(args: list[str]) -> tuple[dict[str, Any], list[str], str] | None
             value = args[position]
             position += 1
         if flag == "--timeout":
-            if not _PLAIN_FLOAT.fullmatch(value) or float(value) < _MIN_TIMEOUT:
+            if not _PLAIN_FLOAT.fullmatch(value) or not _MIN_TIMEOUT <= float(value) <= MAX_TIMEOUT_S:
                 return None
             values["timeout"] = float(value)
         elif flag == "--session-id":
+            if not value.strip():
+                return None  # Typer refuses an empty id, in its own words
             session_id = value
         else:
             values[_TEXT_OPTIONS[flag]] = value

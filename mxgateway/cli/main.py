@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["main"]
@@ -12,6 +13,10 @@ _FAST_FIRST = {"read", "version", "--version"}
 
 def main() -> None:
     """Console-script entry point."""
+    # grpc's own log lines (a failed TLS handshake logs one per attempt) would
+    # follow the command's one error line; GRPC_VERBOSITY set by the user wins.
+    # Set before grpc is imported: its core reads the variable once.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     args = sys.argv[1:]
     try:
         if args[:1] and args[0] in _FAST_FIRST:

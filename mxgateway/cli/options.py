@@ -21,6 +21,7 @@ import typer
 
 from mxgateway.cli.common import CommonOptions, build_common_options, run_command
 from mxgateway.cli.credentials import DEFAULT_API_KEY_ENV
+from mxgateway.options import MAX_TIMEOUT_S
 
 __all__ = ["CommonOptions", "build_common_options", "gateway_command", "output_command"]
 
@@ -54,7 +55,12 @@ _CLIENT_KEY_OPT = typer.Option("--client-key", help="PEM private key of --client
 _SERVER_NAME_OPT = typer.Option(
     "--server-name-override", help="Name to check the server certificate against."
 )
-_TIMEOUT_OPT = typer.Option("--timeout", min=0.001, help="Deadline of each call, in seconds [default 30].")
+_TIMEOUT_OPT = typer.Option(
+    "--timeout",
+    min=0.001,
+    max=MAX_TIMEOUT_S,
+    help="Deadline of each call, in seconds, up to a year [default 30].",
+)
 _JSON_OPT = typer.Option("--json", help="Machine output: deterministic JSON, one document per line.")
 _SIMULATOR_OPT = typer.Option(
     "--simulator",

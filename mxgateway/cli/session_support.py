@@ -29,17 +29,31 @@ __all__ = [
 DEFAULT_CLIENT_NAME = "mxgw-py"
 DEFAULT_SMOKE_TAG = "Tank_001.Level"
 
+
+def _given_session_id(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
+    """``--session-id ''`` is a mistake (an unset shell variable), not "no session": refuse it."""
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    if source is not None and source.name == "COMMANDLINE" and not value.strip():
+        raise typer.BadParameter("is empty: give a session id (from open-session), or leave the option out")
+    return value
+
+
 # No envvar= here: session_id_for reads MXGATEWAY_SESSION_ID itself, so that an
 # error can say where a stale id came from, and a batch's open-session can win.
 SessionOpt = Annotated[
     str,
-    typer.Option("--session-id", help="Session from open-session [env MXGATEWAY_SESSION_ID]."),
+    typer.Option(
+        "--session-id",
+        help="Session from open-session [env MXGATEWAY_SESSION_ID].",
+        callback=_given_session_id,
+    ),
 ]
 OptionalSessionOpt = Annotated[
     str,
     typer.Option(
         "--session-id",
         help="Use this open session (left open) instead of opening one [env MXGATEWAY_SESSION_ID].",
+        callback=_given_session_id,
     ),
 ]
 ServerOpt = Annotated[int, typer.Option("--server-handle", help="Server handle from register.")]

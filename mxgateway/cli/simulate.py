@@ -97,12 +97,15 @@ def simulate(
     ] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain: serve TLS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
-    rate: Annotated[float, typer.Option(help="Value updates per second (0: values stay put).")] = 10.0,
+    rate: Annotated[
+        float, typer.Option(help="Value updates per second, up to 1000 (0: values stay put).")
+    ] = 10.0,
     max_event_subscribers: Annotated[
         int, typer.Option(help="Event streams a session may have at once (production's default: 1; up to 8).")
     ] = 1,
     detach_grace: Annotated[
-        float, typer.Option(help="Seconds a session lives on after its last event stream went away.")
+        float,
+        typer.Option(help="Seconds a session lives on after its last event stream went away (up to a day)."),
     ] = 30.0,
 ) -> None:
     """Run the simulator gateway until Ctrl-C; prints {"endpoint": ...} as one JSON line.
@@ -111,9 +114,18 @@ def simulate(
     supervisor and engineer (each with its name as password) for secured writes.
     """
     from mxgateway.simulator.galaxy import Galaxy, GalaxyFormatError
-    from mxgateway.simulator.server import Simulator
+    from mxgateway.simulator.server import MAX_DETACH_GRACE_S, MAX_UPDATE_RATE_HZ, Simulator
 
     check_host(host)
+    # Spelled out: a float option takes "nan", which no range check of Typer's refuses.
+    if not 0 <= rate <= MAX_UPDATE_RATE_HZ:
+        raise typer.BadParameter(
+            f"must be from 0 to {MAX_UPDATE_RATE_HZ:g} updates per second", param_hint="--rate"
+        )
+    if not 0 <= detach_grace <= MAX_DETACH_GRACE_S:
+        raise typer.BadParameter(
+            f"must be from 0 to {MAX_DETACH_GRACE_S:g} seconds", param_hint="--detach-grace"
+        )
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("--tls-cert and --tls-key go together", param_hint="--tls-cert")
     try:

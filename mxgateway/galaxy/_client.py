@@ -26,7 +26,7 @@ from mxgateway.errors import (
     map_galaxy_rpc_error,
 )
 from mxgateway.galaxy._deploy import DeployCall, DeployEventStream
-from mxgateway.galaxy._export import GalaxyFileWriter
+from mxgateway.galaxy._export import GalaxyFileWriter, check_target
 from mxgateway.galaxy._filters import (
     DEFAULT_PAGE_SIZE,
     HierarchyFilter,
@@ -451,6 +451,7 @@ class GalaxyRepositoryClient(ClientBase):
         request (each page, each deploy-time check), not of the whole export.
         """
         check_page_size(page_size)
+        check_target(Path(path))
         for attempt in range(1, _EXPORT_ATTEMPTS + 1):
             try:
                 return await self._export_once(Path(path), name, page_size, on_progress, timeout)

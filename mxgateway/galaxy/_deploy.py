@@ -87,13 +87,18 @@ class DeployEventStream(LazyStream[gr.DeployEvent]):
     async def __anext__(self) -> gr.DeployEvent:
         if self._closed:
             raise StopAsyncIteration
+        failure: grpc.aio.AioRpcError | None = None
         try:
             message = await self._read()
         except grpc.aio.AioRpcError as exc:
-            if self._closed and exc.code() is grpc.StatusCode.CANCELLED:
+            failure = exc
+        if failure is not None:
+            # Raised out here, not in the except block: the raw error, which may hold
+            # what the gateway echoed (a key included), must not become __context__.
+            if self._closed and failure.code() is grpc.StatusCode.CANCELLED:
                 raise StopAsyncIteration from None
             self._close_now()
-            error = map_galaxy_rpc_error(exc, method="WatchDeployEvents", secrets=self._secrets)
+            error = map_galaxy_rpc_error(failure, method="WatchDeployEvents", secrets=self._secrets)
             raise error from error.__cause__
         if message is None:
             self._close_now()

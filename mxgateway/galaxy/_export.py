@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from mxgateway.errors import MxGatewayArgumentError
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "GALAXY_FILE_VERSION",
     "GalaxyFileWriter",
     "attribute_to_dict",
+    "check_target",
     "format_time",
     "object_to_dict",
     "to_dict",
@@ -36,6 +38,31 @@ GALAXY_FILE_FORMAT = "mxgateway-galaxy"
 GALAXY_FILE_VERSION = 1
 
 _UTC = dt.timezone.utc
+#: The temporary file beside the target is named ``.NAME.XXXXXXXX.tmp``: this much longer.
+_TEMP_NAME_EXTRA = 14
+#: The longest file name common file systems take, in bytes.
+_NAME_MAX = 255
+
+
+def check_target(path: Path) -> None:
+    """Raise ``MxGatewayArgumentError`` naming ``path`` when no Galaxy file can be written there.
+
+    Checked before the first request: an export of a large Galaxy should not fail
+    at its end for a folder that does not exist.
+    """
+    shown = str(path)
+    if path.is_dir():
+        raise MxGatewayArgumentError(f"path {shown!r} is a folder: name the file to write", argument="path")
+    if not path.parent.is_dir():
+        raise MxGatewayArgumentError(
+            f"path {shown!r}: the folder {str(path.parent)!r} does not exist", argument="path"
+        )
+    if len(os.fsencode(path.name)) > _NAME_MAX - _TEMP_NAME_EXTRA:
+        raise MxGatewayArgumentError(
+            f"path {shown[:60]!r}...: the file name must be at most {_NAME_MAX - _TEMP_NAME_EXTRA} bytes"
+            " (the temporary file written beside it needs the rest)",
+            argument="path",
+        )
 
 
 def format_time(value: dt.datetime | None) -> str | None:

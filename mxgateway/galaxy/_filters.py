@@ -10,6 +10,7 @@ from typing import Any
 
 from google.protobuf.wrappers_pb2 import Int32Value
 
+from mxgateway._model.checks import RULES
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
 __all__ = [
@@ -58,6 +59,11 @@ class HierarchyFilter:
     page_size: int = DEFAULT_PAGE_SIZE
 
     def __post_init__(self) -> None:
+        # The same rules as the walks' and browses' own arguments: a typed error naming the field.
+        for field in dataclasses.fields(self):
+            rule = RULES.get(field.name)
+            if rule is not None:
+                rule(field.name, getattr(self, field.name))
         check_page_size(self.page_size)
         # Frozen means frozen: lists given by the caller are copied into tuples.
         object.__setattr__(self, "category_ids", tuple(self.category_ids))

@@ -41,14 +41,20 @@ if TYPE_CHECKING:
     from mxgateway.simulator.background import BackgroundSimulator
 
 
+#: Value updates per second at most: more only spins a core (asyncio sleeps about 1 ms at least).
+MAX_UPDATE_RATE_HZ = 1000.0
+#: The longest detach grace: a day (production's is 30 s).
+MAX_DETACH_GRACE_S = 86_400.0
+
+
 class Simulator:
     """An in-process MXAccess Gateway over a simulated Galaxy; an async context manager.
 
     ``api_keys`` maps each accepted key to its scopes (None disables
-    authentication). ``update_rate_hz`` is how often values move on their own;
-    0 means they move only on ``await advance(seconds)``. Like production, a
+    authentication). ``update_rate_hz`` is how often values move on their own
+    (up to ``MAX_UPDATE_RATE_HZ``); 0 means they move only on ``await advance(seconds)``. Like production, a
     session takes one event stream at a time (``max_event_subscribers``, up to 8)
-    and is closed ``detach_grace_s`` after its last stream went away. As a real
+    and is closed ``detach_grace_s`` (up to a day) after its last stream went away. As a real
     server does, it pings each connection every ``keepalive_time_s`` and drops one
     that does not answer within ``keepalive_timeout_s``, which frees the event
     stream slot a dead connection held; clients may ping it every second.
@@ -75,8 +81,14 @@ class Simulator:
     ) -> None:
         if (tls_cert_file is None) != (tls_key_file is None):
             raise ValueError("TLS needs both tls_cert_file and tls_key_file")
-        if not math.isfinite(update_rate_hz) or update_rate_hz < 0:
-            raise ValueError(f"update_rate_hz must be a finite number, not negative: {update_rate_hz!r}")
+        if not (isinstance(update_rate_hz, (int, float)) and 0 <= update_rate_hz <= MAX_UPDATE_RATE_HZ):
+            raise ValueError(
+                f"update_rate_hz must be from 0 to {MAX_UPDATE_RATE_HZ:g}, not {update_rate_hz!r}"
+            )
+        if not (isinstance(detach_grace_s, (int, float)) and 0 <= detach_grace_s <= MAX_DETACH_GRACE_S):
+            raise ValueError(
+                f"detach_grace_s must be from 0 to {MAX_DETACH_GRACE_S:g} seconds, not {detach_grace_s!r}"
+            )
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0 (any free port) to 65535, not {port}")
         if not 1 <= max_event_subscribers <= MAX_EVENT_SUBSCRIBERS_LIMIT:

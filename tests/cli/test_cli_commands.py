@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from mxgateway._transport import endpoints
 from mxgateway.cli.batch import END_OF_RECORD
 from mxgateway.simulator.background import BackgroundSimulator
 
@@ -413,6 +416,32 @@ def test_endpoint_simulator_is_the_embedded_simulator(cli: Cli, simulator: Backg
     no_file = cli("galaxy", "last-deploy", "--endpoint", "simulator:/no/such/galaxy.json", "--json")
     assert no_file.code == 2
     assert "cannot start the embedded gateway 'simulator:/no/such/galaxy.json'" in no_file.stderr
+
+
+def test_a_simulator_from_the_environment_is_announced_once_on_stderr(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoints, "ENVIRONMENT_NOTICE", endpoints.OncePerProcess())
+    script = "read Tank_001.Level\nread Tank_001.Volume\n"
+    by_env = cli("batch", "--json", input=script, env={"MXGATEWAY_ENDPOINT": "simulator"})
+    assert by_env.code == 0, by_env.stderr
+    (line,) = by_env.stderr.splitlines()
+    assert line.startswith("mxgw-py: warning: MXGATEWAY_ENDPOINT='simulator'")
+    assert "writes succeed against nothing real" in line
+    # Named on the command line, the simulator is what the user asked for.
+    monkeypatch.setattr(endpoints, "ENVIRONMENT_NOTICE", endpoints.OncePerProcess())
+    for flags in (["--simulator"], ["--endpoint", "simulator"]):
+        named = cli("read", "Tank_001.Level", "--json", *flags)
+        assert named.code == 0, named.stderr
+        assert named.stderr == ""
+
+
+def test_a_simulator_from_the_environment_is_announced_by_a_real_process(run_cli: Cli) -> None:
+    outcome = run_cli("read", "Tank_001.Level", "--json", env={"MXGATEWAY_ENDPOINT": "simulator"})
+    assert outcome.code == 0, outcome.stderr
+    (line,) = outcome.stderr.splitlines()
+    assert line.startswith("mxgw-py: warning: MXGATEWAY_ENDPOINT='simulator'")
+    assert json.loads(outcome.stdout)["tag"] == "Tank_001.Level"
 
 
 def test_open_session_on_the_embedded_simulator_warns_that_it_dies_with_the_command(cli: Cli) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import pytest
 
+from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.background import BackgroundSimulator
 from tests.cli.conftest import ADMIN_KEY, READ_ONLY_KEY, WRONG_KEY, cli_command, subprocess_env
 
@@ -152,17 +153,35 @@ def test_exit_codes(
     assert "Traceback" not in outcome.stderr
 
 
+@pytest.mark.parametrize(
+    "echo", [ADMIN_KEY, ADMIN_KEY.upper(), ADMIN_KEY.swapcase()], ids=["same", "upper", "swapped"]
+)
 def test_the_key_is_redacted_even_when_the_gateway_echoes_it(
-    run_cli: Run, simulator: BackgroundSimulator
+    run_cli: Run, simulator: BackgroundSimulator, echo: str
 ) -> None:
     simulator.simulator.faults.fail_next(
         grpc_code=grpc.StatusCode.UNAUTHENTICATED,
-        message=f"key {ADMIN_KEY} is revoked",
+        message=f"key {echo} is revoked",
         methods=["OpenSession"],
     )
     outcome = run_cli("read", "Tank_002.Name", "--api-key", ADMIN_KEY)  # run_cli asserts no key in any output
     assert outcome.code == 3
     assert "<redacted>" in outcome.stderr
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
+def test_a_key_echoed_in_a_reply_is_redacted_from_cli_output(
+    cli: Run, simulator: BackgroundSimulator, json_output: bool
+) -> None:
+    # A reply's protocol status (not a gRPC error) echoing the key, upper-cased.
+    simulator.simulator.faults.fail_next(
+        protocol_status=pb.PROTOCOL_STATUS_CODE_INVALID_REQUEST,
+        message=f"caller {ADMIN_KEY.upper()} may not",
+        methods=["Invoke"],
+    )
+    outcome = cli("read", "Tank_001.Level", "--api-key", ADMIN_KEY, *(["--json"] if json_output else []))
+    assert outcome.code != 0
+    assert "<redacted>" in outcome.stderr  # cli asserts no key in any output, in any case
 
 
 def test_a_key_from_a_file_and_a_missing_variable(run_cli: Run, tmp_path: Any) -> None:

@@ -65,10 +65,52 @@ BAD: dict[str, st.SearchStrategy[Any]] = {
     "tags": st.one_of(st.none(), st.integers(), st.just([]), st.just([""]), st.just([None]), st.just(b"x")),
     "handles": st.one_of(st.none(), st.just("1"), st.just([-1]), st.just([2**31]), st.just([None])),
     "check_timeout": st.one_of(
-        st.just(math.nan), st.just(math.inf), st.floats(max_value=0), st.just("5"), st.just(True)
+        st.just(math.nan),
+        st.just(math.inf),
+        st.floats(max_value=0),
+        st.just("5"),
+        st.just(True),
+        # Past a year: gRPC would turn them into an immediate DEADLINE_EXCEEDED.
+        st.sampled_from([2**63, 2**64, 10**400, 1e20]),
+        st.integers(min_value=365 * 24 * 3600 + 1),
     ),
     "seconds_or_none": st.one_of(
-        st.just(math.nan), st.just(math.inf), st.floats(max_value=-1e-9), st.just("5"), st.just(True)
+        st.just(math.nan),
+        st.just(math.inf),
+        st.floats(max_value=-1e-9),
+        st.just("5"),
+        st.just(True),
+        st.sampled_from([2**63, 2**64, 10**400]),
+    ),
+    "wait_seconds": st.one_of(
+        st.just(math.nan),
+        st.floats(max_value=-1e-9),
+        st.just("5"),
+        # More than the gateway's int32 of milliseconds holds.
+        st.sampled_from([2**31, 2**63, 2**64, 1e20]),
+    ),
+    "write_value": st.one_of(
+        st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+        st.builds(object),
+        st.sampled_from(["\ud800", "a\udfffb", math.nan, math.inf, -math.inf, 10**400]),
+        st.sampled_from([[None], [1, None], [[1]], [1, "a"], [math.nan], ["\ud800"], {1}, frozenset()]),
+        st.sampled_from([dt.datetime(2024, 1, 1), dt.timedelta.max, dt.date(2024, 1, 1)]),
+    ),
+    "label": st.one_of(
+        st.none(),
+        st.integers(),
+        st.binary(max_size=3),
+        st.just({}),
+        st.just(math.nan),
+        st.sampled_from(["", "  ", "\ud800", "n" * 1025]),
+    ),
+    "filter_text": st.one_of(st.none(), st.integers(), st.just("\ud800"), st.just("x" * 10_000)),
+    "optional_filter_text": st.one_of(st.integers(), st.just("\ud800"), st.just("x" * 10_000)),
+    "filter_texts": st.one_of(
+        st.none(), st.integers(), st.just([None]), st.just(["x" * 1025]), st.just(["x"] * 1001)
+    ),
+    "filter_ids": st.one_of(
+        st.none(), st.just("1"), st.just([-1]), st.just([None]), st.just(list(range(1001)))
     ),
     "boolean": st.one_of(st.none(), st.integers(), st.just("yes")),
     "optional_boolean": st.one_of(st.integers(), st.just("yes")),
@@ -85,12 +127,15 @@ BAD: dict[str, st.SearchStrategy[Any]] = {
         st.integers(min_value=2**31),
     ),
     "positive32": st.one_of(not_int, st.integers(max_value=0), st.integers(min_value=2**31)),
-    "optional_text": st.one_of(st.integers(), st.binary(max_size=3), st.just("\ud800")),
-    "texts": st.one_of(st.none(), st.integers(), st.binary(max_size=3), st.just([None]), st.just([1])),
-    "ids": st.one_of(
-        st.none(), st.just("1"), st.just([-1]), st.just([2**31]), st.just([None]), st.just([True])
+    "file_path": st.one_of(
+        st.none(),
+        st.integers(),
+        st.just(""),
+        st.just("   "),
+        st.just("a\0b.json"),
+        st.just("x" * 10_000),
+        st.binary(max_size=3),
     ),
-    "file_path": st.one_of(st.none(), st.integers(), st.just(""), st.binary(max_size=3)),
     "optional_callable": st.one_of(st.integers(), st.just("print")),
     "optional_timestamp": st.one_of(st.integers(), st.just("2024-01-01"), st.just(dt.date(2024, 1, 1))),
 }
@@ -133,9 +178,8 @@ def test_every_public_method_has_its_arguments_checked() -> None:
 
 
 def test_no_public_parameter_is_left_unchecked() -> None:
-    # Every parameter of these classes' public methods has a rule, except values
-    # (any plant value: to_mx_value checks them) and a few with a type of their own.
-    free = {"value", "options", "channel", "name", "filter", "recover_sessions"}
+    # Every parameter of these classes' public methods has a rule, except a few with a type of their own.
+    free = {"options", "channel", "filter", "recover_sessions"}
     unchecked = sorted(
         f"{owner.__name__}.{name}({parameter.name})"
         for owner in (Session, GatewayClient, Client, GalaxyRepositoryClient)

@@ -217,3 +217,63 @@ def test_a_blank_secret_redacts_nothing() -> None:
     message = "unexpected KeyError: 'first second'"
     assert redact(message, [" ", "\t", "", None]) == message
     assert redact(message + " key-123", [" ", "key-123"]) == message + " <redacted>"
+
+
+def test_a_key_the_gateway_echoes_in_another_case_is_redacted_and_not_chained() -> None:
+    key = "mxgw_k1_S3cr3tValue"
+    err = e.map_rpc_error(
+        rpc_error(grpc.StatusCode.UNAUTHENTICATED, f"bad key {key.upper()}"), method="Invoke", secrets=[key]
+    )
+    assert str(err) == "Invoke failed: UNAUTHENTICATED: bad key <redacted>"
+    assert err.details == "bad key <redacted>"
+    assert err.__cause__ is None
+
+
+def test_a_protocol_status_echoing_a_key_is_redacted_everywhere_the_error_holds_it() -> None:
+    key = "mxgw_k1_S3cr3tValue"
+    reply = pb.MxCommandReply(
+        protocol_status=pb.ProtocolStatus(
+            code=pb.PROTOCOL_STATUS_CODE_INVALID_REQUEST, message=f"key {key.lower()} refused"
+        ),
+        diagnostic_message=f"caller {key.swapcase()}",
+    )
+    with pytest.raises(e.MxGatewayInvalidRequestError) as caught:
+        e.check_protocol_status(reply, method="Invoke", secrets=[key])
+    err = caught.value
+    assert str(err) == "Invoke failed: INVALID_REQUEST: key <redacted> refused"
+    assert err.details == "key <redacted> refused"
+    assert err.reply is not None
+    assert key.casefold() not in str(err.reply).casefold()
+    assert key.lower() in reply.protocol_status.message  # the caller's reply is left as it was
+
+
+def test_an_mxaccess_failure_echoing_a_key_is_redacted() -> None:
+    key = "mxgw_k1_S3cr3tValue"
+    reply = pb.MxCommandReply(
+        kind=pb.MX_COMMAND_KIND_ADD_ITEM,
+        protocol_status=pb.ProtocolStatus(
+            code=pb.PROTOCOL_STATUS_CODE_MXACCESS_FAILURE, message=f"as {key.upper()}"
+        ),
+        statuses=[pb.MxStatusProxy(success=0, category=3, detail=1, diagnostic_text=f"user {key.upper()}")],
+    )
+    with pytest.raises(e.MxAccessError) as caught:
+        e.raise_for_mxaccess_failure(reply, secrets=[key])
+    err = caught.value
+    shown = " ".join([str(err), repr(err), err.details, str(err.reply), *(s.readable for s in err.statuses)])
+    assert "<redacted>" in str(err)
+    assert key.casefold() not in shown.casefold()
+
+
+def test_an_acknowledge_reply_echoing_a_key_is_redacted() -> None:
+    from mxgateway._alarms.acknowledge import raise_for_acknowledge_reply
+
+    key = "mxgw_k1_S3cr3tValue"
+    reply = pb.AcknowledgeAlarmReply(
+        protocol_status=pb.ProtocolStatus(
+            code=pb.PROTOCOL_STATUS_CODE_INVALID_REQUEST, message=f"Tank_001.Hi unknown to {key.upper()}"
+        )
+    )
+    with pytest.raises(e.MxGatewayAlarmNotFoundError) as caught:
+        raise_for_acknowledge_reply(reply, "Tank_001.Hi", secrets=[key])
+    err = caught.value
+    assert key.casefold() not in f"{err} {err.details} {err.reply}".casefold()

@@ -64,12 +64,62 @@ def test_metadata_carries_the_bearer_key() -> None:
         ("10.0.0.5:5000", "10.0.0.5", False),
         ("[2001:db8::1]:5000", "2001:db8::1", False),
         ("localhost.evil.com:5000", "localhost.evil.com", False),
+        # Only the name localhost itself: a name under it is whatever DNS says it is.
+        ("evil.localhost:5000", "evil.localhost", False),
+        ("localhost.:5000", "localhost.", False),
+        ("LocalHost:5000", "LocalHost", True),
+        ("dns:localhost:5000", "localhost", True),
+        ("dns:evil.localhost:5000", "evil.localhost", False),
+        # A dns: target with an authority asks that DNS server where the name is.
+        ("dns://8.8.8.8/localhost:5000", "localhost", False),
+        ("dns://127.0.0.1/localhost:5000", "localhost", False),
+        ("dns:///127.0.0.1:5000", "127.0.0.1", True),
+        ("ipv4:127.0.0.1:5000,127.0.0.2:5000", "127.0.0.1", True),
+        ("ipv4:127.0.0.1:5000,10.0.0.5:5000", "127.0.0.1", False),
+        ("ipv4:localhost:5000", "localhost", False),
+        ("ipv6:[::1]:5000", "::1", True),
+        ("ipv6:[::1]:5000,[2001:db8::1]:5000", "::1", False),
+        ("localhost:5000,127.0.0.1:5001", "localhost", True),
+        ("localhost:5000,gateway.plant:5001", "localhost", False),
+        ("unix-abstract:mxgw", "unix-abstract:mxgw", True),
+        # vsock reaches another virtual machine.
+        ("vsock:2:5000", "vsock:2:5000", False),
+        ("0.0.0.0:5000", "0.0.0.0", False),
+        ("127.1:5000", "127.1", False),
     ],
 )
 def test_loopback_detection(endpoint: str, host: str, loopback: bool) -> None:
-    if not endpoint.startswith("unix:"):
+    if not endpoint.startswith(("unix", "vsock")):
         assert endpoint_host(endpoint) == host
     assert is_loopback_endpoint(endpoint) is loopback
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "evil.localhost:5000",
+        "dns://8.8.8.8/localhost:5000",
+        "vsock:2:5000",
+        "gateway.plant:5000",
+        "localhost:5000,gateway.plant:5001",
+        "ipv4:127.0.0.1:5000,10.0.0.5:5000",
+    ],
+)
+def test_a_plaintext_key_goes_nowhere_but_loopback(endpoint: str) -> None:
+    # Pure checks of the guard: nothing connects anywhere.
+    assert ClientOptions(endpoint=endpoint, api_key=SECRET).plaintext is False  # TLS by default
+    forced = ClientOptions(endpoint=endpoint, api_key=SECRET, plaintext=True)
+    with pytest.raises(ValueError, match="refusing to send the API key in plaintext") as refused:
+        forced.check_key_transport()
+    assert SECRET not in str(refused.value)
+    forced.replace(allow_insecure_api_key=True).check_key_transport()  # said explicitly: allowed
+
+
+@pytest.mark.parametrize("endpoint", ["127.0.0.1:5000", "localhost:5000", "[::1]:5000", "unix:/tmp/gw.sock"])
+def test_a_plaintext_key_may_go_to_loopback(endpoint: str) -> None:
+    options = ClientOptions(endpoint=endpoint, api_key=SECRET)
+    assert options.plaintext is True
+    options.check_key_transport()
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,20 @@ def test_a_short_secret_is_removed_as_a_word_and_text_around_it_survives(
     assert redacted.endswith("end")
 
 
+@given(
+    secret=st.from_regex(r"[!-~]{3,40}", fullmatch=True),
+    flips=st.lists(st.booleans(), min_size=40, max_size=40),
+    before=noise,
+)
+def test_a_secret_echoed_in_another_letter_case_never_survives_redaction(
+    secret: str, flips: list[bool], before: str
+) -> None:
+    # API keys are printable ASCII; a gateway may echo one upper-cased, lower-cased or mixed.
+    echoed = "".join(c.swapcase() if flip else c for c, flip in zip(secret, flips, strict=False))
+    redacted = redact(f"{before} {echoed} end", [secret])
+    assert redacted.endswith(f" {REDACTED} end")
+
+
 @given(text=noise)
 def test_redaction_without_secrets_changes_nothing(text: str) -> None:
     assert redact(text, []) == text

@@ -231,3 +231,80 @@ async def test_a_key_the_gateway_echoes_reaches_no_error_attribute(secured: Simu
     # Neither chained nor as context: a traceback printer would show either.
     assert error.__cause__ is None
     assert error.__context__ is None
+
+
+# ------------------------------------------------- a key echoed in another case
+
+ECHOES = [ADMIN_KEY.upper(), ADMIN_KEY.lower(), ADMIN_KEY.swapcase()]
+
+
+def every_text(err: BaseException) -> str:
+    """What any printer could show of ``err``: its traceback, and every error chained to it."""
+    texts, pending, seen = [everything_printed(err)], [err], set()
+    for _ in range(20):  # a chain is short; bounded all the same
+        if not pending:
+            break
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        texts += [repr(current), str(current), str(getattr(current, "reply", ""))]
+        if isinstance(current, MxGatewayError):
+            texts.append(current.details)
+        pending += [current.__cause__, current.__context__]
+    return "\n".join(texts)
+
+
+def holds_key(text: str) -> bool:
+    return ADMIN_KEY.casefold() in text.casefold()
+
+
+@pytest.mark.parametrize("echo", ECHOES, ids=["upper", "lower", "swapped"])
+async def test_a_key_echoed_in_any_letter_case_never_shows(
+    secured: Simulator, echo: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mxgateway.galaxy import GalaxyRepositoryClient
+
+    caplog.set_level(logging.DEBUG)
+    faults = secured.faults
+    failures: list[BaseException] = []
+    async with GatewayClient.connect(secured.endpoint, api_key=ADMIN_KEY) as client:
+        session = await client.open_session("echo")
+        faults.fail_next(
+            1, grpc_code=grpc.StatusCode.INVALID_ARGUMENT, message=f"key {echo}", methods=["Invoke"]
+        )
+        with pytest.raises(MxGatewayError) as invoke:
+            await session.register("x")
+        failures.append(invoke.value)
+        faults.fail_next(
+            1, grpc_code=grpc.StatusCode.UNAUTHENTICATED, message=f"key {echo}", methods=["OpenSession"]
+        )
+        with pytest.raises(MxGatewayAuthenticationError) as opened:
+            await client.open_session("again")
+        failures.append(opened.value)
+        faults.fail_next(
+            1, grpc_code=grpc.StatusCode.PERMISSION_DENIED, message=f"key {echo}", methods=["StreamEvents"]
+        )
+        with pytest.raises(MxGatewayPermissionError) as streamed:
+            async for _ in session.events():
+                pass
+        failures.append(streamed.value)
+        await session.close()
+    async with GalaxyRepositoryClient.connect(secured.endpoint, api_key=ADMIN_KEY) as galaxy:
+        faults.fail_next(1, grpc_code=grpc.StatusCode.INTERNAL, message=f"key {echo}")
+        with pytest.raises(MxGatewayError) as browsed:
+            await galaxy.discover_hierarchy()
+        failures.append(browsed.value)
+        faults.fail_next(
+            1, grpc_code=grpc.StatusCode.INTERNAL, message=f"key {echo}", methods=["WatchDeployEvents"]
+        )
+        with pytest.raises(MxGatewayError) as watched:
+            async with galaxy.watch_deploy_events() as deploys:
+                await deploys.__anext__()
+        failures.append(watched.value)
+    assert len(failures) == 5
+    for failure in failures:
+        printed = every_text(failure)
+        assert "<redacted>" in printed
+        assert not holds_key(printed), printed
+    assert not holds_key(caplog.text)

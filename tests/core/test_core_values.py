@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mxgateway import from_mx_value, to_mx_value
+from mxgateway import MxGatewayArgumentError, from_mx_value, to_mx_value
+from mxgateway._model.values import check_value
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
@@ -209,3 +211,54 @@ def test_types_that_do_not_fit(value: object, data_type: int | None) -> None:
 def test_enum_like_integers() -> None:
     mx = to_mx_value(192, pb.MX_DATA_TYPE_DATA_QUALITY)
     assert (mx.data_type, mx.int32_value) == (pb.MX_DATA_TYPE_DATA_QUALITY, 192)
+
+
+# ------------------------------------------------- refusals are typed and agree
+
+#: Every data type a value may be written as (None: as the value itself says).
+WRITABLE_TYPES = [None, *(t for t in pb.MxDataType.values() if t != pb.MX_DATA_TYPE_UNSPECIFIED)]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.sampled_from([2**63, -(2**63) - 1, 2**64, 10**400]),
+    st.floats(),
+    st.text(max_size=5),
+    st.sampled_from(["\ud800", "a\udfffb"]),
+    st.datetimes(timezones=st.none() | st.timezones()),
+    st.timedeltas(),
+    st.binary(max_size=4),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+    st.builds(object),
+    st.sets(st.integers(), max_size=2),
+    st.dates(),
+)
+VALUES = st.one_of(
+    SCALARS, st.lists(SCALARS, max_size=4), st.lists(st.lists(SCALARS, max_size=2), max_size=2)
+)
+
+
+def _refusal(convert: Callable[[], object]) -> MxGatewayArgumentError | None:
+    """The typed error ``convert`` raised, None when it took the value (any other error propagates)."""
+    try:
+        convert()
+    except MxGatewayArgumentError as error:
+        return error
+    return None
+
+
+@given(value=VALUES)
+def test_every_refusal_is_a_typed_error_naming_value_and_check_value_agrees(value: object) -> None:
+    refused = _refusal(lambda: check_value("value", value))
+    taken_as = []
+    for data_type in WRITABLE_TYPES:
+        error = _refusal(lambda data_type=data_type: to_mx_value(value, data_type))
+        if error is None:
+            taken_as.append(data_type)
+            continue
+        assert error.argument == "value"
+        assert str(error).startswith("value ")
+    if refused is not None:
+        assert refused.argument == "value"
+        # What check_value refuses, no attribute of any type takes.
+        assert taken_as == [], (value, taken_as)

@@ -11,6 +11,7 @@ import pytest
 
 from mxgateway import (
     Client,
+    MxGatewayArgumentError,
     MxGatewayAuthenticationError,
     MxGatewayClosedError,
     MxGatewaySessionNotFoundError,
@@ -86,11 +87,18 @@ async def test_missing_and_refused_keys_say_whether_a_key_was_sent(monkeypatch: 
 async def test_write_type_error_names_tag_and_value() -> None:
     async with Simulator(update_rate_hz=0) as sim, Client(sim.endpoint, default_timeout=5.0) as client:
         with pytest.raises(
-            TypeError, match=r"cannot write 'abc' to Tank_001.Level: a str cannot be written as DOUBLE"
-        ):
+            TypeError,
+            match=r"^value 'abc' cannot be written to Tank_001.Level: a str cannot be written as DOUBLE$",
+        ) as mismatch:
             await client.write_tag("Tank_001.Level", "abc")
-        with pytest.raises(ValueError, match=r"cannot write nan to Tank_001.Level"):
+        assert isinstance(mismatch.value, MxGatewayArgumentError)
+        assert mismatch.value.argument == "value"
+        # No attribute takes nan: refused before the tag is even looked up.
+        with pytest.raises(
+            ValueError, match=r"^value nan cannot be sent to MXAccess: it is not a finite number$"
+        ):
             await client.write_and_confirm("Tank_001.Level", float("nan"))
+        assert sim.stats.invoke_calls["MX_COMMAND_KIND_WRITE"] == 0  # neither was sent
 
 
 async def test_every_method_of_a_closed_client_raises_the_closed_error() -> None:

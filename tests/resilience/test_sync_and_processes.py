@@ -138,6 +138,70 @@ def test_sigterm_to_a_sync_script_closes_its_session(mx_simulator: BackgroundSim
     assert mx_simulator.simulator.stats.sessions_closed == 1  # closed, not expired
 
 
+def test_sigterm_closes_a_session_a_worker_thread_opened(mx_simulator: BackgroundSimulator) -> None:
+    # The package is imported on the main thread; the first client is made on a worker.
+    script = textwrap.dedent(
+        f"""
+        import threading
+        from mxgateway_sync import Client
+
+        def work():
+            client = Client(endpoint={mx_simulator.endpoint!r})
+            with client.subscribe(["Tank_001.Level"]) as changes:
+                next(changes)
+                print("ready", flush=True)
+                next(changes)  # values stay put: blocks until the process is stopped
+
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join()
+        """
+    )
+    child = _spawn([sys.executable, "-c", script])
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        assert len(mx_simulator.simulator.session_ids()) == 1
+        os.kill(child.pid, signal.SIGTERM)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 143
+    assert eventually(lambda: mx_simulator.simulator.session_ids() == [])
+    assert mx_simulator.simulator.stats.sessions_closed == 1  # closed, not expired
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        # Imported, never used: nothing to close, so SIGTERM keeps its default action.
+        ("import mxgateway_sync", -signal.SIGTERM),
+        # A handler the program set before the import is kept ...
+        ("signal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\nimport mxgateway_sync", 7),
+        # ... and one it sets afterwards replaces the facade's.
+        (
+            "import mxgateway_sync\nmxgateway_sync.ClientOptions()\n"
+            "signal.signal(signal.SIGTERM, lambda *_: sys.exit(9))",
+            9,
+        ),
+    ],
+    ids=["unused", "handler-set-before", "handler-set-after"],
+)
+def test_sigterm_is_left_to_the_program_where_it_decides(setup: str, expected: int) -> None:
+    script = f"import signal, sys, time\n{setup}\nprint('ready', flush=True)\ntime.sleep(30)\n"
+    child = _spawn([sys.executable, "-c", script])
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        os.kill(child.pid, signal.SIGTERM)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == expected
+
+
 def test_sigterm_to_mxgw_py_subscribe_closes_its_session(mx_simulator: BackgroundSimulator) -> None:
     command = [sys.executable, "-m", "mxgateway.cli", "subscribe", "Tank_001.Level", "--json"]
     child = _spawn(command, env={"MXGATEWAY_ENDPOINT": mx_simulator.endpoint})
