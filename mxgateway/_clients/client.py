@@ -18,6 +18,7 @@ embedded simulator on the running loop and stops it again on ``close()``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,9 @@ if TYPE_CHECKING:
     from mxgateway._alarms.streams import AlarmStream
     from mxgateway._clients.gateway_client import GatewayClient
     from mxgateway._model.display import ResultList
+    from mxgateway._model.events import DataChange
     from mxgateway._transport.connection import GatewayTransport
+    from mxgateway._views.markers import RecordingGap, RecordingRecovery
     from mxgateway.galaxy import GalaxyRepositoryClient
 
 __all__ = ["Client"]
@@ -182,6 +185,44 @@ class Client(Session):
     async def aclose(self) -> None:
         """Same as ``close()`` (for ``contextlib.aclosing`` and exit-time clean-up)."""
         await self.close()
+
+    # ------------------------------------------------------------------ recordings and trends
+
+    @checked
+    async def record(
+        self,
+        tags: Sequence[str],
+        seconds: float | None = None,
+        max_changes: int | None = None,
+        *,
+        supervisory: bool = False,
+    ) -> ResultList[DataChange | RecordingGap | RecordingRecovery]:
+        """Subscribe ``tags``, collect their changes for ``seconds`` (or ``max_changes``), unsubscribe.
+
+        The recording starts with each tag's current value. Lost events and a
+        replaced session show as ``RecordingGap`` / ``RecordingRecovery`` markers
+        in place. ``to_pandas(wide=True)`` and ``plot()`` show it.
+        """
+        from mxgateway._views.recording import check_limits
+
+        check_limits(seconds, max_changes)
+        async with self.subscribe(tags, supervisory=supervisory) as subscription:
+            return await subscription.collect(seconds, max_changes)
+
+    @checked
+    async def trend(self, tags: Sequence[str], seconds: float | None = None, *, refresh: float = 1.0) -> None:
+        """In a Jupyter notebook: a chart of ``tags`` redrawn in place every ``refresh`` seconds.
+
+        It runs until ``seconds`` passed (None: until the cell is interrupted),
+        then unsubscribes; nothing keeps running. Needs matplotlib
+        (``pip install 'mxgateway[notebook]'``); outside a notebook use
+        ``record()`` and ``plot()``.
+        """
+        from mxgateway._views.trend import LiveChart
+
+        chart = LiveChart(tags, seconds, refresh)
+        async with self.subscribe(tags) as subscription:
+            await chart.run(subscription)
 
     # ------------------------------------------------------------------ alarms (no session needed)
 

@@ -229,6 +229,22 @@ def seconds_or_none(name: str, value: object) -> None:
         raise _fail(name, "a finite number of seconds, not negative (None: no limit)", value)
 
 
+def optional_positive(name: str, value: object) -> None:
+    """A count of at least 1, or None (no limit)."""
+    if value is None:
+        return
+    if not _is_int(value) or not 1 <= value <= INT32_MAX:  # type: ignore[operator]
+        raise _fail(name, "a positive int or None (no limit)", value)
+
+
+def positive_seconds(name: str, value: object) -> None:
+    """A positive, finite number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(name, "a number of seconds", value)
+    if not math.isfinite(value) or value <= 0:
+        raise _fail(name, "a positive, finite number of seconds", value)
+
+
 def timestamp(name: str, value: object) -> None:
     """A ``datetime``."""
     if not isinstance(value, dt.datetime):
@@ -302,6 +318,10 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "timeout": check_timeout,
     "wait": seconds_or_none,
     "outcome_timeout": seconds_or_none,
+    # Recordings and trends.
+    "seconds": seconds_or_none,
+    "max_changes": optional_positive,
+    "refresh": positive_seconds,
     "supervisory": boolean,
     "recover": optional_boolean,
     "entries": entries,

@@ -2,8 +2,8 @@
 
 Results and events keep only small hooks (``__repr__``, ``_repr_pretty_``) that
 call into this module; ``ResultList`` (what ``read()`` and the Galaxy queries
-return) adds an HTML table for notebooks and ``to_pandas()``. pandas is imported
-only by ``to_pandas()`` (install the ``pandas`` extra).
+return) adds an HTML table for notebooks, ``to_pandas()`` and ``plot()``. pandas
+and matplotlib are imported only by those (the ``pandas`` and ``notebook`` extras).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import pandas
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ResultList",
@@ -224,7 +225,13 @@ def _transition_row(transition: Any) -> Row:
     }
 
 
+def _marker_row(marker: Any) -> Row:
+    return {"marker": repr(marker), "source_timestamp": marker.noticed_at}
+
+
 _ROWS: dict[str, Callable[[Any], Row]] = {
+    "RecordingGap": _marker_row,
+    "RecordingRecovery": _marker_row,
     "ReadResult": _read_row,
     "DataChange": _change_row,
     "GalaxyObject": _object_row,
@@ -279,7 +286,8 @@ def html_table(items: list[Any]) -> str:
 class ResultList(list[T]):
     """A list of results that also displays well: one per line in IPython, a table in Jupyter.
 
-    ``to_pandas()`` gives a ``pandas.DataFrame`` with one row per result.
+    ``to_pandas()`` gives a ``pandas.DataFrame`` with one row per result, or with
+    ``wide=True`` one column per tag over a time index; ``plot()`` draws the values.
     """
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -296,10 +304,29 @@ class ResultList(list[T]):
     def _repr_html_(self) -> str:
         return html_table(self)
 
-    def to_pandas(self) -> pandas.DataFrame:
-        """The results as a ``pandas.DataFrame`` (needs pandas: ``pip install 'mxgateway[pandas]'``)."""
-        try:
-            import pandas
-        except ImportError:
-            raise ImportError("to_pandas() needs pandas: pip install 'mxgateway[pandas]'") from None
-        return pandas.DataFrame.from_records(rows_of(self))
+    def to_pandas(self, wide: bool = False) -> pandas.DataFrame:
+        """The results as a ``pandas.DataFrame`` (needs pandas: ``pip install 'mxgateway[pandas]'``).
+
+        By default one row per result. With ``wide=True`` (changes or reads): a
+        timezone-aware index of source times and one column per tag, ready for
+        ``frame.resample("1s").last().ffill()``; a cell is NaN where its tag did
+        not change at that time; a recording's gap markers are in
+        ``frame.attrs["markers"]``.
+        """
+        from mxgateway._views import frames
+
+        if wide:
+            return frames.wide_frame(self)
+        return frames.import_pandas().DataFrame.from_records(rows_of(self))
+
+    def plot(self, *, title: str | None = None) -> Figure:
+        """A matplotlib figure of the numeric values, one step line per tag (shown inline in Jupyter).
+
+        Samples whose quality is not good are marked, so are a recording's gaps.
+        Needs matplotlib: ``pip install 'mxgateway[notebook]'``.
+        """
+        from mxgateway._views import plotting
+
+        figure = plotting.plot_recording(self, title=title)
+        plotting.show_figures_inline()
+        return figure

@@ -14,14 +14,20 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mxgateway._events.pump import EventPump
 from mxgateway._events.queue import EventConsumer
+from mxgateway._model.checks import checked
 from mxgateway._model.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
 from mxgateway._model.results import ItemResult, ReadResult
+from mxgateway._views.recording import collect_changes
 from mxgateway.errors import MxAccessError, MxGatewayError, MxGatewaySessionLostError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+
+if TYPE_CHECKING:
+    from mxgateway._model.display import ResultList
+    from mxgateway._views.markers import RecordingGap, RecordingRecovery
 
 __all__ = ["Subscription", "SubscriptionSession"]
 
@@ -246,6 +252,19 @@ class Subscription:
                 await self._session.unsubscribe_bulk(self._server_handle, handles)
             except MxGatewayError as exc:
                 _log.debug("unsubscribe failed while closing a subscription: %s", exc)
+
+    @checked
+    async def collect(
+        self, seconds: float | None = None, max_changes: int | None = None
+    ) -> ResultList[DataChange | RecordingGap | RecordingRecovery]:
+        """The changes of the next ``seconds``, or the next ``max_changes`` (whichever ends first).
+
+        Built on ``async for``: the subscription stays open for more. Where events
+        were lost or the session was replaced, a ``RecordingGap`` or
+        ``RecordingRecovery`` marker stands before the changes that repaired it.
+        Without either limit it would never end: that is an ``MxGatewayArgumentError``.
+        """
+        return await collect_changes(self, seconds, max_changes)
 
     def __aiter__(self) -> Subscription:
         return self
