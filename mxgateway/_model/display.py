@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import reprlib
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     import pandas
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ResultList",
+    "TableTuple",
+    "client_html",
+    "galaxy_object_html",
     "alarm_repr",
     "data_change_repr",
     "format_time",
@@ -330,3 +333,51 @@ class ResultList(list[T]):
         figure = plotting.plot_recording(self, title=title)
         plotting.show_figures_inline()
         return figure
+
+
+class TableTuple(tuple[T, ...], Generic[T]):
+    """An immutable sequence of results that shows as a table in Jupyter (a Galaxy object's attributes)."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        return html_table(list(self))
+
+
+def _facts(pairs: Iterable[tuple[str, object]]) -> str:
+    import html
+
+    return "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(_cell(v))}</td></tr>"
+        for k, v in pairs
+    )
+
+
+def galaxy_object_html(obj: Any) -> str:
+    """A Galaxy object for Jupyter: its identity, then its attributes as a table."""
+    facts = _facts(
+        [
+            ("gobject_id", obj.gobject_id),
+            ("template", obj.template),
+            ("contained_path", obj.contained_path),
+            ("parent_gobject_id", obj.parent_gobject_id),
+            ("attributes", len(obj.attributes)),
+        ]
+    )
+    import html
+
+    head = f"<p><b>{html.escape(obj.tag_name)}</b> (GalaxyObject)</p><table>{facts}</table>"
+    return head + (html_table(list(obj.attributes)) if obj.attributes else "")
+
+
+def client_html(kind: str, endpoint: str, state: str, session_id: str, session_name: str) -> str:
+    """A client for Jupyter: endpoint, state and session (never a credential)."""
+    facts = _facts(
+        [
+            ("endpoint", endpoint),
+            ("state", state),
+            ("session", session_id or "none yet"),
+            ("name", session_name),
+        ]
+    )
+    return f"<p><b>{kind}</b></p><table>{facts}</table>"
