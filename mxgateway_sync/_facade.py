@@ -119,6 +119,7 @@ class GatewayClient:
         )
         _runtime.register_for_exit(self._async)
         self._owned = True
+        _runtime.watch_in_notebook(self)
 
     @classmethod
     def connect(
@@ -149,6 +150,7 @@ class GatewayClient:
             )
         )
         facade._owned = True
+        _runtime.watch_in_notebook(facade)
         return facade
 
     @property
@@ -1073,6 +1075,7 @@ class GalaxyRepositoryClient:
         self._async = _runtime.on_loop(_a_mxgateway_galaxy.GalaxyRepositoryClient, options, channel=channel)
         _runtime.register_for_exit(self._async)
         self._owned = True
+        _runtime.watch_in_notebook(self)
 
     @classmethod
     def connect(
@@ -1103,6 +1106,7 @@ class GalaxyRepositoryClient:
             )
         )
         facade._owned = True
+        _runtime.watch_in_notebook(facade)
         return facade
 
     @property
@@ -1678,6 +1682,10 @@ class Client(Session):
         )
         _runtime.register_for_exit(self._async)
         self._owned = True
+        _runtime.watch_in_notebook(self)
+
+    def _repr_html_(self) -> str:
+        return _runtime.on_loop(self._async._repr_html_)
 
     def __enter__(self) -> Client:
         _runtime.run(self._async.__aenter__())

@@ -86,6 +86,23 @@ class Client(Session):
             state = "not connected yet"
         return f"Client(endpoint={self._options.endpoint!r}, {state})"
 
+    def _repr_html_(self) -> str:
+        if self._closed:
+            state = "closed"
+        elif self._opened:
+            state = f"open, event stream {self.connection_state.value}"
+        else:
+            state = "not connected yet (connects on first use)"
+        from mxgateway._model.display import client_html
+
+        return client_html(
+            "Client",
+            self._options.endpoint,
+            state,
+            self._session_id if self._opened else "",
+            self._client_session_name,
+        )
+
     async def __aenter__(self) -> Client:
         return self
 
