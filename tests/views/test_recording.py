@@ -132,5 +132,6 @@ async def test_a_replaced_session_is_kept_as_a_marker(simulator: Simulator) -> N
     kinds = [type(item).__name__ for item in recording]
     assert kinds.count("RecordingRecovery") == 1, kinds
     index = kinds.index("RecordingRecovery")
-    assert index >= 1 and kinds[index + 1] == "DataChange"  # subscribed again: the current value
+    assert index >= 1
+    assert kinds[index + 1] == "DataChange"  # subscribed again: the current value
     assert isinstance(recording[index], RecordingRecovery)
