@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,7 +20,7 @@ DOCUMENTED = ("Client", "Session", "GatewayClient")
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("mkdocs")
     folder = tmp_path_factory.mktemp("site")
     done = subprocess.run(
@@ -33,7 +32,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    yield folder
+    return folder
 
 
 def public_members(cls: type) -> list[str]:
@@ -72,7 +71,7 @@ def test_the_site_loads_nothing_from_the_internet(site: Path) -> None:
         parser = _Assets()
         parser.feed(page.read_text(encoding="utf-8"))
         external += [f"{page.relative_to(site)}: {u}" for u in parser.urls if re.match(r"(https?:)?//", u)]
-    for sheet in site.rglob("*.css"):
+    for sheet in [*site.rglob("*.css"), *site.rglob("*.svg")]:
         text = sheet.read_text(encoding="utf-8", errors="replace")
         external += [
             f"{sheet.relative_to(site)}: {u}"
@@ -84,3 +83,29 @@ def test_the_site_loads_nothing_from_the_internet(site: Path) -> None:
         ]
     assert external == []
     assert not any("fonts.googleapis" in p.read_text(encoding="utf-8") for p in pages)
+
+
+def test_the_docs_pictures_come_from_the_script(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "render_docs_images.py"), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("MXGATEWAY_")},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    made = sorted(p.name for p in tmp_path.iterdir())
+    committed = sorted(p.name for p in (ROOT / "docs" / "images").iterdir())
+    assert made == committed == ["alarms-watch.svg", "recording.png", "trend.png", "watch.svg"]
+    for name in ("recording.png", "trend.png"):
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+    watch = (tmp_path / "watch.svg").read_text(encoding="utf-8")
+    assert "Tank_001.Level" in watch
+    assert "changes/s" in watch
+    alarms = (tmp_path / "alarms-watch.svg").read_text(encoding="utf-8")
+    assert "Pump_002.Fault" in alarms
+    for text in (watch, alarms):
+        assert not re.search(r"url\(\s*['\"]?https?:", text)
+    pages = (ROOT / "docs" / "notebooks.md").read_text() + (ROOT / "docs" / "cli.md").read_text()
+    assert all(f"images/{name}" in pages for name in committed)
