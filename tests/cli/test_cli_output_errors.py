@@ -247,3 +247,24 @@ def test_a_closed_stdout_is_left_to_the_quiet_handler(capsys: pytest.CaptureFixt
 def test_plaintext_and_tls_together_are_a_usage_error() -> None:
     with pytest.raises(CliUsageError, match="contradict"):
         build_common_options({"plaintext": True, "tls": True})
+
+
+def test_progress_reporter_is_the_hook_long_start_ups_call() -> None:
+    from mxgateway.cli.output import progress_reporter
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    drawn = Terminal()
+    with progress_reporter("connecting tags", stream=drawn) as on_progress:
+        on_progress(250, 1000)
+        on_progress(500, 1000)
+    assert "connecting tags [" in drawn.getvalue()
+    assert "250/1000" in drawn.getvalue()
+    assert "ETA" in drawn.getvalue()
+    assert drawn.getvalue().endswith("\r\x1b[2K")
+    piped = io.StringIO()
+    with progress_reporter("connecting tags", stream=piped) as on_progress:
+        on_progress(1, 2)
+    assert piped.getvalue() == ""
