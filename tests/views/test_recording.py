@@ -135,3 +135,12 @@ async def test_a_replaced_session_is_kept_as_a_marker(simulator: Simulator) -> N
     assert index >= 1
     assert kinds[index + 1] == "DataChange"  # subscribed again: the current value
     assert isinstance(recording[index], RecordingRecovery)
+
+
+async def test_trend_outside_a_notebook_says_what_to_use_instead(simulator: Simulator) -> None:
+    async with Client(endpoint=simulator.endpoint) as client:
+        with pytest.raises(RuntimeError, match=r"record\(\) and plot\(\), or mxgw-py watch"):
+            await client.trend(["Tank_001.Level"], seconds=1)
+        with pytest.raises(MxGatewayArgumentError):
+            await client.trend(["Tank_001.Level"], seconds=1, refresh=0)
+        assert simulator.session_ids() == []  # refused before anything was opened
