@@ -7,11 +7,14 @@ people go there), redrawn in place, and stay on screen as they were last drawn.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import signal
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -178,6 +181,34 @@ class AlarmSummary:
         return Group(head, table, Text("! unacknowledged", style="dim"))
 
 
-def run_live(console: Console, first: Any, refresh_per_second: float = 4) -> Live:
-    """A ``Live`` display of ``first`` on ``console`` (enter it; ``update()`` redraws)."""
-    return Live(first, console=console, refresh_per_second=refresh_per_second, transient=False)
+@contextlib.contextmanager
+def _interrupts_after() -> Iterator[None]:
+    """Hold a Ctrl-C that comes inside until the block is done, then deliver it.
+
+    Starting and stopping a view must not be cut in half: a view started but never
+    stopped keeps drawing, and leaves the terminal's cursor hidden.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def run_live(console: Console, first: Any, refresh_per_second: float = 4) -> Iterator[Live]:
+    """A ``Live`` display of ``first`` on ``console`` (``update()`` redraws); stopped on the way out."""
+    live = Live(first, console=console, refresh_per_second=refresh_per_second, transient=False)
+    try:
+        with _interrupts_after():
+            live.start(refresh=True)
+        yield live
+    finally:
+        with _interrupts_after():
+            live.stop()

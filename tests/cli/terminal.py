@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -29,11 +30,13 @@ def run_on_terminal(
     columns: int = 110,
     pipe_stdout: bool = False,
     stdin_text: str | None = None,
+    interrupt_after: str | None = None,
 ) -> Screen:
     """``python -m mxgateway.cli ARGS`` with stdin, stdout and stderr on one pseudo-terminal.
 
     ``pipe_stdout``: stdout goes to a pipe instead (``mxgw-py ... | jq``), stderr stays on the terminal;
-    ``stdin_text``: stdin is a pipe that gives this text.
+    ``stdin_text``: stdin is a pipe that gives this text; ``interrupt_after``: Ctrl-C (SIGINT)
+    once the terminal shows this text.
     """
     if not hasattr(pty, "openpty"):
         pytest.skip("no pseudo-terminals here")
@@ -74,6 +77,9 @@ def run_on_terminal(
                     open_streams[fd].append(data)
                 else:
                     del open_streams[fd]
+            if interrupt_after is not None and interrupt_after.encode() in b"".join(chunks):
+                process.send_signal(signal.SIGINT)
+                interrupt_after = None
             if not ready and process.poll() is not None:
                 break
         code = process.wait(timeout=max(deadline - time.monotonic(), 1))

@@ -126,3 +126,12 @@ def test_a_bulk_subscribe_of_many_tags_shows_progress_on_the_terminal() -> None:
     results = [line for line in screen.stdout.splitlines() if line.startswith("{") or "item_handle=" in line]
     assert len(results) >= 1200
     assert "subscribing" not in screen.stdout
+
+
+def test_ctrl_c_stops_watch_on_a_terminal_with_exit_130_and_the_cursor_back() -> None:
+    screen = run_on_terminal(["watch", *TAGS, "--simulator"], interrupt_after="changes/s", timeout=60)
+    assert screen.code == 130
+    assert "Tank_001.Level" in _plain(screen.text)
+    assert "\x1b[?25h" in screen.text  # the view stopped: the cursor is shown again
+    assert "mxgw-py: error: interrupted" in screen.text
+    assert "Traceback" not in screen.text
