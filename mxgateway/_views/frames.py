@@ -41,6 +41,16 @@ def _value_items(items: Iterable[object]) -> tuple[list[Any], list[Any]]:
     return values, markers
 
 
+def _typed(pandas: Any, column: Any) -> Any:
+    """A column of only booleans or only strings as pandas' nullable dtype (``ffill`` keeps it)."""
+    present = column.dropna()
+    if len(present) and all(isinstance(v, bool) for v in present):
+        return column.astype("boolean")
+    if len(present) and all(isinstance(v, str) for v in present):
+        return column.astype("string")
+    return column
+
+
 def wide_frame(items: Iterable[object]) -> pandas.DataFrame:
     """One row per source time (UTC, timezone-aware index), one column per tag, in order of appearance.
 
@@ -67,6 +77,9 @@ def wide_frame(items: Iterable[object]) -> pandas.DataFrame:
         .sort_index()
         .infer_objects()
     )
+    for column in wide.columns:
+        if wide[column].dtype == object:
+            wide[column] = _typed(pandas, wide[column])
     wide.columns.name = None
     wide.index.name = "source_timestamp"
     if not isinstance(wide.index, pandas.DatetimeIndex):

@@ -45,10 +45,13 @@ def test_the_wide_table_has_a_utc_time_index_and_a_column_per_tag() -> None:
     assert str(frame.index.tz) == "UTC"
     assert list(frame.index) == [pandas.Timestamp(T0 + dt.timedelta(seconds=s)) for s in (0, 1.25, 2.5, 3)]
     assert frame["Tank_001.Level"].dtype.kind == "f"
+    assert str(frame["Pump_001.Running"].dtype) == "boolean"
+    assert str(frame["Tank_001.Name"].dtype).startswith(("string", "str"))
     assert frame.loc[pandas.Timestamp(T0), "Tank_001.Name"] == "Raw water tank 1"
     assert [type(m) for m in frame.attrs["markers"]] == [RecordingGap]
     per_second = frame.resample("1s").last().ffill()
     assert list(per_second["Tank_001.Level"]) == [60.0, 61.5, 63.0, 63.0]
+    assert list(per_second["Pump_001.Running"]) == [False, False, False, True]
     assert per_second.index.freqstr in ("s", "S")
 
 
