@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from mxgateway._transport.channel import call_metadata, create_channel
     from mxgateway._transport.connector import Connector
     from mxgateway._transport.streams import RawEventStream
+    from mxgateway._views.markers import RecordingGap, RecordingMarker, RecordingRecovery
     from mxgateway.errors import (
         MxAccessError,
         MxGatewayAlarmNotFoundError,
@@ -109,6 +110,7 @@ _EXPORTS: dict[str, str] = {
     "Connector": "_transport.connector",
     "DataType": "_model.datatypes",
     "ResultList": "_model.display",
+    **dict.fromkeys(["RecordingGap", "RecordingMarker", "RecordingRecovery"], "_views.markers"),
     "GalaxyAttribute": "galaxy._types",
     "GalaxyObject": "galaxy._types",
     "ClientOptions": "options",
@@ -247,6 +249,9 @@ __all__ = [
     "RawEventStream",
     "ReadResult",
     "ReconnectPolicy",
+    "RecordingGap",
+    "RecordingMarker",
+    "RecordingRecovery",
     "ReplayGap",
     "ResultList",
     "SequenceGap",

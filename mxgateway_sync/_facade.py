@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mxgateway._model.events import DataChange, Event, WriteComplete
     from mxgateway._model.results import ItemResult, ReadResult, WriteEntry, WriteResult
     from mxgateway._retry import ReconnectPolicy
+    from mxgateway._views.markers import RecordingGap, RecordingRecovery
     from mxgateway.galaxy._types import GalaxyAttribute, GalaxyObject
     from mxgateway.generated import galaxy_repository_pb2 as gr, mxaccess_gateway_pb2 as pb
     from mxgateway.options import ClientOptions, ConnectKeywords, Timeout
@@ -119,6 +120,7 @@ class GatewayClient:
         )
         _runtime.register_for_exit(self._async)
         self._owned = True
+        _runtime.watch_in_notebook(self)
 
     @classmethod
     def connect(
@@ -149,6 +151,7 @@ class GatewayClient:
             )
         )
         facade._owned = True
+        _runtime.watch_in_notebook(facade)
         return facade
 
     @property
@@ -998,6 +1001,18 @@ class Subscription:
         """Subscribe now (``with`` and the first ``for`` step do it for you)."""
         return _runtime.run(self._async.start())
 
+    def collect(
+        self, seconds: float | None = None, max_changes: int | None = None
+    ) -> ResultList[DataChange | RecordingGap | RecordingRecovery]:
+        """The changes of the next ``seconds``, or the next ``max_changes`` (whichever ends first).
+
+        Built on ``for``: the subscription stays open for more. Where events
+        were lost or the session was replaced, a ``RecordingGap`` or
+        ``RecordingRecovery`` marker stands before the changes that repaired it.
+        Without either limit it would never end: that is an ``MxGatewayArgumentError``.
+        """
+        return _runtime.run(self._async.collect(seconds, max_changes))
+
     def close(self) -> None:
         """Unsubscribe and stop reading; idempotent."""
         return _runtime.run(self._async.aclose())
@@ -1065,6 +1080,7 @@ class GalaxyRepositoryClient:
         self._async = _runtime.on_loop(_a_mxgateway_galaxy.GalaxyRepositoryClient, options, channel=channel)
         _runtime.register_for_exit(self._async)
         self._owned = True
+        _runtime.watch_in_notebook(self)
 
     @classmethod
     def connect(
@@ -1095,6 +1111,7 @@ class GalaxyRepositoryClient:
             )
         )
         facade._owned = True
+        _runtime.watch_in_notebook(facade)
         return facade
 
     @property
@@ -1670,6 +1687,10 @@ class Client(Session):
         )
         _runtime.register_for_exit(self._async)
         self._owned = True
+        _runtime.watch_in_notebook(self)
+
+    def _repr_html_(self) -> str:
+        return _runtime.on_loop(self._async._repr_html_)
 
     def __enter__(self) -> Client:
         _runtime.run(self._async.__aenter__())
@@ -1699,6 +1720,32 @@ class Client(Session):
     def detach(self) -> None:
         """Leave the session open on the gateway (for another client to attach to) and disconnect."""
         return _runtime.run(self._async.detach())
+
+    def record(
+        self,
+        tags: Sequence[str],
+        seconds: float | None = None,
+        max_changes: int | None = None,
+        *,
+        supervisory: bool = False,
+    ) -> ResultList[DataChange | RecordingGap | RecordingRecovery]:
+        """Subscribe ``tags``, collect their changes for ``seconds`` (or ``max_changes``), unsubscribe.
+
+        The recording starts with each tag's current value. Lost events and a
+        replaced session show as ``RecordingGap`` / ``RecordingRecovery`` markers
+        in place. ``to_pandas(wide=True)`` and ``plot()`` show it.
+        """
+        return _runtime.run(self._async.record(tags, seconds, max_changes, supervisory=supervisory))
+
+    def trend(self, tags: Sequence[str], seconds: float | None = None, *, refresh: float = 1.0) -> None:
+        """In a Jupyter notebook: a chart of ``tags`` redrawn in place every ``refresh`` seconds.
+
+        It runs until ``seconds`` passed (None: until the cell is interrupted),
+        then unsubscribes; nothing keeps running. Needs matplotlib
+        (``pip install 'mxgateway[notebook]'``); outside a notebook use
+        ``record()`` and ``plot()``.
+        """
+        return _runtime.run(self._async.trend(tags, seconds, refresh=refresh))
 
     def active_alarms(self, prefix: str = "", *, timeout: Timeout = USE_CLIENT_DEFAULT) -> ResultList[Alarm]:
         """The active set (active, or cleared and unacknowledged alarms) whose reference starts with ``prefix``."""

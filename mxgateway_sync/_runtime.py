@@ -27,6 +27,7 @@ import collections
 import concurrent.futures
 import contextlib
 import os
+import sys
 import threading
 import time
 import weakref
@@ -345,6 +346,14 @@ def in_loop_thread() -> bool:
 def register_for_exit(obj: object) -> None:
     """Close ``obj`` (``await obj.aclose()``, else ``await obj.close()``) at exit if it is still alive."""
     _RUNTIME.register_for_exit(obj)
+
+
+def watch_in_notebook(facade: object) -> None:
+    """In IPython, close ``facade`` after a cell once only the output history holds it."""
+    if "IPython" in sys.modules:
+        from mxgateway_sync import _notebook
+
+        _notebook.watch(facade)
 
 
 def shutdown() -> None:

@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "mxgateway.generated": 0,
     # The model layer: the typed model and the public errors and options beside it.
     "mxgateway._model": 1,
+    "mxgateway._views": 1,
     "mxgateway._version": 1,
     "mxgateway._retry": 1,
     "mxgateway.errors": 1,
@@ -38,6 +39,7 @@ LAYERS: dict[str, int] = {
 #: Packages of one layer that must not import each other (siblings, not a stack).
 MODEL = (
     "mxgateway._model",
+    "mxgateway._views",
     "mxgateway._version",
     "mxgateway._retry",
     "mxgateway.errors",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
     from mxgateway._alarms.streams import AlarmStream
     from mxgateway._clients.gateway_client import GatewayClient
     from mxgateway._model.display import ResultList
+    from mxgateway._model.events import DataChange
     from mxgateway._transport.connection import GatewayTransport
+    from mxgateway._views.markers import RecordingGap, RecordingRecovery
     from mxgateway.galaxy import GalaxyRepositoryClient
 
 __all__ = ["Client"]
@@ -85,6 +88,23 @@ class Client(Session):
         else:
             state = "not connected yet"
         return f"Client(endpoint={self._options.endpoint!r}, {state})"
+
+    def _repr_html_(self) -> str:
+        if self._closed:
+            state = "closed"
+        elif self._opened:
+            state = f"open, event stream {self.connection_state.value}"
+        else:
+            state = "not connected yet (connects on first use)"
+        from mxgateway._model.display import client_html
+
+        return client_html(
+            "Client",
+            self._options.endpoint,
+            state,
+            self._session_id if self._opened else "",
+            self._client_session_name,
+        )
 
     async def __aenter__(self) -> Client:
         return self
@@ -210,6 +230,44 @@ class Client(Session):
     async def aclose(self) -> None:
         """Same as ``close()`` (for ``contextlib.aclosing`` and exit-time clean-up)."""
         await self.close()
+
+    # ------------------------------------------------------------------ recordings and trends
+
+    @checked
+    async def record(
+        self,
+        tags: Sequence[str],
+        seconds: float | None = None,
+        max_changes: int | None = None,
+        *,
+        supervisory: bool = False,
+    ) -> ResultList[DataChange | RecordingGap | RecordingRecovery]:
+        """Subscribe ``tags``, collect their changes for ``seconds`` (or ``max_changes``), unsubscribe.
+
+        The recording starts with each tag's current value. Lost events and a
+        replaced session show as ``RecordingGap`` / ``RecordingRecovery`` markers
+        in place. ``to_pandas(wide=True)`` and ``plot()`` show it.
+        """
+        from mxgateway._views.recording import check_limits
+
+        check_limits(seconds, max_changes)
+        async with self.subscribe(tags, supervisory=supervisory) as subscription:
+            return await subscription.collect(seconds, max_changes)
+
+    @checked
+    async def trend(self, tags: Sequence[str], seconds: float | None = None, *, refresh: float = 1.0) -> None:
+        """In a Jupyter notebook: a chart of ``tags`` redrawn in place every ``refresh`` seconds.
+
+        It runs until ``seconds`` passed (None: until the cell is interrupted),
+        then unsubscribes; nothing keeps running. Needs matplotlib
+        (``pip install 'mxgateway[notebook]'``); outside a notebook use
+        ``record()`` and ``plot()``.
+        """
+        from mxgateway._views.trend import LiveChart
+
+        chart = LiveChart(tags, seconds, refresh)
+        async with self.subscribe(tags) as subscription:
+            await chart.run(subscription)
 
     # ------------------------------------------------------------------ alarms (no session needed)
 

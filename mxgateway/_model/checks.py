@@ -323,6 +323,22 @@ def write_value(name: str, value: object) -> None:
     check_value(name, value)
 
 
+def optional_positive(name: str, value: object) -> None:
+    """A count of at least 1, or None (no limit)."""
+    if value is None:
+        return
+    if not _is_int(value) or not 1 <= value <= INT32_MAX:  # type: ignore[operator]
+        raise _fail(name, "a positive int or None (no limit)", value)
+
+
+def positive_seconds(name: str, value: object) -> None:
+    """A positive, finite number of seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _fail(name, "a number of seconds", value)
+    if not math.isfinite(value) or value <= 0:
+        raise _fail(name, "a positive, finite number of seconds", value)
+
+
 def timestamp(name: str, value: object) -> None:
     """A ``datetime``."""
     if not isinstance(value, dt.datetime):
@@ -397,6 +413,10 @@ RULES: dict[str, Callable[[str, Any], None]] = {
     "timeout": check_timeout,
     "wait": wait_seconds,
     "outcome_timeout": seconds_or_none,
+    # Recordings and trends.
+    "seconds": seconds_or_none,
+    "max_changes": optional_positive,
+    "refresh": positive_seconds,
     "supervisory": boolean,
     "value": write_value,
     "recover": optional_boolean,

@@ -2,8 +2,8 @@
 
 Results and events keep only small hooks (``__repr__``, ``_repr_pretty_``) that
 call into this module; ``ResultList`` (what ``read()`` and the Galaxy queries
-return) adds an HTML table for notebooks and ``to_pandas()``. pandas is imported
-only by ``to_pandas()`` (install the ``pandas`` extra).
+return) adds an HTML table for notebooks, ``to_pandas()`` and ``plot()``. pandas
+and matplotlib are imported only by those (the ``pandas`` and ``notebook`` extras).
 """
 
 from __future__ import annotations
@@ -11,13 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import reprlib
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     import pandas
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ResultList",
+    "TableTuple",
+    "client_html",
+    "galaxy_object_html",
     "alarm_repr",
     "data_change_repr",
     "format_time",
@@ -224,7 +228,13 @@ def _transition_row(transition: Any) -> Row:
     }
 
 
+def _marker_row(marker: Any) -> Row:
+    return {"marker": repr(marker), "source_timestamp": marker.noticed_at}
+
+
 _ROWS: dict[str, Callable[[Any], Row]] = {
+    "RecordingGap": _marker_row,
+    "RecordingRecovery": _marker_row,
     "ReadResult": _read_row,
     "DataChange": _change_row,
     "GalaxyObject": _object_row,
@@ -279,7 +289,8 @@ def html_table(items: list[Any]) -> str:
 class ResultList(list[T]):
     """A list of results that also displays well: one per line in IPython, a table in Jupyter.
 
-    ``to_pandas()`` gives a ``pandas.DataFrame`` with one row per result.
+    ``to_pandas()`` gives a ``pandas.DataFrame`` with one row per result, or with
+    ``wide=True`` one column per tag over a time index; ``plot()`` draws the values.
     """
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
@@ -296,10 +307,77 @@ class ResultList(list[T]):
     def _repr_html_(self) -> str:
         return html_table(self)
 
-    def to_pandas(self) -> pandas.DataFrame:
-        """The results as a ``pandas.DataFrame`` (needs pandas: ``pip install 'mxgateway[pandas]'``)."""
-        try:
-            import pandas
-        except ImportError:
-            raise ImportError("to_pandas() needs pandas: pip install 'mxgateway[pandas]'") from None
-        return pandas.DataFrame.from_records(rows_of(self))
+    def to_pandas(self, wide: bool = False) -> pandas.DataFrame:
+        """The results as a ``pandas.DataFrame`` (needs pandas: ``pip install 'mxgateway[pandas]'``).
+
+        By default one row per result. With ``wide=True`` (changes or reads): a
+        timezone-aware index of source times and one column per tag, ready for
+        ``frame.resample("1s").last().ffill()``; a cell is NaN where its tag did
+        not change at that time; a recording's gap markers are in
+        ``frame.attrs["markers"]``.
+        """
+        from mxgateway._views import frames
+
+        if wide:
+            return frames.wide_frame(self)
+        return frames.import_pandas().DataFrame.from_records(rows_of(self))
+
+    def plot(self, *, title: str | None = None) -> Figure:
+        """A matplotlib figure of the numeric values, one step line per tag (shown inline in Jupyter).
+
+        Samples whose quality is not good are marked, so are a recording's gaps.
+        Needs matplotlib: ``pip install 'mxgateway[notebook]'``.
+        """
+        from mxgateway._views import plotting
+
+        figure = plotting.plot_recording(self, title=title)
+        plotting.show_figures_inline()
+        return figure
+
+
+class TableTuple(tuple[T, ...], Generic[T]):
+    """An immutable sequence of results that shows as a table in Jupyter (a Galaxy object's attributes)."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        return html_table(list(self))
+
+
+def _facts(pairs: Iterable[tuple[str, object]]) -> str:
+    import html
+
+    return "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(_cell(v))}</td></tr>"
+        for k, v in pairs
+    )
+
+
+def galaxy_object_html(obj: Any) -> str:
+    """A Galaxy object for Jupyter: its identity, then its attributes as a table."""
+    facts = _facts(
+        [
+            ("gobject_id", obj.gobject_id),
+            ("template", obj.template),
+            ("contained_path", obj.contained_path),
+            ("parent_gobject_id", obj.parent_gobject_id),
+            ("attributes", len(obj.attributes)),
+        ]
+    )
+    import html
+
+    head = f"<p><b>{html.escape(obj.tag_name)}</b> (GalaxyObject)</p><table>{facts}</table>"
+    return head + (html_table(list(obj.attributes)) if obj.attributes else "")
+
+
+def client_html(kind: str, endpoint: str, state: str, session_id: str, session_name: str) -> str:
+    """A client for Jupyter: endpoint, state and session (never a credential)."""
+    facts = _facts(
+        [
+            ("endpoint", endpoint),
+            ("state", state),
+            ("session", session_id or "none yet"),
+            ("name", session_name),
+        ]
+    )
+    return f"<p><b>{kind}</b></p><table>{facts}</table>"

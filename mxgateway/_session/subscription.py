@@ -19,16 +19,23 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from mxgateway._events.pump import EventPump
 from mxgateway._events.queue import EMPTY, EventConsumer
 from mxgateway._events.state import Binding
+from mxgateway._model.checks import checked
 from mxgateway._model.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
 from mxgateway._model.results import ItemResult
 from mxgateway._session.rereads import ReadFence, changes_from_reads
 from mxgateway._session.tag_port import TagPort
 from mxgateway._session.tag_table import TagTables
+from mxgateway._views.recording import collect_changes
 from mxgateway.errors import MxAccessError, MxGatewayError, MxGatewaySessionLostError
+
+if TYPE_CHECKING:
+    from mxgateway._model.display import ResultList
+    from mxgateway._views.markers import RecordingGap, RecordingRecovery
 
 __all__ = ["Subscription"]
 
@@ -249,6 +256,19 @@ class Subscription:
             self._missed += event.missed
             self._reread_due = True
         return None
+
+    @checked
+    async def collect(
+        self, seconds: float | None = None, max_changes: int | None = None
+    ) -> ResultList[DataChange | RecordingGap | RecordingRecovery]:
+        """The changes of the next ``seconds``, or the next ``max_changes`` (whichever ends first).
+
+        Built on ``async for``: the subscription stays open for more. Where events
+        were lost or the session was replaced, a ``RecordingGap`` or
+        ``RecordingRecovery`` marker stands before the changes that repaired it.
+        Without either limit it would never end: that is an ``MxGatewayArgumentError``.
+        """
+        return await collect_changes(self, seconds, max_changes)
 
     def __aiter__(self) -> Subscription:
         return self

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from mxgateway.cli.connections import shared_connections
-from mxgateway.cli.context import emit
+from mxgateway.cli.context import JSON_MODE, emit
 from mxgateway.cli.options import CommonOptions, gateway_command
 from mxgateway.cli.output import format_table, is_terminal
 
@@ -87,6 +87,10 @@ def active(
     if print_lines:
         for record in records:
             emit(record)
+    if not records and is_terminal(sys.stdout) and not JSON_MODE.get():
+        sys.stderr.write(
+            "no active alarms" + (f" whose reference starts with {prefix!r}" if prefix else "") + "\n"
+        )
     if show_table:
         sys.stderr.write(format_table(records, _TABLE_COLUMNS) + "\n")
 
@@ -100,16 +104,40 @@ def watch(
         int, typer.Option("--max-events", min=0, help="Stop after this many events (0: until Ctrl-C).")
     ] = 0,
 ) -> None:
-    """Print the active set, then every transition and provider change, one JSON document per line.
+    """Watch the alarms: a live summary on a terminal, else the active set and every change as JSON lines.
 
-    The active set comes first as "active" records; then transitions (synthetic
-    ones after a reconnect say so) and provider status changes, which --max-events counts.
+    On a terminal the summary (most severe first, unacknowledged ones marked)
+    is redrawn in place. Piped, the active set comes first as "active" records;
+    then transitions (synthetic ones after a reconnect say so) and provider
+    status changes, which --max-events counts.
     """
+    if is_terminal(sys.stdout) and is_terminal(sys.stderr) and not JSON_MODE.get():
+        _watch_live(common, prefix, max_events)
+        return
     with shared_connections() as connections, connections.gateway(common).alarm_feed(prefix) as feed:
         for reference, alarm in sorted(feed.active.items()):
             emit({"alarm": alarm_record(alarm), "event": "active", "reference": reference}, as_json=True)
         for count, event in enumerate(feed, start=1):
             emit(feed_event_record(event), as_json=True)
+            if max_events and count >= max_events:
+                break
+
+
+def _watch_live(common: CommonOptions, prefix: str, max_events: int) -> None:
+    from mxgateway.cli.live_views import AlarmSummary, live_console, run_live
+
+    summary = AlarmSummary()
+    with (
+        shared_connections() as connections,
+        connections.gateway(common).alarm_feed(prefix) as feed,
+        run_live(live_console(), summary.render(feed.active)) as view,
+    ):
+        for count, event in enumerate(feed, start=1):
+            if hasattr(event, "alarm"):
+                summary.transitions += 1
+            else:
+                summary.provider = f"{_plain(event.mode)}{' (degraded)' if event.degraded else ''}"
+            view.update(summary.render(feed.active))
             if max_events and count >= max_events:
                 break
 

@@ -16,7 +16,7 @@ __all__ = ["PANELS", "panel_rows", "suggest", "tidy_metavars"]
 
 #: Root help sections, in order; commands not listed fall into the last one.
 PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Everyday commands", ("read", "subscribe", "demo", "galaxy", "simulate", "batch", "version")),
+    ("Everyday commands", ("read", "subscribe", "watch", "demo", "galaxy", "simulate", "batch", "version")),
     ("Checks", ("smoke", "stream-events")),
     (
         "MXAccess commands (sessions and handles)",

@@ -16,7 +16,7 @@ from typing import Any
 
 from mxgateway.cli.output import jsonable
 
-__all__ = ["TAG_WIDTH", "human_line", "is_value_record", "tag_width"]
+__all__ = ["TAG_WIDTH", "human_line", "is_value_record", "tag_width", "time_text", "value_text"]
 
 #: The width tags are padded to in the current command (from its TAG... arguments).
 TAG_WIDTH: ContextVar[int] = ContextVar("mxgw_py_tag_width", default=0)
@@ -32,7 +32,8 @@ def is_value_record(record: Mapping[str, Any]) -> bool:
     return "tag" in record and "quality_name" in record and "value" in record
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A value as people read it: strings in double quotes, times in UTC with ``Z``."""
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dt.datetime):
@@ -40,7 +41,8 @@ def _value(value: Any) -> str:
     return json.dumps(jsonable(value), ensure_ascii=False)
 
 
-def _time(value: Any) -> str:
+def time_text(value: Any) -> str:
+    """``08:05:56Z`` for a time of today (UTC), else the date too; '' for no time."""
     if not isinstance(value, dt.datetime):
         return ""
     utc = value.astimezone(dt.timezone.utc)
@@ -56,6 +58,6 @@ def human_line(record: Mapping[str, Any], width: int = 0) -> str:
     if record.get("ok") is False:
         return f"{padded}  failed: {record.get('error_message') or 'no reason given'}"
     details = ", ".join(
-        p for p in (str(record.get("quality_name") or ""), _time(record.get("source_timestamp"))) if p
+        p for p in (str(record.get("quality_name") or ""), time_text(record.get("source_timestamp"))) if p
     )
-    return f"{padded} = {_value(record.get('value'))}" + (f"  ({details})" if details else "")
+    return f"{padded} = {value_text(record.get('value'))}" + (f"  ({details})" if details else "")

@@ -79,6 +79,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "subscribe",
         "Print data changes of tags (first their current values) until Ctrl-C or --max-events.",
     ),
+    "watch": (
+        "mxgateway.cli.watch_command",
+        "watch",
+        "Watch tags live: a table redrawn in place on a terminal, JSON lines when piped.",
+    ),
     "smoke": (
         _TAGS,
         "smoke",

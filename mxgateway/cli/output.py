@@ -13,13 +13,14 @@ is a terminal, so pipes and files receive exactly the machine output.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import math
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "is_terminal",
     "jsonable",
     "message_to_dict",
+    "progress_reporter",
     "text_line",
 ]
 
@@ -126,9 +128,16 @@ def _text_value(value: Any) -> str:
     return json.dumps(plain, sort_keys=True, ensure_ascii=False)
 
 
+def _logfmt(text: str) -> str:
+    """``text`` as a logfmt value: quoted (JSON string escapes) when it holds a space, ``=``, a quote or a control."""
+    if any(c in ' ="\\' or c < " " or c == "\x7f" for c in text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
 def text_line(record: Mapping[str, Any]) -> str:
-    """A record as one ``key=value`` line for people (keys sorted)."""
-    return " ".join(f"{key}={_text_value(record[key])}" for key in sorted(record))
+    """A record as one logfmt ``key=value`` line (keys sorted; values with spaces quoted)."""
+    return " ".join(f"{key}={_logfmt(_text_value(record[key]))}" for key in sorted(record))
 
 
 def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
@@ -142,10 +151,11 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> s
 
 
 class Progress:
-    """A one-line progress counter on stderr, drawn only on a terminal.
+    """A one-line progress counter on stderr, drawn only on a terminal: count, rate, elapsed time, ETA.
 
     ``advance(n)`` counts; ``total`` may be learned later (``set_total``).
-    Redraws at most ten times a second; ``close()`` erases the line.
+    Redraws at most ten times a second; ``close()`` erases the line. Never on
+    stdout, never when stderr is not a terminal.
     """
 
     def __init__(
@@ -156,6 +166,7 @@ class Progress:
         stream: IO[str] | None = None,
         enabled: bool | None = None,
         width: int = 30,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._stream = stream if stream is not None else sys.stderr
         self.enabled = is_terminal(self._stream) if enabled is None else enabled
@@ -163,6 +174,8 @@ class Progress:
         self.total = total
         self.count = 0
         self._width = width
+        self._clock = clock
+        self._started = clock()
         self._drawn_at = 0.0
         self._drawn = False
 
@@ -173,19 +186,23 @@ class Progress:
     def advance(self, n: int = 1) -> None:
         """Count ``n`` more items and redraw when due."""
         self.count += n
-        now = time.monotonic()
+        now = self._clock()
         if self.enabled and now - self._drawn_at >= 0.1:
             self._drawn_at = now
             self._draw()
 
     def render(self) -> str:
         """The text of the bar as it would be drawn."""
+        elapsed = max(self._clock() - self._started, 0.0)
+        rate = self.count / elapsed if elapsed > 0 else 0.0
+        timing = f"{_rate(rate)}  {_duration(elapsed)} elapsed"
         if self.total:
             done = min(self.count, self.total)
             filled = self._width * done // self.total
             bar = "#" * filled + "-" * (self._width - filled)
-            return f"{self.label} [{bar}] {done}/{self.total}"
-        return f"{self.label} {self.count}"
+            eta = _duration((self.total - done) / rate) if rate > 0 else "?"
+            return f"{self.label} [{bar}] {done}/{self.total}  {timing}  ETA {eta}"
+        return f"{self.label} {self.count}  {timing}"
 
     def _draw(self) -> None:
         self._stream.write("\r\x1b[2K" + self.render())
@@ -204,6 +221,32 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rate(per_second: float) -> str:
+    return f"{per_second:,.0f}/s" if per_second >= 10 else f"{per_second:.1f}/s"
+
+
+def _duration(seconds: float) -> str:
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+@contextlib.contextmanager
+def progress_reporter(label: str, *, stream: IO[str] | None = None) -> Iterator[Callable[[int, int], None]]:
+    """A ``on_progress(done, total)`` callback that draws a ``Progress`` line (total 0: unknown).
+
+    For long start-ups and transfers outside this module (the bridge connecting
+    its tags, for one): the same line, on stderr, only on a terminal, erased at the end.
+    """
+    with Progress(label, stream=stream) as progress:
+
+        def on_progress(done: int, total: int) -> None:
+            progress.set_total(total or None)
+            progress.advance(done - progress.count)
+
+        yield on_progress
 
 
 def iter_with_progress(items: Iterable[Any], progress: Progress) -> Iterable[Any]:

@@ -15,7 +15,7 @@ from mxgateway.cli.context import ENV_SESSION_ID, emit, session_id_for
 from mxgateway.cli.errors import CliUsageError
 from mxgateway.cli.fast import fail_if_any, read_tags
 from mxgateway.cli.options import CommonOptions, gateway_command
-from mxgateway.cli.output import message_to_dict
+from mxgateway.cli.output import Progress, message_to_dict
 from mxgateway.cli.session_support import (
     DEFAULT_CLIENT_NAME,
     DEFAULT_SMOKE_TAG,
@@ -52,6 +52,9 @@ __all__ = [
 
 # ---------------------------------------------------------------------------- bulk commands
 
+#: Tags per SubscribeBulk command when ``subscribe-bulk`` is given many (each block advances the progress).
+BULK_BLOCK = 500
+
 
 @gateway_command
 def subscribe_bulk(
@@ -63,14 +66,23 @@ def subscribe_bulk(
         bool, typer.Option("--supervisory", help="Advise as a supervisory client.")
     ] = False,
 ) -> None:
-    """Add and advise many tags at once; one result line per tag."""
-    with shared_connections() as connections:
-        results = connections.session(common, session_id_for(session_id)).subscribe_bulk(
-            server_handle, tags, supervisory=supervisory
-        )
-        for result in results:
-            emit(item_record(result))
-        fail_if_any(results, "subscribed")
+    """Add and advise many tags at once; one result line per tag.
+
+    More than 500 tags go in blocks of 500, with a progress line on a terminal.
+    """
+    results = []
+    with shared_connections() as connections, Progress("subscribing", total=len(tags)) as progress:
+        session = connections.session(common, session_id_for(session_id))
+        for start in range(0, len(tags), BULK_BLOCK):
+            block = session.subscribe_bulk(
+                server_handle, tags[start : start + BULK_BLOCK], supervisory=supervisory
+            )
+            results.extend(block)
+            if len(tags) > BULK_BLOCK:
+                progress.advance(len(block))
+    for result in results:
+        emit(item_record(result))
+    fail_if_any(results, "subscribed")
 
 
 @gateway_command

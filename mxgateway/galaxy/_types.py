@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mxgateway._model import display
 from mxgateway._model.datatypes import DataType
 from mxgateway.generated import galaxy_repository_pb2 as gr
 
@@ -196,10 +197,10 @@ class GalaxyObject(_View):
 
     @property
     def attributes(self) -> tuple[GalaxyAttribute, ...]:
-        """The object's attributes (empty when they were not requested)."""
+        """The object's attributes (empty when they were not requested); a table in Jupyter."""
         attributes = self._attributes
         if attributes is None:
-            attributes = tuple(map(GalaxyAttribute, self.raw.attributes))
+            attributes = display.TableTuple(map(GalaxyAttribute, self.raw.attributes))
             object.__setattr__(self, "_attributes", attributes)
         return attributes
 
@@ -218,3 +219,6 @@ class GalaxyObject(_View):
         if count:
             parts.append(f"{count} attribute{'s' if count > 1 else ''}")
         return f"GalaxyObject({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        return display.galaxy_object_html(self)

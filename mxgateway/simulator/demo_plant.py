@@ -31,6 +31,7 @@ from mxgateway.simulator.galaxy import (
     SECURITY_TUNE,
     SECURITY_VERIFIED_WRITE,
     SECURITY_VIEW_ONLY,
+    AlarmDefinition,
     Galaxy,
     GalaxyAttribute,
     GalaxyObject,
@@ -117,7 +118,14 @@ def demo_galaxy() -> Galaxy:
                     simulation=_sim("sine", center=50 + 10 * index, amplitude=20, period_s=60),
                 ),
                 _attr("LevelHiLimit", MX_DOUBLE, initial_value=90.0, security_classification=SECURITY_TUNE),
-                _attr("LevelHi", MX_BOOLEAN, is_alarm=True),
+                # Tank 2 starts with a standing high-level alarm, as a plant always has some.
+                _attr(
+                    "LevelHi",
+                    MX_BOOLEAN,
+                    is_alarm=True,
+                    initial_value=index == 2,
+                    alarms=[AlarmDefinition("DSC", severity=600, description="level high")],
+                ),
                 _attr(
                     "Temperature",
                     MX_FLOAT,
@@ -173,7 +181,13 @@ def demo_galaxy() -> Galaxy:
                     "Starts", MX_INTEGER, simulation=_sim("counter", start=100 * index, step=1, period_s=10)
                 ),
                 _attr("RunHours", MX_ELAPSED_TIME, initial_value=dt.timedelta(hours=1200 + index)),
-                _attr("Fault", MX_BOOLEAN, is_alarm=True),
+                _attr(
+                    "Fault",
+                    MX_BOOLEAN,
+                    is_alarm=True,
+                    initial_value=index == 2,  # pump 2 has tripped: a standing alarm
+                    alarms=[AlarmDefinition("DSC", severity=800, description="pump tripped")],
+                ),
                 _attr(
                     "Commands",
                     MX_STRING,
@@ -206,9 +220,10 @@ def demo_galaxy() -> Galaxy:
                 _attr(
                     "Interlock",
                     MX_BOOLEAN,
-                    initial_value=False,
+                    initial_value=index == 2,  # valve 2 is interlocked: a standing alarm
                     security_classification=SECURITY_VERIFIED_WRITE,
                     is_alarm=True,
+                    alarms=[AlarmDefinition("DSC", severity=300, description="interlock engaged")],
                 ),
                 _attr("Counts", MX_INTEGER, is_array=True, array_dimension=4, initial_value=[0, 0, 0, 0]),
             ],

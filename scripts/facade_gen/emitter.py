@@ -271,6 +271,7 @@ class Emitter:
             if info.name in config.CLOSED_AT_EXIT:
                 out.append("        _runtime.register_for_exit(self._async)")
                 out.append("        self._owned = True")
+                out.append("        _runtime.watch_in_notebook(self)")
             return
         if name == "__aenter__":
             out.append(f"    def __enter__(self) -> {info.name}:")
@@ -307,6 +308,7 @@ class Emitter:
             )
             if info.name in config.CLOSED_AT_EXIT:
                 out.append("        facade._owned = True")
+                out.append("        _runtime.watch_in_notebook(facade)")
             out.append("        return facade")
             return
         out.append(f"    def {sync_name}({params}) -> {sync_ret}:")

@@ -61,7 +61,7 @@ def _decorator_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
     return names
 
 
-KEPT_DUNDERS = {"__init__", "__aenter__", "__aexit__", "__aiter__", "__anext__", "__await__"}
+KEPT_DUNDERS = {"__init__", "__aenter__", "__aexit__", "__aiter__", "__anext__", "__await__", "_repr_html_"}
 
 
 def collect_members(info: ClassInfo) -> None:

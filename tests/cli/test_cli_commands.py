@@ -48,7 +48,7 @@ def test_text_output_is_key_value_lines(cli: Cli) -> None:
     outcome = cli("read", "Tank_002.Name")
     assert outcome.code == 0
     assert "tag=Tank_002.Name" in outcome.stdout
-    assert "value=Raw water tank 2" in outcome.stdout
+    assert 'value="Raw water tank 2"' in outcome.stdout  # quoted like logfmt
 
 
 def test_subscribe_prints_current_values_then_stops_at_max_events(

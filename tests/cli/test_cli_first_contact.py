@@ -131,7 +131,7 @@ def test_root_help_puts_everyday_commands_first() -> None:
     headings = [line for line in output.splitlines() if line.endswith(":") and not line.startswith(" ")]
     assert headings[:3] == ["Options:", "Everyday commands:", "Checks:"]
     everyday = output.split("Everyday commands:")[1].split("\n\n")[0]
-    assert [line.split()[0] for line in everyday.strip().splitlines()][:3] == ["read", "subscribe", "demo"]
+    assert [line.split()[0] for line in everyday.strip().splitlines()][:3] == ["read", "subscribe", "watch"]
     assert output.index("read ") < output.index("open-session")
 
 

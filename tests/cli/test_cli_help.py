@@ -48,6 +48,7 @@ EXPECTED = {
     "stream-events",
     "read",
     "subscribe",
+    "watch",
     "smoke",
     "demo",
     "batch",

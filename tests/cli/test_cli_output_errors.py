@@ -65,7 +65,7 @@ def test_unknown_types_have_no_json_form() -> None:
 
 
 def test_text_lines_and_tables_for_people() -> None:
-    assert text_line({"b": None, "a": 1.5, "c": "x y"}) == "a=1.5 b=- c=x y"
+    assert text_line({"b": None, "a": 1.5, "c": "x y"}) == 'a=1.5 b=- c="x y"'
     table = format_table([{"id": 1, "name": "Tank_001"}, {"id": 22, "name": "P"}], ["id", "name"])
     assert table.splitlines() == ["ID  NAME", "--  --------", "1   Tank_001", "22  P"]
 
@@ -78,11 +78,30 @@ def test_progress_draws_only_when_enabled() -> None:
     assert progress.enabled is False
 
     drawn = io.StringIO()
-    with Progress("objects", total=10, stream=drawn, enabled=True, width=10) as progress:
+    now = [100.0]
+    with Progress(
+        "objects", total=10, stream=drawn, enabled=True, width=10, clock=lambda: now[0]
+    ) as progress:
+        now[0] = 102.0
         progress.advance(4)
-        assert progress.render() == "objects [####------] 4/10"
-    assert "objects [####------] 4/10" in drawn.getvalue()
+        # 4 in 2 s: 2/s, so the 6 left take 3 s.
+        assert progress.render() == "objects [####------] 4/10  2.0/s  0:02 elapsed  ETA 0:03"
+    assert "objects [####------] 4/10  2.0/s" in drawn.getvalue()
     assert drawn.getvalue().endswith("\r\x1b[2K")  # erased on close
+    unknown = Progress("events", stream=io.StringIO(), clock=lambda: now[0])
+    now[0] = 3702.0
+    unknown.advance(36_000)
+    assert unknown.render() == "events 36000  10/s  1:00:00 elapsed"
+
+
+def test_logfmt_quotes_what_a_logfmt_reader_would_split() -> None:
+    import shlex
+
+    record = {"value": "Raw water tank 1", "empty": "", "eq": "a=b", "quote": 'say "hi"', "plain": "Tank_001"}
+    line = text_line(record)
+    assert line == 'empty= eq="a=b" plain=Tank_001 quote="say \\"hi\\"" value="Raw water tank 1"'
+    # A shell-style reader (double quotes, backslash escapes) gets the values back.
+    assert dict(part.split("=", 1) for part in shlex.split(line)) == record
 
 
 def _rpc_error(code: grpc.StatusCode, details: str) -> errors.MxGatewayError:
@@ -228,3 +247,24 @@ def test_a_closed_stdout_is_left_to_the_quiet_handler(capsys: pytest.CaptureFixt
 def test_plaintext_and_tls_together_are_a_usage_error() -> None:
     with pytest.raises(CliUsageError, match="contradict"):
         build_common_options({"plaintext": True, "tls": True})
+
+
+def test_progress_reporter_is_the_hook_long_start_ups_call() -> None:
+    from mxgateway.cli.output import progress_reporter
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    drawn = Terminal()
+    with progress_reporter("connecting tags", stream=drawn) as on_progress:
+        on_progress(250, 1000)
+        on_progress(500, 1000)
+    assert "connecting tags [" in drawn.getvalue()
+    assert "250/1000" in drawn.getvalue()
+    assert "ETA" in drawn.getvalue()
+    assert drawn.getvalue().endswith("\r\x1b[2K")
+    piped = io.StringIO()
+    with progress_reporter("connecting tags", stream=piped) as on_progress:
+        on_progress(1, 2)
+    assert piped.getvalue() == ""

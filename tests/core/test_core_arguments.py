@@ -127,6 +127,12 @@ BAD: dict[str, st.SearchStrategy[Any]] = {
         st.integers(min_value=2**31),
     ),
     "positive32": st.one_of(not_int, st.integers(max_value=0), st.integers(min_value=2**31)),
+    "optional_positive": st.one_of(
+        st.text(max_size=3), st.floats(allow_nan=True), st.booleans(), st.integers(max_value=0)
+    ),
+    "positive_seconds": st.one_of(
+        st.none(), st.just(math.nan), st.just(math.inf), st.floats(max_value=0), st.just("5"), st.just(True)
+    ),
     "file_path": st.one_of(
         st.none(),
         st.integers(),
@@ -205,14 +211,16 @@ def arguments(
 ) -> tuple[list[Any], dict[str, Any]]:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
+    skipped = False  # after a parameter left to its default, the next ones go by name
     for parameter in parameters:
         if parameter.name == bad_name:
             value = bad_value
         elif parameter.default is not parameter.empty:
+            skipped = True
             continue
         else:
             value = VALID[parameter.name]
-        if parameter.kind is parameter.KEYWORD_ONLY:
+        if parameter.kind is parameter.KEYWORD_ONLY or skipped:
             kwargs[parameter.name] = value
         else:
             args.append(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -111,3 +112,42 @@ def test_snippet_runs_as_pasted(snippet: Snippet, simulate_endpoint: str, tmp_pa
     # Printed output is part of what a reader sees: no warnings or tracebacks.
     assert "Traceback" not in done.stderr
     assert "Error" not in done.stderr, done.stderr[-2000:]
+    # A comment beside a print shows what it prints: some printed line must look like it.
+    printed = done.stdout.splitlines()
+    for shown in printed_comments(snippet) if snippet.language == "python" else []:
+        pattern = shown_pattern(shown)
+        assert any(pattern.fullmatch(line) for line in printed), (
+            f"{snippet.id}: no printed line looks like the comment {shown!r}; printed:\n{done.stdout[-2000:]}"
+        )
+
+
+_PRINT_WITH_OUTPUT = re.compile(r"^\s*print\(.*\)\s+#\s(?P<shown>.+)$")
+
+
+def shown_pattern(shown: str) -> re.Pattern[str]:
+    """What a ``print(...)  # output`` comment promises: its text, any number where it shows one
+    (or ``PORT``), ``...`` anything."""
+    number = r"-?\d+(?:\.\d+)?"
+    parts = re.split(rf"(\.\.\.|PORT|{number})", shown.strip())
+    regex = "".join(
+        ".*" if part == "..." else number if part == "PORT" or re.fullmatch(number, part) else re.escape(part)
+        for part in parts
+    )
+    return re.compile(regex)
+
+
+def printed_comments(snippet: Snippet) -> list[str]:
+    """The comments of a snippet's ``print(...)  # ...`` lines: the output it shows the reader."""
+    return [m.group("shown") for line in snippet.code.splitlines() if (m := _PRINT_WITH_OUTPUT.match(line))]
+
+
+def test_shown_output_patterns() -> None:
+    assert shown_pattern("#1 Tank_001.Level = 60.0 (good, 08:05:56Z)").fullmatch(
+        "#1 Tank_001.Level = 61.25 (good, 20:09:37Z)"
+    )
+    assert not shown_pattern("#1 item 1/1 = 60.0 (good, 08:05:56Z)").fullmatch(
+        "#1 Tank_001.Level = 60.0 (good, 20:09:37Z)"
+    )
+    assert shown_pattern("[Tank_001.Level = 60.0 (good, 08:05:56Z), ...]").fullmatch(
+        "[Tank_001.Level = 60.0 (good, 08:05:56Z), Tank_001.Volume = 1000 (good, 08:05:56Z)]"
+    )

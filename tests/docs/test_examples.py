@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -85,22 +86,60 @@ def test_asyncio_service_stops_on_sigterm() -> None:
     assert "forwarded" in rest
 
 
+#: Run in the kernel around the trend cell: what is running besides it.
+_RUNNING = """
+import asyncio, json, threading
+from mxgateway_sync import _runtime
+print(json.dumps({
+    "threads": sorted(t.name for t in threading.enumerate()),
+    # The embedded simulator's server keeps a pool of call acceptors that grows and shrinks
+    # with load (AioServer.*): every other task counts.
+    "loop_tasks": _runtime.on_loop(lambda: sorted(
+        n for t in asyncio.all_tasks() if not (n := t.get_coro().__qualname__).startswith("AioServer.")
+    )),
+    "listening": listening(),
+}))
+"""
+
+
 def test_notebook_executes_with_a_real_kernel() -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
+    from tests.notebooks.kernel import LISTENING
+
     notebook = nbformat.read(EXAMPLES / "notebook.ipynb", as_version=4)
+    trend_at = next(i for i, c in enumerate(notebook.cells) if "client.trend(" in c.source)
+    # What runs besides the trend, before and after it: it must leave nothing behind.
+    notebook.cells.insert(trend_at + 1, nbformat.v4.new_code_cell(_RUNNING))
+    notebook.cells.insert(trend_at, nbformat.v4.new_code_cell(LISTENING + _RUNNING))
     client = nbclient.NotebookClient(
         notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(EXAMPLES)}}
     )
-    client.execute()
-    outputs = [cell.get("outputs", []) for cell in notebook.cells if cell.cell_type == "code"]
+    client.execute(env=_env())
+    cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    outputs = [cell.get("outputs", []) for cell in cells]
     errors = [o for cell in outputs for o in cell if o.get("output_type") == "error"]
     assert errors == []
     # The read's result list displays as an HTML table, the Galaxy objects too.
     html = [o["data"]["text/html"] for cell in outputs for o in cell if "text/html" in o.get("data", {})]
     assert any("<th>tag</th>" in h and "Tank_001.Level" in h for h in html)
     assert any("<th>tag_name</th>" in h and "Tank_002" in h for h in html)
+    assert any("<b>Client</b>" in h and "<td>simulator</td>" in h for h in html)
     texts = [o["data"]["text/plain"] for cell in outputs for o in cell if "text/plain" in o.get("data", {})]
     assert any(t.startswith("GalaxyAttribute(Tank_001.Level: Double") for t in texts)
     streams = [o for cell in outputs for o in cell if o.get("output_type") == "stream"]
     assert not [s for s in streams if s.get("name") == "stderr"], streams
+
+    def cell_of(text: str) -> list[dict[str, object]]:
+        return next(c.get("outputs", []) for c in cells if text in c.source and "listening" not in c.source)
+
+    # The wide table, ready for resample: one column per tag.
+    wide = next(o["data"]["text/html"] for o in cell_of("to_pandas(wide=True)") if "text/html" in o["data"])
+    assert all(f"<th>{tag}</th>" in wide for tag in ("Tank_001.Level", "Tank_001.Volume", "Pump_001.Speed"))
+    assert any("image/png" in o.get("data", {}) for o in cell_of("recording.plot()"))
+    # The trend displayed one chart and redrew it in place (updates of the same display).
+    trend = cell_of("client.trend(")
+    assert [o["output_type"] for o in trend] == ["display_data"]
+    assert "image/png" in trend[0]["data"]
+    before, after = (json.loads(c.outputs[0]["text"]) for c in cells if '"loop_tasks"' in c.source)
+    assert after == before  # no task, thread or listening simulator left by the trend

@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from mxgateway.simulator.background import BackgroundSimulator
@@ -23,6 +24,7 @@ SERVICES = {
     "galaxy_repository.v1.GalaxyRepository",
     "grpc.health.v1.Health",
     "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.reflection.v1.ServerReflection",
 }
 
 
@@ -85,3 +87,34 @@ def test_grpcurl_style_listing_of_a_simulate_process() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class _V1Stub:
+    """grpcio-reflection's client speaks v1alpha only: the same messages on the v1 method path."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self.ServerReflectionInfo = channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+
+
+def test_reflection_v1_lists_and_describes_as_v1alpha_does(keyed: BackgroundSimulator) -> None:
+    keyed_channel = grpc.intercept_channel(grpc.insecure_channel(keyed.endpoint), _Bearer(KEY))
+    with keyed_channel:
+        database = ProtoReflectionDescriptorDatabase(keyed_channel)
+        database._stub = _V1Stub(keyed_channel)  # what grpcurl asks first
+        assert set(database.get_services()) == SERVICES
+        described = database.FindFileContainingSymbol("mxaccess_gateway.v1.MxAccessGateway")
+        assert "OpenSession" in [m.name for m in described.service[0].method]
+        own = database.FindFileContainingSymbol("grpc.reflection.v1.ServerReflection")
+        assert own.package == "grpc.reflection.v1"
+        assert own.service[0].method[0].input_type == ".grpc.reflection.v1.ServerReflectionRequest"
+    # A v1 request without the key is refused like any other call.
+    with grpc.insecure_channel(keyed.endpoint) as channel:
+        bare = ProtoReflectionDescriptorDatabase(channel)
+        bare._stub = _V1Stub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            bare.get_services()
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
