@@ -1,10 +1,11 @@
-"""Reconnecting long-lived streams: the back-off, and which failures are worth it.
+"""The one retry policy: ``ReconnectPolicy``, its back-off, and which failures are worth a retry.
 
-Every long-lived gateway stream (a session's event pump, the alarm feed) survives
-transport failures the same way: wait a jittered, growing delay, open the stream
-again and resume where it left off, for as long as ``ReconnectPolicy.window_s``
-allows. Only transport failures are retried; a refused key, a missing scope or an
-unknown session never heals by waiting.
+Every retry of the SDK waits the same way: a session's event stream resuming, a
+lost session being replaced, ``read`` trying a gateway it could not reach again,
+the alarm feed reconnecting. Each waits a jittered, growing delay
+(``Backoff``), for as long as ``ReconnectPolicy.window_s`` allows where there is a
+window. Only transport failures are retried; a refused key, a missing scope or an
+unknown session never heals by waiting, and a write is never sent twice.
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ TRANSITIONS: Mapping[ConnectionState, frozenset[ConnectionState]] = {
     _S.IDLE: frozenset({_S.CONNECTING, _S.RECOVERING, _S.LOST, _S.CLOSED}),
     _S.CONNECTING: frozenset({_S.CONNECTED, _S.RECONNECTING, _S.RECOVERING, _S.IDLE, _S.LOST, _S.CLOSED}),
     _S.CONNECTED: frozenset({_S.RECONNECTING, _S.RECOVERING, _S.LOST, _S.CLOSED}),
-    _S.RECONNECTING: frozenset({_S.CONNECTED, _S.RECOVERING, _S.LOST, _S.CLOSED}),
+    # To IDLE: the first attach, tried again after a transient failure, was refused.
+    _S.RECONNECTING: frozenset({_S.CONNECTED, _S.RECOVERING, _S.IDLE, _S.LOST, _S.CLOSED}),
     # To IDLE: a command replaced the session while no stream ran.
     _S.RECOVERING: frozenset({_S.RECOVERED, _S.IDLE, _S.LOST, _S.CLOSED}),
     _S.RECOVERED: frozenset({_S.RECONNECTING, _S.RECOVERING, _S.LOST, _S.CLOSED}),
