@@ -131,6 +131,8 @@ class Recovery:
 
     async def _replace(self, lost: Binding[Any], why: str) -> Binding[Any]:
         state = self._state
+        if state.closed:  # closed before this task first ran
+            raise MxGatewayClosedError("the session was closed", method="OpenSession")
         state.move(ConnectionState.RECOVERING, why)
         try:
             reply = await self._open_replacement()
