@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from mxgateway._model.checks import checked
 from mxgateway._session.session import Session
-from mxgateway.errors import MxGatewayClosedError, MxGatewayError
+from mxgateway._transport.connection import CLOSE_TIMEOUT_S
+from mxgateway.errors import MxGatewayClosedError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords, Timeout, connect_options
 
@@ -46,8 +48,6 @@ if TYPE_CHECKING:
 __all__ = ["Client"]
 
 DEFAULT_SESSION_NAME = "mxgateway-python"
-#: How long closing waits for a first use in flight, and closing what it opened.
-_CLOSE_TIMEOUT_S = 5.0
 
 
 class Client(Session):
@@ -79,6 +79,8 @@ class Client(Session):
         self._galaxy: GalaxyRepositoryClient | None = None
         self._opened = False
         self._open_lock = asyncio.Lock()
+        #: Alarm streams and feeds handed out: closed with the client.
+        self._alarm_readers: weakref.WeakSet[AlarmStream | AlarmFeed] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         if self._closed:
@@ -149,8 +151,7 @@ class Client(Session):
             reply = await transport.open_session(self._client_session_name)
             if self._closed:
                 # Closed while the session opened: close it too before close() goes on.
-                with contextlib.suppress(MxGatewayError):
-                    await transport.close_session(reply.session_id, timeout=_CLOSE_TIMEOUT_S)
+                await transport.close_quietly(reply.session_id, "the client closed while it opened")
                 self._check_not_closed("OpenSession")
             # Bound like any session of the gateway client, so its close() closes it.
             self._bind(transport, reply)
@@ -214,10 +215,12 @@ class Client(Session):
         if not lock.locked():
             return
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(lock.acquire(), _CLOSE_TIMEOUT_S)
+            await asyncio.wait_for(lock.acquire(), CLOSE_TIMEOUT_S)
             lock.release()
 
     async def _close_connections(self) -> None:
+        for reader in list(self._alarm_readers):
+            await reader.aclose()
         gateway, galaxy = self._gateway, self._galaxy
         self._gateway = self._galaxy = None
         try:
@@ -315,7 +318,9 @@ class Client(Session):
             raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
         from mxgateway._alarms.streams import AlarmStream
 
-        return AlarmStream(self._alarm_transport, prefix)
+        stream = AlarmStream(self._alarm_transport, prefix)
+        self._alarm_readers.add(stream)
+        return stream
 
     @checked
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
@@ -324,7 +329,9 @@ class Client(Session):
             raise MxGatewayClosedError("the client is closed", method="StreamAlarms")
         from mxgateway._alarms.feed import AlarmFeed
 
-        return AlarmFeed(self._alarm_transport, prefix, queue_size=queue_size)
+        feed = AlarmFeed(self._alarm_transport, prefix, queue_size=queue_size)
+        self._alarm_readers.add(feed)
+        return feed
 
     async def _alarm_transport(self) -> GatewayTransport:
         return (await self.gateway()).transport

@@ -12,7 +12,7 @@ import functools
 import logging
 import weakref
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -20,11 +20,11 @@ import grpc.aio
 from mxgateway._model.checks import checked
 from mxgateway._model.scopes import INVOKE_WRITE
 from mxgateway._transport.client_base import ClientBase
-from mxgateway._transport.connection import GatewayTransport, ReleasedSession
+from mxgateway._transport.connection import CLOSE_TIMEOUT_S, GatewayTransport, ReleasedSession
 from mxgateway._transport.connector import Connector
 from mxgateway._transport.streams import LazyStream, RawEventStream
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION
-from mxgateway.errors import MxGatewayError, check_protocol_status
+from mxgateway.errors import check_protocol_status
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, Timeout
 
@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["GatewayClient"]
 
+AlarmReaderT = TypeVar("AlarmReaderT", "RawAlarmStream", "AlarmStream", "AlarmFeed")
+
 _log = logging.getLogger("mxgateway.client")
-#: How long ``close()`` gives each open session to close on the gateway.
-_CLOSE_TIMEOUT_S = 5.0
 
 
 class GatewayClient(ClientBase):
@@ -61,6 +61,8 @@ class GatewayClient(ClientBase):
         # Weak: a raw stream dropped after ``break`` must be collectable (its
         # finaliser cancels the call); close() cancels the ones still alive.
         self._streams: weakref.WeakSet[LazyStream[pb.MxEvent]] = weakref.WeakSet()
+        #: Alarm streams and feeds handed out: closed before the channel, or it waits for them.
+        self._alarm_readers: weakref.WeakSet[RawAlarmStream | AlarmStream | AlarmFeed] = weakref.WeakSet()
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -190,27 +192,19 @@ class GatewayClient(ClientBase):
     def _closing(self) -> list[Coroutine[Any, Any, None]]:
         transport = self._transport
         transport.closed = True
-        streams = [stream.aclose() for stream in list(self._streams)]
+        streams = [stream.aclose() for stream in [*self._streams, *self._alarm_readers]]
         # Each session is marked closed now; closing them on the gateway is awaited, and
         # so are sessions still opening (they close themselves on seeing the client closed).
         closes = [self._close_released(released) for released in transport.release_sessions()]
-        return [*streams, *closes, transport.settle_opens(_CLOSE_TIMEOUT_S)]
+        return [*streams, *closes, transport.settle_opens(CLOSE_TIMEOUT_S), transport.settle_retired(1.0)]
 
     async def _close_released(self, released: ReleasedSession) -> None:
         # A recovery in flight may be about to replace the session: close that one.
-        await self._close_quietly(await released.final_id(_CLOSE_TIMEOUT_S))
+        await self._transport.close_quietly(await released.final_id(CLOSE_TIMEOUT_S), "the client closed")
 
     def _owned_channel(self) -> grpc.aio.Channel | None:
         transport = self._transport
         return transport.channel if transport.owns_channel else None
-
-    async def _close_quietly(self, session_id: str) -> None:
-        try:
-            await self._transport.close_session(session_id, timeout=_CLOSE_TIMEOUT_S)
-        except (MxGatewayError, grpc.aio.UsageError) as exc:
-            # Gone already, unreachable, or the channel closed under us: the
-            # gateway ends the session when its lease expires.
-            _log.debug("closing session %s while closing the client: %s", session_id, exc)
 
     # ------------------------------------------------------------------ alarms (no session needed)
 
@@ -303,7 +297,7 @@ class GatewayClient(ClientBase):
         self._transport.check_open("StreamAlarms")
         from mxgateway._alarms.streams import RawAlarmStream
 
-        return RawAlarmStream(self._alarm_transport, prefix)
+        return self._tracked(RawAlarmStream(self._alarm_transport, prefix))
 
     @checked
     def stream_alarms(self, prefix: str = "") -> AlarmStream:
@@ -315,7 +309,7 @@ class GatewayClient(ClientBase):
         self._transport.check_open("StreamAlarms")
         from mxgateway._alarms.streams import AlarmStream
 
-        return AlarmStream(self._alarm_transport, prefix)
+        return self._tracked(AlarmStream(self._alarm_transport, prefix))
 
     @checked
     def alarm_feed(self, prefix: str = "", *, queue_size: int = 32_768) -> AlarmFeed:
@@ -323,4 +317,8 @@ class GatewayClient(ClientBase):
         self._transport.check_open("StreamAlarms")
         from mxgateway._alarms.feed import AlarmFeed
 
-        return AlarmFeed(self._alarm_transport, prefix, queue_size=queue_size)
+        return self._tracked(AlarmFeed(self._alarm_transport, prefix, queue_size=queue_size))
+
+    def _tracked(self, reader: AlarmReaderT) -> AlarmReaderT:
+        self._alarm_readers.add(reader)
+        return reader

@@ -1,6 +1,7 @@
 """How the event pump opens a StreamEvents call and tells its failures apart.
 
-An attach is confirmed by the gateway's response headers; a call that broke is
+An attach is confirmed by the gateway's response headers (or, from a gateway that
+sends them late, by its first message: until then the outage it ends goes on); a call that broke is
 either resumed (a transient failure, a channel closed by a fail-over, the stream
 simply ended), recovered (the session is gone) or the end of the session's events
 (everything else, such as a refused key or a certificate problem).
@@ -9,6 +10,7 @@ simply ended), recovered (the session is gone) or the end of the session's event
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ __all__ = [
     "confirm_attach",
     "connect_failure",
     "failure_reason",
+    "fresh",
     "outcome_lost",
     "retired_call",
     "retryable",
@@ -46,16 +49,19 @@ class StreamEnded(Exception):
     """The gateway ended the stream without an error (treated like a broken connection)."""
 
 
-async def confirm_attach(call: StreamCall, session_id: str, *, retired: Callable[[], bool]) -> None:
-    """Wait until the gateway confirmed ``call``; on failure cancel it and raise.
+async def confirm_attach(call: StreamCall, session_id: str, *, retired: Callable[[], bool]) -> bool:
+    """Wait until the gateway confirmed ``call``: True; False when no headers came in time.
 
-    ``retired()`` tells whether a CancelledError came from the call's channel being
-    closed by a fail-over (raised as a retryable ``retired_call()``) rather than
-    from cancelling the waiting task.
+    On failure the call is cancelled and the failure raised. ``retired()`` tells
+    whether a CancelledError came from the call's channel being closed by a
+    fail-over (raised as a retryable ``retired_call()``) rather than from
+    cancelling the waiting task.
     """
+    confirmed = True
     try:
         await asyncio.wait_for(call.initial_metadata(), ATTACH_CONFIRM_TIMEOUT_S)
     except asyncio.TimeoutError:
+        confirmed = False
         _log.debug(
             "session %s: no headers within %.1f s; reading anyway", session_id, ATTACH_CONFIRM_TIMEOUT_S
         )
@@ -72,6 +78,7 @@ async def confirm_attach(call: StreamCall, session_id: str, *, retired: Callable
         if code is not grpc.StatusCode.OK:
             details = await call.details()
             raise grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details, None)
+    return confirmed
 
 
 def retryable(failure: BaseException, *, closed: bool) -> bool:
@@ -129,13 +136,20 @@ def typed_failure(exc: grpc.aio.AioRpcError, secrets: tuple[str, ...]) -> MxGate
     return error
 
 
-def session_lost(session_id: str) -> MxGatewaySessionLostError:
-    """What readers get when ``session_id`` is gone for good (no recovery, or it failed)."""
+def session_lost(session_id: str, why: str = "") -> MxGatewaySessionLostError:
+    """What readers and commands get when ``session_id`` is gone and not replaced here."""
     return MxGatewaySessionLostError(
-        f"session {session_id} was lost on the gateway; its handles are gone",
+        f"session {session_id} was lost on the gateway{': ' + why if why else ''}; its handles are gone",
         method="StreamEvents",
         old_session_id=session_id,
     )
+
+
+def fresh(error: BaseException) -> BaseException:
+    """A copy of ``error`` to raise once more: the stored one's traceback must not grow with every raise."""
+    copied = copy.copy(error)
+    copied.__traceback__ = copied.__cause__ = copied.__context__ = None
+    return copied
 
 
 def outcome_lost(old_id: str) -> MxGatewaySessionLostError:
@@ -148,14 +162,19 @@ def outcome_lost(old_id: str) -> MxGatewaySessionLostError:
 
 
 class Outage:
-    """One run of failed attempts: since when, and the connection failures per connection."""
+    """One run of failed attempts.
 
-    __slots__ = ("connect_failures", "counted_on", "started")
+    Since when, the connection failures per connection, and whether it replaced the
+    session already (a second replacement in one outage ends it).
+    """
+
+    __slots__ = ("connect_failures", "counted_on", "replaced", "started")
 
     def __init__(self) -> None:
         self.started: float | None = None
         self.connect_failures = 0
         self.counted_on = -1
+        self.replaced = False
 
     def begin(self) -> float:
         """Note a failure; the seconds since the first of this run."""
@@ -163,7 +182,20 @@ class Outage:
             self.started = time.monotonic()
         return time.monotonic() - self.started
 
+    def left(self, window: float) -> float:
+        """Seconds of ``window`` this run has left (all of it when nothing failed yet)."""
+        return window if self.started is None else window - (time.monotonic() - self.started)
+
+    def replacing(self) -> bool:
+        """A replacement starts: False when this run replaced the session already."""
+        if self.replaced:
+            return False
+        self.replaced = True
+        self.started = time.monotonic()  # the new session gets a window of its own
+        return True
+
     def reset(self) -> None:
         """The stream is back: the next failure starts a new run."""
         self.started = None
         self.connect_failures = 0
+        self.replaced = False

@@ -2,33 +2,23 @@
 
 A gateway allows one event subscriber per session and closes a session soon after
 its last stream goes away, so a session reads its events through exactly one
-pump, attached before the first command that can raise an event. One supervisor
-task does everything, in one loop:
-
-- **Attach** to the current ``Binding`` of the session's ``SessionState``, after
-  the high-water mark when resuming, live when the session is new.
-- **Read**: the ``Sequencer`` orders, types and publishes every event; the
-  ``Fanout`` gives each consumer its own bounded queue.
-- **Resume** after a transport failure with jittered back-off
-  (``ReconnectPolicy``), invisibly to consumers, for ``window_s``.
-- **Recover** when the session is gone, or when no resume succeeded within the
-  window (a dead connection's stream may hold the session's one subscriber slot):
-  the owner opens a replacement; the pump attaches there and tells consumers with
-  ``SessionRecovered``. When a command replaced the session, ``retarget()`` moves
-  the stream over at once.
-- **Fail** consumers with a typed error when neither works: they never wait in
-  silence.
-
-Only ``close_now()`` cancels the pump's task; ``retarget()``, ``fail()`` and a
-fail-over's channel close cancel only its call (a flag, the state, the generation say which).
+pump, attached before the first command that can raise an event. Its supervisor
+task attaches to the current ``Binding`` of the session's ``SessionState``; reads
+(the ``Sequencer`` orders and types, the ``Fanout`` feeds each consumer's bounded
+queue); resumes after a transport failure (``ReconnectPolicy``) for ``window_s``;
+recovers when the session is gone or no resume succeeded in the window (the new
+session is announced by ``SessionRecovered``); and fails consumers with a typed
+error when neither works: they never wait in silence. Only ``close_now()`` cancels
+the task; ``retarget()``, ``fail()`` and a fail-over cancel only its call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -36,10 +26,10 @@ import grpc.aio
 
 from mxgateway._events.failures import (
     Outage,
-    StreamEnded,
     confirm_attach,
     connect_failure,
     failure_reason,
+    fresh,
     outcome_lost,
     retired_call,
     retryable,
@@ -48,12 +38,14 @@ from mxgateway._events.failures import (
     typed_failure,
 )
 from mxgateway._events.fanout import Fanout
+from mxgateway._events.link import SessionLink
 from mxgateway._events.queue import EventConsumer
+from mxgateway._events.reading import read_events
 from mxgateway._events.sequencer import Sequencer
 from mxgateway._events.state import Binding, ConnectionState, SessionState
 from mxgateway._model.events import SessionRecovered, TagLookup
 from mxgateway._retry import Backoff, ReconnectPolicy
-from mxgateway._transport.streams import StreamCall
+from mxgateway._transport.streams import StreamCall, wait_done
 from mxgateway.errors import (
     MxGatewayClosedError,
     MxGatewayError,
@@ -65,13 +57,7 @@ from mxgateway.errors import (
 __all__ = ["EventConsumer", "EventPump"]
 
 _log = logging.getLogger("mxgateway.events")
-_EOF = grpc.aio.EOF  # type: ignore[attr-defined]
 _S = ConnectionState
-
-#: Opens a StreamEvents call on the current connection: ``open_call(session_id, after)``.
-CallOpener = Callable[[str, int], StreamCall]
-#: Replaces the session of a binding and gives the new binding; raises the typed error when it cannot.
-Recoverer = Callable[[Binding[Any], str], Awaitable[Binding[Any]]]
 
 
 class _Retarget(Exception):
@@ -86,22 +72,15 @@ class EventPump:
     """The one StreamEvents reader of a session; see the module docstring.
 
     ``state`` is the session's owner of its id, epoch and ``ConnectionState``;
-    ``open_call`` starts a StreamEvents call; ``recover(binding, why)`` replaces the
-    binding's session (``recovers()`` tells whether recovery is on);
-    ``fail_over(generation)`` moves the connection to the next endpoint and
-    ``generation()`` tells which connection is current; ``tag_lookup(tables)``
-    names the items of an epoch's tables.
+    ``link`` is what the pump may ask of the session and its connection;
+    ``tag_lookup(tables)`` names the items of an epoch's tables.
     """
 
     def __init__(
         self,
         *,
         state: SessionState[Any],
-        open_call: CallOpener,
-        recover: Recoverer,
-        recovers: Callable[[], bool],
-        fail_over: Callable[[int], bool],
-        generation: Callable[[], int],
+        link: SessionLink,
         tag_lookup: Callable[[Any], TagLookup],
         secrets: tuple[str, ...],
         policy: ReconnectPolicy,
@@ -110,18 +89,16 @@ class EventPump:
         fresh_session: bool,
     ) -> None:
         self._state = state
-        self._open_call = open_call
-        self._recover = recover
-        self._recovers = recovers
-        self._fail_over = fail_over
-        self._generation = generation
+        self._link = link
         self._tag_lookup = tag_lookup
         self._secrets = secrets
         self._policy = policy
         self._fanout = Fanout(queue_size=queue_size, backlog_size=backlog_size)
         self._sequencer = Sequencer(self._fanout, expect_from_start=fresh_session)
-        #: Where the first attach starts (``events(after_worker_sequence=N)`` before it).
+        #: Where the first attach starts (``events(after_worker_sequence=N)`` before it),
+        #: and the session the reader asked that of.
         self._first_after = 0
+        self._first_asked_of = ""
         #: The binding the stream is attached to (None before the first attach), and
         #: whether its call is reading now.
         self._attached: Binding[Any] | None = None
@@ -200,6 +177,7 @@ class EventPump:
             # Not attached yet: the first attach replays from the gateway itself.
             first = self._first_after
             self._first_after = after_worker_sequence if not first else min(first, after_worker_sequence)
+            self._first_asked_of = self._state.session_id
             after_worker_sequence = None
         consumer = self._fanout.new_consumer(
             after_worker_sequence=after_worker_sequence,
@@ -223,13 +201,9 @@ class EventPump:
     async def ensure_attached(self, timeout: float | None = None, *, fail_fast: bool = True) -> None:
         """Start the stream if needed and wait until it is attached to the current session.
 
-        Raises the typed error when the session is lost or closed, when an attempt
-        made while waiting was refused or (``fail_fast``, for a command that could
-        not run either) could not reach the gateway,
-        ``MxGatewayTimeoutError`` when ``timeout`` seconds pass first, and
-        ``MxGatewayUnavailableError`` when the reconnect window does (``timeout``
-        None), as when a dead connection's stream still holds the session's one
-        subscriber slot.
+        Raises the typed error when the session is lost or closed, or an attempt was
+        refused or (``fail_fast``) could not reach the gateway; ``MxGatewayTimeoutError``
+        after ``timeout`` s, ``MxGatewayUnavailableError`` after the window (None).
         """
         loop = asyncio.get_running_loop()
         limit = self._policy.window_s if timeout is None else timeout
@@ -238,25 +212,27 @@ class EventPump:
         for _ in range(100_000):
             if self._closed:
                 raise MxGatewayClosedError("the session's event stream is closed", method="StreamEvents")
-            state = self._state.state
-            if state is _S.LOST:
-                raise self._ended_with or session_lost(self._state.session_id)
+            if self._state.state is _S.LOST:
+                raise fresh(self._ended_with or session_lost(self._state.session_id))
             if self.attached_to(self._state.epoch):
                 return
             if not self.running:
                 if self._ended_with is not None and self._failures > failures_before:
-                    raise self._ended_with  # the first attach was refused
+                    raise fresh(self._ended_with)  # the first attach was refused
                 self.start()
-            elif self._failures > failures_before and self._last_failure is not None:
+            elif fail_fast and self._failures > failures_before and self._attached is None:
                 failure = self._last_failure
-                if fail_fast and failure.grpc_code is grpc.StatusCode.UNAVAILABLE and self._attached is None:
-                    raise failure  # the gateway cannot be reached: the command could not run either
+                if failure is not None and failure.grpc_code is grpc.StatusCode.UNAVAILABLE:
+                    raise fresh(failure)  # the gateway cannot be reached: the command could not run either
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
             self._changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+            changed = asyncio.ensure_future(self._changed.wait())
+            try:
+                await wait_done(changed, remaining)  # never swallows the caller's cancellation
+            finally:
+                changed.cancel()
         message = (
             f"the event stream of session {self._state.session_id} did not attach within {limit:g} s"
             + (f" (last attempt: {self._last_failure.message})" if self._last_failure is not None else "")
@@ -276,18 +252,19 @@ class EventPump:
         self._changed.set()
 
     def _take_retarget(self) -> bool:
-        if self._retarget and not self._closed:
-            self._retarget = False
-            return True
-        return False
+        taken, self._retarget = self._retarget and not self._closed, False
+        return taken
 
-    async def _attach(self, binding: Binding[Any], after: int) -> StreamCall:
-        generation = self._generation()
-        call = self._open_call(binding.session_id, after)
+    async def _attach(self, binding: Binding[Any], after: int) -> tuple[StreamCall, bool]:
+        """The call attached to ``binding``'s session, and whether the gateway confirmed it."""
+        generation = self._link.generation()
+        call = self._link.open_call(binding.session_id, after)
         self._call = call
-        await confirm_attach(call, binding.session_id, retired=lambda: self._channel_retired(generation))
+        confirmed = await confirm_attach(
+            call, binding.session_id, retired=lambda: self._channel_retired(generation)
+        )
         self._call_generation = generation
-        return call
+        return call, confirmed
 
     # ------------------------------------------------------------------ the supervisor
 
@@ -303,31 +280,41 @@ class EventPump:
                     self._state.move(_S.CONNECTING, "attaching")
                 after = self._resume_point(binding, previous)
                 try:
-                    call = await self._attach(binding, after)
+                    call, confirmed = await self._attach(binding, after)
                 except asyncio.CancelledError:
                     if self._take_retarget() or not self._should_run():
                         continue
                     raise
-                except grpc.aio.AioRpcError as exc:
+                except (grpc.aio.AioRpcError, MxGatewayError) as exc:
                     if not await self._after_failure(exc, binding, backoff, outage):
                         return
                     continue
-                self._now_attached(binding, previous, after)
-                backoff.reset()
-                outage.reset()
-                failure = await self._read_all(call)
+                if binding.epoch != self._state.epoch:  # replaced while it attached
+                    call.cancel()
+                    continue
+                self._attached = binding
+                self._live = True
+                self._sequencer.follow(binding.session_id, self._tag_lookup(binding.tables))
+                # Sure once the headers or the first message came: until then the outage goes on.
+                settle = functools.partial(self._confirm, binding, previous, after, backoff, outage)
+                if confirmed:
+                    settle()
+                failure = await read_events(
+                    call,
+                    self._sequencer,
+                    first=None if confirmed else settle,
+                    within=outage.left(self._policy.window_s),
+                    interrupted=self._interrupted,
+                )
                 self._live = False
-                self._call = None
-                call.cancel()
+                self._closed_call()
                 if isinstance(failure, (_Retarget, _Stopped)):
                     continue
                 if not await self._after_failure(failure, binding, backoff, outage):
                     return
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # a bug must not leave readers waiting forever
+        except Exception as exc:  # a bug must not leave readers waiting forever
             _log.exception("session %s: the event pump failed", self._state.session_id)
-            self.fail(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+            self.fail(exc)
         finally:
             self._call = None
             self._changed.set()
@@ -335,65 +322,62 @@ class EventPump:
     def _resume_point(self, binding: Binding[Any], previous: Binding[Any] | None) -> int:
         """Where a stream on ``binding`` starts: after the high-water mark, or live on a new session."""
         sequencer = self._sequencer
-        if previous is None:
-            sequencer.follow(binding.session_id, self._tag_lookup(binding.tables))
+        if previous is None and binding.session_id == self._first_asked_of:
+            # A reader asked for events after N before the first attach: replay from there.
             sequencer.high_water = self._first_after
             return self._first_after
-        if previous.epoch != binding.epoch:
+        if previous is None or previous.epoch != binding.epoch:
             sequencer.start_afresh()
             return 0
         return sequencer.high_water
 
-    def _now_attached(self, binding: Binding[Any], previous: Binding[Any] | None, after: int) -> None:
-        self._attached = binding
-        self._live = True
-        self._sequencer.follow(binding.session_id, self._tag_lookup(binding.tables))
+    def _confirm(
+        self,
+        binding: Binding[Any],
+        previous: Binding[Any] | None,
+        after: int,
+        backoff: Backoff,
+        outage: Outage,
+    ) -> None:
+        """The stream is attached to ``binding`` for sure: the outage is over; tell readers, move the state."""
+        backoff.reset()
+        outage.reset()
         state = self._state
-        if previous is not None and previous.epoch != binding.epoch:
+        old_id = previous.session_id if previous is not None else self._first_asked_of
+        if old_id and old_id != binding.session_id:
             self.recoveries += 1
-            self._fanout.publish(SessionRecovered(previous.session_id, binding.session_id))
-            self._fanout.fail_writes(outcome_lost(previous.session_id), previous.session_id)
-            reason = f"new session {binding.session_id} replaced {previous.session_id}"
+            self._fanout.publish(SessionRecovered(old_id, binding.session_id))
+            self._fanout.fail_writes(outcome_lost(old_id), old_id)
+            target, reason = _S.RECOVERED, f"new session {binding.session_id} replaced {old_id}"
         elif state.state is _S.RECONNECTING:
             self.reconnects += 1
-            reason = f"resumed after sequence {after}"
+            target, reason = _S.CONNECTED, f"resumed after sequence {after}"
         else:
-            reason = "attached"
-        state.move(_S.RECOVERED if state.state is _S.RECOVERING else _S.CONNECTED, reason)
+            target, reason = _S.CONNECTED, "attached"
         self._last_failure = None
         self._changed.set()
+        if state.state is _S.RECOVERING and target is _S.CONNECTED:
+            return  # still the session a recovery in flight replaces: the new one's attach moves on
+        if target is _S.RECOVERED and state.state is not _S.RECOVERING:
+            target = _S.CONNECTED
+        state.move(target, reason)
 
-    async def _read_all(self, call: StreamCall) -> BaseException:
-        """Dispatch messages until the call fails or ends; returns why it stopped."""
-        read = call.read
-        dispatch = self._sequencer.dispatch
-        skip = self._sequencer.skip
-        try:
-            while True:
-                message = await read()
-                if message is _EOF:
-                    return StreamEnded("the gateway ended the event stream")
-                try:
-                    dispatch(message)  # type: ignore[arg-type]
-                except Exception:  # a bug typing one event: readers get it untyped, the stream goes on
-                    skip(message)  # type: ignore[arg-type]
-        except grpc.aio.AioRpcError as exc:
-            return exc
-        except asyncio.CancelledError:
-            if not self._should_run():
-                return _Stopped()
-            if self._take_retarget():
-                return _Retarget()
-            if self._channel_retired(self._call_generation):
-                return retired_call()
-            raise
+    def _interrupted(self) -> BaseException | None:
+        """Why the call was cancelled under the reader: None when the task itself was."""
+        if not self._should_run():
+            return _Stopped()
+        if self._take_retarget():
+            return _Retarget()
+        if self._channel_retired(self._call_generation):
+            return retired_call()
+        return None
 
     def _should_run(self) -> bool:
         return not self._closed and self._state.state is not _S.LOST
 
     def _channel_retired(self, generation: int) -> bool:
         """True when a CancelledError came from the call's channel, closed by a fail-over."""
-        return not self._closed and generation != self._generation()
+        return not self._closed and generation != self._link.generation()
 
     async def _after_failure(
         self, failure: BaseException, binding: Binding[Any], backoff: Backoff, outage: Outage
@@ -408,33 +392,44 @@ class EventPump:
         why = failure_reason(failure, self._secrets)
         if binding.epoch != self._state.epoch:
             return True  # replaced meanwhile: attach to the current session
-        if session_gone(failure) or self._state.state is _S.RECOVERING:
-            # Gone, or a command found it gone and is replacing it now: join that recovery.
-            return await self._replace(binding, why)
+        if self._link.recovering():
+            return await self._replace(binding, why)  # a command found it gone: join that recovery
+        if session_gone(failure):
+            if outage.replacing():
+                return await self._replace(binding, why)
+            return self._gave_up(binding, why)
         if not retryable(failure, closed=self._closed):
             self._refused(failure)
             return False
         elapsed = outage.begin()
         if elapsed > self._policy.window_s:
-            if self._recovers():
-                # The gateway keeps refusing the stream (a dead connection's stream may hold the
-                # session's one subscriber slot until the server notices): a new session does not wait.
-                return await self._replace(binding, f"no resume within {self._policy.window_s:g} s: {why}")
-            self.fail(session_lost(binding.session_id))
-            return False
-        self._state.move(_S.RECONNECTING, why)
-        seen_on = self._generation()
+            # The gateway keeps refusing the stream (a dead connection's stream may hold the
+            # session's one subscriber slot until the server notices): a new session does not wait.
+            why = f"no resume within {self._policy.window_s:g} s: {why}"
+            if self._link.recovers() and outage.replacing():
+                return await self._replace(binding, why)
+            return self._gave_up(binding, why)
+        if self._state.state in (_S.CONNECTING, _S.CONNECTED, _S.RECOVERED):
+            self._state.move(_S.RECONNECTING, why)  # attaching a new session stays recovering
+        seen_on = self._link.generation()
         if connect_failure(failure):
             if seen_on != outage.counted_on:
                 outage.counted_on, outage.connect_failures = seen_on, 0
             outage.connect_failures += 1
-            if outage.connect_failures >= self._policy.endpoint_attempts and self._fail_over(seen_on):
+            if outage.connect_failures >= self._policy.endpoint_attempts and self._link.fail_over(seen_on):
                 outage.connect_failures = 0
                 _log.info("session %s: moved to the next gateway endpoint", binding.session_id)
         self._changed.clear()  # back off, or less when retargeted or closed
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._changed.wait(), backoff.next_delay())
         return self._should_run()
+
+    def _gave_up(self, binding: Binding[Any], why: str) -> bool:
+        """No way back: recovery is off, or a new session fared no better. Readers get the error."""
+        if self._link.recovers():
+            why = f"a new session fared no better: {why}"
+        self.fail(session_lost(binding.session_id, why))
+        return False
 
     def _refused(self, failure: BaseException) -> None:
         """A failure no waiting heals (a refused key, a bad resume point, a certificate)."""
@@ -445,18 +440,15 @@ class EventPump:
             # The first attach was refused: report it and stay idle, so a later call tries again.
             if isinstance(failure, grpc.aio.AioRpcError) and failure.code() is grpc.StatusCode.OUT_OF_RANGE:
                 self._first_after = 0  # one reader's resume point beyond the newest event
-            self._ended_with = error
             if self._state.state in (_S.CONNECTING, _S.RECONNECTING):
                 self._state.move(_S.IDLE, f"attach refused: {failure_reason(failure, self._secrets)}")
-            self._fanout.end_all(error)
-            self._fanout.fail_writes(error)
-            self._changed.set()
+            self._end_readers(error)
             return
         self.fail(error)
 
     async def _replace(self, binding: Binding[Any], why: str) -> bool:
         try:
-            await self._recover(binding, why)
+            await self._link.recover(binding, why)
         except MxGatewayError as exc:
             self.fail(exc)
             return False
@@ -466,12 +458,15 @@ class EventPump:
         """The session is gone for good here: LOST, and every reader and waiter gets ``error``."""
         if self._closed or self._state.state is _S.LOST:
             return
-        self._ended_with = error
         self._state.move(_S.LOST, redact(str(error) or type(error).__name__, self._secrets))
+        self._end_readers(error)
+        self._closed_call()  # the supervisor sees LOST and stops
+
+    def _end_readers(self, error: BaseException) -> None:
+        self._ended_with = error
         self._fanout.end_all(error)
         self._fanout.fail_writes(error)
         self._changed.set()
-        self._closed_call()  # the supervisor sees LOST and stops
 
     def _closed_call(self) -> None:
         call, self._call = self._call, None

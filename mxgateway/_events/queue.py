@@ -10,6 +10,7 @@ slow reader learns of its loss at once rather than after a backlog. Markers
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import deque
 
 from mxgateway._model.events import EventsDropped, ReplayGap, SequenceGap, SessionRecovered
@@ -172,7 +173,7 @@ class EventConsumer:
             error = self._error
             if error is not None:
                 self._error = None
-                raise error
+                raise _fresh(error)
             return None
         return EMPTY
 
@@ -192,3 +193,10 @@ class EventConsumer:
         while (item := self.get_nowait()) is EMPTY:
             await self.wait()
         return item
+
+
+def _fresh(error: BaseException) -> BaseException:
+    # One error ends every reader: each raises its own copy, or their tracebacks would pile up on it.
+    copied = copy.copy(error)
+    copied.__traceback__ = None
+    return copied

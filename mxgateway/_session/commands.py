@@ -24,6 +24,7 @@ from mxgateway._model.results import (
     write_results,
 )
 from mxgateway._session.tag_table import HandleBook
+from mxgateway.errors import MxGatewayError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, Timeout
 
@@ -82,8 +83,29 @@ class MxAccessCommands:
         request, command = self._request(pb.MX_COMMAND_KIND_REGISTER)
         command.register.client_name = client_name
         handle = (await self._run(request, timeout)).register.server_handle
+        # A replacement session numbers its handles afresh: a number the caller may still
+        # hold from the lost session is never handed out again, or its old item handles
+        # would pass for this session's.
+        skipped: list[int] = []
+        for _ in range(8):
+            if handle not in self._book.stale_servers:
+                break
+            skipped.append(handle)
+            handle = (await self._run(request, timeout)).register.server_handle
+        for stale in skipped:
+            await self._unregister_quietly(request.session_id, stale)
         self._book.note_registered(request.session_id, handle)
         return handle
+
+    async def _unregister_quietly(self, session_id: str, server_handle: int) -> None:
+        """Unregister a handle registered only to be skipped (best effort)."""
+        request, command = self._request(pb.MX_COMMAND_KIND_UNREGISTER)
+        request.session_id = session_id
+        command.unregister.server_handle = server_handle
+        try:
+            await self._run(request)
+        except MxGatewayError:
+            return
 
     @checked
     async def unregister(self, server_handle: int, *, timeout: Timeout = USE_CLIENT_DEFAULT) -> None:

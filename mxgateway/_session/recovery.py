@@ -18,8 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import grpc.aio
-
+from mxgateway._events.failures import session_lost
 from mxgateway._events.state import Binding, ConnectionState, SessionState
 from mxgateway._retry import Backoff
 from mxgateway.errors import (
@@ -35,22 +34,10 @@ from mxgateway.generated import mxaccess_gateway_pb2 as pb
 if TYPE_CHECKING:
     from mxgateway._transport.connection import GatewayTransport
 
-__all__ = ["Recovery", "lost_error", "session_lost"]
+__all__ = ["Recovery", "lost_error"]
 
 # The session's logger: recovery is part of the session's story in the log.
 _log = logging.getLogger("mxgateway.session")
-
-#: How long closing the replaced session may take, in the background.
-_CLOSE_OLD_TIMEOUT_S = 5.0
-
-
-def session_lost(session_id: str, why: str = "") -> MxGatewaySessionLostError:
-    """The error of a session that is gone and is not replaced here."""
-    return MxGatewaySessionLostError(
-        f"session {session_id} was lost on the gateway{': ' + why if why else ''}; its handles are gone",
-        method="OpenSession",
-        old_session_id=session_id,
-    )
 
 
 def lost_error(session_id: str, error: MxGatewayError, *, recovers: bool) -> MxGatewaySessionLostError:
@@ -142,17 +129,21 @@ class Recovery:
                 self._on_lost(session_lost(lost.session_id, f"no new session could be opened: {exc.message}"))
             raise
         if state.closed:  # closed while the reply was on its way
-            await self._close_quietly(reply.session_id, "opened by a recovery the session's close overtook")
+            await self._transport().close_quietly(
+                reply.session_id, "opened by a recovery the session's close overtook"
+            )
             raise MxGatewayClosedError("the session was closed", method="OpenSession")
         current = state.replace(reply.session_id)
-        self._transport().rekey(self._owner, lost.session_id, current.session_id)
+        self._transport().rekey(self._owner, current.session_id)
         _log.info(
             "session %s was lost on the gateway (%s); continuing on new session %s",
             lost.session_id,
             why,
             current.session_id,
         )
-        closing = asyncio.create_task(self._close_quietly(lost.session_id, "replaced by a recovery"))
+        closing = asyncio.create_task(
+            self._transport().close_quietly(lost.session_id, "replaced by a recovery")
+        )
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
         self._on_replaced(lost, current)
@@ -164,12 +155,15 @@ class Recovery:
         backoff = Backoff(policy)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(policy.window_s, policy.max_backoff_s)
+        default = transport.default_timeout
+        attempt_timeout = policy.window_s if default is None else min(default, max(policy.window_s, 1.0))
         failures = 0
         while True:
             transport = self._transport()
             generation = transport.generation
             try:
-                return await transport.open_session(self._name)
+                # Each attempt is bounded by the window too, so the whole replacement is (docs/events.md).
+                return await transport.open_session(self._name, timeout=attempt_timeout)
             except (MxGatewayUnavailableError, MxGatewayTimeoutError, MxGatewayCancelledError):
                 failures += 1
                 if failures % policy.endpoint_attempts == 0:
@@ -192,15 +186,6 @@ class Recovery:
         pending = {task for task in (self._task, *self._closing) if task is not None and not task.done()}
         if pending:
             await asyncio.wait(pending, timeout=timeout)
-
-    async def _close_quietly(self, session_id: str, why: str) -> None:
-        try:
-            await self._transport().close_session(session_id, timeout=_CLOSE_OLD_TIMEOUT_S)
-        except (MxGatewayError, grpc.aio.UsageError) as exc:
-            # Gone already, unreachable, or the channel closed under us: the lease ends it.
-            _log.debug("closing session %s (%s): %s", session_id, why, exc)
-            return
-        _log.info("closed session %s, %s", session_id, why)
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:

@@ -5,11 +5,9 @@
 - ``SessionState`` (``mxgateway._events.state``) owns the gateway session id, its
   epoch, the per-epoch ``TagTables`` and the ``ConnectionState``;
 - the ``EventPump`` owns the one StreamEvents call every event consumer reads from;
-- ``Recovery`` owns the replacement of a lost session;
-- the MXAccess commands (``mxgateway._session.commands``) and tag-level access
-  (``mxgateway._session.tag_access``) are methods of the session; here is the
-  request path every command takes (what each command kind needs is in
-  ``mxgateway._session.command_kinds``).
+- ``Recovery`` owns the replacement of a lost session, ``HandleBook`` the handles;
+- the MXAccess commands and tag-level access are methods of the session; here is
+  the request path every command takes (``command_kinds`` says what each needs).
 
 When the gateway loses the session, the tag-level API continues on a new one
 (``ClientOptions.recover_sessions``). Handles handed out before are dead: a
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc.aio
 
+from mxgateway._events.link import SessionLink
 from mxgateway._events.pump import EventPump
 from mxgateway._events.state import Binding, ConnectionState, SessionState, StateChange
 from mxgateway._model.checks import checked
@@ -45,6 +44,7 @@ from mxgateway._session.recovery import Recovery, lost_error
 from mxgateway._session.tag_access import TagAccess
 from mxgateway._session.tag_port import TagPort
 from mxgateway._session.tag_table import HandleBook, TagTables
+from mxgateway._transport.connection import CLOSE_TIMEOUT_S
 from mxgateway._transport.streams import StreamCall, surely_not_cancelled
 from mxgateway.errors import (
     MxGatewayAuthenticationError,
@@ -75,8 +75,6 @@ _log = logging.getLogger("mxgateway.session")
 _UTC = dt.timezone.utc
 _OK_CODES = (pb.PROTOCOL_STATUS_CODE_OK, pb.PROTOCOL_STATUS_CODE_UNSPECIFIED)
 _SESSION_NOT_FOUND = pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND
-#: How long closing gives a recovery in flight, and the CloseSession call itself.
-_CLOSE_TIMEOUT_S = 5.0
 
 
 def _tags_of(tables: TagTables) -> TagLookup:
@@ -125,11 +123,14 @@ class Session(TagAccess):
         self._setup_lock = asyncio.Lock()
         self._pump = EventPump(
             state=self._state,
-            open_call=self._open_event_call,
-            recover=self._replace_session,
-            recovers=self._recovers,
-            fail_over=self._fail_over,
-            generation=self._connection_generation,
+            link=SessionLink(
+                open_call=self._open_event_call,
+                recover=self._replace_session,
+                recovers=self._recovers,
+                recovering=self._recovery_in_flight,
+                fail_over=self._fail_over,
+                generation=self._connection_generation,
+            ),
             tag_lookup=_tags_of,
             secrets=self._secrets,
             policy=options.reconnect,
@@ -248,7 +249,7 @@ class Session(TagAccess):
         if self._closed:
             return
         self._close_now()
-        self._transport.forget(self.session_id, self)
+        self._transport.forget(self)
 
     async def close(self) -> None:
         """Close the session on the gateway and end its event stream; idempotent."""
@@ -256,13 +257,13 @@ class Session(TagAccess):
             return
         self._close_now()
         transport = self._transport
-        transport.forget(self.session_id, self)
+        transport.forget(self)
         # A recovery in flight is stopped first; what it opened is closed with it.
-        session_id = await self._settled_id(_CLOSE_TIMEOUT_S)
+        session_id = await self._settled_id(CLOSE_TIMEOUT_S)
         transport.check_open("CloseSession")
         # Already gone on the gateway is what closing wants.
         with contextlib.suppress(MxGatewaySessionNotFoundError):
-            await transport.close_session(session_id, timeout=_CLOSE_TIMEOUT_S)
+            await transport.close_session(session_id, timeout=CLOSE_TIMEOUT_S)
         _log.info("closed session %s", session_id)
 
     async def aclose(self) -> None:
@@ -428,6 +429,9 @@ class Session(TagAccess):
         if error.old_session_id and error.old_session_id != current.session_id:
             return  # replaced meanwhile
         await self._recovery.replace(current, error.message)
+
+    def _recovery_in_flight(self) -> bool:
+        return self._recovery.in_flight
 
     async def _replace_session(self, lost: Binding[Any], why: str) -> Binding[Any]:
         return await self._recovery.replace(lost, why)

@@ -13,7 +13,6 @@ collected before the next is sent, and a tag whose first value did not come
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections import deque
@@ -25,11 +24,12 @@ from mxgateway._events.pump import EventPump
 from mxgateway._events.queue import EMPTY, EventConsumer
 from mxgateway._events.state import Binding
 from mxgateway._model.checks import checked
-from mxgateway._model.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
+from mxgateway._model.events import DataChange, EventsDropped, ReplayGap, SequenceGap
 from mxgateway._model.results import ItemResult
 from mxgateway._session.rereads import ReadFence, changes_from_reads
 from mxgateway._session.tag_port import TagPort
 from mxgateway._session.tag_table import TagTables
+from mxgateway._transport.streams import wait_done
 from mxgateway._views.recording import collect_changes
 from mxgateway.errors import MxAccessError, MxGatewayError, MxGatewaySessionLostError
 
@@ -74,9 +74,11 @@ class Subscription:
         #: The session (epoch) the handles belong to: after a recovery the same
         #: numbers name other items of the new session, which must never be touched.
         self._binding: Binding[TagTables] | None = None
-        #: Set when a marker asked for work that is not done yet: a reader cancelled
-        #: (a timeout) or failed half-way must not lose it, or the tags go silent.
-        self._resubscribe_due = False
+        #: The session every tag was subscribed on: when it is replaced, the next read
+        #: subscribes them again. Set only once done, so a reader cancelled half-way (a
+        #: timeout) leaves the work to the next read, and the tags never go silent.
+        self._complete_on: Binding[TagTables] | None = None
+        #: Set when a gap asked for a re-read not done yet (a reader cancelled half-way).
         self._reread_due = False
         self._latest: dict[str, DataChange] = {}
         self._fence = ReadFence()
@@ -157,6 +159,8 @@ class Subscription:
                 results = await port.commands.subscribe_bulk(server, chunk, supervisory=self._supervisory)
                 failed = [r for r in results if not r.ok]
                 if failed:
+                    # Leaving unsubscribes what this chunk did subscribe, too.
+                    self._handles.update({r.item_handle: r.tag for r in results if r.ok})
                     await self.aclose()
                     raise MxAccessError(f"cannot subscribe {_reasons(failed)}", method="Invoke")
                 # The caller's own tag strings (the gateway answers in input order): no copies.
@@ -164,6 +168,9 @@ class Subscription:
                 handles = {r.item_handle: tag for tag, r in pairs} or {r.item_handle: r.tag for r in results}
                 self._handles.update(handles)
                 await self._collect_first_values(handles)
+                if binding is not port.state.current:
+                    return  # replaced meanwhile: the next read subscribes everything on the new session
+        self._complete_on = binding
 
     async def _collect_first_values(self, handles: dict[int, str]) -> None:
         """Take the events queued so far until each of ``handles`` had its first value.
@@ -179,9 +186,7 @@ class Subscription:
         while waiting:
             item = consumer.get_nowait()
             if item is EMPTY:
-                try:
-                    await asyncio.wait_for(consumer.wait(), FIRST_VALUE_STALL_S)
-                except asyncio.TimeoutError:
+                if not await wait_done(consumer.wait(), FIRST_VALUE_STALL_S):
                     break
                 continue
             if item is None or self._closed:
@@ -190,9 +195,9 @@ class Subscription:
             if change is not None:
                 self._pending.append(change)
                 waiting.discard(change.item_handle)
-            elif self._reread_due or self._resubscribe_due:
+            elif self._reread_due or self._binding is not self._port.state.current:
                 break
-        if waiting and not self._resubscribe_due:
+        if waiting and self._binding is self._port.state.current:
             await self._read_into_pending({handles[h]: h for h in waiting}, failed_too=True)
 
     async def _resubscribe(self) -> None:
@@ -227,6 +232,10 @@ class Subscription:
         self._fence.record(fence, self._pump.high_water, changes)
         self._pending.extend(changes)
 
+    def _resubscribe_due(self) -> bool:
+        """True once started while the tags are not all subscribed on the current session."""
+        return self._started and self._complete_on is not self._port.state.current
+
     # ------------------------------------------------------------------ reading
 
     def _take(self, event: object) -> DataChange | None:
@@ -247,10 +256,6 @@ class Subscription:
                 if not self._fence.active or not self._fence.keeps_latest(tag, event):
                     self._latest[tag] = event
                 return event
-        elif kind is SessionRecovered:
-            # Already on the current session when start() recovered it itself,
-            # or when a later marker of a chain of recoveries already moved it.
-            self._resubscribe_due = self._binding is not self._port.state.current
         elif kind is SequenceGap or kind is ReplayGap or kind is EventsDropped:
             assert isinstance(event, (SequenceGap, ReplayGap, EventsDropped))
             self._missed += event.missed
@@ -280,9 +285,8 @@ class Subscription:
         if consumer is None or self._closed:
             raise StopAsyncIteration
         while True:
-            if self._resubscribe_due:
+            if self._resubscribe_due():
                 await self._resubscribe()
-                self._resubscribe_due = False
             if self._reread_due:
                 await self._reread()
                 self._reread_due = False

@@ -27,6 +27,7 @@ from mxgateway._model.values import tag_value
 from mxgateway._retry import Backoff
 from mxgateway._session.commands import MxAccessCommands
 from mxgateway._session.tag_table import TagTables
+from mxgateway._transport.streams import wait_done
 from mxgateway.errors import (
     MxAccessError,
     MxGatewaySessionLostError,
@@ -115,10 +116,14 @@ class TagAccess(MxAccessCommands):
                     handle = await self._register_internal(name)
                     # After a recovery the new number may equal a dead handle a caller
                     # still holds: never use a number that could be mistaken for it.
+                    skipped: list[int] = []
                     for _ in range(8):
                         if handle not in self._book.stale_servers:
                             break
+                        skipped.append(handle)
                         handle = await self._register_internal(name)
+                    for stale in skipped:
+                        await self._unregister_quietly(binding.session_id, stale)
                 tables.server_handle = handle
             return tables.server_handle
 
@@ -294,13 +299,12 @@ class TagAccess(MxAccessCommands):
                 sent = write_may_have_run(exc)
                 raise
             sent = True
-            try:
-                outcome = await asyncio.wait_for(waiter, outcome_timeout)
-            except asyncio.TimeoutError:
+            if not await wait_done(waiter, outcome_timeout):
                 late = pump.reconnects != reconnects or pump.state not in _HEALTHY
                 raise MxGatewayTimeoutError(
                     f"no write outcome for {tag} within {outcome_timeout:g} s", method="StreamEvents"
-                ) from None
+                )
+            outcome = waiter.result()
         finally:
             if sent and late:
                 # Accepted: its outcome may still come (late, or replayed after a

@@ -81,10 +81,6 @@ class TagTable:
         """Drop every item of a server handle."""
         self._servers.pop(server_handle, None)
 
-    def clear(self) -> None:
-        """Drop everything (the session was replaced)."""
-        self._servers.clear()
-
 
 class TagTables:
     """What a session keeps for one gateway session (one epoch): dropped whole when it is replaced.

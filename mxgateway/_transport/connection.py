@@ -41,8 +41,8 @@ __all__ = ["GatewayTransport", "InvokeRpc"]
 _log = logging.getLogger("mxgateway.client")
 #: How long a retired channel's calls may run on after a fail-over (when the client sets no deadline).
 _RETIRED_CHANNEL_GRACE_S = 30.0
-#: How long closing a session that opened while the client closed may take.
-_CLOSE_TIMEOUT_S = 5.0
+#: How long closing a session as part of closing a client or session may take.
+CLOSE_TIMEOUT_S = 5.0
 
 #: The Invoke RPC of the current channel: ``invoke(request, timeout=..., metadata=...)``.
 InvokeRpc = grpc.aio.UnaryUnaryMultiCallable[pb.MxCommandRequest, pb.MxCommandReply]
@@ -50,9 +50,9 @@ InvokeRpc = grpc.aio.UnaryUnaryMultiCallable[pb.MxCommandRequest, pb.MxCommandRe
 
 @dataclass(slots=True)
 class _Registration:
-    """A session bound to the transport, and what to tell it."""
+    """A session bound to the transport, the gateway session it stands for now, and what to tell it."""
 
-    owner: object
+    session_id: str
     moved: Callable[[], None]
     closed: Callable[[], None]
     settle: Callable[[float], Awaitable[str]] | None = None
@@ -107,8 +107,9 @@ class GatewayTransport:
         #: OpenSession calls in flight: closing waits for them (``settle_opens``).
         self._opens = 0
         self._opens_done = asyncio.Event()
-        self._sessions: dict[str, _Registration] = {}
-        self._retired_channels: set[asyncio.Task[None]] = set()
+        self._sessions: dict[object, _Registration] = {}
+        #: Channels a fail-over retired, each closing with a grace for the calls it carries.
+        self._retired_channels: dict[grpc.aio.Channel, asyncio.Task[None]] = {}
 
     def _new_channel(self) -> grpc.aio.Channel:
         options = self.options
@@ -150,8 +151,8 @@ class GatewayTransport:
         # closing it under them would raise CancelledError into callers nobody cancelled.
         grace = self.default_timeout if self.default_timeout is not None else _RETIRED_CHANNEL_GRACE_S
         task = asyncio.get_running_loop().create_task(old_channel.close(grace))
-        self._retired_channels.add(task)
-        task.add_done_callback(self._retired_channels.discard)
+        self._retired_channels[old_channel] = task
+        task.add_done_callback(lambda _: self._retired_channels.pop(old_channel, None))
         _log.info("gateway %s unreachable; failing over to %s", previous, self.endpoint)
         return True
 
@@ -168,33 +169,40 @@ class GatewayTransport:
     ) -> None:
         """Bind ``owner`` (a session): ``moved()`` after a fail-over, ``closed()`` when the client closes.
 
-        ``settle(timeout)`` waits for a recovery in flight and gives the session's id then.
+        ``settle(timeout)`` waits for a recovery in flight and gives the session's id
+        then. Keyed by owner: two sessions of one id (``attach_session`` twice) are both
+        closed with the client.
         """
-        self._sessions[session_id] = _Registration(owner, moved, closed, settle)
+        self._sessions[owner] = _Registration(session_id, moved, closed, settle)
 
-    def forget(self, session_id: str, owner: object) -> None:
-        """``owner`` no longer uses ``session_id`` (closed or detached)."""
-        registration = self._sessions.get(session_id)
-        if registration is not None and registration.owner is owner:
-            del self._sessions[session_id]
+    def forget(self, owner: object) -> None:
+        """``owner`` no longer uses its session (closed or detached)."""
+        self._sessions.pop(owner, None)
 
-    def rekey(self, owner: object, old_session_id: str, new_session_id: str) -> None:
+    def rekey(self, owner: object, new_session_id: str) -> None:
         """``owner`` now stands for a new gateway session (it recovered)."""
-        registration = self._sessions.get(old_session_id)
-        if registration is None or registration.owner is not owner:
-            return
-        del self._sessions[old_session_id]
-        self._sessions[new_session_id] = registration
+        registration = self._sessions.get(owner)
+        if registration is not None:
+            registration.session_id = new_session_id
 
     def release_sessions(self) -> list[ReleasedSession]:
         """Mark every bound session closed and unbind it: what to close on the gateway."""
-        registrations = list(self._sessions.items())
+        registrations = list(self._sessions.values())
         self._sessions.clear()
-        for _, registration in registrations:
+        for registration in registrations:
             registration.closed()
         return [
-            ReleasedSession(session_id, registration.settle) for session_id, registration in registrations
+            ReleasedSession(registration.session_id, registration.settle) for registration in registrations
         ]
+
+    async def settle_retired(self, grace: float) -> None:
+        """Let the calls on channels a fail-over retired end (at most ``grace`` s), then close those channels."""
+        retired = dict(self._retired_channels)
+        if retired:
+            await asyncio.wait(set(retired.values()), timeout=grace)
+            for channel, closing in retired.items():
+                if not closing.done():
+                    await channel.close(None)
 
     # ------------------------------------------------------------------ calls
 
@@ -216,8 +224,7 @@ class GatewayTransport:
         try:
             reply = await self._open(client_session_name, client_correlation_id, timeout)
             if self.closed:
-                with contextlib.suppress(MxGatewayError, grpc.aio.UsageError):
-                    await self.close_session(reply.session_id, timeout=_CLOSE_TIMEOUT_S)
+                await self.close_quietly(reply.session_id, "it opened while the client closed")
                 raise MxGatewayClosedError("the client closed while the session opened", method="OpenSession")
         finally:
             self._opens -= 1
@@ -272,23 +279,39 @@ class GatewayTransport:
             if generation != self.generation and not last and not self.closed:
                 # Opened on the gateway the client moved away from meanwhile: close it
                 # there (its channel lingers for its calls) and open on the current one.
-                await self._close_on(stub, reply.session_id)
+                await self.close_quietly(
+                    reply.session_id, "it opened through a channel a fail-over retired", stub
+                )
                 continue
             break
         check_protocol_status(reply, method="OpenSession", secrets=self.secrets)
         return reply
 
-    async def _close_on(self, stub: pb_grpc.MxAccessGatewayAsyncStub, session_id: str) -> None:
-        with contextlib.suppress(MxGatewayError, grpc.aio.UsageError):
-            closed: pb.CloseSessionReply = await self.unary(
-                stub.CloseSession,
-                pb.CloseSessionRequest(session_id=session_id),
-                method="CloseSession",
-                scope=SESSION_CLOSE,
-                timeout=_CLOSE_TIMEOUT_S,
-                hint=False,
-            )
-            _log.info("closed session %s, opened through a channel a fail-over retired", closed.session_id)
+    async def close_quietly(
+        self, session_id: str, why: str, stub: pb_grpc.MxAccessGatewayAsyncStub | None = None
+    ) -> None:
+        """Close a session nobody uses any more, best effort (``why`` goes to the log).
+
+        Gone already, unreachable, or the channel closed under it: the gateway ends
+        the session when its lease expires. ``stub``: a retired channel's, where it lives.
+        """
+        try:
+            if stub is None:
+                await self.close_session(session_id, timeout=CLOSE_TIMEOUT_S)
+            else:
+                closed: pb.CloseSessionReply = await self.unary(
+                    stub.CloseSession,
+                    pb.CloseSessionRequest(session_id=session_id),
+                    method="CloseSession",
+                    scope=SESSION_CLOSE,
+                    timeout=CLOSE_TIMEOUT_S,
+                    hint=False,
+                )
+                session_id = closed.session_id or session_id
+        except (MxGatewayError, grpc.aio.UsageError) as exc:
+            _log.debug("closing session %s (%s): %s", session_id, why, exc)
+            return
+        _log.info("closed session %s: %s", session_id, why)
 
     async def settle_opens(self, timeout: float) -> None:
         """Wait (bounded) until no OpenSession is in flight (the client is closing)."""

@@ -31,6 +31,7 @@ __all__ = [
     "StreamCall",
     "StreamOpener",
     "surely_not_cancelled",
+    "wait_done",
     "task_cancelling",
 ]
 
@@ -54,6 +55,18 @@ def task_cancelling() -> bool:
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
     return False if cancelling is None else bool(cancelling())
+
+
+async def wait_done(future: asyncio.Future[Any], timeout: float | None) -> bool:
+    """Wait at most ``timeout`` s (None: as long as it takes) for ``future``; True when it is done.
+
+    Unlike ``asyncio.wait_for`` before Python 3.12, a cancellation of the waiting task
+    is never lost when the future completes in the same moment, and the future is
+    not cancelled on a timeout.
+    """
+    if not future.done():
+        await asyncio.wait({future}, timeout=timeout)
+    return future.done()
 
 
 def surely_not_cancelled() -> bool:

@@ -435,7 +435,7 @@ async def test_attach_session_after_reconnect(simulator: Simulator) -> None:
     async with GatewayClient.connect(simulator.endpoint, plaintext=True) as first:
         session = await first.open_session("survivor")
         server = await session.register("x")
-        first.transport.forget(session.session_id, session)  # leave the session open on the gateway
+        await session.detach()  # leave the session open on the gateway
     async with GatewayClient.connect(simulator.endpoint, plaintext=True) as second:
         again = second.attach_session(session.session_id)
         assert await again.add_item(server, "Tank_001.Level") > 0

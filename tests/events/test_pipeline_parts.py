@@ -186,6 +186,7 @@ async def test_a_reader_closing_during_a_publish_never_makes_another_miss_the_ev
 
 
 async def test_a_dropped_event_stream_lets_its_queue_go_only_later_on_its_loop(anyio_backend: object) -> None:
+    from mxgateway._events.link import SessionLink
     from mxgateway._events.pump import EventPump  # a stream needs a pump; this one never attaches
     from mxgateway._events.stream import EventStream
     from mxgateway._retry import ReconnectPolicy
@@ -196,11 +197,14 @@ async def test_a_dropped_event_stream_lets_its_queue_go_only_later_on_its_loop(a
     state: SessionState[dict[str, int]] = SessionState(dict, "s1")
     pump = EventPump(
         state=state,
-        open_call=lambda session_id, after: None,  # type: ignore[arg-type,return-value]
-        recover=lambda binding, why: None,  # type: ignore[arg-type,return-value]
-        recovers=lambda: False,
-        fail_over=lambda generation: False,
-        generation=lambda: 0,
+        link=SessionLink(
+            open_call=lambda session_id, after: None,  # type: ignore[arg-type,return-value]
+            recover=lambda binding, why: None,  # type: ignore[arg-type,return-value]
+            recovers=lambda: False,
+            recovering=lambda: False,
+            fail_over=lambda generation: False,
+            generation=lambda: 0,
+        ),
         tag_lookup=lambda tables: {},
         secrets=(),
         policy=ReconnectPolicy(),

@@ -60,9 +60,9 @@ TAGS = ["Tank_001.Notes", "Tank_001.Name", "Tank_002.Notes", "Tank_002.Name"]
 POLICY = ReconnectPolicy(initial_backoff_s=0.05, max_backoff_s=0.3, window_s=2.0)
 KEEPALIVE_S = 1.0
 #: The liveness bound of these options (docs/events.md): keepalive time and timeout, the
-#: reconnect window twice (resume, then recovery), the attach confirmation, and room for a
-#: loaded 2-core machine.
-BOUND_S = KEEPALIVE_S + KEEPALIVE_S + 2 * POLICY.window_s + 2.0 + 6.0
+#: reconnect window (resume), twice the window (recovery), the attach confirmation, and room
+#: for a loaded 2-core machine.
+BOUND_S = KEEPALIVE_S + KEEPALIVE_S + 3 * POLICY.window_s + 2.0 + 6.0
 MARKERS = (SequenceGap, ReplayGap, EventsDropped, SessionRecovered)
 
 
