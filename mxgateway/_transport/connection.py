@@ -333,7 +333,7 @@ class GatewayTransport:
         wait_for_ready = None
         if self._reached:
             wait_for_ready = True
-            patience = self.options.reconnect.max_backoff_s + 1.0
+            patience = max(self.options.reconnect.max_backoff_s + 1.0, 3.0)
             deadline = self.default_timeout if isinstance(timeout, UseClientDefault) else timeout
             timeout = patience if deadline is None else min(deadline, patience)
         reply: pb.CloseSessionReply = await self.unary(

@@ -138,7 +138,8 @@ class GatewayModel(RuleBasedStateMachine):
             await self.check_session.close()
             await self.checker.close()
             # Close is total: no session of any client is left on the gateway.
-            assert self.sim.session_ids() == []
+            left = self.sim.session_ids()
+            assert left == [], f"left open: {left} (the client's last: {self.client.session_id})"
             STATS["invariant checks"] += 1
             await self.proxy.close()
             await self.sim.close()
