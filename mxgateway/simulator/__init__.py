@@ -11,6 +11,10 @@
     with Simulator.start_in_background() as bg:          # own thread and loop
         ...connect to bg.endpoint from blocking code...
 
+    clock = ManualClock()                                # simulator time stands still...
+    async with Simulator(clock=clock, lease_s=60) as sim:
+        await clock.advance(61)                          # ...until a test moves it: leases run out
+
 From the shell: ``mxgw-py simulate``. In pytest: the ``mx_simulator`` fixture.
 """
 
@@ -18,11 +22,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mxgateway.simulator.clock import Clock, ManualClock
+
 if TYPE_CHECKING:
     from mxgateway.simulator.background import BackgroundSimulator
     from mxgateway.simulator.server import Simulator
 
-__all__ = ["BackgroundSimulator", "Simulator"]
+__all__ = ["BackgroundSimulator", "Clock", "ManualClock", "Simulator"]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +23,7 @@ from mxgateway.generated import galaxy_repository_pb2_grpc, mxaccess_gateway_pb2
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.alarms import AlarmMonitor
 from mxgateway.simulator.auth import ApiKeys
+from mxgateway.simulator.clock import Clock
 from mxgateway.simulator.commands import CommandProcessor
 from mxgateway.simulator.demo_plant import demo_galaxy
 from mxgateway.simulator.faults import Faults
@@ -48,7 +48,9 @@ class Simulator:
     authentication). ``update_rate_hz`` is how often values move on their own;
     0 means they move only on ``await advance(seconds)``. Like production, a
     session takes one event stream at a time (``max_event_subscribers``, up to 8)
-    and is closed ``detach_grace_s`` after its last stream went away.
+    and is closed ``detach_grace_s`` after its last stream went away. ``clock``
+    times all of that (real time by default; a ``ManualClock`` moves only when a
+    test advances it).
     """
 
     def __init__(
@@ -67,6 +69,7 @@ class Simulator:
         lease_s: float = 300.0,
         subscriber_queue_size: int = 10_000,
         max_event_subscribers: int = 1,
+        clock: Clock | None = None,
     ) -> None:
         if (tls_cert_file is None) != (tls_key_file is None):
             raise ValueError("TLS needs both tls_cert_file and tls_key_file")
@@ -81,13 +84,15 @@ class Simulator:
         self.port = port
         self.faults = Faults()
         self.stats = SimulatorStats()
+        #: What times the schedules, leases, the detach grace, replay ages, latency and time stamps.
+        self.clock = clock if clock is not None else Clock()
         self._api_keys = ApiKeys(api_keys) if api_keys is not None else None
         self._tls_files = (
             (Path(tls_cert_file), Path(tls_key_file)) if tls_cert_file and tls_key_file else None
         )
         self._update_rate_hz = update_rate_hz
         self._lease_s = lease_s
-        self._tags = TagStore(self.galaxy)
+        self._tags = TagStore(self.galaxy, self.clock)
         self._sessions = SessionRegistry(
             self._tags,
             self.stats,
@@ -96,6 +101,7 @@ class Simulator:
             replay_capacity=replay_capacity,
             replay_max_age_s=replay_max_age_s,
             subscriber_queue_size=subscriber_queue_size,
+            clock=self.clock,
         )
         #: The gateway-owned alarm monitor (fault injection: ``fail_over()``, ``end_streams()``).
         self.alarms = AlarmMonitor(self.galaxy, self._tags)
@@ -106,7 +112,7 @@ class Simulator:
             self.alarms,
             max_event_subscribers=max_event_subscribers,
         )
-        self._repository = GalaxyRepositoryService(self.galaxy)
+        self._repository = GalaxyRepositoryService(self.galaxy, clock=self.clock)
         self._server: grpc.aio.Server | None = None
         self._health: HealthServicer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -169,6 +175,7 @@ class Simulator:
         Sessions and values persist (events raised meanwhile are retained for
         resume), as behind a load balancer with session persistence; sessions
         still close when their detach grace runs out while the server is down.
+        The downtime is real time whatever the clock: clients wait it out for real.
         """
         await self._stop_server()
         if downtime_s > 0:
@@ -177,7 +184,7 @@ class Simulator:
 
     async def _start_server(self) -> None:
         server = grpc.aio.server(
-            interceptors=[CallGuard(self._api_keys, self.faults, self.stats)],
+            interceptors=[CallGuard(self._api_keys, self.faults, self.stats, self.clock)],
             # Clients ping every minute while a stream is open (their keepalive default).
             options=[("grpc.http2.min_ping_interval_without_data_ms", 30_000)],
         )
@@ -240,7 +247,7 @@ class Simulator:
         await self._repository.deploy(galaxy)
         self._tags.reset(self.galaxy)
         self.alarms.reset(self.galaxy)
-        now_ns = time.time_ns()
+        now_ns = self.clock.time_ns()
         for session in self._sessions.all():
             for item in session.items.values():
                 found = self.galaxy.find_attribute(item.reference)
@@ -279,15 +286,15 @@ class Simulator:
 
     async def _update_values(self) -> None:
         period = 1.0 / self._update_rate_hz
-        last = time.monotonic()
+        last = self.clock.monotonic()
         while True:
-            await asyncio.sleep(period)
-            now = time.monotonic()
+            await self.clock.sleep(period)
+            now = self.clock.monotonic()
             self._tags.advance(now - last)
             last = now
 
     async def _expire_leases(self) -> None:
         period = min(1.0, max(0.01, self._lease_s / 4))
         while True:
-            await asyncio.sleep(period)
+            await self.clock.sleep(period)
             self._sessions.expire_leases()
