@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from collections.abc import Iterable, Mapping
+import socket
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,30 @@ from mxgateway.simulator.tags import Sample, TagStore
 
 if TYPE_CHECKING:
     from mxgateway.simulator.background import BackgroundSimulator
+
+
+@contextlib.contextmanager
+def _held_port(host: str, port: int) -> Iterator[None]:
+    """Keep ``host:port`` bound, not listening, for the block: while a server restarts.
+
+    The kernel then gives the port to no other bind or connect on the machine, so
+    the server starts again on it; connections meanwhile are refused, as by a
+    gateway that is down. gRPC's listener binds with SO_REUSEADDR and SO_REUSEPORT,
+    as the holder does, so both coexist. Best effort: a host this cannot bind (a
+    name with several addresses) is simply not held.
+    """
+    holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((host, port))
+    except OSError:
+        holder.close()
+    try:
+        yield
+    finally:
+        holder.close()
 
 
 class Simulator:
@@ -177,10 +202,11 @@ class Simulator:
         still close when their detach grace runs out while the server is down.
         The downtime is real time whatever the clock: clients wait it out for real.
         """
-        await self._stop_server()
-        if downtime_s > 0:
-            await asyncio.sleep(downtime_s)
-        await self._start_server()
+        with _held_port(self.host, self.port):
+            await self._stop_server()
+            if downtime_s > 0:
+                await asyncio.sleep(downtime_s)
+            await self._start_server()
 
     async def _start_server(self) -> None:
         server = grpc.aio.server(

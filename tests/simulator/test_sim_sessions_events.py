@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
+import socket
 import time
 
 import grpc
@@ -15,10 +17,17 @@ from mxgateway import GATEWAY_PROTOCOL_VERSION
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.clock import ManualClock
 from mxgateway.simulator.galaxy import MX_DOUBLE, Galaxy, GalaxyAttribute, GalaxyObject
+from mxgateway.simulator.server import Simulator
 
 pytestmark = pytest.mark.anyio
 
 NOT_FOUND = pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND
+
+
+def accepts(port: int) -> bool:
+    """Whether something listens on the loopback ``port``."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 async def heartbeat_item(raw: Raw) -> tuple[int, int]:
@@ -279,6 +288,21 @@ async def test_restart_keeps_the_port_and_the_sessions() -> None:
     assert cut.value.code() == grpc.StatusCode.UNAVAILABLE
     assert results[0].was_cached
     assert results[0].item_handle == item
+
+
+async def test_while_down_a_restarting_simulator_keeps_its_port_from_every_other_bind() -> None:
+    # No client ever connects: no connection of the port lingers (TIME_WAIT) to hold it instead.
+    async with Simulator(update_rate_hz=0) as sim:
+        port = sim.port
+        restarting = asyncio.create_task(sim.restart(downtime_s=30))
+        await wait_for(lambda: not accepts(port))  # the server is down: connections are refused
+        # ...and its port stays taken: another server (or a client's port) cannot have it.
+        with socket.socket() as other, pytest.raises(OSError, match="in use") as taken:
+            other.bind(("127.0.0.1", port))
+        restarting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await restarting
+    assert taken.value.errno == errno.EADDRINUSE
 
 
 async def test_deploy_rebinds_items_and_reports_vanished_attributes_as_bad_quality() -> None:
