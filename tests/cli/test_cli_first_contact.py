@@ -11,7 +11,6 @@ import os
 import pty
 import re
 import select
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from mxgateway import __version__
 from mxgateway.cli.app import app
 from mxgateway.cli.lazy_commands import LAZY_COMMANDS
 from mxgateway.simulator.server import Simulator
+from tests.loopback import closed_port
 
 from .conftest import ADMIN_KEY, cli_command, subprocess_env
 from .test_cli_help import EXPECTED, _command_paths
@@ -65,12 +65,6 @@ def on_terminal(*args: str, env: dict[str, str] | None = None, timeout: float = 
             process.kill()
         code = process.wait(timeout=10)
     return code, b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ------------------------------------------------------------------ discovery
