@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mxgateway.cli.connections import no_interrupts, own_or_attached_session
+from mxgateway.cli.option_table import ATTACH_SESSION
 from mxgateway.cli.records import change_record, item_record, read_record, write_record
 from mxgateway.cli.value_parsing import TYPE_NAMES, ParsedValue, parse_value
 
@@ -35,13 +36,7 @@ SessionOpt = Annotated[
     str,
     typer.Option("--session-id", help="Session from open-session [env MXGATEWAY_SESSION_ID]."),
 ]
-OptionalSessionOpt = Annotated[
-    str,
-    typer.Option(
-        "--session-id",
-        help="Use this open session (left open) instead of opening one [env MXGATEWAY_SESSION_ID].",
-    ),
-]
+OptionalSessionOpt = Annotated[str, typer.Option(ATTACH_SESSION.flag, help=ATTACH_SESSION.help)]
 ServerOpt = Annotated[int, typer.Option("--server-handle", help="Server handle from register.")]
 ItemOpt = Annotated[int, typer.Option("--item-handle", help="Item handle from add-item.")]
 TypeOpt = Annotated[str, typer.Option("--type", help=f"Value type: {', '.join(TYPE_NAMES)}.")]
