@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer._click.exceptions import BadParameter
 from typer.core import TyperArgument, TyperOption
@@ -87,6 +87,8 @@ _FLAGS_AND_VALUES = st.lists(
 )
 
 
+# No deadline: Typer builds a parameter's converter (pydantic) the first time it parses it.
+@settings(deadline=None)
 @given(tags=st.lists(_PLAIN_TEXT, min_size=1, max_size=3), options=_FLAGS_AND_VALUES, equals=st.booleans())
 def test_any_line_the_fast_path_answers_is_what_typer_gets(
     tags: list[str], options: list[tuple[OptionSpec, str]], equals: bool
