@@ -22,17 +22,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mxgateway.simulator.clock import Clock, ManualClock
-
 if TYPE_CHECKING:
     from mxgateway.simulator.background import BackgroundSimulator
+    from mxgateway.simulator.clock import Clock, ManualClock
     from mxgateway.simulator.server import Simulator
 
 __all__ = ["BackgroundSimulator", "Clock", "ManualClock", "Simulator"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that importing the Galaxy model does not import the gRPC server.
+    # Lazy, so that importing the Galaxy model imports neither the gRPC server nor asyncio.
     if name == "Simulator":
         from mxgateway.simulator.server import Simulator
 
@@ -41,4 +40,8 @@ def __getattr__(name: str) -> Any:
         from mxgateway.simulator.background import BackgroundSimulator
 
         return BackgroundSimulator
+    if name in ("Clock", "ManualClock"):
+        from mxgateway.simulator import clock
+
+        return getattr(clock, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
