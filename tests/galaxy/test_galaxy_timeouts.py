@@ -96,14 +96,16 @@ async def test_the_call_deadline_overrides_the_client_default(anyio_backend: obj
 
 async def test_a_walk_deadline_is_per_page_request(slow: tuple[Simulator, GalaxyRepositoryClient]) -> None:
     sim, client = slow
-    sim.faults.latency_s = 0.25
-    deadline = 1.0
-    iterator = client.iter_hierarchy(page_size=2, timeout=deadline)
+    # One object a page: the pages' latencies alone add up past the deadline, while
+    # each page stays far (1.8 s) inside it, however loaded the machine.
+    sim.faults.latency_s = 0.2
+    deadline = 2.0
+    iterator = client.iter_hierarchy(page_size=1, timeout=deadline)
     started = time.monotonic()
     objects = [obj async for obj in iterator]
     elapsed = time.monotonic() - started
-    assert objects
-    assert iterator.pages_requested >= 5
+    assert len(objects) == iterator.pages_requested
+    assert iterator.pages_requested * sim.faults.latency_s > deadline
     # The whole walk outlasts the deadline; no single page does.
     assert elapsed > deadline
 
