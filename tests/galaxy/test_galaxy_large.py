@@ -23,9 +23,8 @@ PAGE_SIZE = MAX_PAGE_SIZE
 
 
 @pytest.fixture(scope="module")
-def large_galaxy() -> Iterator[Galaxy]:
-    with large_galaxies.generated(OBJECT_COUNT) as galaxy:
-        yield galaxy
+def large_galaxy() -> Galaxy:
+    return large_galaxies.generated(OBJECT_COUNT)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
@@ -24,9 +24,8 @@ OBJECT_COUNT = 100_000
 
 
 @pytest.fixture(scope="module")
-def large_galaxy() -> Iterator[Galaxy]:
-    with large_galaxies.generated(OBJECT_COUNT) as galaxy:
-        yield galaxy
+def large_galaxy() -> Galaxy:
+    return large_galaxies.generated(OBJECT_COUNT)
 
 
 @pytest.fixture
