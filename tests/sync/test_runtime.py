@@ -167,6 +167,8 @@ def test_shutdown_closes_registered_objects_and_restarts_lazily() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+# Forking a process with threads (the loop thread, a test worker's) is the point here.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
 def test_forked_child_gets_a_fresh_loop() -> None:
     run(asyncio.sleep(0))
     pid = os.fork()
