@@ -5,7 +5,9 @@ its gateway calls. The command lines below are the common ones, whose parsing is
 exact without a parser: :func:`run` answers them and returns True. For anything
 else (``--help``, an option it does not know, a value that needs conversion, a
 usage error, shell completion) it returns False and Typer runs the command, so
-help, errors and exit codes stay Typer's. Nothing here imports Typer.
+help, errors and exit codes stay Typer's. ``read``'s options come from
+``mxgateway.cli.option_table``, the table Typer's are built from. Nothing here
+imports Typer.
 """
 
 from __future__ import annotations
@@ -23,32 +25,16 @@ from mxgateway.cli.connections import own_or_attached_session, shared_connection
 from mxgateway.cli.context import emit
 from mxgateway.cli.errors import CommandExit
 from mxgateway.cli.exit_codes import ExitCode
+from mxgateway.cli.option_table import ATTACH_SESSION, GATEWAY_OPTIONS
 from mxgateway.cli.records import read_record
 from mxgateway.cli.text_limits import text_problem
-from mxgateway.options import MAX_TIMEOUT_S
 
-__all__ = ["fail_if_any", "print_version", "read_tags", "run"]
+__all__ = ["READ_OPTIONS", "fail_if_any", "print_version", "read_tags", "run"]
 
-#: ``read``'s options that take a text value, by flag; their values stay text.
-_TEXT_OPTIONS = {
-    "--endpoint": "endpoint",
-    "--api-key": "api_key",
-    "--api-key-env": "api_key_env",
-    "--server-name-override": "server_name_override",
-    "--session-id": "session_id",
-}
-#: ``read``'s flags, by flag.
-_FLAGS = {
-    "--json": "json",
-    "--plaintext": "plaintext",
-    "--tls": "tls",
-    "--simulator": "simulator",
-    "--allow-insecure-api-key": "allow_insecure_api_key",
-}
-# A number whose float() is certainly what Typer gives (as light_params); others go to Typer.
+#: ``read``'s options (the shared ones and its own), by flag: the table Typer's ``read`` is built from.
+READ_OPTIONS = {spec.flag: spec for spec in (*GATEWAY_OPTIONS, ATTACH_SESSION)}
+# A number whose float() is certainly what Typer gives; others (and what a bound refuses) go to Typer.
 _PLAIN_FLOAT = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?")
-#: ``--timeout``'s lower bound (options._TIMEOUT_OPT): Typer words a value below it.
-_MIN_TIMEOUT = 0.001
 
 
 def _distribution_version(name: str) -> str:
@@ -119,26 +105,31 @@ def _parse_read(args: list[str]) -> tuple[dict[str, Any], list[str], str] | None
             tags.append(arg)
             continue
         flag, equals, value = arg.partition("=")
-        if flag in _FLAGS and not equals:
-            values[_FLAGS[flag]] = True
-            continue
-        if flag not in _TEXT_OPTIONS and flag != "--timeout":
+        spec = READ_OPTIONS.get(flag)
+        if spec is None or spec.kind == "path":
             return None  # --help, a path option, an unknown option, "--", "-"
+        if spec.kind == "flag":
+            if equals:
+                return None  # Typer refuses a value for a flag, in its own words
+            values[spec.name] = True
+            continue
         if not equals:
             if position == len(args) or args[position].startswith("-"):
                 return None  # a missing value, or one Typer may read differently
             value = args[position]
             position += 1
-        if flag == "--timeout":
-            if not _PLAIN_FLOAT.fullmatch(value) or not _MIN_TIMEOUT <= float(value) <= MAX_TIMEOUT_S:
+        if spec.kind == "seconds":
+            if not _PLAIN_FLOAT.fullmatch(value) or not (spec.minimum or 0.0) <= float(value) <= (
+                spec.maximum if spec.maximum is not None else float("inf")
+            ):
                 return None
-            values["timeout"] = float(value)
-        elif flag == "--session-id":
+            values[spec.name] = float(value)
+        elif spec is ATTACH_SESSION:
             if not value.strip():
                 return None  # Typer refuses an empty id, in its own words
             session_id = value
         else:
-            values[_TEXT_OPTIONS[flag]] = value
+            values[spec.name] = value
     if not tags or text_problem([*tags, session_id, *(v for v in values.values() if isinstance(v, str))]):
         return None  # Typer refuses it, in its own words
     return values, tags, session_id

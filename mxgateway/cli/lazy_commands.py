@@ -18,7 +18,6 @@ import typer.main
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
-from mxgateway.cli import light_params
 from mxgateway.cli.help_format import panel_rows, suggest, tidy_metavars
 
 __all__ = ["LAZY_COMMANDS", "LazyCommandGroup", "load_command"]
@@ -108,9 +107,6 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-
-# Plain str/int/float parameters convert without importing pydantic.
-light_params.install()
 
 #: ``ctx.meta`` key: the command line asked for JSON, so usage errors are JSON too.
 _JSON_ERRORS = "mxgw_py.json_errors"

@@ -1,9 +1,10 @@
 """The connection and output options every ``mxgw-py`` command shares, and the decorators that add them.
 
 A command declares only its own parameters plus ``common: CommonOptions``; the
-:func:`gateway_command` decorator adds the connection and output options to its
-``--help``, resolves the API key, runs the body and turns every expected failure
-into an exit code and one error message (``mxgateway.cli.errors``).
+:func:`gateway_command` decorator adds the connection and output options (from
+``mxgateway.cli.option_table``) to its ``--help``, refuses text no call could
+carry, resolves the API key, runs the body and turns every expected failure into
+an exit code and one error message (``mxgateway.cli.errors``).
 
 Nothing here imports grpc, the core's client or the facade at module level: the
 command line must start fast, so they are imported inside the commands.
@@ -18,77 +19,65 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from mxgateway.cli.common import CommonOptions, build_common_options, run_command
-from mxgateway.cli.credentials import DEFAULT_API_KEY_ENV
-from mxgateway.options import MAX_TIMEOUT_S
+from mxgateway.cli.option_table import GATEWAY_OPTIONS, JSON_OPTION, OptionSpec
+from mxgateway.cli.text_limits import text_problem
 
-__all__ = ["CommonOptions", "build_common_options", "gateway_command", "output_command"]
+__all__ = [
+    "CommonOptions",
+    "build_common_options",
+    "gateway_command",
+    "output_command",
+    "refuse_unsendable_text",
+    "typer_parameter",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# No envvar= here: resolved_endpoint reads MXGATEWAY_ENDPOINT, so that inside a
-# batch the batch's own --endpoint beats the environment for every line.
-_ENDPOINT_OPT = typer.Option(
-    "--endpoint",
-    help="Gateway address host:port, or simulator [env MXGATEWAY_ENDPOINT; default localhost:5000].",
-)
-_API_KEY_OPT = typer.Option(
-    "--api-key",
-    help="API key. Visible to other local users: prefer --api-key-env or --api-key-file.",
-    show_default=False,
-)
-_API_KEY_ENV_OPT = typer.Option(
-    "--api-key-env",
-    metavar="NAME",
-    help=f"Read the API key from this variable [default {DEFAULT_API_KEY_ENV}].",
-)
-_API_KEY_FILE_OPT = typer.Option("--api-key-file", help="Read the API key from this file (one line).")
-_PLAINTEXT_OPT = typer.Option("--plaintext", help="No TLS (the default for loopback endpoints).")
-_TLS_OPT = typer.Option("--tls", help="Use TLS even on a loopback endpoint.")
-_CA_FILE_OPT = typer.Option("--ca-file", help="PEM file of the CA that signed the gateway's certificate.")
-_CLIENT_CERT_OPT = typer.Option(
-    "--client-cert", help="PEM client certificate, for gateways that require one (with --client-key)."
-)
-_CLIENT_KEY_OPT = typer.Option("--client-key", help="PEM private key of --client-cert.")
-_SERVER_NAME_OPT = typer.Option(
-    "--server-name-override", help="Name to check the server certificate against."
-)
-_TIMEOUT_OPT = typer.Option(
-    "--timeout",
-    min=0.001,
-    max=MAX_TIMEOUT_S,
-    help="Deadline of each call, in seconds, up to a year [default 30].",
-)
-_JSON_OPT = typer.Option("--json", help="Machine output: deterministic JSON, one document per line.")
-_SIMULATOR_OPT = typer.Option(
-    "--simulator",
-    help="Run against an embedded simulator started in this process (as --endpoint simulator).",
-)
-_INSECURE_KEY_OPT = typer.Option(
-    "--allow-insecure-api-key",
-    help="Send the API key even over plaintext to a host other than loopback (anyone on the path can read it).",
-)
+_ANNOTATIONS: dict[str, Any] = {
+    "text": str | None,
+    "path": Path | None,
+    "flag": bool,
+    "seconds": float | None,
+}
 
-_GATEWAY_PARAMS: list[tuple[str, Any, Any]] = [
-    ("endpoint", Annotated[str | None, _ENDPOINT_OPT], None),
-    ("api_key", Annotated[str | None, _API_KEY_OPT], None),
-    ("api_key_env", Annotated[str | None, _API_KEY_ENV_OPT], None),
-    ("api_key_file", Annotated[Path | None, _API_KEY_FILE_OPT], None),
-    ("plaintext", Annotated[bool, _PLAINTEXT_OPT], False),
-    ("tls", Annotated[bool, _TLS_OPT], False),
-    ("ca_file", Annotated[Path | None, _CA_FILE_OPT], None),
-    ("client_cert", Annotated[Path | None, _CLIENT_CERT_OPT], None),
-    ("client_key", Annotated[Path | None, _CLIENT_KEY_OPT], None),
-    ("server_name_override", Annotated[str | None, _SERVER_NAME_OPT], None),
-    ("timeout", Annotated[float | None, _TIMEOUT_OPT], None),
-    ("json", Annotated[bool, _JSON_OPT], False),
-    ("simulator", Annotated[bool, _SIMULATOR_OPT], False),
-    ("allow_insecure_api_key", Annotated[bool, _INSECURE_KEY_OPT], False),
-]
-_OUTPUT_PARAMS: list[tuple[str, Any, Any]] = [("json", Annotated[bool, _JSON_OPT], False)]
+
+def typer_parameter(spec: OptionSpec) -> tuple[str, Any, Any]:
+    """``(name, annotation, default)`` of ``spec`` as a Typer option."""
+    option = typer.Option(
+        spec.flag,
+        help=spec.help,
+        metavar=spec.metavar,
+        show_default=spec.show_default,
+        min=spec.minimum,
+        max=spec.maximum,
+    )
+    return spec.name, Annotated[_ANNOTATIONS[spec.kind], option], False if spec.kind == "flag" else None
+
+
+_GATEWAY_PARAMS = [typer_parameter(spec) for spec in GATEWAY_OPTIONS]
+_OUTPUT_PARAMS = [typer_parameter(JSON_OPTION)]
 _PREFIX = "mxgw_"
+#: The keyword of the Typer context a wrapped command gets when it takes none of its own.
+_CONTEXT = _PREFIX + "context"
+
+
+def refuse_unsendable_text(ctx: typer.Context, values: dict[str, Any]) -> None:
+    """A usage error naming the parameter whose text no call could carry (``text_limits``).
+
+    ``values`` are the command's converted parameters, by name. A file path may be
+    any text the system takes: it arrives as a ``Path``, which is never refused.
+    """
+    for param in ctx.command.params:
+        if not isinstance(param, (TyperArgument, TyperOption)):
+            continue  # click's own (--help): never text
+        problem = text_problem(values.get(param.name or ""))
+        if problem is not None:
+            # Else protobuf fails to encode it, or the gateway's reply is too large to arrive.
+            raise typer.BadParameter(problem, ctx=ctx, param=param)
 
 
 def _decorate(fn: F, extra: list[tuple[str, Any, Any]], *, connects: bool) -> F:
@@ -99,16 +88,21 @@ def _decorate(fn: F, extra: list[tuple[str, Any, Any]], *, connects: bool) -> F:
         for p in signature.parameters.values()
         if p.name != "common"
     ]
+    own_context = next((p.name for p in own if p.annotation is typer.Context), None)
     added = [
         inspect.Parameter(
             _PREFIX + name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
         for name, annotation, default in extra
     ]
+    if own_context is None:
+        added.append(inspect.Parameter(_CONTEXT, inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context))
     new_signature = signature.replace(parameters=[*own, *added], return_annotation=None)
 
     @functools.wraps(fn)
     def wrapper(**kwargs: Any) -> Any:
+        ctx = kwargs.pop(_CONTEXT) if own_context is None else kwargs[own_context]
+        refuse_unsendable_text(ctx, kwargs)
         values = {name: kwargs.pop(_PREFIX + name) for name, _, _ in extra}
         return run_command(fn, values, kwargs, connects=connects)
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from mxgateway.cli.connections import no_interrupts, own_or_attached_session
+from mxgateway.cli.option_table import ATTACH_SESSION
 from mxgateway.cli.records import change_record, item_record, read_record, write_record
 from mxgateway.cli.value_parsing import TYPE_NAMES, ParsedValue, parse_value
 
@@ -49,12 +50,7 @@ SessionOpt = Annotated[
     ),
 ]
 OptionalSessionOpt = Annotated[
-    str,
-    typer.Option(
-        "--session-id",
-        help="Use this open session (left open) instead of opening one [env MXGATEWAY_SESSION_ID].",
-        callback=_given_session_id,
-    ),
+    str, typer.Option(ATTACH_SESSION.flag, help=ATTACH_SESSION.help, callback=_given_session_id)
 ]
 ServerOpt = Annotated[int, typer.Option("--server-handle", help="Server handle from register.")]
 ItemOpt = Annotated[int, typer.Option("--item-handle", help="Item handle from add-item.")]

@@ -1,7 +1,8 @@
 """What text a command-line parameter may carry: valid UTF-8, at most ``MAX_TEXT`` characters.
 
-Shared by Typer's converters (``light_params``) and the Typer-free ``read`` path
-(``fast``), so both refuse the same values in the same words.
+Shared by the commands Typer runs (``options.refuse_unsendable_text``) and the
+Typer-free ``read`` path (``fast``, which leaves such values to Typer), so both
+refuse the same values in the same words.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@
     with Simulator.start_in_background() as bg:          # own thread and loop
         ...connect to bg.endpoint from blocking code...
 
+    clock = ManualClock()                                # simulator time stands still...
+    async with Simulator(clock=clock, lease_s=60) as sim:
+        await clock.advance(61)                          # ...until a test moves it: leases run out
+
 From the shell: ``mxgw-py simulate``. In pytest: the ``mx_simulator`` fixture.
 """
 
@@ -20,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mxgateway.simulator.background import BackgroundSimulator
+    from mxgateway.simulator.clock import Clock, ManualClock
     from mxgateway.simulator.server import Simulator
 
-__all__ = ["BackgroundSimulator", "Simulator"]
+__all__ = ["BackgroundSimulator", "Clock", "ManualClock", "Simulator"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that importing the Galaxy model does not import the gRPC server.
+    # Lazy, so that importing the Galaxy model imports neither the gRPC server nor asyncio.
     if name == "Simulator":
         from mxgateway.simulator.server import Simulator
 
@@ -35,4 +40,8 @@ def __getattr__(name: str) -> Any:
         from mxgateway.simulator.background import BackgroundSimulator
 
         return BackgroundSimulator
+    if name in ("Clock", "ManualClock"):
+        from mxgateway.simulator import clock
+
+        return getattr(clock, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

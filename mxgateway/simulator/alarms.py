@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -168,6 +167,8 @@ class AlarmMonitor:
 
     def __init__(self, galaxy: Galaxy, tags: TagStore, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self._tags = tags
+        # Transitions are stamped on the clock the values move on.
+        self._clock = tags.clock
         self._queue_size = queue_size
         self._subscribers: set[AlarmSubscriber] = set()
         self._conditions: dict[str, AlarmCondition] = {}
@@ -175,7 +176,7 @@ class AlarmMonitor:
         self._listeners: list[tuple[GalaxyAttribute, _AttributeListener]] = []
         self.mode = pb.ALARM_PROVIDER_MODE_ALARMMGR
         self.reason = "alarm manager connected"
-        self.since_ns = time.time_ns()
+        self.since_ns = self._clock.time_ns()
         #: Acknowledgement comments written to ack-comment subtags in subtag mode.
         self.subtag_writes: list[tuple[str, str]] = []
         self.transitions_published = 0
@@ -244,7 +245,7 @@ class AlarmMonitor:
 
     def evaluate(self, attribute: GalaxyAttribute, value: Value) -> None:
         """Apply a new value of ``attribute`` to its conditions."""
-        now = time.time_ns()
+        now = self._clock.time_ns()
         for condition in self._by_attribute.get(attribute.full_tag_reference.lower(), ()):
             condition.value = value
             violated = condition.violated_by(value)
@@ -280,7 +281,7 @@ class AlarmMonitor:
         condition.operator_comment = request.comment
         if self.degraded:
             self.subtag_writes.append((f"{condition.source_reference}.AckComment", request.comment))
-        self._transition(condition, pb.ALARM_TRANSITION_KIND_ACKNOWLEDGE, time.time_ns())
+        self._transition(condition, pb.ALARM_TRANSITION_KIND_ACKNOWLEDGE, self._clock.time_ns())
         return ok
 
     def _transition(self, condition: AlarmCondition, kind: int, now_ns: int) -> None:
@@ -387,7 +388,7 @@ class AlarmMonitor:
             return
         self.mode = mode  # type: ignore[assignment]
         self.reason = reason
-        self.since_ns = time.time_ns()
+        self.since_ns = self._clock.time_ns()
         message = pb.AlarmFeedMessage(provider_status=self.provider_status())
         for subscriber in list(self._subscribers):
             subscriber.push(message)

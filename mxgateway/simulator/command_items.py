@@ -7,8 +7,6 @@ item's) MXAccess failure.
 
 from __future__ import annotations
 
-import time
-
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator import statuses as st
 from mxgateway.simulator.faults import Faults
@@ -147,7 +145,7 @@ class ItemCommands:
         if not self._faults.withhold_write_outcomes:
             session.events.publish(event)
         if refusal is None:
-            timestamp_ns = int(when.timestamp() * 1e9) if when is not None else time.time_ns()
+            timestamp_ns = int(when.timestamp() * 1e9) if when is not None else None
             self._tags.write(item.attribute, item.index, value, timestamp_ns)
 
     @staticmethod

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 
 import grpc
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.simulator.clock import Clock
 from mxgateway.simulator.stats import SimulatorStats
 from mxgateway.simulator.values import timestamp_from_ns
 
@@ -80,8 +80,10 @@ class EventLog:
         replay_max_age_s: float,
         subscriber_queue_size: int,
         stats: SimulatorStats,
+        clock: Clock | None = None,
     ) -> None:
         self.session_id = session_id
+        self._clock = clock if clock is not None else Clock()
         self.last_sequence = 0
         self._ring: deque[tuple[float, pb.MxEvent]] = deque(maxlen=max(1, replay_capacity))
         self._max_age_s = replay_max_age_s
@@ -104,17 +106,18 @@ class EventLog:
     def publish(self, event: pb.MxEvent) -> None:
         """Number, stamp, retain and fan out ``event`` (which must not be changed afterwards)."""
         self.last_sequence += 1
-        now_ns = time.time_ns()
+        now_ns = self._clock.time_ns()
         stamp = timestamp_from_ns(now_ns)
         event.session_id = self.session_id
         event.worker_sequence = self.last_sequence
         event.worker_timestamp.CopyFrom(stamp)
         event.gateway_receive_timestamp.CopyFrom(stamp)
-        self._ring.append((time.monotonic(), event))
+        now = self._clock.monotonic()
+        self._ring.append((now, event))
         self._stats.events_published += 1
         for subscriber in self._subscribers:
             subscriber.offer(event)
-        if self._max_age_s > 0 and self._ring[0][0] < time.monotonic() - self._max_age_s:
+        if self._max_age_s > 0 and self._ring[0][0] < now - self._max_age_s:
             self._prune()
 
     def subscribe(self, after_sequence: int) -> tuple[list[pb.MxEvent], Subscriber]:
@@ -165,6 +168,6 @@ class EventLog:
     def _prune(self) -> None:
         if self._max_age_s <= 0:
             return
-        horizon = time.monotonic() - self._max_age_s
+        horizon = self._clock.monotonic() - self._max_age_s
         while self._ring and self._ring[0][0] < horizon:
             self._ring.popleft()

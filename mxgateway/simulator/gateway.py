@@ -59,7 +59,7 @@ class MxAccessGatewayService(AlarmRpcs, pb_grpc.MxAccessGatewayServicer):
         """Open a READY session with a fresh lease."""
         session = self._sessions.open(request.client_session_name)
         lease = Timestamp()
-        lease.FromNanoseconds(int(session.lease_expires_at * 1e9))
+        lease.FromNanoseconds(session.lease_expires_at_ns())
         return pb.OpenSessionReply(
             session_id=session.session_id,
             backend_name=BACKEND_NAME,

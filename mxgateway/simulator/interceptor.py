@@ -15,6 +15,7 @@ import grpc.aio
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.auth import ApiKeys, required_scope
+from mxgateway.simulator.clock import Clock
 from mxgateway.simulator.faults import Fault, Faults
 from mxgateway.simulator.probes import HEALTH_PREFIX
 from mxgateway.simulator.stats import SimulatorStats
@@ -59,10 +60,13 @@ def _forget_abandoned(call: asyncio.Future[Any]) -> None:
 class CallGuard(_Interceptor):
     """Checks the API key and scope, then applies the fault plan, before each call."""
 
-    def __init__(self, api_keys: ApiKeys | None, faults: Faults, stats: SimulatorStats) -> None:
+    def __init__(
+        self, api_keys: ApiKeys | None, faults: Faults, stats: SimulatorStats, clock: Clock | None = None
+    ) -> None:
         self._api_keys = api_keys
         self._faults = faults
         self._stats = stats
+        self._clock = clock if clock is not None else Clock()
 
     async def intercept_service(
         self,
@@ -117,7 +121,7 @@ class CallGuard(_Interceptor):
 
         async def serve(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             if self._faults.latency_s > 0:
-                await asyncio.sleep(self._faults.latency_s)
+                await self._clock.sleep(self._faults.latency_s)
             injected = await self._admit(method, request, context)
             if injected is not None:
                 return injected
@@ -152,7 +156,7 @@ class CallGuard(_Interceptor):
     def _guard_stream(self, method: str, behavior: Any) -> Callable[..., AsyncIterator[Any]]:
         async def guarded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             if self._faults.stream_latency_s > 0:
-                await asyncio.sleep(self._faults.stream_latency_s)
+                await self._clock.sleep(self._faults.stream_latency_s)
             if await self._admit(method, request, context) is not None:
                 return
             async for message in behavior(request, context):

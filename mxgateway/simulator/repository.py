@@ -40,6 +40,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc
+from mxgateway.simulator.clock import Clock
 from mxgateway.simulator.galaxy import Galaxy, GalaxyObject
 from mxgateway.simulator.repository_paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Pager
 from mxgateway.simulator.repository_query import (
@@ -62,10 +63,6 @@ _UNAVAILABLE_MESSAGE = "the Galaxy Repository database is unavailable"
 
 _DiscoverContext = grpc.aio.ServicerContext[gr.DiscoverHierarchyRequest, gr.DiscoverHierarchyReply]
 _BrowseContext = grpc.aio.ServicerContext[gr.BrowseChildrenRequest, gr.BrowseChildrenReply]
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 class _Watcher:
@@ -93,9 +90,16 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
     :meth:`close` ends every deploy event stream (call it before stopping the server).
     """
 
-    def __init__(self, galaxy: Galaxy, *, event_buffer_size: int = DEFAULT_EVENT_BUFFER_SIZE) -> None:
+    def __init__(
+        self,
+        galaxy: Galaxy,
+        *,
+        event_buffer_size: int = DEFAULT_EVENT_BUFFER_SIZE,
+        clock: Clock | None = None,
+    ) -> None:
         if event_buffer_size < 1:
             raise ValueError("event_buffer_size must be at least 1")
+        self._clock = clock if clock is not None else Clock()
         self._deployment = Deployment(galaxy, version=1)
         self._event_buffer_size = event_buffer_size
         self._pager = Pager()
@@ -138,7 +142,7 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
         """
         previous = self._deployment.galaxy.time_of_last_deploy
         deployed = galaxy if galaxy is not None else self._deployment.galaxy
-        now = _utc_now()
+        now = self._utc_now()
         if previous is not None and now <= previous:
             now = previous + dt.timedelta(microseconds=1)
         deployed.time_of_last_deploy = now
@@ -307,6 +311,10 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
         current.FromDatetime(deployed)
         return current == request.last_seen_deploy_time
 
+    def _utc_now(self) -> dt.datetime:
+        seconds, nanoseconds = divmod(self._clock.time_ns(), 1_000_000_000)
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).replace(microsecond=nanoseconds // 1000)
+
     def _deploy_event(self) -> gr.DeployEvent:
         galaxy = self._deployment.galaxy
         event = gr.DeployEvent(
@@ -317,5 +325,5 @@ class GalaxyRepositoryService(galaxy_repository_pb2_grpc.GalaxyRepositoryService
         if galaxy.time_of_last_deploy is not None:
             event.time_of_last_deploy.FromDatetime(galaxy.time_of_last_deploy)
             event.time_of_last_deploy_present = True
-        event.observed_at.FromDatetime(_utc_now())
+        event.observed_at.FromDatetime(self._utc_now())
         return event

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
-from collections.abc import Iterable, Mapping
+import socket
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from mxgateway.generated import galaxy_repository_pb2_grpc, mxaccess_gateway_pb2
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.alarms import AlarmMonitor
 from mxgateway.simulator.auth import ApiKeys
+from mxgateway.simulator.clock import Clock
 from mxgateway.simulator.commands import CommandProcessor
 from mxgateway.simulator.demo_plant import demo_galaxy
 from mxgateway.simulator.faults import Faults
@@ -47,6 +48,30 @@ MAX_UPDATE_RATE_HZ = 1000.0
 MAX_DETACH_GRACE_S = 86_400.0
 
 
+@contextlib.contextmanager
+def _held_port(host: str, port: int) -> Iterator[None]:
+    """Keep ``host:port`` bound, not listening, for the block: while a server restarts.
+
+    The kernel then gives the port to no other bind or connect on the machine, so
+    the server starts again on it; connections meanwhile are refused, as by a
+    gateway that is down. gRPC's listener binds with SO_REUSEADDR and SO_REUSEPORT,
+    as the holder does, so both coexist. Best effort: a host this cannot bind (a
+    name with several addresses) is simply not held.
+    """
+    holder = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind((host, port))
+    except OSError:
+        holder.close()
+    try:
+        yield
+    finally:
+        holder.close()
+
+
 class Simulator:
     """An in-process MXAccess Gateway over a simulated Galaxy; an async context manager.
 
@@ -57,7 +82,9 @@ class Simulator:
     and is closed ``detach_grace_s`` (up to a day) after its last stream went away. As a real
     server does, it pings each connection every ``keepalive_time_s`` and drops one
     that does not answer within ``keepalive_timeout_s``, which frees the event
-    stream slot a dead connection held; clients may ping it every second.
+    stream slot a dead connection held; clients may ping it every second. ``clock``
+    times all of that (real time by default; a ``ManualClock`` moves only when a
+    test advances it).
     """
 
     def __init__(
@@ -78,6 +105,7 @@ class Simulator:
         max_event_subscribers: int = 1,
         keepalive_time_s: float = 30.0,
         keepalive_timeout_s: float = 10.0,
+        clock: Clock | None = None,
     ) -> None:
         if (tls_cert_file is None) != (tls_key_file is None):
             raise ValueError("TLS needs both tls_cert_file and tls_key_file")
@@ -105,13 +133,15 @@ class Simulator:
         self.port = port
         self.faults = Faults()
         self.stats = SimulatorStats()
+        #: What times the schedules, leases, the detach grace, replay ages, latency and time stamps.
+        self.clock = clock if clock is not None else Clock()
         self._api_keys = ApiKeys(api_keys) if api_keys is not None else None
         self._tls_files = (
             (Path(tls_cert_file), Path(tls_key_file)) if tls_cert_file and tls_key_file else None
         )
         self._update_rate_hz = update_rate_hz
         self._lease_s = lease_s
-        self._tags = TagStore(self.galaxy)
+        self._tags = TagStore(self.galaxy, self.clock)
         self._sessions = SessionRegistry(
             self._tags,
             self.stats,
@@ -120,6 +150,7 @@ class Simulator:
             replay_capacity=replay_capacity,
             replay_max_age_s=replay_max_age_s,
             subscriber_queue_size=subscriber_queue_size,
+            clock=self.clock,
         )
         #: The gateway-owned alarm monitor (fault injection: ``fail_over()``, ``end_streams()``).
         self.alarms = AlarmMonitor(self.galaxy, self._tags)
@@ -130,7 +161,7 @@ class Simulator:
             self.alarms,
             max_event_subscribers=max_event_subscribers,
         )
-        self._repository = GalaxyRepositoryService(self.galaxy)
+        self._repository = GalaxyRepositoryService(self.galaxy, clock=self.clock)
         self._server: grpc.aio.Server | None = None
         self._health: HealthServicer | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -193,15 +224,17 @@ class Simulator:
         Sessions and values persist (events raised meanwhile are retained for
         resume), as behind a load balancer with session persistence; sessions
         still close when their detach grace runs out while the server is down.
+        The downtime is real time whatever the clock: clients wait it out for real.
         """
-        await self._stop_server()
-        if downtime_s > 0:
-            await asyncio.sleep(downtime_s)
-        await self._start_server()
+        with _held_port(self.host, self.port):
+            await self._stop_server()
+            if downtime_s > 0:
+                await asyncio.sleep(downtime_s)
+            await self._start_server()
 
     async def _start_server(self) -> None:
         server = grpc.aio.server(
-            interceptors=[CallGuard(self._api_keys, self.faults, self.stats)],
+            interceptors=[CallGuard(self._api_keys, self.faults, self.stats, self.clock)],
             options=[
                 # A dead connection is found by pinging it; its streams then end, and a
                 # session's one event-subscriber slot is free for the client's resume.
@@ -275,7 +308,7 @@ class Simulator:
         await self._repository.deploy(galaxy)
         self._tags.reset(self.galaxy)
         self.alarms.reset(self.galaxy)
-        now_ns = time.time_ns()
+        now_ns = self.clock.time_ns()
         for session in self._sessions.all():
             for item in session.items.values():
                 found = self.galaxy.find_attribute(item.reference)
@@ -314,15 +347,15 @@ class Simulator:
 
     async def _update_values(self) -> None:
         period = 1.0 / self._update_rate_hz
-        last = time.monotonic()
+        last = self.clock.monotonic()
         while True:
-            await asyncio.sleep(period)
-            now = time.monotonic()
+            await self.clock.sleep(period)
+            now = self.clock.monotonic()
             self._tags.advance(now - last)
             last = now
 
     async def _expire_leases(self) -> None:
         period = min(1.0, max(0.01, self._lease_s / 4))
         while True:
-            await asyncio.sleep(period)
+            await self.clock.sleep(period)
             self._sessions.expire_leases()

@@ -9,13 +9,13 @@ attached in the meantime).
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import secrets
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.simulator.clock import Clock, Timer
 from mxgateway.simulator.events import EventLog
 from mxgateway.simulator.galaxy import GalaxyAttribute
 from mxgateway.simulator.stats import SimulatorStats
@@ -89,7 +89,7 @@ class Registration:
 class Session:
     """One client session and its simulated MXAccess worker state."""
 
-    def __init__(self, session_id: str, name: str, events: EventLog, lease_s: float) -> None:
+    def __init__(self, session_id: str, name: str, events: EventLog, lease_s: float, clock: Clock) -> None:
         self.session_id = session_id
         self.client_session_name = name
         self.state = pb.SESSION_STATE_READY
@@ -98,15 +98,21 @@ class Session:
         self.items: dict[int, Item] = {}
         self.authenticated_users: set[int] = set()
         self.lease_s = lease_s
-        self.lease_expires_at = time.time() + lease_s
+        self._clock = clock
+        #: When the lease runs out, on the clock's ``monotonic()``.
+        self.lease_deadline = clock.monotonic() + lease_s
         self.streams = 0
         self._next_server_handle = 0
         self._next_item_handle = 0
-        self.detach_timer: asyncio.TimerHandle | None = None
+        self.detach_timer: Timer | None = None
 
     def touch(self) -> None:
         """Extend the lease (any unary call on the session does)."""
-        self.lease_expires_at = time.time() + self.lease_s
+        self.lease_deadline = self._clock.monotonic() + self.lease_s
+
+    def lease_expires_at_ns(self) -> int:
+        """When the lease runs out, in wall-clock nanoseconds since the epoch."""
+        return self._clock.time_ns() + round((self.lease_deadline - self._clock.monotonic()) * 1e9)
 
     def new_server_handle(self) -> int:
         """The next server handle (1, 2, ...)."""
@@ -132,9 +138,11 @@ class SessionRegistry:
         replay_capacity: int,
         replay_max_age_s: float,
         subscriber_queue_size: int,
+        clock: Clock,
     ) -> None:
         self._tags = tags
         self._stats = stats
+        self._clock = clock
         self._lease_s = lease_s
         self._detach_grace_s = detach_grace_s
         self._replay_capacity = replay_capacity
@@ -156,8 +164,9 @@ class SessionRegistry:
             replay_max_age_s=self._replay_max_age_s,
             subscriber_queue_size=self._subscriber_queue_size,
             stats=self._stats,
+            clock=self._clock,
         )
-        session = Session(session_id, name, events, self._lease_s)
+        session = Session(session_id, name, events, self._lease_s, self._clock)
         self._sessions[session_id] = session
         self._stats.sessions_opened += 1
         return session
@@ -210,9 +219,8 @@ class SessionRegistry:
         session.streams -= 1
         if session.streams > 0 or session.state != pb.SESSION_STATE_READY:
             return
-        loop = asyncio.get_running_loop()
-        session.detach_timer = loop.call_later(
-            self._detach_grace_s, self._detach_grace_over, session.session_id
+        session.detach_timer = self._clock.call_later(
+            self._detach_grace_s, functools.partial(self._detach_grace_over, session.session_id)
         )
 
     def _detach_grace_over(self, session_id: str) -> None:
@@ -222,11 +230,11 @@ class SessionRegistry:
 
     def expire_leases(self) -> int:
         """Close sessions whose lease ran out while no stream was attached."""
-        now = time.time()
+        now = self._clock.monotonic()
         expired = [
             s.session_id
             for s in self._sessions.values()
-            if s.streams == 0 and s.detach_timer is None and s.lease_expires_at < now
+            if s.streams == 0 and s.detach_timer is None and s.lease_deadline < now
         ]
         for session_id in expired:
             self.close(session_id, expired=True)

@@ -9,12 +9,12 @@ change is pushed to the items watching it.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from mxgateway.simulator import galaxy as gx
+from mxgateway.simulator.clock import Clock
 from mxgateway.simulator.galaxy import Galaxy, GalaxyAttribute, Value
 from mxgateway.simulator.statuses import QUALITY_GOOD
 
@@ -54,11 +54,13 @@ def _is_scheduled(attribute: GalaxyAttribute) -> bool:
 class TagStore:
     """Values of every attribute of the served Galaxy."""
 
-    def __init__(self, galaxy: Galaxy) -> None:
+    def __init__(self, galaxy: Galaxy, clock: Clock | None = None) -> None:
         self.galaxy = galaxy
+        #: The time stamps' source.
+        self.clock = clock if clock is not None else Clock()
         #: Simulated seconds since the schedules started.
         self.elapsed_s = 0.0
-        self._start_ns = time.time_ns()
+        self._start_ns = self.clock.time_ns()
         self._written: dict[str, Sample] = {}
         self._watches: dict[str, _Watch] = {}
 
@@ -67,7 +69,7 @@ class TagStore:
         self.galaxy = galaxy
         self._written.clear()
         self._watches.clear()
-        self._start_ns = time.time_ns()
+        self._start_ns = self.clock.time_ns()
 
     def sample(self, attribute: GalaxyAttribute) -> Sample:
         """The attribute's current whole value."""
@@ -79,11 +81,15 @@ class TagStore:
         if written is not None:
             return written
         if _is_scheduled(attribute):
-            return Sample(self._scheduled_value(attribute), time.time_ns())
+            return Sample(self._scheduled_value(attribute), self.clock.time_ns())
         return Sample(attribute.initial_value, self._start_ns)
 
-    def write(self, attribute: GalaxyAttribute, index: int | None, value: Value, timestamp_ns: int) -> None:
-        """Set the whole value, or the 1-based element ``index``, and notify watchers."""
+    def write(
+        self, attribute: GalaxyAttribute, index: int | None, value: Value, timestamp_ns: int | None = None
+    ) -> None:
+        """Set the whole value, or the 1-based element ``index``, and notify watchers (time stamped now by default)."""
+        if timestamp_ns is None:
+            timestamp_ns = self.clock.time_ns()
         whole: Value = value
         if index is not None:
             current = self.sample(attribute).value
@@ -129,7 +135,7 @@ class TagStore:
         """Move the schedules on by ``seconds``; returns how many watched values changed."""
         self.elapsed_s += max(0.0, seconds)
         changed = 0
-        now_ns = time.time_ns()
+        now_ns = self.clock.time_ns()
         for key, watch in list(self._iter_scheduled_watches()):
             if key in self._written:
                 continue

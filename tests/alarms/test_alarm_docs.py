@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Processes waiting for the demo plant's alarms to raise in real time.
+pytestmark = pytest.mark.slow
+
 DOC = Path(__file__).parents[2] / "docs" / "alarms.md"
 
 

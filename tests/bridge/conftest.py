@@ -24,10 +24,19 @@ from mxgateway.simulator.server import Simulator  # noqa: E402
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _reserve_port() -> socket.socket:
+    """A loopback port held for a broker: bound (SO_REUSEADDR) but not listening.
+
+    While it is held the kernel gives the port to no other bind or connect, in
+    this process or another (parallel test workers, other test runs), so a
+    broker started, stopped and restarted on it always finds it free. Mosquitto
+    binds with SO_REUSEADDR beside it; connections reach the broker, or are
+    refused while it is stopped.
+    """
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", 0))
+    return holder
 
 
 @dataclass
@@ -35,8 +44,12 @@ class Mosquitto:
     """A Mosquitto broker of this test, stopped and restarted by PID."""
 
     directory: Path
-    port: int = field(default_factory=_free_port)
+    holder: socket.socket = field(default_factory=_reserve_port)
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.holder.getsockname()[1])
 
     @property
     def pid(self) -> int | None:
@@ -79,11 +92,12 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     if MOSQUITTO is None:
         pytest.skip("the mosquitto binary is not installed (apt-get install mosquitto)")
     mosquitto = Mosquitto(tmp_path)
-    mosquitto.start()
     try:
+        mosquitto.start()
         yield mosquitto
     finally:
         mosquitto.stop()
+        mosquitto.holder.close()
 
 
 @pytest.fixture

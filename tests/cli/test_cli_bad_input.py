@@ -13,7 +13,6 @@ CASES: list[tuple[str, list[str]]] = [
         ["advise", "--session-id", "s-1", "--server-handle", "1", "--item-handle", str(2**31)],
     ),
     ("after-sequence above uint64", ["stream-events", "--session-id", "s-1", "--after-sequence", str(2**64)]),
-    ("an option's number with an underscore", ["galaxy", "hierarchy", "--page-size", "1_000"]),
     ("an option's number in Arabic-Indic digits", ["read", "Tank_001.Level", "--timeout", "\u0661\u0660"]),
     (
         "deeply nested JSON",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -229,22 +230,44 @@ def _inside(folder: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _watchdog(seconds: float) -> Iterator[threading.Event]:
     fired = threading.Event()
+    stop = threading.Event()
+    lost = threading.Event()
     main = threading.main_thread().ident
     assert main is not None
+    previous_hook = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        # Python drops a KeyboardInterrupt it cannot raise (one that lands in a gc
+        # callback): the command then runs on, and needs another interrupt.
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            lost.set()
+        else:
+            previous_hook(unraisable)
 
     def interrupt() -> None:
+        if stop.wait(seconds):
+            return
         fired.set()
-        # A real signal: it also wakes a main thread blocked waiting on a lock.
-        signal.pthread_kill(main, signal.SIGINT)
+        for _ in range(20):
+            if stop.is_set():
+                return
+            # A real signal: it also wakes a main thread blocked waiting on a lock.
+            signal.pthread_kill(main, signal.SIGINT)
+            while not lost.wait(0.05):
+                if stop.is_set():
+                    return
+            lost.clear()
 
-    timer = threading.Timer(seconds, interrupt)
-    timer.start()
+    sys.unraisablehook = hook
+    watchdog = threading.Thread(target=interrupt, name="fuzz watchdog", daemon=True)
+    watchdog.start()
     try:
         yield fired
     finally:
-        timer.cancel()
+        stop.set()
         # A signal already sent is then handled here, inside the caller's try, not in a later test.
-        timer.join()
+        watchdog.join()
+        sys.unraisablehook = previous_hook
 
 
 @pytest.fixture(scope="module")

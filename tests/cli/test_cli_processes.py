@@ -22,6 +22,7 @@ from tests.cli.conftest import ADMIN_KEY, READ_ONLY_KEY, WRONG_KEY, cli_command,
 Run = Any
 
 
+@pytest.mark.slow
 def test_a_session_opened_by_one_invocation_is_used_by_the_next(
     run_cli: Run, simulator: BackgroundSimulator
 ) -> None:
@@ -68,6 +69,7 @@ def _batch_golden(run_cli: Run) -> str:
     return outcome.stdout
 
 
+@pytest.mark.slow
 def test_golden_json_is_byte_identical_between_runs(run_cli: Run) -> None:
     first = _batch_golden(run_cli)
     second = _batch_golden(run_cli)
@@ -77,6 +79,7 @@ def test_golden_json_is_byte_identical_between_runs(run_cli: Run) -> None:
     assert documents[0]["tag"] == "Tank_002.Name"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "env", "fault", "code", "kind"),
     [
@@ -153,6 +156,7 @@ def test_exit_codes(
     assert "Traceback" not in outcome.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "echo", [ADMIN_KEY, ADMIN_KEY.upper(), ADMIN_KEY.swapcase()], ids=["same", "upper", "swapped"]
 )
@@ -184,6 +188,7 @@ def test_a_key_echoed_in_a_reply_is_redacted_from_cli_output(
     assert "<redacted>" in outcome.stderr  # cli asserts no key in any output, in any case
 
 
+@pytest.mark.slow
 def test_a_key_from_a_file_and_a_missing_variable(run_cli: Run, tmp_path: Any) -> None:
     key_file = tmp_path / "key"
     key_file.write_text(ADMIN_KEY + "\n")
@@ -226,6 +231,7 @@ def test_subscribe_exits_130_on_sigint_and_leaves_no_session(
     assert set(simulator.simulator.session_ids()) == before
 
 
+@pytest.mark.slow
 def test_help_renders_in_a_real_process(run_cli: Run) -> None:
     outcome = run_cli("--help")
     assert outcome.code == 0
@@ -267,6 +273,7 @@ def _docs_block(heading: str) -> str:
     return section[start : section.index("```", start)]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bash") is None or shutil.which("jq") is None, reason="needs bash and jq")
 def test_the_sessions_walkthrough_of_the_docs_runs_as_written(
     cli_env: dict[str, str], simulator: BackgroundSimulator, tmp_path: Path
@@ -294,6 +301,7 @@ def test_the_sessions_walkthrough_of_the_docs_runs_as_written(
     assert set(simulator.simulator.session_ids()) == before  # closed at the end
 
 
+@pytest.mark.slow
 def test_the_readme_demo_runs_as_a_process_with_nothing_on_stderr() -> None:
     # The README's first command, exactly: the embedded simulator with its live values
     # moving (Volume ramps by 5 a second), run twice so a ramp collision would show.

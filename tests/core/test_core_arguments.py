@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import inspect
 import math
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,6 +29,7 @@ from mxgateway import (
 )
 from mxgateway._model.checks import RULES
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from tests.loopback import closed_port
 
 VALID: dict[str, Any] = {
     "server_handle": 1,
@@ -145,12 +145,6 @@ BAD: dict[str, st.SearchStrategy[Any]] = {
     "optional_callable": st.one_of(st.integers(), st.just("print")),
     "optional_timestamp": st.one_of(st.integers(), st.just("2024-01-01"), st.just(dt.date(2024, 1, 1))),
 }
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def public_methods(cls: type = Session) -> Iterator[tuple[str, Callable[..., Any], list[inspect.Parameter]]]:

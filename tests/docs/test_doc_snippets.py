@@ -8,6 +8,7 @@ CLI docs tell a reader to start one). Skipped blocks must say why, and stay few.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -76,6 +77,17 @@ def test_snippet_extraction_finds_fences_and_skip_markers(tmp_path: Path) -> Non
     assert (second.language, second.skip_reason) == ("bash", "needs a plant")
 
 
+PYTHON = [s for s in SNIPPETS if s.language == "python"]
+
+
+@pytest.mark.parametrize("snippet", PYTHON, ids=[s.id for s in PYTHON])
+def test_python_snippet_is_valid_on_this_python(snippet: Snippet) -> None:
+    # Every Python version runs this; running the snippets (slow) is for one of them.
+    # A fragment may await at its top level, as in a notebook cell.
+    compile(snippet.code, snippet.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("snippet", RUNNABLE, ids=[s.id for s in RUNNABLE])
 def test_snippet_runs_as_pasted(snippet: Snippet, simulate_endpoint: str, tmp_path: Path) -> None:
     if snippet.language == "bash" and "jq " in snippet.code and shutil.which("jq") is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import sys
 
@@ -18,16 +17,11 @@ from mxgateway import (
     MxGatewayUnavailableError,
 )
 from mxgateway.simulator.server import Simulator
+from tests.loopback import closed_port
 
 pytestmark = pytest.mark.anyio
 
 KEY = "first-contact-secret-key"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_unreachable_default_endpoint_says_so_and_suggests_the_simulator(

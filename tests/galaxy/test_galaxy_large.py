@@ -10,9 +10,9 @@ import pytest
 
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc
-from mxgateway.simulator.demo_plant import generate_galaxy
 from mxgateway.simulator.galaxy import Galaxy
 from mxgateway.simulator.repository import MAX_PAGE_SIZE
+from tests import large_galaxies
 
 from .support import Repo, serve_repository
 
@@ -24,7 +24,7 @@ PAGE_SIZE = MAX_PAGE_SIZE
 
 @pytest.fixture(scope="module")
 def large_galaxy() -> Galaxy:
-    return generate_galaxy(OBJECT_COUNT)
+    return large_galaxies.generated(OBJECT_COUNT)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 import grpc
 import pytest
@@ -203,9 +202,9 @@ async def test_closing_a_session_stops_a_recovery_that_cannot_reach_the_gateway(
         sim.faults.fail_next(1_000, grpc_code=grpc.StatusCode.UNAVAILABLE, methods=["OpenSession"])
         reading = asyncio.create_task(session.read(["Tank_001.Level"]))
         await until(lambda: sim.stats.unary_calls["OpenSession"] >= 3, 5, "the replacement to be retried")
-        started = time.monotonic()
+        # A close that waited for the recovery to give up would take its whole window.
+        assert FAST.window_s >= 3 * 10
         await asyncio.wait_for(session.close(), 10)
-        assert time.monotonic() - started < 1.5
         with pytest.raises(MxGatewayClosedError):
             await asyncio.wait_for(reading, 5)
 

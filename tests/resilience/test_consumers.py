@@ -15,6 +15,7 @@ from mxgateway import (
     GatewayClient,
     WriteComplete,
 )
+from mxgateway.simulator.clock import ManualClock
 from mxgateway.simulator.server import Simulator
 
 from .conftest import TAGS, Plant, until
@@ -78,15 +79,19 @@ async def test_a_slow_reader_sheds_alone_and_learns_at_once(plant: Plant) -> Non
 
 
 async def test_a_session_whose_reader_left_outlives_the_grace(anyio_backend: object) -> None:
+    clock = ManualClock()
     async with (
-        Simulator(update_rate_hz=0, detach_grace_s=0.3) as sim,
+        Simulator(update_rate_hz=0, detach_grace_s=0.3, clock=clock) as sim,
         GatewayClient.connect(options=ClientOptions(endpoint=sim.endpoint)) as client,
     ):
         session = await client.open_session("unary only afterwards")
         async with session.subscribe(TAGS[:1]) as subscription:
             async for _change in subscription:
                 break
-        await asyncio.sleep(1.0)  # three times the grace, with only unary calls
+        # A round trip behind whatever the subscription's end sent, then three times the grace.
+        (result,) = await session.read(TAGS[:1])
+        assert result.ok
+        await clock.advance(1.0)
         (result,) = await session.read(TAGS[:1])
         assert result.ok
         assert sim.session_ids() == [session.session_id]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import grpc
 import pytest
@@ -21,21 +20,16 @@ from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.generated import mxaccess_gateway_pb2_grpc as pb_grpc
 from mxgateway.simulator.faultproxy import FaultProxy
 from mxgateway.simulator.server import Simulator
+from tests.loopback import closed_port
 
 from .conftest import FAST, TAGS, producing, until
 
 pytestmark = pytest.mark.anyio
 
 
-def closed_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_a_client_opens_on_the_next_endpoint_when_the_first_is_down(anyio_backend: object) -> None:
     async with Simulator(update_rate_hz=0) as sim:
-        endpoint = f"127.0.0.1:{closed_loopback_port()},{sim.endpoint}"
+        endpoint = f"127.0.0.1:{closed_port()},{sim.endpoint}"
         async with Client(endpoint=endpoint, default_timeout=3.0) as client:
             (result,) = await client.read(["Tank_001.Level"])
             assert result.ok

@@ -11,9 +11,9 @@ import pytest
 
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc
-from mxgateway.simulator.demo_plant import generate_galaxy
 from mxgateway.simulator.galaxy import Galaxy
 from mxgateway.simulator.repository import MAX_PAGE_SIZE, GalaxyRepositoryService
+from tests import large_galaxies
 
 if TYPE_CHECKING:
     from mxgateway.generated.galaxy_repository_pb2_grpc import GalaxyRepositoryAsyncStub
@@ -25,7 +25,7 @@ OBJECT_COUNT = 100_000
 
 @pytest.fixture(scope="module")
 def large_galaxy() -> Galaxy:
-    return generate_galaxy(OBJECT_COUNT)
+    return large_galaxies.generated(OBJECT_COUNT)
 
 
 @pytest.fixture

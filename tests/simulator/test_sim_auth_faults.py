@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 import grpc
 import grpc.aio
 import pytest
-from mx_raw import OK, Raw, read_events, serve
+from mx_raw import OK, Raw, read_events, serve, wait_for
 
 from mxgateway.generated import galaxy_repository_pb2 as gr
 from mxgateway.generated import galaxy_repository_pb2_grpc
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.auth import UNAUTHENTICATED_MESSAGE
+from mxgateway.simulator.clock import ManualClock
 from mxgateway.simulator.server import Simulator
 
 pytestmark = pytest.mark.anyio
@@ -174,13 +175,18 @@ async def test_fail_next_on_streams_and_default_code() -> None:
 
 
 async def test_latency_is_added_to_unary_calls() -> None:
-    async with serve() as (sim, raw):
+    clock = ManualClock()
+    async with serve(clock=clock) as (sim, raw):
         sim.faults.latency_s = 0.15
-        started = time.monotonic()
-        await raw.invoke("register", pb.RegisterCommand())
-        slow = time.monotonic() - started
+        timers = clock.pending
+        slow = asyncio.create_task(raw.invoke("register", pb.RegisterCommand()))
+        await wait_for(lambda: clock.pending == timers + 1)  # the call waits out its latency
+        await clock.advance(0.14)
+        assert clock.pending == timers + 1
+        await clock.advance(0.01)
+        delayed = await asyncio.wait_for(slow, 5)
         sim.faults.latency_s = 0
-        started = time.monotonic()
-        await raw.invoke("register", pb.RegisterCommand())
-        fast = time.monotonic() - started
-    assert slow >= 0.15 > fast
+        # Without latency the call is answered while the clock stands still.
+        prompt = await raw.invoke("register", pb.RegisterCommand())
+        assert clock.pending == timers
+    assert delayed.protocol_status.code == prompt.protocol_status.code == OK

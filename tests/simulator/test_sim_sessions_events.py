@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import re
+import socket
 import time
 
 import grpc
@@ -13,11 +15,19 @@ from mx_raw import OK, Raw, read_events, serve, wait_for
 
 from mxgateway import GATEWAY_PROTOCOL_VERSION
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
+from mxgateway.simulator.clock import ManualClock
 from mxgateway.simulator.galaxy import MX_DOUBLE, Galaxy, GalaxyAttribute, GalaxyObject
+from mxgateway.simulator.server import Simulator
 
 pytestmark = pytest.mark.anyio
 
 NOT_FOUND = pb.PROTOCOL_STATUS_CODE_SESSION_NOT_FOUND
+
+
+def accepts(port: int) -> bool:
+    """Whether something listens on the loopback ``port``."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 async def heartbeat_item(raw: Raw) -> tuple[int, int]:
@@ -84,18 +94,16 @@ async def test_session_outlives_its_connection() -> None:
 
 
 async def test_unary_calls_extend_the_lease_and_an_idle_session_expires() -> None:
-    # The lease is long enough that a loaded machine's stalls between the active
-    # session's calls (every 0.05 s) never reach it; the idle one expires meanwhile.
-    async with serve(lease_s=1.5) as (sim, raw):
-        kept = Raw(raw.channel)
-        await kept.open("kept")
-        opened = time.monotonic()
-        deadline = opened + 10
-        while kept.session_id in sim.session_ids() and time.monotonic() < deadline:
+    clock = ManualClock()
+    async with serve(lease_s=1.5, clock=clock) as (sim, raw):
+        idle = Raw(raw.channel)
+        await idle.open("idle")
+        for step in range(1, 11):  # 2 s in steps of 0.2 s, a call on the active session in each
             await raw.invoke("drain_events", pb.DrainEventsCommand())
-            await asyncio.sleep(0.05)
-        assert kept.session_id not in sim.session_ids()
-        assert time.monotonic() - opened >= 1.5
+            await clock.advance(0.2)
+            if step == 7:  # 1.4 s: within the lease
+                assert idle.session_id in sim.session_ids()
+        assert idle.session_id not in sim.session_ids()
         assert raw.session_id in sim.session_ids()
         assert sim.stats.sessions_expired == 1
 
@@ -166,12 +174,11 @@ async def test_resume_from_before_the_ring_starts_with_the_gap_sentinel() -> Non
 
 
 async def test_events_older_than_the_max_age_are_not_replayed() -> None:
-    # Wide margins: on a loaded machine the kept event must still be young enough
-    # when the stream opens, and the dropped ones old enough.
-    async with serve(replay_max_age_s=1.5) as (sim, raw):
+    clock = ManualClock()
+    async with serve(replay_max_age_s=1.5, clock=clock) as (sim, raw):
         await heartbeat_item(raw)
         await sim.advance(1.0)
-        await asyncio.sleep(1.6)  # the ring's age limit is wall-clock time
+        await clock.advance(1.6)  # the first two events are older than the max age now
         await sim.advance(1.0)
         call = raw.stream(after=1)
         sentinel, kept = await read_events(call, 2)
@@ -181,20 +188,27 @@ async def test_events_older_than_the_max_age_are_not_replayed() -> None:
 
 
 async def test_detach_grace_closes_an_abandoned_session_and_a_reconnect_keeps_it() -> None:
-    async with serve(detach_grace_s=0.3) as (sim, raw):
+    clock = ManualClock()
+    async with serve(detach_grace_s=30, clock=clock) as (sim, raw):
         kept = Raw(raw.channel)
         await kept.open("kept")
         for client in (raw, kept):
             call = client.stream()
             await call.initial_metadata()
             call.cancel()
+        await wait_for(lambda: sim.stats.streams_closed == 2)  # both graces are counting
         reattached = kept.stream()
         await reattached.initial_metadata()
-        await wait_for(lambda: raw.session_id not in sim.session_ids())
-        await asyncio.sleep(0.35)  # longer than the grace: the re-attached session must still be there
+        await clock.advance(29)
+        assert sim.session_ids() == [raw.session_id, kept.session_id]
+        await clock.advance(1)
+        assert sim.session_ids() == [kept.session_id]
+        await clock.advance(600)  # the re-attached session has no grace counting
         assert sim.session_ids() == [kept.session_id]
         reattached.cancel()
-        await wait_for(lambda: sim.session_ids() == [])
+        await wait_for(lambda: sim.stats.streams_closed == 3)
+        await clock.advance(30)
+        assert sim.session_ids() == []
 
 
 async def test_closing_a_session_ends_its_streams() -> None:
@@ -274,6 +288,21 @@ async def test_restart_keeps_the_port_and_the_sessions() -> None:
     assert cut.value.code() == grpc.StatusCode.UNAVAILABLE
     assert results[0].was_cached
     assert results[0].item_handle == item
+
+
+async def test_while_down_a_restarting_simulator_keeps_its_port_from_every_other_bind() -> None:
+    # No client ever connects: no connection of the port lingers (TIME_WAIT) to hold it instead.
+    async with Simulator(update_rate_hz=0) as sim:
+        port = sim.port
+        restarting = asyncio.create_task(sim.restart(downtime_s=30))
+        await wait_for(lambda: not accepts(port))  # the server is down: connections are refused
+        # ...and its port stays taken: another server (or a client's port) cannot have it.
+        with socket.socket() as other, pytest.raises(OSError, match="in use") as taken:
+            other.bind(("127.0.0.1", port))
+        restarting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await restarting
+    assert taken.value.errno == errno.EADDRINUSE
 
 
 async def test_deploy_rebinds_items_and_reports_vanished_attributes_as_bad_quality() -> None:
