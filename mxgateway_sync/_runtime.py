@@ -148,8 +148,7 @@ class _Runtime:
         while pending:
             job = pending.popleft()
             if job.coro is not None:
-                job.task = task = loop.create_task(job.coro)
-                task.add_done_callback(job.finish)
+                job.task = loop.create_task(job.drive())
 
     def _cancel(self, loop: asyncio.AbstractEventLoop, job: _Job[Any]) -> None:
         """On ``loop``: cancel ``job`` (a timeout or an interrupt of its caller)."""
@@ -220,15 +219,26 @@ class _Job(Generic[T]):
         self.error: BaseException | None = None
         self.result: T | None = None
 
-    def finish(self, task: asyncio.Task[T]) -> None:
-        """On the loop: keep the task's outcome and release the caller."""
-        if task.cancelled():
+    async def drive(self) -> None:
+        """On the loop, as the job's task: run the coroutine, keep its outcome, release the caller.
+
+        The caller is released from inside the task, not by a done callback, which
+        would cost the loop one more turn per call.
+        """
+        coro = self.coro
+        assert coro is not None
+        try:
+            self.result = await coro
+        except asyncio.CancelledError:
             self.error = concurrent.futures.CancelledError()
-        elif (exc := task.exception()) is not None:
+            raise  # the task stays cancelled
+        except Exception as exc:  # handed to the caller, who raises it
             self.error = exc
-        else:
-            self.result = task.result()
-        self.done.release()
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: the loop sees them too
+            self.error = exc
+            raise
+        finally:
+            self.done.release()
 
     def outcome(self) -> T:
         """The coroutine's result; raises what it raised (``CancelledError`` when cancelled)."""
