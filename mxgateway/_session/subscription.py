@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
+from operator import attrgetter
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["Subscription"]
 
 _log = logging.getLogger("mxgateway.session")
+_ok_of = attrgetter("was_successful")
+_handle_of = attrgetter("item_handle")
 
 #: Tags per SubscribeBulk: their first values fit any gateway's per-subscriber queue
 #: we know of (the simulator's holds 10,000), so none is dropped on the way.
@@ -155,13 +158,17 @@ class Subscription:
             for start in range(0, len(tags), SUBSCRIBE_CHUNK):
                 chunk = tags[start : start + SUBSCRIBE_CHUNK] if len(tags) > SUBSCRIBE_CHUNK else tags
                 results = await port.commands.subscribe_bulk(server, chunk, supervisory=self._supervisory)
-                failed = [r for r in results if not r.ok]
-                if failed:
+                raws = results.raw
+                if not all(map(_ok_of, raws)):
                     await self.aclose()
-                    raise MxAccessError(f"cannot subscribe {_reasons(failed)}", method="Invoke")
+                    raise MxAccessError(
+                        f"cannot subscribe {_reasons([r for r in results if not r.ok])}", method="Invoke"
+                    )
                 # The caller's own tag strings (the gateway answers in input order): no copies.
-                pairs = zip(chunk, results, strict=True) if len(results) == len(chunk) else ()
-                handles = {r.item_handle: tag for tag, r in pairs} or {r.item_handle: r.tag for r in results}
+                if len(raws) == len(chunk):
+                    handles = dict(zip(map(_handle_of, raws), chunk, strict=True))
+                else:
+                    handles = {r.item_handle: r.tag_address for r in raws}
                 self._handles.update(handles)
                 await self._collect_first_values(handles)
 
