@@ -293,8 +293,9 @@ class MxAccessCommands:
         self, request: pb.MxCommandRequest, timeout: Timeout, server_handle: int, tags: Sequence[str]
     ) -> ResultSequence[ItemResult]:
         """Run a bulk command that adds items, and remember their tags from the raw results."""
-        # One pass over the reply makes the message objects; the rest walks a list.
-        raws = list((await self._run(request, timeout)).bulk_subscribe.results)
+        # The reply's own repeated field, not a list of it: each pass makes short-lived
+        # message objects instead of holding one per tag for as long as the results live.
+        raws = (await self._run(request, timeout)).bulk_subscribe.results
         self._book.remember(request.session_id, server_handle, tags, raws)
         return ResultSequence(raws, ItemResult)
 

@@ -28,6 +28,7 @@ from mxgateway._events.state import Binding
 from mxgateway._model.checks import checked
 from mxgateway._model.events import DataChange, EventsDropped, ReplayGap, SequenceGap, SessionRecovered
 from mxgateway._model.results import ItemResult
+from mxgateway._session.item_tags import ItemTags
 from mxgateway._session.rereads import ReadFence, changes_from_reads
 from mxgateway._session.tag_port import TagPort
 from mxgateway._session.tag_table import TagTables
@@ -73,7 +74,8 @@ class Subscription:
         self._supervisory = supervisory
         self._consumer: EventConsumer | None = None
         self._server_handle = 0
-        self._handles: dict[int, str] = {}
+        #: Item handle -> tag of this subscription's items (compact: see ``ItemTags``).
+        self._handles = ItemTags()
         #: The session (epoch) the handles belong to: after a recovery the same
         #: numbers name other items of the new session, which must never be touched.
         self._binding: Binding[TagTables] | None = None
@@ -151,7 +153,7 @@ class Subscription:
         port = self._port
         binding = port.state.current
         self._binding = binding
-        self._handles = {}
+        self._handles = ItemTags()
         with port.pinned(binding):
             self._server_handle = server = await port.server_handle(binding)
             tags = self._tags
@@ -165,15 +167,14 @@ class Subscription:
                         f"cannot subscribe {_reasons([r for r in results if not r.ok])}", method="Invoke"
                     )
                 # The caller's own tag strings (the gateway answers in input order): no copies.
-                if len(raws) == len(chunk):
-                    handles = dict(zip(map(_handle_of, raws), chunk, strict=True))
-                else:
-                    handles = {r.item_handle: r.tag_address for r in raws}
-                self._handles.update(handles)
-                await self._collect_first_values(handles)
+                handles = list(map(_handle_of, raws))
+                if len(raws) != len(chunk):
+                    chunk = [r.tag_address for r in raws]
+                self._handles.add_all(handles, chunk)
+                await self._collect_first_values(handles, chunk)
 
-    async def _collect_first_values(self, handles: dict[int, str]) -> None:
-        """Take the events queued so far until each of ``handles`` had its first value.
+    async def _collect_first_values(self, handles: list[int], tags: list[str]) -> None:
+        """Take the events queued so far until each of ``handles`` (of ``tags``) had its first value.
 
         They wait in ``_pending`` for the reader. When none came for
         ``FIRST_VALUE_STALL_S``, or a gap says some were dropped, the tags still
@@ -183,24 +184,24 @@ class Subscription:
         if consumer is None:
             return
         waiting = set(handles)
+        pending = self._pending
         while waiting:
             item = consumer.get_nowait()
             if item is EMPTY:
-                try:
-                    await asyncio.wait_for(consumer.wait(), FIRST_VALUE_STALL_S)
-                except asyncio.TimeoutError:
+                if not await _woken_within(consumer.wait(), FIRST_VALUE_STALL_S):
                     break
                 continue
             if item is None or self._closed:
                 return
             change = self._take(item)
             if change is not None:
-                self._pending.append(change)
+                pending.append(change)
                 waiting.discard(change.item_handle)
             elif self._reread_due or self._resubscribe_due:
                 break
         if waiting and not self._resubscribe_due:
-            await self._read_into_pending({handles[h]: h for h in waiting}, failed_too=True)
+            missing = {tag: h for h, tag in zip(handles, tags, strict=True) if h in waiting}
+            await self._read_into_pending(missing, failed_too=True)
 
     async def _resubscribe(self) -> None:
         """The session was replaced: the old handles are gone; subscribe on the new session."""
@@ -241,16 +242,17 @@ class Subscription:
         kind = type(event)
         if kind is DataChange:
             assert isinstance(event, DataChange)
-            tag = self._handles.get(event.item_handle)
+            raw = event.raw  # on every event: each field read once, from the message
+            tag = self._handles.get(raw.item_handle)
             binding = self._binding
             if (
                 tag is not None
-                and event.server_handle == self._server_handle
+                and raw.server_handle == self._server_handle
                 and binding is not None
-                and event.raw.session_id in (binding.session_id, "")
+                and raw.session_id in (binding.session_id, "")
             ):
                 if event.tag != tag:
-                    event = DataChange(event.raw, tag)
+                    event = DataChange(raw, tag)
                 if not self._fence.active or not self._fence.keeps_latest(tag, event):
                     self._latest[tag] = event
                 return event
@@ -315,7 +317,7 @@ class Subscription:
         if consumer is not None:
             consumer.close_now()
             self._pump.fanout.remove(consumer)
-        handles, self._handles = list(self._handles), {}
+        handles, self._handles = list(self._handles), ItemTags()
         binding = self._binding
         port = self._port
         if handles and binding is port.state.current and not port.commands.closed:
@@ -351,6 +353,31 @@ class Subscription:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+async def _woken_within(waiter: asyncio.Future[None], seconds: float) -> bool:
+    """Wait for a reader's ``waiter`` at most ``seconds``: True when it was woken, False on time.
+
+    One timer per wait (``asyncio.wait_for`` costs a task and two futures): collecting
+    10,000 first values waits thousands of times. On time the timer completes the
+    waiter itself, which a reader's waiter allows (it may wake with nothing new).
+    """
+    if waiter.done():
+        return True
+    timed_out = False
+
+    def give_up() -> None:
+        nonlocal timed_out
+        if not waiter.done():
+            timed_out = True
+            waiter.set_result(None)
+
+    timer = waiter.get_loop().call_later(seconds, give_up)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+    return not timed_out
 
 
 def _reasons(failed: list[ItemResult]) -> str:
