@@ -65,7 +65,6 @@ from mxgateway.errors import (
 __all__ = ["EventConsumer", "EventPump"]
 
 _log = logging.getLogger("mxgateway.events")
-_EOF = grpc.aio.EOF  # type: ignore[attr-defined]
 _S = ConnectionState
 
 #: Opens a StreamEvents call on the current connection: ``open_call(session_id, after)``.
@@ -365,18 +364,16 @@ class EventPump:
 
     async def _read_all(self, call: StreamCall) -> BaseException:
         """Dispatch messages until the call fails or ends; returns why it stopped."""
-        read = call.read
         dispatch = self._sequencer.dispatch
         skip = self._sequencer.skip
         try:
-            while True:
-                message = await read()
-                if message is _EOF:
-                    return StreamEnded("the gateway ended the event stream")
+            # The call's own async iterator: one coroutine level less per message than read().
+            async for message in call:
                 try:
-                    dispatch(message)  # type: ignore[arg-type]
+                    dispatch(message)
                 except Exception:  # a bug typing one event: readers get it untyped, the stream goes on
-                    skip(message)  # type: ignore[arg-type]
+                    skip(message)
+            return StreamEnded("the gateway ended the event stream")
         except grpc.aio.AioRpcError as exc:
             return exc
         except asyncio.CancelledError:
