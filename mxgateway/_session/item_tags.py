@@ -22,18 +22,19 @@ DENSE_SLACK = 4096
 class ItemTags:
     """Item handle -> tag; ``get``, ``add``, ``add_all``, ``pop`` and iteration over the handles."""
 
-    __slots__ = ("_by_handle",)
+    __slots__ = ("by_handle",)
 
     def __init__(self) -> None:
-        #: A list indexed by handle (None where no item) while dense, else a dict.
-        self._by_handle: list[str | None] | dict[int, str] = []
+        #: A list indexed by handle (None where no item) while dense, else a dict. Read
+        #: it directly only to look a handle up on a hot path (``TagTable.get`` does).
+        self.by_handle: list[str | None] | dict[int, str] = []
 
     def __repr__(self) -> str:
-        layout = "dense" if isinstance(self._by_handle, list) else "sparse"
+        layout = "dense" if isinstance(self.by_handle, list) else "sparse"
         return f"ItemTags({len(self)} items, {layout})"
 
     def __len__(self) -> int:
-        by_handle = self._by_handle
+        by_handle = self.by_handle
         if isinstance(by_handle, list):
             return len(by_handle) - by_handle.count(None)
         return len(by_handle)
@@ -43,7 +44,7 @@ class ItemTags:
 
     def get(self, handle: int) -> str | None:
         """The tag of ``handle``, or None."""
-        by_handle = self._by_handle
+        by_handle = self.by_handle
         if isinstance(by_handle, list):
             return by_handle[handle] if 0 < handle < len(by_handle) else None
         return by_handle.get(handle)
@@ -52,14 +53,14 @@ class ItemTags:
         return isinstance(handle, int) and self.get(handle) is not None
 
     def __iter__(self) -> Iterator[int]:
-        by_handle = self._by_handle
+        by_handle = self.by_handle
         if isinstance(by_handle, list):
             return (handle for handle, tag in enumerate(by_handle) if tag is not None)
         return iter(list(by_handle))
 
     def items(self) -> Iterator[tuple[int, str]]:
         """(handle, tag) of every item, in handle order while dense."""
-        by_handle = self._by_handle
+        by_handle = self.by_handle
         if isinstance(by_handle, list):
             return ((handle, tag) for handle, tag in enumerate(by_handle) if tag is not None)
         return iter(list(by_handle.items()))
@@ -72,7 +73,7 @@ class ItemTags:
         """Remember ``tags[i]`` as the tag of ``handles[i]`` (equal lengths)."""
         if not handles:
             return
-        by_handle = self._by_handle
+        by_handle = self.by_handle
         if isinstance(by_handle, list):
             low, high = min(handles), max(handles)
             if low > 0 and high < 2 * (len(self) + len(handles)) + DENSE_SLACK:
@@ -83,12 +84,12 @@ class ItemTags:
                 else:
                     deque(map(by_handle.__setitem__, handles, tags), maxlen=0)
                 return
-            by_handle = self._by_handle = {h: t for h, t in enumerate(by_handle) if t is not None}
+            by_handle = self.by_handle = {h: t for h, t in enumerate(by_handle) if t is not None}
         by_handle.update(zip(handles, tags, strict=True))
 
     def pop(self, handle: int) -> str | None:
         """Forget ``handle``; its tag, if it was known."""
-        by_handle = self._by_handle
+        by_handle = self.by_handle
         if isinstance(by_handle, list):
             if 0 < handle < len(by_handle):
                 tag = by_handle[handle]

@@ -48,7 +48,12 @@ class TagTable:
         items = self._servers.get(key[0])
         if items is None:
             return default
-        tag = items.get(key[1])
+        # ``ItemTags.get`` inlined: every event of the session is looked up here.
+        by_handle, handle = items.by_handle, key[1]
+        if isinstance(by_handle, list):
+            tag = by_handle[handle] if 0 < handle < len(by_handle) else None
+        else:
+            tag = by_handle.get(handle)
         return default if tag is None else tag
 
     def _items_of(self, server_handle: int) -> ItemTags:
