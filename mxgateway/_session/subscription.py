@@ -5,10 +5,10 @@ the session's one gateway stream, its resume after an outage and its recovery:
 after a gap it re-reads its tags so ``latest`` is right again, and after the
 session was replaced it subscribes its tags on the new session.
 
-Every tag's current value arrives, at any size: tags are subscribed in chunks
-the gateway's per-subscriber queue can hold, each chunk's first values are
-collected before the next is sent, and a tag whose first value did not come
-(dropped by the gateway) is read instead.
+Every tag's current value arrives, at any size: tags are subscribed in chunks,
+the next one sent once at most one chunk's first values are still on their way
+(two chunks' values fit the gateway's per-subscriber queue), and a tag whose
+first value did not come (dropped by the gateway) is read instead.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ _log = logging.getLogger("mxgateway.session")
 _ok_of = attrgetter("was_successful")
 _handle_of = attrgetter("item_handle")
 
-#: Tags per SubscribeBulk: their first values fit any gateway's per-subscriber queue
-#: we know of (the simulator's holds 10,000), so none is dropped on the way.
+#: Tags per SubscribeBulk: two chunks' first values fit any gateway's per-subscriber
+#: queue we know of (the simulator's holds 10,000), so none is dropped on the way.
 SUBSCRIBE_CHUNK = 4_096
 #: How long collecting first values waits for the next one before reading the rest.
 FIRST_VALUE_STALL_S = 2.0
@@ -149,7 +149,12 @@ class Subscription:
             raise
 
     async def _subscribe_tags(self) -> None:
-        """Subscribe every tag on the current session, chunk by chunk, collecting first values."""
+        """Subscribe every tag on the current session, chunk by chunk, collecting first values.
+
+        The next chunk is sent once at most one chunk's tags still wait for their
+        first value, so the stream stays busy while no more than two chunks' values
+        are on their way: together they still fit the gateway's queue.
+        """
         port = self._port
         binding = port.state.current
         self._binding = binding
@@ -157,6 +162,7 @@ class Subscription:
         with port.pinned(binding):
             self._server_handle = server = await port.server_handle(binding)
             tags = self._tags
+            waiting: set[int] = set()
             for start in range(0, len(tags), SUBSCRIBE_CHUNK):
                 chunk = tags[start : start + SUBSCRIBE_CHUNK] if len(tags) > SUBSCRIBE_CHUNK else tags
                 results = await port.commands.subscribe_bulk(server, chunk, supervisory=self._supervisory)
@@ -171,37 +177,45 @@ class Subscription:
                 if len(raws) != len(chunk):
                     chunk = [r.tag_address for r in raws]
                 self._handles.add_all(handles, chunk)
-                await self._collect_first_values(handles, chunk)
+                waiting.update(handles)
+                if not await self._collect_first_values(waiting, leave=SUBSCRIBE_CHUNK):
+                    return
+            await self._collect_first_values(waiting, leave=0)
 
-    async def _collect_first_values(self, handles: list[int], tags: list[str]) -> None:
-        """Take the events queued so far until each of ``handles`` (of ``tags``) had its first value.
+    async def _collect_first_values(self, waiting: set[int], *, leave: int) -> bool:
+        """Take the events queued so far until at most ``leave`` of ``waiting`` still wait for a first value.
 
-        They wait in ``_pending`` for the reader. When none came for
+        The changes wait in ``_pending`` for the reader. When none came for
         ``FIRST_VALUE_STALL_S``, or a gap says some were dropped, the tags still
-        without one are read instead.
+        waiting are read instead. False when the subscription ended meanwhile or
+        must start again on a new session.
         """
         consumer = self._consumer
         if consumer is None:
-            return
-        waiting = set(handles)
+            return False
         pending = self._pending
-        while waiting:
+        while len(waiting) > leave:
             item = consumer.get_nowait()
             if item is EMPTY:
                 if not await _woken_within(consumer.wait(), FIRST_VALUE_STALL_S):
                     break
                 continue
             if item is None or self._closed:
-                return
+                return False
             change = self._take(item)
             if change is not None:
                 pending.append(change)
                 waiting.discard(change.item_handle)
             elif self._reread_due or self._resubscribe_due:
                 break
-        if waiting and not self._resubscribe_due:
-            missing = {tag: h for h, tag in zip(handles, tags, strict=True) if h in waiting}
+        if self._resubscribe_due:
+            return False
+        if len(waiting) > leave:
+            names = self._handles
+            missing = {tag: handle for handle in waiting if (tag := names.get(handle)) is not None}
+            waiting.clear()
             await self._read_into_pending(missing, failed_too=True)
+        return True
 
     async def _resubscribe(self) -> None:
         """The session was replaced: the old handles are gone; subscribe on the new session."""
