@@ -178,6 +178,8 @@ class Subscription:
                     chunk = [r.tag_address for r in raws]
                 self._handles.add_all(handles, chunk)
                 waiting.update(handles)
+                # The reply's messages are not needed while the values arrive.
+                del results, raws, handles
                 if not await self._collect_first_values(waiting, leave=SUBSCRIBE_CHUNK):
                     return
             await self._collect_first_values(waiting, leave=0)
