@@ -6,9 +6,9 @@ after a gap it re-reads its tags so ``latest`` is right again, and after the
 session was replaced it subscribes its tags on the new session.
 
 Every tag's current value arrives, at any size: tags are subscribed in chunks,
-the next one sent once at most one chunk's first values are still on their way
-(two chunks' values fit the gateway's per-subscriber queue), and a tag whose
-first value did not come (dropped by the gateway) is read instead.
+the next one sent once at most one chunk is still waiting for first values (two
+chunks' values fit the gateway's per-subscriber queue), and a tag whose first
+value did not come (dropped by the gateway) is read instead.
 """
 
 from __future__ import annotations
@@ -151,8 +151,8 @@ class Subscription:
     async def _subscribe_tags(self) -> None:
         """Subscribe every tag on the current session, chunk by chunk, collecting first values.
 
-        The next chunk is sent once at most one chunk's tags still wait for their
-        first value, so the stream stays busy while no more than two chunks' values
+        The next chunk is sent once every first value of the chunk before the last
+        one arrived, so the stream stays busy while no more than two chunks' values
         are on their way: together they still fit the gateway's queue.
         """
         port = self._port
@@ -162,7 +162,8 @@ class Subscription:
         with port.pinned(binding):
             self._server_handle = server = await port.server_handle(binding)
             tags = self._tags
-            waiting: set[int] = set()
+            #: Per chunk on its way, oldest first: its handles still without a first value.
+            in_flight: deque[set[int]] = deque()
             for start in range(0, len(tags), SUBSCRIBE_CHUNK):
                 chunk = tags[start : start + SUBSCRIBE_CHUNK] if len(tags) > SUBSCRIBE_CHUNK else tags
                 results = await port.commands.subscribe_bulk(server, chunk, supervisory=self._supervisory)
@@ -177,26 +178,27 @@ class Subscription:
                 if len(raws) != len(chunk):
                     chunk = [r.tag_address for r in raws]
                 self._handles.add_all(handles, chunk)
-                waiting.update(handles)
+                in_flight.append(set(handles))
                 # The reply's messages are not needed while the values arrive.
                 del results, raws, handles
-                if not await self._collect_first_values(waiting, leave=SUBSCRIBE_CHUNK):
+                if not await self._collect_first_values(in_flight, chunks_left=1):
                     return
-            await self._collect_first_values(waiting, leave=0)
+            await self._collect_first_values(in_flight, chunks_left=0)
 
-    async def _collect_first_values(self, waiting: set[int], *, leave: int) -> bool:
-        """Take the events queued so far until at most ``leave`` of ``waiting`` still wait for a first value.
+    async def _collect_first_values(self, in_flight: deque[set[int]], *, chunks_left: int) -> bool:
+        """Take the events queued so far until at most ``chunks_left`` chunks of ``in_flight`` still wait.
 
-        The changes wait in ``_pending`` for the reader. When none came for
-        ``FIRST_VALUE_STALL_S``, or a gap says some were dropped, the tags still
-        waiting are read instead. False when the subscription ended meanwhile or
-        must start again on a new session.
+        A chunk is done, and leaves ``in_flight``, once each of its handles had a
+        first value; the changes wait in ``_pending`` for the reader. When none
+        came for ``FIRST_VALUE_STALL_S``, or a gap says some were dropped, the tags
+        still waiting are read instead. False when the subscription ended
+        meanwhile or must start again on a new session.
         """
         consumer = self._consumer
         if consumer is None:
             return False
         pending = self._pending
-        while len(waiting) > leave:
+        while len(in_flight) > chunks_left:
             item = consumer.get_nowait()
             if item is EMPTY:
                 if not await _woken_within(consumer.wait(), FIRST_VALUE_STALL_S):
@@ -207,15 +209,26 @@ class Subscription:
             change = self._take(item)
             if change is not None:
                 pending.append(change)
-                waiting.discard(change.item_handle)
+                handle = change.item_handle
+                for waiting in in_flight:
+                    if handle in waiting:
+                        waiting.discard(handle)
+                        break
+                while in_flight and not in_flight[0]:
+                    in_flight.popleft()
             elif self._reread_due or self._resubscribe_due:
                 break
         if self._resubscribe_due:
             return False
-        if len(waiting) > leave:
+        if len(in_flight) > chunks_left:
             names = self._handles
-            missing = {tag: handle for handle in waiting if (tag := names.get(handle)) is not None}
-            waiting.clear()
+            missing = {
+                tag: handle
+                for waiting in in_flight
+                for handle in waiting
+                if (tag := names.get(handle)) is not None
+            }
+            in_flight.clear()
             await self._read_into_pending(missing, failed_too=True)
         return True
 
