@@ -48,7 +48,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "galaxy_objects": 10_200,
         "events": 40_000,
-        "events_rounds": 9,
+        "events_rounds": 15,
         "rounds": 12,
         "writes_per_round": 2_000,
         "bulk_tags": 10_000,
