@@ -36,6 +36,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "writes_per_round": 200,
         "bulk_tags": 10_000,
         "bulk_rounds": 3,
+        "subscribe_rounds": 3,
         "hierarchy_objects": 10_000,
         "hierarchy_rounds": 2,
         "cold_start_rounds": 5,
@@ -47,11 +48,12 @@ PROFILES: dict[str, dict[str, Any]] = {
     "full": {
         "galaxy_objects": 10_200,
         "events": 40_000,
-        "events_rounds": 9,
+        "events_rounds": 15,
         "rounds": 12,
         "writes_per_round": 2_000,
         "bulk_tags": 10_000,
         "bulk_rounds": 11,
+        "subscribe_rounds": 9,
         "hierarchy_objects": 100_000,
         "hierarchy_rounds": 7,
         "cold_start_rounds": 21,
@@ -66,6 +68,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 #: Every group of pairs, in the order they run.
 PAIRS = [
     "unary",
+    "subscribe",
     "concurrency",
     "memory",
     "events",
@@ -144,7 +147,17 @@ def main() -> int:
     profile = PROFILES[profile_name]
     only = set(args.only or PAIRS)
 
-    from bench import alarms, cold_start, concurrency, events, hierarchy, memory, processes, unary
+    from bench import (
+        alarms,
+        cold_start,
+        concurrency,
+        events,
+        hierarchy,
+        memory,
+        processes,
+        subscribe,
+        unary,
+    )
     from bench._common import Result, canned_process, simulator_process
     from mxgateway.simulator.demo_plant import generate_galaxy
 
@@ -152,7 +165,7 @@ def main() -> int:
     machine = _machine()
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as directory:
-        if only & {"unary", "events", "concurrency", "memory", "canned"}:
+        if only & {"unary", "subscribe", "events", "concurrency", "memory", "canned"}:
             galaxy = generate_galaxy(profile["galaxy_objects"])
             tags = [attribute.full_tag_reference for attribute in galaxy.attributes.values()]
             galaxy_file = Path(directory) / "tags.json"
@@ -167,6 +180,15 @@ def main() -> int:
                 )
                 with simulator_process(galaxy_file) as server:
                     results += unary.run(server, tags, config, profile["bulk_tags"])
+            if "subscribe" in only:
+                print(
+                    f"== subscribe and receive every first value ({profile['bulk_tags']:,} tags)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                with simulator_process(galaxy_file) as server:
+                    config = subscribe.SubscribeConfig(profile["subscribe_rounds"])
+                    results.append(subscribe.run(server, tags[: profile["bulk_tags"]], config))
             if "concurrency" in only:
                 print("== sync facade from 8 threads", file=sys.stderr, flush=True)
                 with simulator_process(galaxy_file) as server:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         WriteComplete,
     )
     from mxgateway._model.results import ItemResult, ReadResult, WriteEntry, WriteResult
+    from mxgateway._model.sequences import ResultSequence
     from mxgateway._model.status import MxStatus, Quality
     from mxgateway._model.values import from_mx_value, to_mx_value
     from mxgateway._retry import ReconnectPolicy
@@ -110,6 +111,7 @@ _EXPORTS: dict[str, str] = {
     "Connector": "_transport.connector",
     "DataType": "_model.datatypes",
     "ResultList": "_model.display",
+    "ResultSequence": "_model.sequences",
     **dict.fromkeys(["RecordingGap", "RecordingMarker", "RecordingRecovery"], "_views.markers"),
     "GalaxyAttribute": "galaxy._types",
     "GalaxyObject": "galaxy._types",
@@ -254,6 +256,7 @@ __all__ = [
     "RecordingRecovery",
     "ReplayGap",
     "ResultList",
+    "ResultSequence",
     "SequenceGap",
     "Session",
     "SessionRecovered",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mxgateway._model import display
     from mxgateway._model.events import DataChange, Event, WriteComplete
     from mxgateway._model.results import ItemResult, ReadResult, WriteEntry, WriteResult
+    from mxgateway._model.sequences import ResultSequence
     from mxgateway._retry import ReconnectPolicy
     from mxgateway._views.markers import RecordingGap, RecordingRecovery
     from mxgateway.galaxy._types import GalaxyAttribute, GalaxyObject
@@ -548,25 +549,25 @@ class Session:
 
     def add_item_bulk(
         self, server_handle: int, tags: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Add many items; one result per tag, in order."""
         return _runtime.run(self._async.add_item_bulk(server_handle, tags, timeout=timeout))
 
     def advise_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Advise many items; one result per handle, in order."""
         return _runtime.run(self._async.advise_item_bulk(server_handle, item_handles, timeout=timeout))
 
     def remove_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Remove many items; one result per handle, in order."""
         return _runtime.run(self._async.remove_item_bulk(server_handle, item_handles, timeout=timeout))
 
     def unadvise_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Unadvise many items; one result per handle, in order."""
         return _runtime.run(self._async.unadvise_item_bulk(server_handle, item_handles, timeout=timeout))
 
@@ -577,7 +578,7 @@ class Session:
         *,
         supervisory: bool = False,
         timeout: Timeout = USE_CLIENT_DEFAULT,
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Add and advise many tags in one command; one result per tag, in order."""
         return _runtime.run(
             self._async.subscribe_bulk(server_handle, tags, supervisory=supervisory, timeout=timeout)
@@ -585,7 +586,7 @@ class Session:
 
     def unsubscribe_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Unadvise and remove many items in one command; one result per handle."""
         return _runtime.run(self._async.unsubscribe_bulk(server_handle, item_handles, timeout=timeout))
 
@@ -596,7 +597,7 @@ class Session:
         *,
         timeout_ms: int = 0,
         timeout: Timeout = USE_CLIENT_DEFAULT,
-    ) -> list[ReadResult]:
+    ) -> ResultSequence[ReadResult]:
         """Read many tags (cached value when advised, else a snapshot); one result per tag.
 
         ``timeout_ms`` is MXAccess's own wait (0 = the gateway default); ``timeout``

@@ -148,19 +148,20 @@ class _Runtime:
         while pending:
             job = pending.popleft()
             if job.coro is not None:
-                job.task = task = loop.create_task(job.coro)
-                task.add_done_callback(job.finish)
+                job.task = loop.create_task(job.drive())
 
     def _cancel(self, loop: asyncio.AbstractEventLoop, job: _Job[Any]) -> None:
         """On ``loop``: cancel ``job`` (a timeout or an interrupt of its caller)."""
         # An interrupt may have come between queueing the job and waking the loop.
         self._start_pending(loop)
         if job.task is not None:
+            if not job.started:
+                # Cancelled before its first step, the task never runs ``drive``: nothing
+                # else would close the coroutine or release the caller.
+                job.abandon()
             job.task.cancel()
         elif job.coro is not None:  # never queued: nothing ever ran
-            job.coro.close()
-            job.coro = None
-            job.done.release()
+            job.abandon()
 
     @property
     def closing_tasks(self) -> set[asyncio.Task[Any]]:
@@ -210,25 +211,47 @@ class _Job(Generic[T]):
     conditions per call).
     """
 
-    __slots__ = ("coro", "done", "error", "result", "task")
+    __slots__ = ("coro", "done", "error", "result", "started", "task")
 
     def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
         self.coro: Coroutine[Any, Any, T] | None = coro
-        self.task: asyncio.Task[T] | None = None
+        self.task: asyncio.Task[None] | None = None
         self.done = threading.Lock()
         self.done.acquire()
         self.error: BaseException | None = None
         self.result: T | None = None
+        #: True once ``drive`` runs: from then on it releases the caller itself.
+        self.started = False
 
-    def finish(self, task: asyncio.Task[T]) -> None:
-        """On the loop: keep the task's outcome and release the caller."""
-        if task.cancelled():
-            self.error = concurrent.futures.CancelledError()
-        elif (exc := task.exception()) is not None:
-            self.error = exc
-        else:
-            self.result = task.result()
+    def abandon(self) -> None:
+        """On the loop: the coroutine will never run; close it and release the caller."""
+        if self.coro is not None:
+            self.coro.close()
+            self.coro = None
+        self.error = concurrent.futures.CancelledError()
         self.done.release()
+
+    async def drive(self) -> None:
+        """On the loop, as the job's task: run the coroutine, keep its outcome, release the caller.
+
+        The caller is released from inside the task, not by a done callback, which
+        would cost the loop one more turn per call.
+        """
+        self.started = True
+        coro = self.coro
+        assert coro is not None
+        try:
+            self.result = await coro
+        except asyncio.CancelledError:
+            self.error = concurrent.futures.CancelledError()
+            raise  # the task stays cancelled
+        except Exception as exc:  # handed to the caller, who raises it
+            self.error = exc
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: the loop sees them too
+            self.error = exc
+            raise
+        finally:
+            self.done.release()
 
     def outcome(self) -> T:
         """The coroutine's result; raises what it raised (``CancelledError`` when cancelled)."""

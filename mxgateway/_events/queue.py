@@ -5,6 +5,13 @@ pump. When its queue is full it sheds the oldest event and counts it, and its
 reader's very next ``get()`` is an ``EventsDropped`` marker for all it shed, so a
 slow reader learns of its loss at once rather than after a backlog. Markers
 (gaps, a recovered session) are never shed.
+
+A waiting reader is woken in batches: at once for the first item after a quiet
+spell, and while items keep coming, at most once per ``WAKE_INTERVAL_S`` for all
+that arrived meanwhile. Each wake-up costs the loop a turn and the reader a task
+step; during a burst that is paid once per interval instead of once per event,
+and the reader then takes every queued item without waiting. The order of items
+and markers is the queue's; the end and a reader's own markers wake it at once.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ __all__ = ["EMPTY", "EventConsumer"]
 
 #: ``get_nowait()``'s answer when there is nothing to return yet.
 EMPTY: object = object()
+#: While items arrive closer together than this (seconds), a waiting reader is
+#: woken at most once per interval, for all of them.
+WAKE_INTERVAL_S = 0.001
 
 
 class EventConsumer:
@@ -42,6 +52,8 @@ class EventConsumer:
         "_queue",
         "_tail",
         "_waiter",
+        "_wake_due",
+        "_woken_at",
         "last_index",
     )
 
@@ -53,6 +65,9 @@ class EventConsumer:
         self._head = 0
         self._kept_markers: deque[object] = deque()
         self._waiter: asyncio.Future[None] | None = None
+        #: When the reader was last woken for an item, and whether a batched wake-up is scheduled.
+        self._woken_at = -WAKE_INTERVAL_S
+        self._wake_due = False
         self._drop_count = 0
         self._drop_first = 0
         self._drop_last = 0
@@ -71,6 +86,23 @@ class EventConsumer:
         # then, and the pair only where the numbering jumps (no tuple per event).
         queue.append(item if index == self._tail + 1 else (index, item))
         self._tail = index
+        if self._waiter is not None and not self._wake_due:
+            loop = self._loop
+            now = loop.time()
+            if now - self._woken_at >= WAKE_INTERVAL_S:
+                self._woken_at = now
+                self._wake()
+            else:
+                # Items are coming fast: one wake-up for all that arrive until then.
+                self._wake_due = True
+                loop.call_at(self._woken_at + WAKE_INTERVAL_S, self._wake_batch)
+
+    def _wake_batch(self) -> None:
+        self._wake_due = False
+        self._woken_at = self._loop.time()
+        self._wake()
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -108,11 +140,7 @@ class EventConsumer:
         self._ended = True
         if error is not None and self._error is None:
             self._error = error
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def offer_marker(self, marker: object) -> None:
         """Queue a marker meant for this reader alone, ahead of everything offered later.
@@ -122,11 +150,7 @@ class EventConsumer:
         the backlog no longer reaches).
         """
         self._kept_markers.append(marker)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def close_now(self) -> None:
         """Stop at once, dropping what is queued (the reader closed it)."""

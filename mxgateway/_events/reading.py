@@ -14,8 +14,6 @@ from mxgateway._transport.streams import StreamCall, wait_done
 
 __all__ = ["read_events"]
 
-_EOF = grpc.aio.EOF  # type: ignore[attr-defined]
-
 
 async def read_events(
     call: StreamCall,
@@ -32,7 +30,6 @@ async def read_events(
     counts as broken). A CancelledError is the reason ``interrupted()`` gives for it,
     or, when that is None, the task's own cancellation, raised.
     """
-    read = call.read
     dispatch = sequencer.dispatch
     skip = sequencer.skip
     try:
@@ -40,14 +37,13 @@ async def read_events(
             return StreamEnded(f"no response headers and no event within {within:.1f} s")
         if first is not None:
             first()
-        while True:
-            message = await read()
-            if message is _EOF:
-                return StreamEnded("the gateway ended the event stream")
+        # The call's own async iterator: one coroutine level less per message than read().
+        async for message in call:
             try:
-                dispatch(message)  # type: ignore[arg-type]
+                dispatch(message)
             except Exception:  # a bug typing one event: readers get it untyped, the stream goes on
-                skip(message)  # type: ignore[arg-type]
+                skip(message)
+        return StreamEnded("the gateway ended the event stream")
     except grpc.aio.AioRpcError as exc:
         return exc
     except asyncio.CancelledError:

@@ -45,7 +45,6 @@ class Sequencer:
         "_session_id",
         "_tags",
         "duplicates_dropped",
-        "events_received",
         "expect_from_start",
         "high_water",
         "typing_errors",
@@ -58,7 +57,6 @@ class Sequencer:
         #: The last ``worker_sequence`` received on the current session.
         self.high_water = 0
         self.expect_from_start = expect_from_start
-        self.events_received = 0
         self.duplicates_dropped = 0
         self.typing_errors = 0
 
@@ -87,7 +85,6 @@ class Sequencer:
 
     def dispatch(self, message: pb.MxEvent) -> None:
         """Publish ``message`` typed, after a ``SequenceGap`` when numbers were skipped; drop a duplicate."""
-        self.events_received += 1
         sequence = message.worker_sequence
         family = message.family
         fanout = self._fanout

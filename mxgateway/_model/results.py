@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mxgateway._model import display
+from mxgateway._model.sequences import ResultSequence
 from mxgateway._model.status import MxStatus, statuses_of
 from mxgateway._model.values import MxPythonValue, from_mx_value, to_mx_value
-from mxgateway._model.views import ValueView
+from mxgateway._model.views import ValueView, restored_view
 from mxgateway.errors import MxAccessError, MxGatewayArgumentError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
@@ -77,6 +78,9 @@ class ItemResult:
         if not isinstance(other, ItemResult):
             return NotImplemented
         return self._raw == other._raw
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return restored_view, (ItemResult, "SubscribeResult", self._raw.SerializeToString())
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -199,9 +203,9 @@ def fill_time(target: pb.MxValue, timestamp: dt.datetime | None) -> None:
     target.CopyFrom(to_mx_value(timestamp, argument="timestamp"))
 
 
-def item_results(reply: pb.MxCommandReply) -> list[ItemResult]:
+def item_results(reply: pb.MxCommandReply) -> ResultSequence[ItemResult]:
     """The per-item results of a bulk add, advise, remove or subscribe reply."""
-    return list(map(ItemResult, reply.bulk_subscribe.results))
+    return ResultSequence(reply.bulk_subscribe.results, ItemResult)
 
 
 def write_results(reply: pb.MxCommandReply) -> list[WriteResult]:

@@ -16,10 +16,17 @@ from mxgateway._model.status import MxStatus, Quality, statuses_of
 from mxgateway._model.values import MxPythonValue, from_mx_value, timestamp_to_datetime
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
-__all__ = ["ValueView"]
+__all__ = ["ValueView", "restored_view"]
 
 #: The messages that carry a value, a quality, a source timestamp and statuses.
 MessageT = TypeVar("MessageT", pb.BulkReadResult, pb.MxEvent)
+ViewT = TypeVar("ViewT")
+
+
+def restored_view(view_type: type[ViewT], message_name: str, data: bytes, *args: object) -> ViewT:
+    """A view unpickled: its message parsed from ``data``, then ``view_type(message, *args)``."""
+    message = getattr(pb, message_name).FromString(data)
+    return view_type(message, *args)  # type: ignore[call-arg]
 
 
 class ValueView(Generic[MessageT]):
@@ -92,6 +99,12 @@ class ValueView(Generic[MessageT]):
 
     def _fields(self) -> tuple[object, ...]:
         return (self._raw,)
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # The message as bytes: the generated classes cannot be pickled by reference.
+        raw = self._raw
+        after_raw: tuple[object, ...] = self._fields()[1:]
+        return restored_view, (type(self), type(raw).__name__, raw.SerializeToString(), *after_raw)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

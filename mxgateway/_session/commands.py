@@ -2,7 +2,8 @@
 
 ``register`` gives a server handle, ``add_item`` an item handle. Non-raw methods
 raise ``MxAccessError`` (keeping the reply) when MXAccess reports a failure; bulk
-methods report per-item failures in their results instead. ``Session`` gets these
+methods report per-item failures in their results instead, as a ``ResultSequence``
+that builds each typed result when it is first looked at. ``Session`` gets these
 methods from ``MxAccessCommands``, which needs only its request plumbing.
 """
 
@@ -23,6 +24,7 @@ from mxgateway._model.results import (
     item_results,
     write_results,
 )
+from mxgateway._model.sequences import ResultSequence
 from mxgateway._session.tag_table import HandleBook
 from mxgateway.errors import MxGatewayError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
@@ -306,22 +308,23 @@ class MxAccessCommands:
 
     # ------------------------------------------------------------------ bulk commands
 
-    async def _bulk_items(self, request: pb.MxCommandRequest, timeout: Timeout) -> list[ItemResult]:
+    async def _bulk_items(self, request: pb.MxCommandRequest, timeout: Timeout) -> ResultSequence[ItemResult]:
         return item_results(await self._run(request, timeout))
 
     async def _bulk_added(
         self, request: pb.MxCommandRequest, timeout: Timeout, server_handle: int, tags: Sequence[str]
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Run a bulk command that adds items, and remember their tags from the raw results."""
-        # One pass over the reply makes the message objects; the rest walks a list.
-        raws = list((await self._run(request, timeout)).bulk_subscribe.results)
+        # The reply's own repeated field, not a list of it: each pass makes short-lived
+        # message objects instead of holding one per tag for as long as the results live.
+        raws = (await self._run(request, timeout)).bulk_subscribe.results
         self._book.remember(request.session_id, server_handle, tags, raws)
-        return list(map(ItemResult, raws))
+        return ResultSequence(raws, ItemResult)
 
     @checked
     async def add_item_bulk(
         self, server_handle: int, tags: Sequence[str], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Add many items; one result per tag, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADD_ITEM_BULK)
         command.add_item_bulk.server_handle = server_handle
@@ -331,7 +334,7 @@ class MxAccessCommands:
     @checked
     async def advise_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Advise many items; one result per handle, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_ADVISE_ITEM_BULK)
         command.advise_item_bulk.server_handle = server_handle
@@ -341,7 +344,7 @@ class MxAccessCommands:
     @checked
     async def remove_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Remove many items; one result per handle, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_REMOVE_ITEM_BULK)
         command.remove_item_bulk.server_handle = server_handle
@@ -354,7 +357,7 @@ class MxAccessCommands:
     @checked
     async def unadvise_item_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Unadvise many items; one result per handle, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_UNADVISE_ITEM_BULK)
         command.unadvise_item_bulk.server_handle = server_handle
@@ -369,7 +372,7 @@ class MxAccessCommands:
         *,
         supervisory: bool = False,
         timeout: Timeout = USE_CLIENT_DEFAULT,
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Add and advise many tags in one command; one result per tag, in order."""
         request, command = self._request(pb.MX_COMMAND_KIND_SUBSCRIBE_BULK)
         payload = command.subscribe_bulk
@@ -381,7 +384,7 @@ class MxAccessCommands:
     @checked
     async def unsubscribe_bulk(
         self, server_handle: int, item_handles: Sequence[int], *, timeout: Timeout = USE_CLIENT_DEFAULT
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """Unadvise and remove many items in one command; one result per handle."""
         request, command = self._request(pb.MX_COMMAND_KIND_UNSUBSCRIBE_BULK)
         command.unsubscribe_bulk.server_handle = server_handle
@@ -399,7 +402,7 @@ class MxAccessCommands:
         *,
         timeout_ms: int = 0,
         timeout: Timeout = USE_CLIENT_DEFAULT,
-    ) -> list[ReadResult]:
+    ) -> ResultSequence[ReadResult]:
         """Read many tags (cached value when advised, else a snapshot); one result per tag.
 
         ``timeout_ms`` is MXAccess's own wait (0 = the gateway default); ``timeout``
@@ -411,7 +414,7 @@ class MxAccessCommands:
         payload.tag_addresses.extend(tags)
         payload.timeout_ms = timeout_ms
         reply = await self._run(request, timeout)
-        return list(map(ReadResult, reply.bulk_read.results))
+        return ResultSequence(reply.bulk_read.results, ReadResult)
 
     async def _bulk_write(
         self, kind: int, server_handle: int, entries: Sequence[WriteEntry], timeout: Timeout

@@ -5,18 +5,20 @@ the session's one gateway stream, its resume after an outage and its recovery:
 after a gap it re-reads its tags so ``latest`` is right again, and after the
 session was replaced it subscribes its tags on the new session.
 
-Every tag's current value arrives, at any size: tags are subscribed in chunks
-the gateway's per-subscriber queue can hold, each chunk's first values are
-collected before the next is sent, and a tag whose first value did not come
-(dropped by the gateway) is read instead.
+Every tag's current value arrives, at any size: tags are subscribed in chunks,
+the next one sent once at most one chunk is still waiting for first values (two
+chunks' values fit the gateway's per-subscriber queue), and a tag whose first
+value did not come (dropped by the gateway) is read instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import deque
 from collections.abc import Sequence
+from operator import attrgetter
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -26,10 +28,10 @@ from mxgateway._events.state import Binding
 from mxgateway._model.checks import checked
 from mxgateway._model.events import DataChange, EventsDropped, ReplayGap, SequenceGap
 from mxgateway._model.results import ItemResult
+from mxgateway._session.item_tags import ItemTags
 from mxgateway._session.rereads import ReadFence, changes_from_reads
 from mxgateway._session.tag_port import TagPort
 from mxgateway._session.tag_table import TagTables
-from mxgateway._transport.streams import wait_done
 from mxgateway._views.recording import collect_changes
 from mxgateway.errors import MxAccessError, MxGatewayError, MxGatewaySessionLostError
 
@@ -40,9 +42,11 @@ if TYPE_CHECKING:
 __all__ = ["Subscription"]
 
 _log = logging.getLogger("mxgateway.session")
+_ok_of = attrgetter("was_successful")
+_handle_of = attrgetter("item_handle")
 
-#: Tags per SubscribeBulk: their first values fit any gateway's per-subscriber queue
-#: we know of (the simulator's holds 10,000), so none is dropped on the way.
+#: Tags per SubscribeBulk: two chunks' first values fit any gateway's per-subscriber
+#: queue we know of (the simulator's holds 10,000), so none is dropped on the way.
 SUBSCRIBE_CHUNK = 4_096
 #: How long collecting first values waits for the next one before reading the rest.
 FIRST_VALUE_STALL_S = 2.0
@@ -70,7 +74,8 @@ class Subscription:
         self._supervisory = supervisory
         self._consumer: EventConsumer | None = None
         self._server_handle = 0
-        self._handles: dict[int, str] = {}
+        #: Item handle -> tag of this subscription's items (compact: see ``ItemTags``).
+        self._handles = ItemTags()
         #: The session (epoch) the handles belong to: after a recovery the same
         #: numbers name other items of the new session, which must never be touched.
         self._binding: Binding[TagTables] | None = None
@@ -146,59 +151,95 @@ class Subscription:
             raise
 
     async def _subscribe_tags(self) -> None:
-        """Subscribe every tag on the current session, chunk by chunk, collecting first values."""
+        """Subscribe every tag on the current session, chunk by chunk, collecting first values.
+
+        The next chunk is sent once every first value of the chunk before the last
+        one arrived, so the stream stays busy while no more than two chunks' values
+        are on their way: together they still fit the gateway's queue.
+        """
         port = self._port
         binding = port.state.current
         self._binding = binding
-        self._handles = {}
+        self._handles = ItemTags()
         with port.pinned(binding):
             self._server_handle = server = await port.server_handle(binding)
             tags = self._tags
+            #: Per chunk on its way, oldest first: its handles still without a first value.
+            in_flight: deque[set[int]] = deque()
             for start in range(0, len(tags), SUBSCRIBE_CHUNK):
                 chunk = tags[start : start + SUBSCRIBE_CHUNK] if len(tags) > SUBSCRIBE_CHUNK else tags
                 results = await port.commands.subscribe_bulk(server, chunk, supervisory=self._supervisory)
-                failed = [r for r in results if not r.ok]
-                if failed:
-                    # Leaving unsubscribes what this chunk did subscribe, too.
-                    self._handles.update({r.item_handle: r.tag for r in results if r.ok})
-                    await self.aclose()
-                    raise MxAccessError(f"cannot subscribe {_reasons(failed)}", method="Invoke")
+                raws = results.raw
                 # The caller's own tag strings (the gateway answers in input order): no copies.
-                pairs = zip(chunk, results, strict=True) if len(results) == len(chunk) else ()
-                handles = {r.item_handle: tag for tag, r in pairs} or {r.item_handle: r.tag for r in results}
-                self._handles.update(handles)
-                await self._collect_first_values(handles)
-                if binding is not port.state.current:
-                    return  # replaced meanwhile: the next read subscribes everything on the new session
+                if len(raws) != len(chunk):
+                    chunk = [r.tag_address for r in raws]
+                if not all(map(_ok_of, raws)):
+                    # Leaving unsubscribes what this chunk did subscribe, too.
+                    for raw, tag in zip(raws, chunk, strict=True):
+                        if raw.was_successful:
+                            self._handles.add(raw.item_handle, tag)
+                    await self.aclose()
+                    raise MxAccessError(
+                        f"cannot subscribe {_reasons([r for r in results if not r.ok])}", method="Invoke"
+                    )
+                handles = list(map(_handle_of, raws))
+                self._handles.add_all(handles, chunk)
+                in_flight.append(set(handles))
+                # The reply's messages are not needed while the values arrive.
+                del results, raws, handles
+                if not await self._collect_first_values(in_flight, chunks_left=1):
+                    return  # ended, or replaced meanwhile: the next read subscribes on the new session
+            if not await self._collect_first_values(in_flight, chunks_left=0):
+                return
         self._complete_on = binding
 
-    async def _collect_first_values(self, handles: dict[int, str]) -> None:
-        """Take the events queued so far until each of ``handles`` had its first value.
+    async def _collect_first_values(self, in_flight: deque[set[int]], *, chunks_left: int) -> bool:
+        """Take the events queued so far until at most ``chunks_left`` chunks of ``in_flight`` still wait.
 
-        They wait in ``_pending`` for the reader. When none came for
-        ``FIRST_VALUE_STALL_S``, or a gap says some were dropped, the tags still
-        without one are read instead.
+        A chunk is done, and leaves ``in_flight``, once each of its handles had a
+        first value; the changes wait in ``_pending`` for the reader. When none
+        came for ``FIRST_VALUE_STALL_S``, or a gap says some were dropped, the tags
+        still waiting are read instead. False when the subscription ended
+        meanwhile or its session was replaced.
         """
         consumer = self._consumer
         if consumer is None:
-            return
-        waiting = set(handles)
-        while waiting:
+            return False
+        pending = self._pending
+        port_state = self._port.state
+        while len(in_flight) > chunks_left:
             item = consumer.get_nowait()
             if item is EMPTY:
-                if not await wait_done(consumer.wait(), FIRST_VALUE_STALL_S):
+                if not await _woken_within(consumer.wait(), FIRST_VALUE_STALL_S):
                     break
                 continue
             if item is None or self._closed:
-                return
+                return False
             change = self._take(item)
             if change is not None:
-                self._pending.append(change)
-                waiting.discard(change.item_handle)
-            elif self._reread_due or self._binding is not self._port.state.current:
+                pending.append(change)
+                handle = change.item_handle
+                for waiting in in_flight:
+                    if handle in waiting:
+                        waiting.discard(handle)
+                        break
+                while in_flight and not in_flight[0]:
+                    in_flight.popleft()
+            elif self._reread_due or self._binding is not port_state.current:
                 break
-        if waiting and self._binding is self._port.state.current:
-            await self._read_into_pending({handles[h]: h for h in waiting}, failed_too=True)
+        if self._binding is not port_state.current:
+            return False
+        if len(in_flight) > chunks_left:
+            names = self._handles
+            missing = {
+                tag: handle
+                for waiting in in_flight
+                for handle in waiting
+                if (tag := names.get(handle)) is not None
+            }
+            in_flight.clear()
+            await self._read_into_pending(missing, failed_too=True)
+        return True
 
     async def _resubscribe(self) -> None:
         """The session was replaced: the old handles are gone; subscribe on the new session."""
@@ -243,16 +284,17 @@ class Subscription:
         kind = type(event)
         if kind is DataChange:
             assert isinstance(event, DataChange)
-            tag = self._handles.get(event.item_handle)
+            raw = event.raw  # on every event: each field read once, from the message
+            tag = self._handles.get(raw.item_handle)
             binding = self._binding
             if (
                 tag is not None
-                and event.server_handle == self._server_handle
+                and raw.server_handle == self._server_handle
                 and binding is not None
-                and event.raw.session_id in (binding.session_id, "")
+                and raw.session_id in (binding.session_id, "")
             ):
                 if event.tag != tag:
-                    event = DataChange(event.raw, tag)
+                    event = DataChange(raw, tag)
                 if not self._fence.active or not self._fence.keeps_latest(tag, event):
                     self._latest[tag] = event
                 return event
@@ -312,7 +354,7 @@ class Subscription:
         if consumer is not None:
             consumer.close_now()
             self._pump.fanout.remove(consumer)
-        handles, self._handles = list(self._handles), {}
+        handles, self._handles = list(self._handles), ItemTags()
         binding = self._binding
         port = self._port
         if handles and binding is port.state.current and not port.commands.closed:
@@ -352,3 +394,28 @@ class Subscription:
 
 def _reasons(failed: list[ItemResult]) -> str:
     return "; ".join(f"{r.tag}: {r.error_message or 'failed'}" for r in failed)
+
+
+async def _woken_within(waiter: asyncio.Future[None], seconds: float) -> bool:
+    """Wait for a reader's ``waiter`` at most ``seconds``: True when it was woken, False on time.
+
+    One timer per wait (``asyncio.wait_for`` costs a task and two futures): collecting
+    10,000 first values waits thousands of times. On time the timer completes the
+    waiter itself, which a reader's waiter allows (it may wake with nothing new).
+    """
+    if waiter.done():
+        return True
+    timed_out = False
+
+    def give_up() -> None:
+        nonlocal timed_out
+        if not waiter.done():
+            timed_out = True
+            waiter.set_result(None)
+
+    timer = waiter.get_loop().call_later(seconds, give_up)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+    return not timed_out

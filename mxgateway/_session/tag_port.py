@@ -15,6 +15,7 @@ from typing import Protocol
 
 from mxgateway._events.state import Binding, SessionState
 from mxgateway._model.results import ItemResult, ReadResult
+from mxgateway._model.sequences import ResultSequence
 from mxgateway._session.tag_table import TagTables
 from mxgateway.errors import MxGatewaySessionLostError
 
@@ -31,15 +32,17 @@ class BulkCommands(Protocol):
 
     async def subscribe_bulk(
         self, server_handle: int, tags: Sequence[str], *, supervisory: bool = False
-    ) -> list[ItemResult]:
+    ) -> ResultSequence[ItemResult]:
         """SubscribeBulk: add and advise; one result per tag."""
         ...
 
-    async def unsubscribe_bulk(self, server_handle: int, item_handles: Sequence[int]) -> list[ItemResult]:
+    async def unsubscribe_bulk(
+        self, server_handle: int, item_handles: Sequence[int]
+    ) -> ResultSequence[ItemResult]:
         """UnsubscribeBulk: unadvise and remove; one result per handle."""
         ...
 
-    async def read_bulk(self, server_handle: int, tags: Sequence[str]) -> list[ReadResult]:
+    async def read_bulk(self, server_handle: int, tags: Sequence[str]) -> ResultSequence[ReadResult]:
         """ReadBulk: one result per tag."""
         ...
 

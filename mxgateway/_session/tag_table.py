@@ -2,9 +2,9 @@
 
 One table per session, shared by every reader of its events (a ``DataChange`` gets
 its ``tag`` from here) and by its subscriptions. It holds the very tag strings the
-caller passed, not copies made from the gateway's replies, and keys items by plain
-handles under their server handle: a 10,000-tag subscription costs one dict entry
-per tag.
+caller passed, not copies made from the gateway's replies, and keeps the items of
+each server handle in an ``ItemTags``: a 10,000-tag subscription costs a list of
+pointers while the gateway numbers its items densely.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
+from mxgateway._session.item_tags import ItemTags
 from mxgateway.errors import MxGatewaySessionLostError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 
@@ -31,7 +32,7 @@ class TagTable:
     __slots__ = ("_servers",)
 
     def __init__(self) -> None:
-        self._servers: dict[int, dict[int, str]] = {}
+        self._servers: dict[int, ItemTags] = {}
 
     def __repr__(self) -> str:
         return f"TagTable({len(self)} items on {len(self._servers)} server handles)"
@@ -45,11 +46,25 @@ class TagTable:
     def get(self, key: tuple[int, int], default: str | None = None) -> str | None:
         """The tag of ``(server_handle, item_handle)``, or ``default``."""
         items = self._servers.get(key[0])
-        return items.get(key[1], default) if items else default
+        if items is None:
+            return default
+        # ``ItemTags.get`` inlined: every event of the session is looked up here.
+        by_handle, handle = items.by_handle, key[1]
+        if isinstance(by_handle, list):
+            tag = by_handle[handle] if 0 < handle < len(by_handle) else None
+        else:
+            tag = by_handle.get(handle)
+        return default if tag is None else tag
+
+    def _items_of(self, server_handle: int) -> ItemTags:
+        items = self._servers.get(server_handle)
+        if items is None:
+            items = self._servers[server_handle] = ItemTags()
+        return items
 
     def add(self, server_handle: int, item_handle: int, tag: str) -> None:
         """Remember one item."""
-        self._servers.setdefault(server_handle, {})[item_handle] = tag
+        self._items_of(server_handle).add(item_handle, tag)
 
     def add_results(
         self, server_handle: int, tags: Sequence[str], raws: Sequence[pb.SubscribeResult]
@@ -59,23 +74,23 @@ class TagTable:
         The gateway answers item by item in input order; when the counts differ
         the reply's own tag addresses are used.
         """
-        items = self._servers.setdefault(server_handle, {})
+        items = self._items_of(server_handle)
         if len(tags) == len(raws) and all(map(_ok_of, raws)):
-            # The usual case, in C-level loops: 10,000 tags cost one dict update.
-            items.update(zip(map(_handle_of, raws), tags, strict=True))
+            # The usual case, in C-level passes.
+            items.add_all(list(map(_handle_of, raws)), tags)
         elif len(tags) == len(raws):
-            for tag, raw in zip(tags, raws, strict=True):
-                if raw.was_successful:
-                    items[raw.item_handle] = tag
+            added = [
+                (raw.item_handle, tag) for tag, raw in zip(tags, raws, strict=True) if raw.was_successful
+            ]
+            items.add_all([h for h, _ in added], [t for _, t in added])
         else:
-            for raw in raws:
-                if raw.was_successful:
-                    items[raw.item_handle] = raw.tag_address
+            named = [(raw.item_handle, raw.tag_address) for raw in raws if raw.was_successful]
+            items.add_all([h for h, _ in named], [t for _, t in named])
 
     def forget_item(self, server_handle: int, item_handle: int) -> str | None:
         """Drop one item; its tag, if it was known."""
         items = self._servers.get(server_handle)
-        return items.pop(item_handle, None) if items else None
+        return items.pop(item_handle) if items is not None else None
 
     def forget_server(self, server_handle: int) -> None:
         """Drop every item of a server handle."""

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mxgateway._version import GATEWAY_PROTOCOL_VERSION, __version__
 from mxgateway.cli.common import CommonOptions, run_command
@@ -28,6 +28,9 @@ from mxgateway.cli.exit_codes import ExitCode
 from mxgateway.cli.option_table import ATTACH_SESSION, GATEWAY_OPTIONS
 from mxgateway.cli.records import read_record
 from mxgateway.cli.text_limits import text_problem
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = ["READ_OPTIONS", "fail_if_any", "print_version", "read_tags", "run"]
 
@@ -72,7 +75,7 @@ def print_version(*, as_json: bool) -> None:
     sys.stdout.flush()
 
 
-def fail_if_any(results: list[Any], verb: str) -> None:
+def fail_if_any(results: Sequence[Any], verb: str) -> None:
     """Exit 7 (after saying how many) when any of ``results`` failed."""
     failed = sum(1 for r in results if not r.ok)
     if failed:

@@ -70,7 +70,7 @@ def subscribe_bulk(
 
     More than 500 tags go in blocks of 500, with a progress line on a terminal.
     """
-    results = []
+    results: list[Any] = []
     with shared_connections() as connections, Progress("subscribing", total=len(tags)) as progress:
         session = connections.session(common, session_id_for(session_id))
         for start in range(0, len(tags), BULK_BLOCK):

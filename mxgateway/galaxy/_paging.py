@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Sequence
+from operator import length_hint
 from types import TracebackType
 
 from mxgateway.galaxy._types import GalaxyObject
@@ -25,12 +26,13 @@ class HierarchyIterator:
     Get one from ``GalaxyRepositoryClient.iter_hierarchy()``.
     """
 
-    __slots__ = ("_done", "_fetch_page", "_index", "_page", "_pages_requested", "_request", "_total")
+    __slots__ = ("_done", "_fetch_page", "_objects", "_pages_requested", "_remaining", "_request", "_total")
 
     _fetch_page: PageFetcher
     _request: gr.DiscoverHierarchyRequest
-    _page: Sequence[gr.GalaxyObject]
-    _index: int
+    #: The current page's messages not taken yet, and the views made of them on demand.
+    _remaining: Iterator[gr.GalaxyObject]
+    _objects: Iterator[GalaxyObject]
     _done: bool
     _pages_requested: int
     _total: int | None
@@ -40,8 +42,7 @@ class HierarchyIterator:
         self = cls.__new__(cls)
         self._fetch_page = fetch_page
         self._request = request
-        self._page = ()
-        self._index = 0
+        self._release()
         self._done = False
         self._pages_requested = 0
         self._total = None
@@ -66,29 +67,28 @@ class HierarchyIterator:
     @property
     def done(self) -> bool:
         """True once the last page was fetched and consumed, or the iterator was closed."""
-        return self._done and self._index >= len(self._page)
+        return self._done and length_hint(self._remaining) == 0
 
     def __aiter__(self) -> HierarchyIterator:
         return self
 
     async def __anext__(self) -> GalaxyObject:
-        # The hot path: one index check per object, no copy, no conversion.
-        index = self._index
-        page = self._page
-        if index < len(page):
-            self._index = index + 1
-            return GalaxyObject(page[index])
+        # The hot path: the page's next view, made by a C-level map; no index, no copy.
+        for obj in self._objects:
+            return obj
         while not self._done:
-            page = await self._fetch()
-            if page:
-                self._index = 1
-                return GalaxyObject(page[0])
+            await self._fetch()
+            for obj in self._objects:
+                return obj
         raise StopAsyncIteration
 
+    def _release(self) -> None:
+        self._remaining = iter(())
+        self._objects = iter(())
+
     async def _fetch(self) -> Sequence[gr.GalaxyObject]:
-        """Request the next page (the current one is dropped first)."""
-        self._page = ()
-        self._index = 0
+        """Request the next page (the current one is dropped first); its messages."""
+        self._release()
         self._pages_requested += 1
         reply = await self._fetch_page(self._request)
         self._total = reply.total_object_count
@@ -96,26 +96,27 @@ class HierarchyIterator:
             self._request.page_token = reply.next_page_token
         else:
             self._done = True
-        self._page = reply.objects
-        return self._page
+        page = reply.objects
+        self._remaining = remaining = iter(page)
+        self._objects = map(GalaxyObject, remaining)
+        return page
 
     async def _pages(self) -> AsyncGenerator[Sequence[gr.GalaxyObject], None]:
         """The remaining pages, each taken whole (for bulk consumers in this module)."""
-        if self._index < len(self._page):
-            rest = self._page[self._index :]
-            self._index = len(self._page)
+        rest = list(self._remaining)
+        self._release()
+        if rest:
             yield rest
         while not self._done:
             page = await self._fetch()
-            self._index = len(page)
+            self._release()
             if page:
                 yield page
 
     async def aclose(self) -> None:
         """Stop paging and release the current page; idempotent."""
         self._done = True
-        self._page = ()
-        self._index = 0
+        self._release()
 
     async def __aenter__(self) -> HierarchyIterator:
         return self

@@ -21,24 +21,42 @@ AREA_CATEGORY = 13
 
 
 class _View:
-    """Shared behaviour: immutable, equal when the raw messages are, not hashable."""
+    """Shared behaviour: immutable, equal when the raw messages are, not hashable.
 
-    __slots__ = ("raw",)
+    Built by one plain assignment (a walk makes one per object): every public
+    field is a read-only property over the private ``_raw`` slot, so assigning one
+    (or a new attribute) raises ``AttributeError`` without a frozen ``__setattr__``,
+    which would cost each construction an ``object.__setattr__`` per slot.
+    """
 
-    raw: Any
+    __slots__ = ("_raw",)
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name!r}")
+    _raw: Any
+
+    @property
+    def raw(self) -> Any:
+        """The message as the Galaxy Repository sent it."""
+        return self._raw
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return bool(self.raw == other.raw)
+        return bool(self._raw == other._raw)
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # The message as bytes: the generated classes cannot be pickled by reference.
+        return _restored, (type(self), type(self._raw).__name__, self._raw.SerializeToString())
+
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+
+def _restored(view_type: type[_View], message_name: str, data: bytes) -> _View:
+    view = view_type.__new__(view_type)
+    view._raw = getattr(gr, message_name).FromString(data)
+    return view
 
 
 class GalaxyAttribute(_View):
@@ -46,70 +64,75 @@ class GalaxyAttribute(_View):
 
     __slots__ = ()
 
-    raw: gr.GalaxyAttribute
+    _raw: gr.GalaxyAttribute
 
     def __init__(self, raw: gr.GalaxyAttribute) -> None:
-        object.__setattr__(self, "raw", raw)
+        self._raw = raw
+
+    @property
+    def raw(self) -> gr.GalaxyAttribute:
+        """The ``GalaxyAttribute`` message as received."""
+        return self._raw
 
     @property
     def attribute_name(self) -> str:
         """The attribute's name within its object (``Level``)."""
-        return self.raw.attribute_name
+        return self._raw.attribute_name
 
     @property
     def tag(self) -> str:
         """The tag to read, write or subscribe (``Tank_001.Level``)."""
-        return self.raw.full_tag_reference
+        return self._raw.full_tag_reference
 
     @property
     def data_type(self) -> DataType:
         """The MXAccess data type (``DataType.DOUBLE``)."""
-        return DataType.from_native(self.raw.mx_data_type)
+        return DataType.from_native(self._raw.mx_data_type)
 
     @property
     def mx_data_type(self) -> int:
         """The native MXAccess type number as the Galaxy reports it (``data_type`` names it)."""
-        return self.raw.mx_data_type
+        return self._raw.mx_data_type
 
     @property
     def data_type_name(self) -> str:
         """The Galaxy's own name of the type (``Double``), else the ``DataType`` name."""
-        return self.raw.data_type_name or self.data_type.name
+        return self._raw.data_type_name or self.data_type.name
 
     @property
     def is_array(self) -> bool:
         """True for an array attribute."""
-        return self.raw.is_array
+        return self._raw.is_array
 
     @property
     def array_dimension(self) -> int:
         """The array's length (0 for a scalar)."""
-        return self.raw.array_dimension
+        return self._raw.array_dimension
 
     @property
     def security_classification(self) -> int:
         """The MXAccess security classification (0 free access ... 6 view only)."""
-        return self.raw.security_classification
+        return self._raw.security_classification
 
     @property
     def mx_attribute_category(self) -> int:
         """The MXAccess attribute category number."""
-        return self.raw.mx_attribute_category
+        return self._raw.mx_attribute_category
 
     @property
     def primitive_name(self) -> str:
         """The primitive that holds the attribute ('' for the object's own)."""
-        return self.raw.primitive_name
+        return self._raw.primitive_name
 
     @property
     def is_historized(self) -> bool:
         """True when the historian stores the attribute."""
-        return self.raw.is_historized
+        return self._raw.is_historized
 
     @property
     def is_alarm(self) -> bool:
         """True when the attribute bears an alarm."""
-        return self.raw.is_alarm
+        return self._raw.is_alarm
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -137,72 +160,77 @@ class GalaxyObject(_View):
 
     __slots__ = ("_attributes",)
 
-    raw: gr.GalaxyObject
-    _attributes: tuple[GalaxyAttribute, ...] | None
+    _raw: gr.GalaxyObject
+    #: Left empty until ``attributes`` is first read.
+    _attributes: tuple[GalaxyAttribute, ...]
 
     def __init__(self, raw: gr.GalaxyObject) -> None:
-        object.__setattr__(self, "raw", raw)
-        object.__setattr__(self, "_attributes", None)
+        self._raw = raw
+
+    @property
+    def raw(self) -> gr.GalaxyObject:
+        """The ``GalaxyObject`` message as received."""
+        return self._raw
 
     @property
     def gobject_id(self) -> int:
         """The Galaxy's id of the object."""
-        return self.raw.gobject_id
+        return self._raw.gobject_id
 
     @property
     def tag_name(self) -> str:
         """The object's unique tag name (``Tank_001``)."""
-        return self.raw.tag_name
+        return self._raw.tag_name
 
     @property
     def contained_name(self) -> str:
         """The name within its container (``Tank1``)."""
-        return self.raw.contained_name
+        return self._raw.contained_name
 
     @property
     def contained_path(self) -> str:
         """The path of contained names (``WaterPlant/Intake/Tank1``)."""
-        return self.raw.contained_path
+        return self._raw.contained_path
 
     @property
     def parent_gobject_id(self) -> int:
         """The parent's id (0 for a root)."""
-        return self.raw.parent_gobject_id
+        return self._raw.parent_gobject_id
 
     @property
     def area_gobject_id(self) -> int:
         """The id of the area the object belongs to (0 for none)."""
-        return self.raw.area_gobject_id
+        return self._raw.area_gobject_id
 
     @property
     def category_id(self) -> int:
         """The Galaxy category id (13 is an area)."""
-        return self.raw.category_id
+        return self._raw.category_id
 
     @property
     def is_area(self) -> bool:
         """True for an area."""
-        return self.raw.is_area
+        return self._raw.is_area
 
     @property
     def template_chain(self) -> tuple[str, ...]:
         """The templates it derives from, nearest first."""
-        return tuple(self.raw.template_chain)
+        return tuple(self._raw.template_chain)
 
     @property
     def template(self) -> str:
         """The nearest template ('' when none)."""
-        chain = self.raw.template_chain
+        chain = self._raw.template_chain
         return chain[0] if chain else ""
 
     @property
     def attributes(self) -> tuple[GalaxyAttribute, ...]:
         """The object's attributes (empty when they were not requested); a table in Jupyter."""
-        attributes = self._attributes
-        if attributes is None:
-            attributes = display.TableTuple(map(GalaxyAttribute, self.raw.attributes))
-            object.__setattr__(self, "_attributes", attributes)
-        return attributes
+        try:
+            return self._attributes
+        except AttributeError:
+            attributes = self._attributes = display.TableTuple(map(GalaxyAttribute, self._raw.attributes))
+            return attributes
 
     def attribute(self, name: str) -> GalaxyAttribute:
         """The attribute called ``name`` (``KeyError`` when the object has none such)."""
@@ -215,7 +243,7 @@ class GalaxyObject(_View):
         parts = [self.tag_name, f"id={self.gobject_id}"]
         if self.template:
             parts.append(self.template)
-        count = len(self.raw.attributes)
+        count = len(self._raw.attributes)
         if count:
             parts.append(f"{count} attribute{'s' if count > 1 else ''}")
         return f"GalaxyObject({', '.join(parts)})"

@@ -111,6 +111,102 @@ async def test_closing_a_queue_drops_what_it_held(anyio_backend: object) -> None
     assert consumer.get_nowait() is None
 
 
+async def test_a_reader_is_woken_once_per_interval_during_a_burst_and_gets_it_all_in_order(
+    anyio_backend: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mxgateway._events import queue
+
+    monkeypatch.setattr(queue, "WAKE_INTERVAL_S", 0.2)
+    consumer = EventConsumer(1000)
+    burst = 200
+    got: list[object] = []
+    wakes = 0
+
+    async def read() -> None:
+        nonlocal wakes
+        for _ in range(burst + 10):
+            got.extend(drain(consumer))
+            if len(got) >= burst:
+                return
+            await asyncio.wait_for(consumer.wait(), 5)
+            wakes += 1
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0)  # the reader waits
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for index in range(burst):
+        item: object = SequenceGap(index, index + 1, pb.MxEvent()) if index == 50 else change(index + 1)
+        consumer.offer(index, item)
+        await asyncio.sleep(0)  # the reader could run between any two items
+    elapsed = loop.time() - started
+    await asyncio.wait_for(reader, 5)
+    assert [type(i).__name__ for i in got].count("SequenceGap") == 1
+    assert isinstance(got[50], SequenceGap)
+    assert sequences(got[:50]) == list(range(1, 51))
+    assert sequences(got[51:]) == list(range(52, burst + 1))
+    # One wake-up for the first item, then one per interval: not one per item.
+    assert wakes <= 2 + elapsed / 0.2 < burst
+
+
+async def test_the_first_item_after_a_quiet_spell_and_the_end_wake_a_reader_at_once(
+    anyio_backend: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mxgateway._events import queue
+
+    monkeypatch.setattr(queue, "WAKE_INTERVAL_S", 30.0)
+    consumer = EventConsumer(10)
+    first_wait = consumer.wait()
+    consumer.offer(0, change(1))
+    assert first_wait.done()  # nothing came before: no batching
+    assert sequences(drain(consumer)) == [1]
+    second_wait = consumer.wait()
+    consumer.offer(1, change(2))
+    assert not second_wait.done()  # within the interval of the last wake-up: batched
+    consumer.offer_marker(ReplayGap(2, 5, pb.MxEvent()))
+    assert second_wait.done()  # a reader's own marker does not wait for the batch
+    third_wait = consumer.wait()
+    consumer.end()
+    assert third_wait.done()  # nor does the end
+    items = drain(consumer)
+    assert isinstance(items[0], ReplayGap)
+    assert sequences(items[1:]) == [2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=st.lists(st.sampled_from(["item", "gap", "yield", "sleep"]), max_size=60))
+def test_batched_wake_ups_keep_every_item_and_marker_in_order(steps: list[str]) -> None:
+    async def run() -> None:
+        consumer = EventConsumer(1000)
+        offered: list[object] = []
+        got: list[object] = []
+
+        async def read() -> None:
+            for _ in range(len(steps) + 5):
+                item = await asyncio.wait_for(consumer.get(), 5)
+                if item is None:
+                    return
+                got.append(item)
+
+        reader = asyncio.create_task(read())
+        for index, step in enumerate(steps):
+            if step in ("item", "gap"):
+                item: object = (
+                    change(index + 1) if step == "item" else SequenceGap(index, index + 1, pb.MxEvent())
+                )
+                offered.append(item)
+                consumer.offer(index, item)
+            elif step == "yield":
+                await asyncio.sleep(0)
+            else:
+                await asyncio.sleep(0.002)
+        consumer.end()
+        await asyncio.wait_for(reader, 5)
+        assert got == offered
+
+    asyncio.run(run())
+
+
 # ---------------------------------------------------------------------- the fan-out
 
 

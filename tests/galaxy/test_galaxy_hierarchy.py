@@ -227,3 +227,43 @@ async def test_filters_take_any_collection_and_numpy_integers(repo: Repo) -> Non
     by_template = await collect(repo.client.iter_hierarchy(template_chain_contains=["tank"]))
     assert by_template
     assert await collect(repo.client.iter_hierarchy(template_chain_contains={"tank"})) == by_template
+
+
+def _message() -> gr.GalaxyObject:
+    return gr.GalaxyObject(
+        gobject_id=7,
+        tag_name="Tank_001",
+        template_chain=["$Tank"],
+        attributes=[gr.GalaxyAttribute(attribute_name="Level", full_tag_reference="Tank_001.Level")],
+    )
+
+
+def test_a_galaxy_object_is_immutable_equal_by_message_and_builds_its_attributes_once() -> None:
+    obj = GalaxyObject(_message())
+    with pytest.raises(AttributeError):
+        obj.raw = gr.GalaxyObject()  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        obj.tag = "Other"  # type: ignore[attr-defined]
+    attributes = obj.attributes
+    assert attributes is obj.attributes
+    assert [a.tag for a in attributes] == ["Tank_001.Level"]
+    with pytest.raises(AttributeError):
+        attributes[0].raw = gr.GalaxyAttribute()  # type: ignore[misc]
+    assert obj == GalaxyObject(_message())
+    assert obj != GalaxyObject(gr.GalaxyObject(gobject_id=8))
+    with pytest.raises(TypeError):
+        hash(obj)
+
+
+def test_galaxy_objects_and_attributes_pickle_as_their_messages() -> None:
+    import pickle
+
+    obj = GalaxyObject(_message())
+    restored = pickle.loads(pickle.dumps(obj))
+    assert type(restored) is GalaxyObject
+    assert restored == obj
+    assert repr(restored) == repr(obj)
+    assert restored.attributes == obj.attributes
+    attribute = pickle.loads(pickle.dumps(obj.attributes[0]))
+    assert attribute == obj.attributes[0]
+    assert attribute.tag == "Tank_001.Level"

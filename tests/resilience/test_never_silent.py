@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from mxgateway import (
     ClientOptions,
     ConnectionState,
@@ -177,6 +179,32 @@ async def test_a_subscription_bigger_than_the_gateways_queue_gets_every_first_va
                 seen.add(change.tag or "")
         assert seen == set(tags)
         assert sim.stats.events_dropped > 0  # the gateway did drop first values
+
+
+async def test_chunks_in_flight_never_outgrow_a_queue_that_holds_two_of_them(
+    anyio_backend: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mxgateway._session import subscription as subscriptions
+
+    # Chunks of 40 against a queue of 90: the next chunk goes out while the last one's
+    # values still arrive, and nothing the gateway sends is ever dropped or read again.
+    monkeypatch.setattr(subscriptions, "SUBSCRIBE_CHUNK", 40)
+    galaxy = generate_galaxy(110, attributes_per_object=4)
+    tags = [a.full_tag_reference for o in galaxy.objects for a in o.attributes][:400]
+    assert len(tags) == 400
+    async with Simulator(galaxy=galaxy, update_rate_hz=0, subscriber_queue_size=90) as sim:
+        async with (
+            GatewayClient.connect(sim.endpoint) as client,
+            await client.open_session("chunks") as session,
+            session.subscribe(tags) as subscription,
+        ):
+            changes = [await _next_change(subscription, 10) for _ in tags]
+            assert [c.tag for c in changes if isinstance(c, DataChange)] == tags
+            assert all(c.worker_sequence > 0 for c in changes)  # every value streamed, none read
+            assert len(subscription.latest) == len(tags)
+        assert sim.stats.events_dropped == 0
+        assert sim.stats.invoke_calls["MX_COMMAND_KIND_SUBSCRIBE_BULK"] == 10
+        assert sim.stats.invoke_calls["MX_COMMAND_KIND_READ_BULK"] == 0
 
 
 async def test_a_replay_reader_leaves_the_next_reader_nothing_skipped_without_a_marker(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator
 
 import pytest
@@ -90,6 +92,35 @@ def test_keyboard_interrupt_cancels_the_coroutine() -> None:
         run(blocked())
     assert unwound.is_set()
     # The loop keeps serving after an interrupted call.
+    assert run(asyncio.sleep(0, result="alive")) == "alive"
+
+
+def test_an_interrupt_before_the_loop_started_the_call_releases_the_caller_at_once() -> None:
+    ran = threading.Event()
+
+    async def current_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    async def never_started() -> None:
+        ran.set()
+
+    def interrupt() -> None:
+        time.sleep(0.1)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    loop = run(current_loop())
+    loop.call_soon_threadsafe(time.sleep, 0.6)  # the loop is busy: the call waits in its queue
+    threading.Thread(target=interrupt).start()
+    started = time.monotonic()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(KeyboardInterrupt):
+            run(never_started())
+        gc.collect()
+    # Released when the loop took the cancel, not after the unwind timeout.
+    assert time.monotonic() - started < _runtime.UNWIND_TIMEOUT_S / 2
+    assert not ran.is_set()
+    assert not [w for w in caught if "never awaited" in str(w.message)]  # closed, not dropped
     assert run(asyncio.sleep(0, result="alive")) == "alive"
 
 
