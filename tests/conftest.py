@@ -1,15 +1,18 @@
-"""Shared pytest configuration."""
+"""Shared pytest configuration, and the fixtures of the core's layers: a simulator on loopback, a client and a session on it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
+from mxgateway import GatewayClient, Session
 from mxgateway._transport.grpc_teardown import is_grpc_teardown_noise
+from mxgateway.simulator.server import Simulator
 
 # A test run started in the background by a shell without job control inherits
 # SIGINT ignored, and so would every process the tests start: their Ctrl-C tests
@@ -57,3 +60,24 @@ class _TestLoop(asyncio.SelectorEventLoop):
 def anyio_backend() -> tuple[str, dict[str, Any]]:
     """grpc.aio runs on asyncio only."""
     return "asyncio", {"loop_factory": _TestLoop}
+
+
+@pytest.fixture
+async def simulator(anyio_backend: object) -> AsyncIterator[Simulator]:
+    """A simulator on loopback whose values move only on ``advance()``: tests decide when events happen."""
+    async with Simulator(update_rate_hz=0) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def client(simulator: Simulator) -> AsyncIterator[GatewayClient]:
+    """A ``GatewayClient`` connected to ``simulator``."""
+    async with GatewayClient.connect(simulator.endpoint, plaintext=True, default_timeout=5.0) as gateway:
+        yield gateway
+
+
+@pytest.fixture
+async def session(client: GatewayClient) -> AsyncIterator[Session]:
+    """A session opened on ``client``."""
+    async with client.open_session("core-tests") as opened:
+        yield opened

@@ -168,3 +168,15 @@ def test_no_hand_written_module_is_over_500_lines() -> None:
         if path.name != "_facade.py" and (count := len(path.read_text(encoding="utf-8").splitlines())) > 500
     }
     assert long == {}
+
+
+def test_the_tests_mirror_the_packages() -> None:
+    """Each package of ``mxgateway`` (and the facade) has a test folder of its name."""
+    packages = {
+        path.parent.name.lstrip("_")
+        for path in (ROOT / "mxgateway").glob("*/__init__.py")
+        if path.parent.name != "generated"
+    }
+    packages.add("sync")  # mxgateway_sync
+    folders = {path.parent.name for path in (ROOT / "tests").glob("*/test_*.py")}
+    assert packages <= folders, f"packages without a test folder: {sorted(packages - folders)}"

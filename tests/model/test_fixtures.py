@@ -1,7 +1,7 @@
 """Shared protobuf-JSON fixtures (tests/fixtures): the typed layer reads each of them,
 and the simulator produces the same message shapes.
 
-Run ``python -m tests.core.test_core_fixtures`` from the repository root to rewrite
+Run ``python -m tests.model.test_fixtures`` from the repository root to rewrite
 the fixtures the simulator produces (value_int64, event_operation_complete and
 event_buffered_data_change are written by hand: the simulator has no such values
 or events).

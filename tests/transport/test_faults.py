@@ -20,8 +20,7 @@ from mxgateway import (
 )
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.simulator.server import Simulator
-
-from .test_core_errors import GRPC_CASES, PROTOCOL_CASES
+from tests.model.test_errors import GRPC_CASES, PROTOCOL_CASES
 
 pytestmark = pytest.mark.anyio
 

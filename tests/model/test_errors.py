@@ -1,7 +1,7 @@
 """The error mapping: every gRPC code, every protocol status, MXAccess failure detection.
 
 These tests feed the mapping real ``grpc.aio.AioRpcError`` objects and replies; the
-loopback tests (test_core_faults.py) check the same mapping end to end.
+loopback tests (tests/transport/test_faults.py) check the same mapping end to end.
 """
 
 from __future__ import annotations
