@@ -239,19 +239,26 @@ class Subscription:
             }
             in_flight.clear()
             await self._read_into_pending(missing, failed_too=True)
-        return True
+        # The read may have outlived the session: its handles must not take the next chunk there.
+        return self._binding is port_state.current
 
     async def _resubscribe(self) -> None:
         """The session was replaced: the old handles are gone; subscribe on the new session."""
         self._fence.reset()  # the new session numbers its events from 1
         try:
-            await self._subscribe_tags()
+            try:
+                await self._subscribe_tags()
+            except MxGatewaySessionLostError as exc:
+                # Lost again before the pump noticed: the tag-level API recovers, as in start().
+                await self._port.recover(exc)
+                await self._subscribe_tags()
         except MxAccessError:
             raise
         except MxGatewayError as exc:
             _log.warning("subscribing again on the recovered session failed: %s", exc)
             raise
-        self._recoveries += 1
+        if self._complete_on is self._port.state.current:
+            self._recoveries += 1
 
     async def _reread(self) -> None:
         """Events were lost: read the tags now so ``latest`` (and the reader) catch up."""

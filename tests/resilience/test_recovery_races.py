@@ -4,7 +4,8 @@ Each test reproduces an interleaving found in review against the real simulator:
 a replacement session whose attach fails, a stream attach that completes while a
 command replaces the session, a session lost between two chunks of a subscribe,
 a handle number the new session hands out again, a refused subscribe, a second
-Session object for one id, and a lost session's error raised again and again.
+Session object for one id, a lost session's error raised again and again, and a
+session replaced while a subscription reads the first values a gap took.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import collections
 import pytest
 
 from mxgateway import (
+    ClientOptions,
     ConnectionState,
+    DataChange,
     GatewayClient,
     MxAccessError,
     MxGatewayError,
@@ -192,3 +195,49 @@ async def test_closing_a_client_with_an_alarm_feed_open_is_prompt(anyio_backend:
         assert loop.time() - started < 0.5
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(waiting, 3)
+
+
+CHUNKED_TAGS = [
+    "Tank_001.Level",
+    "Tank_001.Temperature",
+    "Tank_001.Volume",
+    "Pump_001.Speed",
+    "Pump_001.Running",
+    "Tank_001.Notes",
+]
+
+
+async def test_a_session_replaced_during_a_first_value_reread_is_not_an_error_for_the_reader(
+    anyio_backend: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mxgateway._session import subscription as subscription_module
+
+    monkeypatch.setattr(subscription_module, "SUBSCRIBE_CHUNK", 2)
+    monkeypatch.setattr(subscription_module, "FIRST_VALUE_STALL_S", 0.3)
+    async with (
+        Simulator(update_rate_hz=0) as sim,
+        GatewayClient.connect(options=ClientOptions(endpoint=sim.endpoint, event_queue_size=1)) as client,
+    ):
+        session = await client.open_session("replaced during a re-read")
+        subscription = session.subscribe(CHUNKED_TAGS)
+        await asyncio.wait_for(subscription.start(), 10)
+        for _ in range(3):
+            await asyncio.wait_for(subscription.__anext__(), 5)
+        first = session.session_id
+        async with GatewayClient.connect(sim.endpoint) as other:
+            await other.close_session_raw(first)
+        await until(lambda: session.session_id != first, 10, "the first replacement")
+        second = session.session_id
+        await asyncio.sleep(1.0)  # its stream attached
+        # A queue of one sheds the resubscribe's first values: the gap makes it read them,
+        # and that read's reply is held while the session it went to is replaced.
+        sim.faults.hold_replies(4.0, command_kinds=[pb.MX_COMMAND_KIND_READ_BULK])
+        # The next read subscribes every tag on `second`, chunk by chunk.
+        step = asyncio.create_task(subscription.__anext__())
+        await asyncio.sleep(1.0)
+        async with GatewayClient.connect(sim.endpoint) as other:
+            await other.close_session_raw(second)
+        await until(lambda: session.session_id not in (first, second), 10, "the second replacement")
+        change = await asyncio.wait_for(step, 15)
+        assert isinstance(change, DataChange)
+        await subscription.aclose()
