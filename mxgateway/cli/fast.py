@@ -127,9 +127,9 @@ def _parse_read(args: list[str]) -> tuple[dict[str, Any], list[str], str] | None
             ):
                 return None
             values[spec.name] = float(value)
+        elif spec.refuse_blank and not value.strip():
+            return None  # Typer refuses a blank value, in its own words
         elif spec is ATTACH_SESSION:
-            if not value.strip():
-                return None  # Typer refuses an empty id, in its own words
             session_id = value
         else:
             values[spec.name] = value

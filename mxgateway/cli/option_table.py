@@ -34,6 +34,8 @@ class OptionSpec:
     minimum: float | None = None
     #: The largest value a ``seconds`` option takes.
     maximum: float | None = None
+    #: A blank value is refused (an unset shell variable), not taken as "none".
+    refuse_blank: bool = False
 
 
 JSON_OPTION = OptionSpec(
@@ -112,4 +114,5 @@ ATTACH_SESSION = OptionSpec(
     "--session-id",
     "text",
     "Use this open session (left open) instead of opening one [env MXGATEWAY_SESSION_ID].",
+    refuse_blank=True,
 )

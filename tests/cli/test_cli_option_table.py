@@ -22,6 +22,7 @@ from mxgateway.cli import fast
 from mxgateway.cli.lazy_commands import load_command
 from mxgateway.cli.option_table import ATTACH_SESSION, GATEWAY_OPTIONS, OptionSpec
 from mxgateway.cli.text_limits import MAX_TEXT
+from mxgateway.options import MAX_TIMEOUT_S
 from tests.cli.conftest import run_python, subprocess_env
 
 READ = load_command("read")
@@ -54,6 +55,8 @@ def test_typers_read_has_exactly_the_options_of_the_table() -> None:
         assert param.is_flag == (spec.kind == "flag"), flag
         assert param.type_descriptor.is_path == (spec.kind == "path"), flag
         assert param.type_descriptor.parameter_info.min == spec.minimum, flag
+        assert param.type_descriptor.parameter_info.max == spec.maximum, flag
+        assert (param.callback is not None) == spec.refuse_blank, flag
         assert param.help == spec.help, flag
     (argument,) = [p for p in READ.params if isinstance(p, TyperArgument)]
     assert argument.name == "tags"
@@ -78,10 +81,16 @@ def test_each_option_parses_the_same_or_is_left_to_typer(spec: OptionSpec) -> No
 
 
 _PLAIN_TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789._:", min_size=1, max_size=12)
-_SECONDS = st.decimals(min_value="0", max_value="999", places=3).map(str)
+# Around both bounds of --timeout: below its floor, inside, and beyond a year.
+_SECONDS = st.one_of(
+    st.decimals(min_value="0", max_value="999", places=3),
+    st.decimals(min_value=str(MAX_TIMEOUT_S - 2), max_value=str(MAX_TIMEOUT_S + 2), places=1),
+).map(str)
+# Blank text too: an option that refuses it must be refused by both parsers.
+_TEXT = st.one_of(_PLAIN_TEXT, st.sampled_from([" ", "\t", "\u00a0"]))
 _FLAGS_AND_VALUES = st.lists(
     st.sampled_from([*GATEWAY_OPTIONS, ATTACH_SESSION]).flatmap(
-        lambda spec: st.tuples(st.just(spec), _SECONDS if spec.kind == "seconds" else _PLAIN_TEXT)
+        lambda spec: st.tuples(st.just(spec), _SECONDS if spec.kind == "seconds" else _TEXT)
     ),
     max_size=6,
 )
@@ -104,11 +113,14 @@ def test_any_line_the_fast_path_answers_is_what_typer_gets(
     try:
         expected: dict[str, Any] | None = typer_values(args)
     except BadParameter:
-        expected = None  # a value Typer refuses (a timeout below its floor)
+        expected = None  # a value Typer refuses (a timeout out of bounds, a blank session id)
     answered = fast_values(args)
     if answered is None:
-        # Declined: only for a path (Typer converts it) or a timeout Typer must judge.
-        assert any(spec.kind in ("path", "seconds") for spec, _ in options)
+        # Declined: only for a path (Typer converts it), a timeout Typer must judge or a blank value.
+        assert any(
+            spec.kind in ("path", "seconds") or (spec.refuse_blank and not value.strip())
+            for spec, value in options
+        )
         return
     assert answered == expected
 
