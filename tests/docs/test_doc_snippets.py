@@ -52,6 +52,9 @@ def _environment(endpoint: str, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MXGATEWAY_", "MXGW_PY_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["MXGATEWAY_ENDPOINT"] = endpoint
+    # ./dev in a snippet uses the environment these tests run in (CI's is not .venv):
+    # else a fresh clone would create and install .venv inside the snippet's time.
+    env["MXGATEWAY_VENV"] = sys.prefix
     env["HOME"] = str(home)
     return env
 
