@@ -170,6 +170,9 @@ class Publisher:
         self._on_message = on_message
         self._stopping = asyncio.Event()
         self._rebirth = asyncio.Event()
+        #: Set while no batch of the drain is in flight; ``_closing`` keeps it from starting another.
+        self._between_batches = asyncio.Event()
+        self._closing = False
         self._connected = asyncio.Event()
         self._session_up = asyncio.Event()
         self.state = "connecting"
@@ -309,13 +312,13 @@ class Publisher:
         self._connected.set()
         self.state = "connected"
         restart = asyncio.create_task(self._wait(self._hooks.restart), name="bridge-restart")
-        live = [
-            asyncio.create_task(self._drain(client), name="bridge-drain"),
-            asyncio.create_task(self._status(client), name="bridge-status"),
-            restart,
-        ]
+        self._closing = False
+        drain = asyncio.create_task(self._drain(client), name="bridge-drain")
+        live = [drain, asyncio.create_task(self._status(client), name="bridge-status"), restart]
         try:
             done, _ = await asyncio.wait([*tasks, *live], return_when=asyncio.FIRST_COMPLETED)
+            if restart in done or self._stopping.is_set():
+                await self._finish_batch(drain)
         finally:
             # Nothing more goes out of this session before its NDEATH (or the broker's will).
             for task in live:
@@ -333,6 +336,16 @@ class Publisher:
                 # MqttError means reconnect; anything else (a full disk, a bug) ends the bridge visibly.
                 raise error
         raise aiomqtt.MqttError("connection ended")
+
+    async def _finish_batch(self, drain: asyncio.Task[None]) -> None:
+        """Let the batch in flight end (bounded in time) and start no other.
+
+        Its messages are already on their way to the socket: cancelled, they would
+        still reach the broker, yet go back to the outbox and out again next session.
+        """
+        self._closing = True
+        if not self._between_batches.is_set():
+            await asyncio.wait([drain], timeout=_FINAL_TIMEOUT_S)
 
     async def _goodbye(self, client: aiomqtt.Client, *, status: bool = True) -> None:
         final = self._hooks.farewell()
@@ -370,7 +383,8 @@ class Publisher:
     async def _drain(self, client: aiomqtt.Client) -> None:
         outbox = self._outbox
         prepare = self._hooks.prepare
-        while True:
+        while not self._closing:
+            self._between_batches.set()
             if self._rebirth.is_set():
                 # Here, between batches: the drain is the only sender of numbered messages,
                 # so the births' seq restart cannot interleave with a batch in flight.
@@ -380,6 +394,7 @@ class Publisher:
             if not entries:
                 continue
             # Numbered here, in order, right before they are handed to the socket in that order.
+            self._between_batches.clear()
             plan = prepare(entries)
             sends = [asyncio.ensure_future(self._send(client, message)) for _, message in plan]
             try:
