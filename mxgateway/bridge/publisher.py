@@ -104,6 +104,43 @@ class PlainHooks:
         return self._farewell() if self._farewell is not None else []
 
 
+async def _publish(client: aiomqtt.Client, m: Message, timeout: float | None = None) -> None:
+    """``client.publish`` whose caller's cancellation is never lost.
+
+    aiomqtt waits for the broker with ``asyncio.wait_for``, which before Python 3.12
+    returns normally when it is cancelled in the loop iteration its wait ends: a task
+    awaiting it directly would go on as if it had never been cancelled.
+    """
+    send = asyncio.ensure_future(client.publish(m.topic, m.payload, m.qos, m.retain, timeout=timeout))
+    try:
+        await asyncio.wait([send])
+    except asyncio.CancelledError:
+        send.cancel()
+        raise
+    send.result()
+
+
+def _sent(
+    plan: Sequence[tuple[int, Message | None]], sends: Sequence[asyncio.Future[None]]
+) -> tuple[int, BaseException | None]:
+    """How many entries the sends completed in order cover, and the first failure; cancels the rest."""
+    covered = 0
+    error: BaseException | None = None
+    in_order = True
+    for (upto, _), send in zip(plan, sends, strict=True):
+        if not send.done():
+            send.cancel()
+            in_order = False
+        elif send.cancelled():
+            in_order = False
+        elif (failure := send.exception()) is not None:
+            error = error or failure
+            in_order = False
+        elif in_order:
+            covered = upto
+    return covered, error
+
+
 class _Restart(aiomqtt.MqttError):
     """End this MQTT session and begin a new one at once."""
 
@@ -133,6 +170,9 @@ class Publisher:
         self._on_message = on_message
         self._stopping = asyncio.Event()
         self._rebirth = asyncio.Event()
+        #: Set while no batch of the drain is in flight; ``_closing`` keeps it from starting another.
+        self._between_batches = asyncio.Event()
+        self._closing = False
         self._connected = asyncio.Event()
         self._session_up = asyncio.Event()
         self.state = "connecting"
@@ -267,18 +307,18 @@ class Publisher:
         """Births, then the outbox, until stopped; raises when the connection drops or must restart."""
         self._rebirth.clear()
         await self._births(client)
-        await client.publish(self._status_topic, status_payload(True, self._counters), qos=1, retain=True)
+        await _publish(client, self._status_message(True))
         self._outbox.set_connected(True)
         self._connected.set()
         self.state = "connected"
         restart = asyncio.create_task(self._wait(self._hooks.restart), name="bridge-restart")
-        live = [
-            asyncio.create_task(self._drain(client), name="bridge-drain"),
-            asyncio.create_task(self._status(client), name="bridge-status"),
-            restart,
-        ]
+        self._closing = False
+        drain = asyncio.create_task(self._drain(client), name="bridge-drain")
+        live = [drain, asyncio.create_task(self._status(client), name="bridge-status"), restart]
         try:
             done, _ = await asyncio.wait([*tasks, *live], return_when=asyncio.FIRST_COMPLETED)
+            if restart in done or self._stopping.is_set():
+                await self._finish_batch(drain)
         finally:
             # Nothing more goes out of this session before its NDEATH (or the broker's will).
             for task in live:
@@ -297,10 +337,20 @@ class Publisher:
                 raise error
         raise aiomqtt.MqttError("connection ended")
 
+    async def _finish_batch(self, drain: asyncio.Task[None]) -> None:
+        """Let the batch in flight end (bounded in time) and start no other.
+
+        Its messages are already on their way to the socket: cancelled, they would
+        still reach the broker, yet go back to the outbox and out again next session.
+        """
+        self._closing = True
+        if not self._between_batches.is_set():
+            await asyncio.wait([drain], timeout=_FINAL_TIMEOUT_S)
+
     async def _goodbye(self, client: aiomqtt.Client, *, status: bool = True) -> None:
         final = self._hooks.farewell()
         if status:
-            final.append(Message(self._status_topic, status_payload(False, self._counters), 1, True))
+            final.append(self._status_message(False))
         sends = [
             asyncio.ensure_future(
                 client.publish(m.topic, m.payload, m.qos, m.retain, timeout=_FINAL_TIMEOUT_S)
@@ -321,7 +371,7 @@ class Publisher:
     async def _births(self, client: aiomqtt.Client) -> None:
         births = self._hooks.births(self._outbox.last_seq)
         for birth in births:
-            await client.publish(birth.topic, birth.payload, birth.qos, birth.retain)
+            await _publish(client, birth)
         self._counters.births += len(births)
 
     def rebirth(self) -> None:
@@ -333,7 +383,8 @@ class Publisher:
     async def _drain(self, client: aiomqtt.Client) -> None:
         outbox = self._outbox
         prepare = self._hooks.prepare
-        while True:
+        while not self._closing:
+            self._between_batches.set()
             if self._rebirth.is_set():
                 # Here, between batches: the drain is the only sender of numbered messages,
                 # so the births' seq restart cannot interleave with a batch in flight.
@@ -343,23 +394,21 @@ class Publisher:
             if not entries:
                 continue
             # Numbered here, in order, right before they are handed to the socket in that order.
+            self._between_batches.clear()
             plan = prepare(entries)
-            covered = 0
+            sends = [asyncio.ensure_future(self._send(client, message)) for _, message in plan]
             try:
-                sends = [asyncio.ensure_future(self._send(client, message)) for _, message in plan]
-                done = 0
-                try:
-                    for (upto, _), send in zip(plan, sends, strict=True):
-                        await send
-                        covered, done = upto, done + 1
-                finally:
-                    for send in sends[done:]:
-                        send.cancel()
+                # One wait for the batch: cancelling the drain ends this wait, not a send's own
+                # wait_for, which could swallow the cancellation and keep the drain going.
+                await asyncio.wait(sends, return_when=asyncio.FIRST_EXCEPTION)
             finally:
+                covered, error = _sent(plan, sends)
                 outbox.done(entries[:covered])
                 self._counters.published += covered
                 if covered < len(entries):
                     outbox.give_back(entries[covered:])
+            if error is not None:
+                raise error
 
     @staticmethod
     async def _send(client: aiomqtt.Client, m: Message | None) -> None:
@@ -382,4 +431,7 @@ class Publisher:
     async def _status(self, client: aiomqtt.Client) -> None:
         while True:
             await asyncio.sleep(self._status_interval_s)
-            await client.publish(self._status_topic, status_payload(True, self._counters), qos=1, retain=True)
+            await _publish(client, self._status_message(True))
+
+    def _status_message(self, online: bool) -> Message:
+        return Message(self._status_topic, status_payload(online, self._counters), 1, True)

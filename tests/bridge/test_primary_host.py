@@ -116,3 +116,82 @@ async def test_state_offline_online_offline_online_stores_and_delivers_every_cha
         following = [s for s in seen[start:] if s.kind != "NDEATH"]
         end = next((i for i, s in enumerate(following) if i and s.kind == "NBIRTH"), len(following))
         assert [s.payload.seq for s in following[:end]] == [i % 256 for i in range(end)]
+
+
+def answer_ddata_late(monkeypatch: pytest.MonkeyPatch, seconds: float, *, swallow_cancel: bool) -> None:
+    """Every DDATA publish reaches the broker at once, but returns only ``seconds`` later.
+
+    With ``swallow_cancel``, a cancelled publish returns normally: what aiomqtt's
+    ``asyncio.wait_for`` does before Python 3.12 when the cancellation and the broker's
+    answer land in one loop iteration, a coincidence too rare to await in a test.
+    """
+    original = aiomqtt.Client.publish
+
+    async def publish(self: aiomqtt.Client, topic: str, *args: object, **kwargs: object) -> None:
+        await original(self, topic, *args, **kwargs)  # type: ignore[arg-type]
+        if "/DDATA/" in topic:
+            if swallow_cancel:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(seconds)
+            else:
+                await asyncio.sleep(seconds)
+
+    monkeypatch.setattr(aiomqtt.Client, "publish", publish)
+
+
+async def test_offline_state_ends_the_session_while_a_publish_swallows_its_cancellation(
+    broker: Mosquitto, sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer_ddata_late(monkeypatch, 30, swallow_cancel=True)
+    config = bridge_config(broker.port, sim.endpoint, tmp_path / "q.sqlite3", PRIMARY, f'tags = ["{NOTES}"]')
+    host = Host("Plant", "bridge1")
+    async with (
+        aiomqtt.Client("127.0.0.1", broker.port, identifier="scada") as scada,
+        Recorder(broker.port, "spBv1.0/Plant/#") as recorder,
+    ):
+        t0 = int(time.time() * 1000)
+        await scada.publish(STATE_TOPIC, state(True, t0), qos=1, retain=True)
+        async with running(Bridge(config)), Client(endpoint=sim.endpoint, plaintext=True) as writer:
+            await until(lambda: "NBIRTH" in [s.kind for s in host.all(recorder)], 10, "the NBIRTH")
+            await writer.write_tag(NOTES, "while the drain waits")
+            await until(lambda: len(notes(host.all(recorder))) >= 1, 10, "a DDATA in flight")
+            offline_at = time.monotonic()
+            await scada.publish(STATE_TOPIC, state(False, t0 + 1), qos=1, retain=True)
+            await until(lambda: "NDEATH" in [s.kind for s in host.all(recorder)], 5, "the NDEATH")
+        await scada.publish(STATE_TOPIC, b"", qos=1, retain=True)  # clear the retained STATE
+    seen = host.all(recorder)
+    death = next(s for s in seen if s.kind == "NDEATH")
+    assert offline_at < death.raw.at < offline_at + 5
+    nbirth = next(s for s in seen if s.kind == "NBIRTH")
+    assert death.payload.bd_seq_metric.value == next(
+        m.value for m in nbirth.payload.metrics if m.name == "bdSeq"
+    )
+
+
+async def test_offline_state_while_a_batch_is_in_flight_sends_each_change_once(
+    broker: Mosquitto, sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The DDATA is at the broker (and the recorder) a second before its publish returns:
+    # the offline STATE lands while its batch is in flight.
+    answer_ddata_late(monkeypatch, 1.0, swallow_cancel=False)
+    config = bridge_config(broker.port, sim.endpoint, tmp_path / "q.sqlite3", PRIMARY, f'tags = ["{NOTES}"]')
+    host = Host("Plant", "bridge1")
+    async with (
+        aiomqtt.Client("127.0.0.1", broker.port, identifier="scada") as scada,
+        Recorder(broker.port, "spBv1.0/Plant/#") as recorder,
+    ):
+        t0 = int(time.time() * 1000)
+        await scada.publish(STATE_TOPIC, state(True, t0), qos=1, retain=True)
+        async with running(Bridge(config)), Client(endpoint=sim.endpoint, plaintext=True) as writer:
+            await until(lambda: "NBIRTH" in [s.kind for s in host.all(recorder)], 10, "the NBIRTH")
+            await writer.write_tag(NOTES, "in flight")
+            await until(lambda: ("in flight", False) in notes(host.all(recorder)), 10, "the DDATA")
+            await scada.publish(STATE_TOPIC, state(False, t0 + 1), qos=1, retain=True)
+            await until(lambda: "NDEATH" in [s.kind for s in host.all(recorder)], 5, "the NDEATH")
+            await writer.write_tag(NOTES, "stored")
+            await scada.publish(STATE_TOPIC, state(True, t0 + 2), qos=1, retain=True)
+            await until(lambda: ("stored", True) in notes(host.all(recorder)), 10, "the stored change")
+        await scada.publish(STATE_TOPIC, b"", qos=1, retain=True)  # clear the retained STATE
+    seen = host.all(recorder)
+    assert [s.kind for s in seen].count("NBIRTH") == 2
+    assert [v for v, _ in notes(seen)] == ["in flight", "stored"]
