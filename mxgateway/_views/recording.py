@@ -13,11 +13,11 @@ import asyncio
 import datetime as dt
 import math
 from collections.abc import AsyncIterator
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from mxgateway._model.display import ResultList
 from mxgateway._views.markers import RecordingGap, RecordingMarker, RecordingRecovery
-from mxgateway.errors import MxGatewayArgumentError, MxGatewayError
+from mxgateway.errors import MxGatewayArgumentError
 
 __all__ = ["ChangeSource", "check_limits", "collect_changes"]
 
@@ -111,15 +111,45 @@ async def collect_changes(
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                change = await asyncio.wait_for(changes.__anext__(), remaining)
+                step = await _next_within(changes, remaining)
+                if step is _TIMED_OUT:
+                    break
+                change = step
         except StopAsyncIteration:
-            break
-        except asyncio.TimeoutError as exc:
-            if isinstance(exc, MxGatewayError):
-                raise  # a call of the subscription timed out, not the recording
             break
         recorder.note_markers()
         recorder.items.append(change)
         count += 1
     recorder.note_markers()
     return recorder.items
+
+
+_TIMED_OUT: Any = object()
+
+
+async def _next_within(changes: AsyncIterator[T], seconds: float) -> T:
+    """The next of ``changes`` within ``seconds``, or ``_TIMED_OUT`` (the step is then cancelled).
+
+    Not ``asyncio.wait_for``: before Python 3.12 it returns the step's value instead of
+    raising when the caller is cancelled as the step completes, so a cancelled
+    recording (an interrupted trend) would go on running.
+    """
+    step = asyncio.ensure_future(changes.__anext__())
+    try:
+        await asyncio.wait({step}, timeout=seconds)
+    except asyncio.CancelledError:
+        await _cancel_and_wait(step)
+        raise
+    if not step.done():
+        await _cancel_and_wait(step)
+        if step.cancelled():
+            return cast(T, _TIMED_OUT)
+    return step.result()
+
+
+async def _cancel_and_wait(step: asyncio.Future[Any]) -> None:
+    """Cancel ``step`` and wait until it ended: nothing of it runs on after the caller."""
+    step.cancel()
+    await asyncio.wait({step})
+    if step.done() and not step.cancelled():
+        step.exception()  # retrieved: the caller's outcome is what counts

@@ -144,3 +144,33 @@ async def test_trend_outside_a_notebook_says_what_to_use_instead(simulator: Simu
         with pytest.raises(MxGatewayArgumentError):
             await client.trend(["Tank_001.Level"], seconds=1, refresh=0)
         assert simulator.session_ids() == []  # refused before anything was opened
+
+
+async def test_a_recording_cancelled_as_a_change_arrives_ends_cancelled(anyio_backend: object) -> None:
+    # The one interleaving nothing real produces on demand: the step's change and the
+    # caller's cancel in the same loop turn (asyncio.wait_for before 3.12 kept the change
+    # and dropped the cancel, and an interrupted trend then ran on forever).
+    from mxgateway._views.recording import collect_changes
+
+    loop = asyncio.get_running_loop()
+    arrivals: list[asyncio.Future[str]] = []
+
+    class Source:
+        missed = 0
+        recoveries = 0
+
+        def __aiter__(self) -> Source:
+            return self
+
+        async def __anext__(self) -> str:
+            arrival: asyncio.Future[str] = loop.create_future()
+            arrivals.append(arrival)
+            return await arrival
+
+    recording = asyncio.ensure_future(collect_changes(Source(), 30.0, None))  # type: ignore[arg-type]
+    await until(lambda: len(arrivals) == 1, 5, "the first step")
+    arrivals[0].set_result("Tank_001.Level = 1")
+    recording.cancel()
+    await asyncio.wait({recording}, timeout=2)
+    assert recording.cancelled()
+    assert len(arrivals) == 1  # no step started after the cancel
