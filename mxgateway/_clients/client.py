@@ -18,7 +18,6 @@ embedded simulator on the running loop and stops it again on ``close()``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from collections.abc import Sequence
 from types import TracebackType
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 from mxgateway._model.checks import checked
 from mxgateway._session.session import Session
 from mxgateway._transport.connection import CLOSE_TIMEOUT_S
+from mxgateway._transport.streams import wait_done
 from mxgateway.errors import MxGatewayClosedError
 from mxgateway.generated import mxaccess_gateway_pb2 as pb
 from mxgateway.options import USE_CLIENT_DEFAULT, ClientOptions, ConnectKeywords, Timeout, connect_options
@@ -214,9 +214,14 @@ class Client(Session):
         lock = self._open_lock
         if not lock.locked():
             return
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(lock.acquire(), CLOSE_TIMEOUT_S)
-            lock.release()
+        acquiring = asyncio.ensure_future(lock.acquire())
+        try:
+            await wait_done(acquiring, CLOSE_TIMEOUT_S)
+        finally:
+            if acquiring.done() and not acquiring.cancelled():
+                lock.release()  # only waited for it
+            else:
+                acquiring.cancel()
 
     async def _close_connections(self) -> None:
         for reader in list(self._alarm_readers):

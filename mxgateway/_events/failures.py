@@ -19,7 +19,7 @@ import grpc
 import grpc.aio
 
 from mxgateway._retry import is_transient_code
-from mxgateway._transport.streams import StreamCall
+from mxgateway._transport.streams import StreamCall, done_within
 from mxgateway.errors import MxGatewayError, MxGatewaySessionLostError, is_tls_failure, map_rpc_error, redact
 
 __all__ = [
@@ -59,12 +59,11 @@ async def confirm_attach(call: StreamCall, session_id: str, *, retired: Callable
     """
     confirmed = True
     try:
-        await asyncio.wait_for(call.initial_metadata(), ATTACH_CONFIRM_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        confirmed = False
-        _log.debug(
-            "session %s: no headers within %.1f s; reading anyway", session_id, ATTACH_CONFIRM_TIMEOUT_S
-        )
+        if not await done_within(call.initial_metadata(), ATTACH_CONFIRM_TIMEOUT_S):
+            confirmed = False
+            _log.debug(
+                "session %s: no headers within %.1f s; reading anyway", session_id, ATTACH_CONFIRM_TIMEOUT_S
+            )
     except asyncio.CancelledError:
         call.cancel()
         if retired():

@@ -15,7 +15,6 @@ the task; ``retarget()``, ``fail()`` and a fail-over cancel only its call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from mxgateway._events.sequencer import Sequencer
 from mxgateway._events.state import Binding, ConnectionState, SessionState
 from mxgateway._model.events import SessionRecovered, TagLookup
 from mxgateway._retry import Backoff, ReconnectPolicy
-from mxgateway._transport.streams import StreamCall, wait_done
+from mxgateway._transport.streams import StreamCall, wait_done, wait_event
 from mxgateway.errors import (
     MxGatewayClosedError,
     MxGatewayError,
@@ -420,8 +419,7 @@ class EventPump:
                 outage.connect_failures = 0
                 _log.info("session %s: moved to the next gateway endpoint", binding.session_id)
         self._changed.clear()  # back off, or less when retargeted or closed
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), backoff.next_delay())
+        await wait_event(self._changed, backoff.next_delay())
         return self._should_run()
 
     def _gave_up(self, binding: Binding[Any], why: str) -> bool:

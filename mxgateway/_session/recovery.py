@@ -13,7 +13,6 @@ and nothing of this client uses it any more.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mxgateway._events.failures import session_lost
 from mxgateway._events.state import Binding, ConnectionState, SessionState
 from mxgateway._retry import Backoff
+from mxgateway._transport.streams import wait_event
 from mxgateway.errors import (
     MxGatewayCancelledError,
     MxGatewayClosedError,
@@ -171,8 +171,7 @@ class Recovery:
                 if loop.time() > deadline:
                     raise
             # One way: once the session closes it never opens again.
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), backoff.next_delay())
+            await wait_event(self._stop, backoff.next_delay())
             if self._state.closed:  # closing waits for this loop: stop trying at once
                 raise MxGatewayClosedError("the session was closed", method="OpenSession")
 

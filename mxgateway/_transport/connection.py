@@ -11,7 +11,6 @@ callable, so the per-call path reads no attribute chains.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ import grpc.aio
 from mxgateway._model.scopes import EVENTS_READ, SESSION_CLOSE, SESSION_OPEN
 from mxgateway._transport.channel import call_metadata, create_channel
 from mxgateway._transport.hints import add_hint
-from mxgateway._transport.streams import AlarmCall, StreamCall, StreamOpener, surely_not_cancelled
+from mxgateway._transport.streams import AlarmCall, StreamCall, StreamOpener, surely_not_cancelled, wait_event
 from mxgateway._transport.unary import UnaryCaller
 from mxgateway.errors import (
     MxGatewayClosedError,
@@ -316,8 +315,7 @@ class GatewayTransport:
     async def settle_opens(self, timeout: float) -> None:
         """Wait (bounded) until no OpenSession is in flight (the client is closing)."""
         if self._opens:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._opens_done.wait(), timeout)
+            await wait_event(self._opens_done, timeout)
 
     async def close_session(
         self, session_id: str, *, client_correlation_id: str = "", timeout: Timeout = USE_CLIENT_DEFAULT

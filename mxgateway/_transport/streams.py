@@ -30,8 +30,10 @@ __all__ = [
     "RawEventStream",
     "StreamCall",
     "StreamOpener",
+    "done_within",
     "surely_not_cancelled",
     "wait_done",
+    "wait_event",
     "task_cancelling",
 ]
 
@@ -67,6 +69,31 @@ async def wait_done(future: asyncio.Future[Any], timeout: float | None) -> bool:
     if not future.done():
         await asyncio.wait({future}, timeout=timeout)
     return future.done()
+
+
+async def done_within(awaitable: Awaitable[Any], timeout: float | None) -> bool:
+    """Run ``awaitable`` for at most ``timeout`` s: True when it finished (its error raised), else False.
+
+    On time it is cancelled. Unlike ``asyncio.wait_for`` before Python 3.12, a
+    cancellation of the waiting task is never lost when ``awaitable`` finishes in
+    the same moment: it is cancelled too, and the CancelledError goes on.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        finished = await wait_done(task, timeout)
+    except BaseException:
+        task.cancel()
+        raise
+    if not finished:
+        task.cancel()
+        return False
+    task.result()
+    return True
+
+
+async def wait_event(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait at most ``timeout`` s for ``event``: True when it is set (a cancel is never lost)."""
+    return event.is_set() or await done_within(event.wait(), timeout)
 
 
 def surely_not_cancelled() -> bool:
@@ -204,9 +231,7 @@ class LazyStream(Generic[MessageT]):
         call = await self._open()
         failure: grpc.aio.AioRpcError | None = None
         try:
-            await asyncio.wait_for(call.initial_metadata(), timeout)
-        except asyncio.TimeoutError:
-            pass
+            await done_within(call.initial_metadata(), timeout)
         except grpc.aio.AioRpcError as exc:
             failure = exc
         if failure is not None:  # raised out here, for the reason _next_message gives
