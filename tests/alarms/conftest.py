@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import anyio
 import pytest
 
-from mxgateway import GatewayClient
 from mxgateway.simulator.server import Simulator
 
 GALAXY = "demo-water-plant!"
@@ -21,16 +20,7 @@ FLOW_LOLO = GALAXY + "Treatment.FlowMeter_001.Flow.LoLo"
 FAST_RECONNECT = (("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 400))
 
 
-@pytest.fixture
-async def simulator(anyio_backend: object) -> AsyncIterator[Simulator]:
-    async with Simulator(update_rate_hz=0) as sim:
-        yield sim
-
-
-@pytest.fixture
-async def client(simulator: Simulator) -> AsyncIterator[GatewayClient]:
-    async with GatewayClient.connect(simulator.endpoint, plaintext=True, default_timeout=5.0) as gateway:
-        yield gateway
+# The simulator and client fixtures are the root conftest's.
 
 
 class PlantClock:
