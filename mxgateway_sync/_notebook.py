@@ -76,6 +76,11 @@ def only_history_holds(obj: object, shell: Any) -> bool:
             continue
         if getattr(getattr(holder, "f_code", None), "co_filename", None) == __file__:
             continue  # the frames of this check
+        if holder is getattr(shell, "displayhook", None) and _bound_under_history_names_only(
+            vars(holder), obj
+        ):
+            # Its own ``_``, ``__``, ``___``: Python 3.13 names the object, not its ``__dict__``.
+            continue
         return False
     return True
 
